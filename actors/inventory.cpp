@@ -1,0 +1,389 @@
+#include "actors/inventory.hpp"
+
+#include <cstdint>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace ordo::actors::inventory {
+
+namespace {
+
+using nlohmann::json;
+
+const config default_config{};
+
+const config& config_of(const context& ctx) {
+  return ctx.cfg != nullptr ? *ctx.cfg : default_config;
+}
+
+const std::string timer_prefix = "res:";
+
+/// Records a state change: journal event, version bump, timestamp, and the
+/// outbox ids that derive from the new version.
+void commit(state& s, outcome& o, std::string event, const context& ctx) {
+  o.event = std::move(event);
+  ++s.version;
+  s.updated_at = ctx.now;
+  for (std::size_t i = 0; i < o.outbox.size(); ++i) {
+    o.outbox[i].id = "sku/" + s.sku + "#" + std::to_string(s.version) + "."
+                     + std::to_string(i);
+  }
+}
+
+/// Returns the reservation of `order_id` to available and forgets it.
+void drop(state& s, outcome& o, const std::string& order_id) {
+  auto i = s.reservations.find(order_id);
+  s.available += i->second.quantity;
+  s.reserved -= i->second.quantity;
+  s.reservations.erase(i);
+  o.timers.push_back(timer_op{timer_name(order_id), 0});
+}
+
+/// The reservation of `order_id` if it was made with `token`.
+const reservation* find(const state& s, const std::string& order_id,
+                        std::uint64_t token) {
+  auto i = s.reservations.find(order_id);
+  if (i == s.reservations.end() || i->second.token != token) {
+    return nullptr;
+  }
+  return &i->second;
+}
+
+struct handler {
+  state& s;
+  const context& ctx;
+
+  outcome operator()(const put& p) {
+    outcome o;
+    o.cause = "put price=" + std::to_string(p.price) + " stock="
+              + std::to_string(p.stock) + " kind=" + to_string(p.kind);
+    if (p.price < 0 || p.stock < 0) {
+      o.err = error{errc::bad_request, "price and stock must not be negative"};
+      return o;
+    }
+    if (!s.exists) {
+      s.exists = true;
+      s.price = p.price;
+      s.kind = p.kind;
+      s.stocked = p.stock;
+      s.available = p.stock;
+      s.reserved = 0;
+      s.sold = 0;
+      commit(s, o, "put", ctx);
+      return o;
+    }
+    auto delta = p.stock - s.stocked;
+    if (s.available + delta < 0) {
+      o.err = error{errc::insufficient_stock,
+                    "cannot set stock of " + s.sku + " to "
+                      + std::to_string(p.stock) + ": "
+                      + std::to_string(s.reserved + s.sold)
+                      + " units are reserved or sold"};
+      return o;
+    }
+    if (delta == 0 && p.price == s.price && p.kind == s.kind) {
+      return o; // Same values: an idempotent PUT changes nothing.
+    }
+    s.stocked = p.stock;
+    s.available += delta;
+    s.price = p.price;
+    s.kind = p.kind;
+    commit(s, o, "restocked", ctx);
+    return o;
+  }
+
+  outcome operator()(const reserve& r) {
+    outcome o;
+    o.cause = "reserve order=" + r.order_id
+              + " token=" + std::to_string(r.token)
+              + " quantity=" + std::to_string(r.quantity);
+    if (!s.exists) {
+      o.err = error{errc::not_found, "sku " + s.sku + " not found"};
+      return o;
+    }
+    if (r.order_id.empty() || r.quantity <= 0) {
+      o.err = error{errc::bad_request,
+                    "reserve needs an order_id and a positive quantity"};
+      return o;
+    }
+    if (find(s, r.order_id, r.token) != nullptr) {
+      o.reply = json{{"unit_price", s.price}, {"kind", to_string(s.kind)}};
+      return o;
+    }
+    bool replaced = false;
+    if (s.reservations.count(r.order_id) != 0) {
+      drop(s, o, r.order_id);
+      replaced = true;
+    }
+    if (s.available < r.quantity) {
+      o.err
+        = error{errc::insufficient_stock,
+                "sku " + s.sku + ": " + std::to_string(s.available)
+                  + " available, " + std::to_string(r.quantity) + " requested"};
+      if (replaced) {
+        commit(s, o, "reservation_replaced", ctx);
+      }
+      return o;
+    }
+    auto expires_at = ctx.now + config_of(ctx).reservation_ttl;
+    s.available -= r.quantity;
+    s.reserved += r.quantity;
+    s.reservations[r.order_id] = reservation{r.quantity, r.token, expires_at};
+    o.timers.clear(); // the re-arm below supersedes a disarm from drop()
+    o.timers.push_back(timer_op{timer_name(r.order_id), expires_at});
+    o.reply = json{{"unit_price", s.price}, {"kind", to_string(s.kind)}};
+    commit(s, o, "reserved", ctx);
+    return o;
+  }
+
+  outcome operator()(const release& r) {
+    outcome o;
+    o.cause
+      = "release order=" + r.order_id + " token=" + std::to_string(r.token);
+    if (find(s, r.order_id, r.token) != nullptr) {
+      drop(s, o, r.order_id);
+      commit(s, o, "released", ctx);
+    }
+    return o;
+  }
+
+  outcome operator()(const confirm& c) {
+    outcome o;
+    o.cause = "confirm order=" + c.order_id
+              + " token=" + std::to_string(c.token)
+              + " quantity=" + std::to_string(c.quantity);
+    if (const auto* res = find(s, c.order_id, c.token)) {
+      auto q = res->quantity;
+      s.reserved -= q;
+      s.sold += q;
+      s.reservations.erase(c.order_id);
+      o.timers.push_back(timer_op{timer_name(c.order_id), 0});
+      commit(s, o, "sold", ctx);
+      return o;
+    }
+    if (c.order_id.empty() || c.quantity <= 0) {
+      o.err = error{errc::bad_request,
+                    "confirm needs an order_id and a positive quantity"};
+      return o;
+    }
+    // A reservation of this order under another token is left over from an
+    // older create attempt of the paid order: it can only be stale.
+    if (s.reservations.count(c.order_id) != 0) {
+      drop(s, o, c.order_id);
+    }
+    if (s.available >= c.quantity) {
+      s.available -= c.quantity;
+      s.sold += c.quantity;
+      commit(s, o, "sold_from_available", ctx);
+      return o;
+    }
+    s.shortfalls[c.order_id] = c.quantity;
+    o.outbox.push_back(envelope{"", address{"order", c.order_id}, "shortfall",
+                                json{{"sku", s.sku}}});
+    o.signals.emplace_back("stock_shortfall");
+    commit(s, o, "shortfall", ctx);
+    return o;
+  }
+
+  outcome operator()(const restock& r) {
+    outcome o;
+    o.cause = "restock order=" + r.order_id
+              + " quantity=" + std::to_string(r.quantity);
+    if (s.shortfalls.erase(r.order_id) != 0) {
+      commit(s, o, "shortfall_cleared", ctx);
+      return o;
+    }
+    if (r.quantity <= 0) {
+      o.err = error{errc::bad_request, "restock needs a positive quantity"};
+      return o;
+    }
+    if (s.sold >= r.quantity) {
+      s.sold -= r.quantity;
+      s.available += r.quantity;
+      commit(s, o, "restocked_from_refund", ctx);
+    }
+    return o;
+  }
+
+  outcome operator()(const expire& e) {
+    outcome o;
+    o.cause = "timer " + timer_name(e.order_id);
+    auto i = s.reservations.find(e.order_id);
+    if (i != s.reservations.end() && ctx.now >= i->second.expires_at) {
+      drop(s, o, e.order_id);
+      commit(s, o, "expired", ctx);
+    }
+    return o;
+  }
+};
+
+// -- decoding helpers: never throw ------------------------------------------
+
+const json* field(const json& body, const char* key) {
+  if (!body.is_object()) {
+    return nullptr;
+  }
+  auto i = body.find(key);
+  return i == body.end() ? nullptr : &*i;
+}
+
+std::optional<std::string> get_string(const json& body, const char* key) {
+  const auto* v = field(body, key);
+  if (v == nullptr || !v->is_string()) {
+    return std::nullopt;
+  }
+  return v->get<std::string>();
+}
+
+std::optional<std::int64_t> get_int(const json& body, const char* key) {
+  const auto* v = field(body, key);
+  if (v == nullptr || !v->is_number_integer()) {
+    return std::nullopt;
+  }
+  if (v->is_number_unsigned()
+      && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+    return std::nullopt;
+  }
+  return v->get<std::int64_t>();
+}
+
+std::optional<std::uint64_t> get_uint(const json& body, const char* key) {
+  const auto* v = field(body, key);
+  if (v == nullptr || !v->is_number_integer()) {
+    return std::nullopt;
+  }
+  if (!v->is_number_unsigned() && v->get<std::int64_t>() < 0) {
+    return std::nullopt;
+  }
+  return v->get<std::uint64_t>();
+}
+
+result<input> malformed(const envelope& msg, const std::string& why) {
+  return error{errc::bad_request,
+               "sku cannot decode '" + msg.type + "': " + why};
+}
+
+} // namespace
+
+std::string timer_name(const std::string& order_id) {
+  return timer_prefix + order_id;
+}
+
+bool conserved(const state& s) noexcept {
+  std::int64_t held = 0;
+  for (const auto& [order_id, res] : s.reservations) {
+    if (res.quantity <= 0) {
+      return false;
+    }
+    held += res.quantity;
+  }
+  return s.stocked >= 0 && s.available >= 0 && s.reserved >= 0 && s.sold >= 0
+         && s.available + s.reserved + s.sold == s.stocked
+         && held == s.reserved;
+}
+
+outcome handle(state& s, const input& in, const context& ctx) {
+  return std::visit(handler{s, ctx}, in);
+}
+
+result<input> decode(const envelope& msg) {
+  const auto& b = msg.body;
+  if (!b.is_object()) {
+    return malformed(msg, "body is not an object");
+  }
+  if (msg.type == "timer") {
+    auto name = get_string(b, "name");
+    if (!name || name->size() <= timer_prefix.size()
+        || name->compare(0, timer_prefix.size(), timer_prefix) != 0) {
+      return malformed(msg, "unknown timer");
+    }
+    return input{expire{name->substr(timer_prefix.size())}};
+  }
+  auto order_id = get_string(b, "order_id");
+  if (!order_id || order_id->empty()) {
+    return malformed(msg, "missing 'order_id'");
+  }
+  auto token = get_uint(b, "token");
+  auto quantity = get_int(b, "quantity");
+  bool positive = quantity && *quantity > 0;
+  if (msg.type == "reserve" || msg.type == "confirm") {
+    if (!token || !positive) {
+      return malformed(msg, "needs 'token' and a positive 'quantity'");
+    }
+    if (msg.type == "reserve") {
+      return input{reserve{*order_id, *token, *quantity}};
+    }
+    return input{confirm{*order_id, *token, *quantity}};
+  }
+  if (msg.type == "release") {
+    if (!token) {
+      return malformed(msg, "needs 'token'");
+    }
+    return input{release{*order_id, *token}};
+  }
+  if (msg.type == "restock") {
+    if (!positive) {
+      return malformed(msg, "needs a positive 'quantity'");
+    }
+    return input{restock{*order_id, *quantity}};
+  }
+  return malformed(msg, "unknown message type");
+}
+
+// Stored form:
+//   {"sku","exists","v","price","kind","stocked","avail","resv","sold",
+//    "updated","res":{order_id:{"q","t","exp"}},"short":{order_id:quantity}}
+void to_json(nlohmann::json& j, const state& s) {
+  json res = json::object();
+  for (const auto& [order_id, r] : s.reservations) {
+    res[order_id]
+      = json{{"q", r.quantity}, {"t", r.token}, {"exp", r.expires_at}};
+  }
+  json shortfalls = json::object();
+  for (const auto& [order_id, q] : s.shortfalls) {
+    shortfalls[order_id] = q;
+  }
+  j = json{{"sku", s.sku},
+           {"exists", s.exists},
+           {"v", s.version},
+           {"price", s.price},
+           {"kind", to_string(s.kind)},
+           {"stocked", s.stocked},
+           {"avail", s.available},
+           {"resv", s.reserved},
+           {"sold", s.sold},
+           {"updated", s.updated_at},
+           {"res", std::move(res)},
+           {"short", std::move(shortfalls)}};
+}
+
+void from_json(const nlohmann::json& j, state& s) {
+  state r;
+  r.sku = j.value("sku", std::string{});
+  r.exists = j.value("exists", false);
+  r.version = j.value("v", std::uint64_t{0});
+  r.price = j.value("price", std::int64_t{0});
+  r.kind = parse_item_kind(j.value("kind", std::string{}))
+             .value_or(item_kind::goods);
+  r.stocked = j.value("stocked", std::int64_t{0});
+  r.available = j.value("avail", std::int64_t{0});
+  r.reserved = j.value("resv", std::int64_t{0});
+  r.sold = j.value("sold", std::int64_t{0});
+  r.updated_at = j.value("updated", millis{0});
+  if (auto i = j.find("res"); i != j.end() && i->is_object()) {
+    for (const auto& [order_id, x] : i->items()) {
+      r.reservations[order_id] = reservation{x.value("q", std::int64_t{0}),
+                                             x.value("t", std::uint64_t{0}),
+                                             x.value("exp", millis{0})};
+    }
+  }
+  if (auto i = j.find("short"); i != j.end() && i->is_object()) {
+    for (const auto& [order_id, q] : i->items()) {
+      r.shortfalls[order_id] = q.get<std::int64_t>();
+    }
+  }
+  s = std::move(r);
+}
+
+} // namespace ordo::actors::inventory

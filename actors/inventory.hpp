@@ -1,0 +1,118 @@
+#pragma once
+
+// The inventory of one SKU as a plain state machine (DESIGN.md rule 5).
+//
+// Invariant after every turn: available + reserved + sold == stocked, all
+// non-negative. A reservation is keyed by order id and carries the token of
+// the create attempt that made it, so a late release or confirm from an
+// older attempt cannot touch a newer reservation; releasing twice releases
+// once. A reservation nobody confirms expires through the durable timer
+// "res:<order_id>".
+//
+// Threading: a `state` is confined to the actor that owns it.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "actors/turn.hpp"
+
+namespace ordo::actors::inventory {
+
+struct reservation {
+  std::int64_t quantity = 0;
+  std::uint64_t token = 0;
+  millis expires_at = 0;
+};
+
+struct state {
+  std::string sku;
+  /// False until the first `put`; such an SKU answers not_found.
+  bool exists = false;
+  std::uint64_t version = 0;
+  std::int64_t price = 0;
+  item_kind kind = item_kind::goods;
+  std::int64_t stocked = 0;
+  std::int64_t available = 0;
+  std::int64_t reserved = 0;
+  std::int64_t sold = 0;
+  millis updated_at = 0;
+  /// Live reservations by order id.
+  std::map<std::string, reservation> reservations;
+  /// Orders whose confirm found no stock (answered with "shortfall"); a later
+  /// restock from them returns nothing. Rare and small.
+  std::map<std::string, std::int64_t> shortfalls;
+};
+
+/// Admin: set price, kind and total stocked units (available moves by the
+/// difference; refused if it would go below zero).
+struct put {
+  std::int64_t price = 0;
+  std::int64_t stock = 0;
+  item_kind kind = item_kind::goods;
+};
+/// Request from an order being created: reserve `quantity` units. Replies
+/// with {"unit_price", "kind"}. A repeat for the same order and token is a
+/// no-op success; another token replaces the old reservation.
+struct reserve {
+  std::string order_id;
+  std::uint64_t token = 0;
+  std::int64_t quantity = 0;
+};
+/// Return a reservation to available (cancel, timeout, failed create).
+struct release {
+  std::string order_id;
+  std::uint64_t token = 0;
+};
+/// The order was paid: the reservation becomes sold. If it has expired, the
+/// units are taken from available; if there are none, the SKU sends the
+/// order a "shortfall" message.
+struct confirm {
+  std::string order_id;
+  std::uint64_t token = 0;
+  std::int64_t quantity = 0;
+};
+/// A paid order was refunded before shipping: sold units go back.
+struct restock {
+  std::string order_id;
+  std::int64_t quantity = 0;
+};
+/// The reservation timer of `order_id` fired.
+struct expire {
+  std::string order_id;
+};
+
+using input = std::variant<put, reserve, release, confirm, restock, expire>;
+
+/// Tunables of the inventory state machine.
+struct config {
+  /// How long an unconfirmed reservation lives. Default: 15 minutes.
+  millis reservation_ttl = 15 * 60 * 1000;
+};
+
+/// Everything a handler may read besides the state.
+struct context {
+  millis now = 0;
+  const config* cfg = nullptr;
+};
+
+/// Applies `in` to `s`. Pure: same inputs, same outputs.
+outcome handle(state& s, const input& in, const context& ctx);
+
+/// Turns an inter-actor message into an input (types "reserve", "release",
+/// "confirm", "restock", "timer"); bad_request for anything else.
+result<input> decode(const envelope& msg);
+
+/// The timer name of an order's reservation.
+std::string timer_name(const std::string& order_id);
+
+/// True when the stock invariant holds.
+bool conserved(const state& s) noexcept;
+
+void to_json(nlohmann::json& j, const state& s);
+void from_json(const nlohmann::json& j, state& s);
+
+} // namespace ordo::actors::inventory

@@ -1,0 +1,529 @@
+// Tests of the SKU inventory state machine (DESIGN.md rule 5).
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/inventory.hpp"
+
+using namespace ordo::actors;
+using nlohmann::json;
+
+namespace {
+
+constexpr millis t0 = 1'700'000'000'000;
+constexpr millis minute = 60 * 1000;
+
+const inventory::config icfg{};
+
+inventory::context at(millis t) {
+  return inventory::context{t, &icfg};
+}
+
+/// SKU "A": price 1000, 10 units stocked.
+inventory::state stocked(std::int64_t stock = 10) {
+  inventory::state s;
+  s.sku = "A";
+  auto o = inventory::handle(s, inventory::put{1000, stock, item_kind::goods},
+                             at(t0));
+  BOOST_REQUIRE(!o.err);
+  return s;
+}
+
+std::string dump(const inventory::state& s) {
+  json j;
+  inventory::to_json(j, s);
+  return j.dump();
+}
+
+void check_counts(const inventory::state& s, std::int64_t available,
+                  std::int64_t reserved, std::int64_t sold) {
+  BOOST_TEST(s.available == available);
+  BOOST_TEST(s.reserved == reserved);
+  BOOST_TEST(s.sold == sold);
+  BOOST_TEST(inventory::conserved(s));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(inventory_state_machine)
+
+BOOST_AUTO_TEST_CASE(
+  put_creates_the_sku_then_moves_available_by_the_difference) {
+  inventory::state s;
+  s.sku = "A";
+  auto o = inventory::handle(s, inventory::put{1999, 10, item_kind::service},
+                             at(t0));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event == "put");
+  BOOST_TEST(s.exists);
+  BOOST_TEST(s.version == 1u);
+  BOOST_TEST(s.updated_at == t0);
+  BOOST_TEST(s.price == 1999);
+  BOOST_TEST((s.kind == item_kind::service));
+  BOOST_TEST(s.stocked == 10);
+  check_counts(s, 10, 0, 0);
+  inventory::handle(s, inventory::reserve{"o1", 1, 4}, at(t0));
+  o = inventory::handle(s, inventory::put{2000, 15, item_kind::goods},
+                        at(t0 + 1));
+  BOOST_TEST(o.event == "restocked");
+  BOOST_TEST(s.stocked == 15);
+  BOOST_TEST(s.price == 2000);
+  check_counts(s, 11, 4, 0);
+  o = inventory::handle(s, inventory::put{2000, 5, item_kind::goods},
+                        at(t0 + 2));
+  BOOST_TEST(!o.err);
+  check_counts(s, 1, 4, 0);
+}
+
+BOOST_AUTO_TEST_CASE(put_with_the_same_values_changes_nothing) {
+  auto s = stocked();
+  auto v = s.version;
+  auto o = inventory::handle(s, inventory::put{1000, 10, item_kind::goods},
+                             at(t0 + 5));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(s.version == v);
+}
+
+BOOST_AUTO_TEST_CASE(put_rejects_negative_price_or_stock) {
+  for (auto p : {inventory::put{-1, 1, item_kind::goods},
+                 inventory::put{1, -1, item_kind::goods}}) {
+    inventory::state s;
+    s.sku = "A";
+    auto o = inventory::handle(s, p, at(t0));
+    BOOST_REQUIRE(o.err);
+    BOOST_TEST((o.err->code == errc::bad_request));
+    BOOST_TEST(!s.exists);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(put_below_reserved_and_sold_is_refused) {
+  auto s = stocked(10);
+  inventory::handle(s, inventory::reserve{"o1", 1, 4}, at(t0));
+  inventory::handle(s, inventory::reserve{"o2", 1, 3}, at(t0));
+  inventory::handle(s, inventory::confirm{"o2", 1, 3}, at(t0));
+  auto before = dump(s);
+  auto o = inventory::handle(s, inventory::put{1000, 6, item_kind::goods},
+                             at(t0 + 1));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::insufficient_stock));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+  o = inventory::handle(s, inventory::put{1000, 7, item_kind::goods},
+                        at(t0 + 1));
+  BOOST_TEST(!o.err);
+  check_counts(s, 0, 4, 3);
+}
+
+BOOST_AUTO_TEST_CASE(reserve_takes_from_available_and_arms_expiry) {
+  auto s = stocked();
+  auto o = inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0 + 10));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event == "reserved");
+  BOOST_TEST(o.reply == (json{{"unit_price", 1000}, {"kind", "goods"}}));
+  check_counts(s, 7, 3, 0);
+  BOOST_REQUIRE_EQUAL(s.reservations.count("o1"), 1u);
+  const auto& r = s.reservations.at("o1");
+  BOOST_TEST(r.quantity == 3);
+  BOOST_TEST(r.token == 7u);
+  BOOST_TEST(r.expires_at == t0 + 10 + icfg.reservation_ttl);
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].name == "res:o1");
+  BOOST_TEST(o.timers[0].name == inventory::timer_name("o1"));
+  BOOST_TEST(o.timers[0].due == r.expires_at);
+}
+
+BOOST_AUTO_TEST_CASE(reserve_on_unknown_sku_or_bad_quantity_fails) {
+  inventory::state none;
+  none.sku = "Z";
+  auto o = inventory::handle(none, inventory::reserve{"o1", 1, 1}, at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::not_found));
+  auto s = stocked();
+  o = inventory::handle(s, inventory::reserve{"o1", 1, 0}, at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::bad_request));
+  BOOST_TEST(s.reservations.empty());
+}
+
+BOOST_AUTO_TEST_CASE(reserve_more_than_available_is_insufficient_stock) {
+  auto s = stocked(2);
+  auto before = dump(s);
+  auto o = inventory::handle(s, inventory::reserve{"o1", 1, 3}, at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::insufficient_stock));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+}
+
+BOOST_AUTO_TEST_CASE(reserve_again_with_the_same_token_is_idempotent) {
+  auto s = stocked();
+  inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
+  auto before = dump(s);
+  auto o = inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0 + 5));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(o.reply["unit_price"] == 1000);
+  BOOST_TEST(dump(s) == before);
+}
+
+BOOST_AUTO_TEST_CASE(reserve_with_a_new_token_replaces_the_old_reservation) {
+  auto s = stocked();
+  inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
+  auto o = inventory::handle(s, inventory::reserve{"o1", 8, 5}, at(t0 + 5));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event == "reserved");
+  check_counts(s, 5, 5, 0);
+  BOOST_TEST(s.reservations.at("o1").token == 8u);
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].due == t0 + 5 + icfg.reservation_ttl);
+  // The older attempt's release no longer touches it.
+  o = inventory::handle(s, inventory::release{"o1", 7}, at(t0 + 6));
+  BOOST_TEST(o.event.empty());
+  check_counts(s, 5, 5, 0);
+}
+
+BOOST_AUTO_TEST_CASE(failed_replacement_still_drops_the_old_reservation) {
+  auto s = stocked(4);
+  inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
+  auto v = s.version;
+  auto o = inventory::handle(s, inventory::reserve{"o1", 8, 5}, at(t0 + 5));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::insufficient_stock));
+  BOOST_TEST(o.event == "reservation_replaced");
+  BOOST_TEST(s.version == v + 1);
+  check_counts(s, 4, 0, 0);
+  BOOST_TEST(s.reservations.empty());
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].name == "res:o1");
+  BOOST_TEST(o.timers[0].due == 0);
+}
+
+BOOST_AUTO_TEST_CASE(double_release_is_single_release) {
+  auto s = stocked();
+  inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
+  inventory::handle(s, inventory::reserve{"o2", 1, 2}, at(t0));
+  auto o = inventory::handle(s, inventory::release{"o1", 7}, at(t0 + 1));
+  BOOST_TEST(o.event == "released");
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].name == "res:o1");
+  BOOST_TEST(o.timers[0].due == 0);
+  check_counts(s, 8, 2, 0);
+  auto before = dump(s);
+  o = inventory::handle(s, inventory::release{"o1", 7}, at(t0 + 2));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+}
+
+BOOST_AUTO_TEST_CASE(stale_token_release_is_ignored) {
+  auto s = stocked();
+  inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
+  auto before = dump(s);
+  auto o = inventory::handle(s, inventory::release{"o1", 6}, at(t0 + 1));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+  o = inventory::handle(s, inventory::release{"o-unknown", 7}, at(t0 + 1));
+  BOOST_TEST(o.event.empty());
+}
+
+BOOST_AUTO_TEST_CASE(confirm_turns_the_reservation_into_a_sale) {
+  auto s = stocked();
+  inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
+  auto o = inventory::handle(s, inventory::confirm{"o1", 7, 3}, at(t0 + 1));
+  BOOST_TEST(o.event == "sold");
+  BOOST_TEST(o.outbox.empty());
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].due == 0);
+  check_counts(s, 7, 0, 3);
+  BOOST_TEST(s.reservations.empty());
+  // A redelivered confirm (no reservation left) must be deduped by the
+  // runtime on the message id; the handler alone would sell again.
+}
+
+BOOST_AUTO_TEST_CASE(confirm_after_expiry_takes_from_available) {
+  auto s = stocked();
+  inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
+  auto o = inventory::handle(s, inventory::expire{"o1"},
+                             at(t0 + icfg.reservation_ttl));
+  BOOST_TEST(o.event == "expired");
+  check_counts(s, 10, 0, 0);
+  o = inventory::handle(s, inventory::confirm{"o1", 7, 3},
+                        at(t0 + icfg.reservation_ttl + 1));
+  BOOST_TEST(o.event == "sold_from_available");
+  BOOST_TEST(o.outbox.empty());
+  check_counts(s, 7, 0, 3);
+}
+
+BOOST_AUTO_TEST_CASE(confirm_after_expiry_without_stock_sends_shortfall) {
+  auto s = stocked(3);
+  inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
+  inventory::handle(s, inventory::expire{"o1"}, at(t0 + icfg.reservation_ttl));
+  inventory::handle(s, inventory::reserve{"o2", 1, 2}, at(t0 + 20 * minute));
+  auto o = inventory::handle(s, inventory::confirm{"o1", 7, 3},
+                             at(t0 + 21 * minute));
+  BOOST_TEST(o.event == "shortfall");
+  BOOST_TEST(o.signals == std::vector<std::string>{"stock_shortfall"});
+  check_counts(s, 1, 2, 0);
+  BOOST_TEST(s.shortfalls.at("o1") == 3);
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 1u);
+  BOOST_TEST(o.outbox[0].to.kind == "order");
+  BOOST_TEST(o.outbox[0].to.id == "o1");
+  BOOST_TEST(o.outbox[0].type == "shortfall");
+  BOOST_TEST(o.outbox[0].body == (json{{"sku", "A"}}));
+  BOOST_TEST(o.outbox[0].id == "sku/A#" + std::to_string(s.version) + ".0");
+}
+
+BOOST_AUTO_TEST_CASE(confirm_with_another_token_drops_the_stale_reservation) {
+  auto s = stocked(3);
+  inventory::handle(s, inventory::reserve{"o1", 6, 3}, at(t0));
+  auto o = inventory::handle(s, inventory::confirm{"o1", 7, 3}, at(t0 + 1));
+  BOOST_TEST(o.event == "sold_from_available");
+  check_counts(s, 0, 0, 3);
+  BOOST_TEST(s.reservations.empty());
+}
+
+BOOST_AUTO_TEST_CASE(restock_returns_sold_units) {
+  auto s = stocked();
+  inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
+  inventory::handle(s, inventory::confirm{"o1", 7, 3}, at(t0));
+  auto o = inventory::handle(s, inventory::restock{"o1", 3}, at(t0 + 1));
+  BOOST_TEST(o.event == "restocked_from_refund");
+  check_counts(s, 10, 0, 0);
+  // More than was sold: nothing to take back, state untouched.
+  auto before = dump(s);
+  o = inventory::handle(s, inventory::restock{"o1", 3}, at(t0 + 2));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+}
+
+BOOST_AUTO_TEST_CASE(restock_after_a_shortfall_only_clears_it) {
+  auto s = stocked(0);
+  inventory::handle(s, inventory::confirm{"o1", 7, 2}, at(t0));
+  BOOST_TEST(s.shortfalls.count("o1") == 1u);
+  inventory::handle(s, inventory::put{1000, 5, item_kind::goods}, at(t0));
+  inventory::handle(s, inventory::reserve{"o2", 1, 2}, at(t0));
+  inventory::handle(s, inventory::confirm{"o2", 1, 2}, at(t0));
+  auto o = inventory::handle(s, inventory::restock{"o1", 2}, at(t0 + 1));
+  BOOST_TEST(o.event == "shortfall_cleared");
+  BOOST_TEST(s.shortfalls.empty());
+  check_counts(s, 3, 0, 2);
+}
+
+BOOST_AUTO_TEST_CASE(expire_releases_only_when_due) {
+  auto s = stocked();
+  inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
+  auto before = dump(s);
+  auto o = inventory::handle(s, inventory::expire{"o1"},
+                             at(t0 + icfg.reservation_ttl - 1));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+  o = inventory::handle(s, inventory::expire{"o1"},
+                        at(t0 + icfg.reservation_ttl));
+  BOOST_TEST(o.event == "expired");
+  check_counts(s, 10, 0, 0);
+  o = inventory::handle(s, inventory::expire{"o1"},
+                        at(t0 + icfg.reservation_ttl + 1));
+  BOOST_TEST(o.event.empty());
+}
+
+BOOST_AUTO_TEST_CASE(conserved_detects_broken_counts) {
+  auto s = stocked();
+  BOOST_TEST(inventory::conserved(s));
+  auto broken = s;
+  broken.available -= 1;
+  BOOST_TEST(!inventory::conserved(broken));
+  broken = s;
+  broken.available -= 1;
+  broken.reserved += 1; // no reservation backs it
+  BOOST_TEST(!inventory::conserved(broken));
+  broken = s;
+  broken.available = -1;
+  broken.sold = 11;
+  BOOST_TEST(!inventory::conserved(broken));
+}
+
+BOOST_AUTO_TEST_CASE(conservation_holds_under_random_operations) {
+  std::mt19937 rng(20240601);
+  auto pick = [&rng](int lo, int hi) {
+    return std::uniform_int_distribution<int>(lo, hi)(rng);
+  };
+  inventory::state s;
+  s.sku = "A";
+  millis now = t0;
+  int errors = 0;
+  int events = 0;
+  for (int step = 0; step < 20000; ++step) {
+    now += pick(0, 3 * minute);
+    auto order_id = "o" + std::to_string(pick(0, 9));
+    auto token = static_cast<std::uint64_t>(pick(1, 3));
+    std::int64_t q = pick(1, 6);
+    inventory::input in;
+    switch (pick(0, 9)) {
+      case 0:
+        in = inventory::put{pick(0, 2000), pick(0, 40), item_kind::goods};
+        break;
+      case 1:
+      case 2:
+      case 3: in = inventory::reserve{order_id, token, q}; break;
+      case 4:
+      case 5: in = inventory::release{order_id, token}; break;
+      case 6: in = inventory::confirm{order_id, token, q}; break;
+      case 7: in = inventory::restock{order_id, q}; break;
+      default: in = inventory::expire{order_id}; break;
+    }
+    auto before = dump(s);
+    auto version = s.version;
+    auto o = inventory::handle(s, in, inventory::context{now, &icfg});
+    BOOST_REQUIRE_MESSAGE(inventory::conserved(s),
+                          "step " << step << ": " << dump(s));
+    if (o.event.empty()) {
+      BOOST_REQUIRE_MESSAGE(dump(s) == before, "silent change at " << step);
+    } else {
+      BOOST_REQUIRE_EQUAL(s.version, version + 1);
+      ++events;
+    }
+    errors += o.err ? 1 : 0;
+  }
+  BOOST_TEST_MESSAGE("inventory property: " << events << " events, " << errors
+                                            << " refusals");
+  BOOST_TEST(events > 5000);
+  BOOST_TEST(errors > 100);
+}
+
+BOOST_AUTO_TEST_CASE(decode_reads_what_orders_send) {
+  auto r = inventory::decode(
+    envelope{"x",
+             {"sku", "A"},
+             "reserve",
+             json{{"order_id", "o1"}, {"token", 7u}, {"quantity", 2}}});
+  BOOST_REQUIRE(r.ok());
+  auto res = std::get<inventory::reserve>(r.value());
+  BOOST_TEST(res.order_id == "o1");
+  BOOST_TEST(res.token == 7u);
+  BOOST_TEST(res.quantity == 2);
+
+  r = inventory::decode(envelope{
+    "x", {"sku", "A"}, "release", json{{"order_id", "o1"}, {"token", 7}}});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(std::get<inventory::release>(r.value()).token == 7u);
+
+  r = inventory::decode(
+    envelope{"x",
+             {"sku", "A"},
+             "confirm",
+             json{{"order_id", "o1"}, {"token", 7}, {"quantity", 3}}});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(std::get<inventory::confirm>(r.value()).quantity == 3);
+
+  r = inventory::decode(envelope{
+    "x", {"sku", "A"}, "restock", json{{"order_id", "o1"}, {"quantity", 3}}});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(std::get<inventory::restock>(r.value()).quantity == 3);
+
+  r = inventory::decode(envelope{
+    "x", {"sku", "A"}, "timer", json{{"name", inventory::timer_name("o1")}}});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(std::get<inventory::expire>(r.value()).order_id == "o1");
+
+  // Large tokens survive text round trips.
+  auto big = json::parse(R"({"order_id":"o1","token":18446744073709551615})");
+  r = inventory::decode(envelope{"x", {"sku", "A"}, "release", big});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(std::get<inventory::release>(r.value()).token
+             == 18446744073709551615ull);
+}
+
+BOOST_AUTO_TEST_CASE(decode_rejects_garbage_as_bad_request) {
+  std::vector<envelope> garbage{
+    {"x", {"sku", "A"}, "put", json{{"price", 1}, {"stock", 1}}},
+    {"x", {"sku", "A"}, "reserve", json{{"order_id", "o1"}, {"token", 1}}},
+    {"x",
+     {"sku", "A"},
+     "reserve",
+     json{{"order_id", "o1"}, {"token", -1}, {"quantity", 1}}},
+    {"x",
+     {"sku", "A"},
+     "reserve",
+     json{{"order_id", "o1"}, {"token", 1}, {"quantity", 0}}},
+    {"x",
+     {"sku", "A"},
+     "reserve",
+     json{{"order_id", "o1"}, {"token", "1"}, {"quantity", 1}}},
+    {"x",
+     {"sku", "A"},
+     "confirm",
+     json{{"order_id", ""}, {"token", 1}, {"quantity", 1}}},
+    {"x",
+     {"sku", "A"},
+     "confirm",
+     json{{"order_id", "o1"}, {"token", 1}, {"quantity", 1.5}}},
+    {"x", {"sku", "A"}, "release", json{{"order_id", "o1"}}},
+    {"x", {"sku", "A"}, "restock", json{{"order_id", "o1"}}},
+    {"x",
+     {"sku", "A"},
+     "restock",
+     json{{"order_id", "o1"}, {"quantity", 18446744073709551615ull}}},
+    {"x", {"sku", "A"}, "timer", json{{"name", "deadline"}}},
+    {"x", {"sku", "A"}, "timer", json{{"name", "res:"}}},
+    {"x", {"sku", "A"}, "release", json::array({1, 2})},
+    {"x", {"sku", "A"}, "release", json()},
+    {"x", {"sku", "A"}, "", json::object()},
+  };
+  for (const auto& e : garbage) {
+    auto r = inventory::decode(e);
+    BOOST_REQUIRE_MESSAGE(!r.ok(), e.type << " " << e.body.dump());
+    BOOST_TEST((r.err().code == errc::bad_request));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(decode_round_trips_the_reserve_reply) {
+  auto s = stocked();
+  auto o = inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
+  auto body = reply_body("A", o);
+  BOOST_TEST(
+    body
+    == (json{
+      {"from", "A"}, {"ok", true}, {"unit_price", 1000}, {"kind", "goods"}}));
+  o = inventory::handle(s, inventory::reserve{"o2", 7, 30}, at(t0));
+  body = reply_body("A", o);
+  BOOST_TEST(body["ok"] == false);
+  BOOST_TEST(body["error"] == "insufficient_stock");
+  BOOST_TEST(body["message"].is_string());
+}
+
+BOOST_AUTO_TEST_CASE(state_json_round_trips) {
+  auto s = stocked();
+  inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
+  inventory::handle(s, inventory::reserve{"o2", 18446744073709551615ull, 2},
+                    at(t0 + 1));
+  inventory::handle(s, inventory::confirm{"o3", 1, 20}, at(t0 + 2));
+  BOOST_REQUIRE_EQUAL(s.shortfalls.size(), 1u);
+  json j;
+  inventory::to_json(j, s);
+  inventory::state back;
+  inventory::from_json(json::parse(j.dump()), back);
+  BOOST_TEST(dump(back) == j.dump());
+  BOOST_TEST(back.sku == "A");
+  BOOST_TEST(back.exists);
+  BOOST_TEST(back.version == s.version);
+  BOOST_TEST(back.reservations.size() == 2u);
+  BOOST_TEST(back.reservations.at("o2").token == 18446744073709551615ull);
+  BOOST_TEST(back.reservations.at("o1").expires_at
+             == s.reservations.at("o1").expires_at);
+  BOOST_TEST(back.shortfalls.at("o3") == 20);
+  BOOST_TEST(inventory::conserved(back));
+
+  inventory::state partial;
+  inventory::from_json(json{{"sku", "B"}}, partial);
+  BOOST_TEST(partial.sku == "B");
+  BOOST_TEST(!partial.exists);
+  BOOST_TEST(inventory::conserved(partial));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,1147 @@
+// Tests of the order state machine (DESIGN.md rules 1-5) against its pure
+// functions, and of an order and its SKUs exchanging messages.
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <ostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/inventory.hpp"
+#include "actors/order.hpp"
+
+using namespace ordo::actors;
+using nlohmann::json;
+
+namespace ordo::actors::order {
+// Lets BOOST_TEST print statuses on failure.
+std::ostream& operator<<(std::ostream& os, status st) {
+  return os << to_string(st);
+}
+} // namespace ordo::actors::order
+
+namespace {
+
+constexpr millis t0 = 1'700'000'000'000;
+constexpr millis minute = 60 * 1000;
+
+const order::config ocfg{};
+
+order::context at(millis t) {
+  return order::context{t, &ocfg};
+}
+
+order::state fresh(const std::string& id = "o1") {
+  order::state s;
+  s.order_id = id;
+  return s;
+}
+
+order::create make_create(std::vector<order::requested_item> items,
+                          std::string fingerprint = "fp1",
+                          std::uint64_t token = 7) {
+  order::create c;
+  c.user_id = "u1";
+  c.items = std::move(items);
+  c.coupon_id = "c1";
+  c.affiliate_id = "aff1";
+  c.fingerprint = std::move(fingerprint);
+  c.token = token;
+  return c;
+}
+
+order::reserved ok_answer(const std::string& sku, std::int64_t price,
+                          item_kind kind = item_kind::goods) {
+  return order::reserved{sku, std::nullopt, price, kind};
+}
+
+order::reserved failed_answer(const std::string& sku, errc code) {
+  return order::reserved{sku, error{code, "no"}, 0, item_kind::goods};
+}
+
+/// A PENDING_PAYMENT order o1: A x2 at 1000, B x1 at 500, payable 2500.
+order::state pending() {
+  auto s = fresh();
+  order::handle(s, make_create({{"A", 2}, {"B", 1}}), at(t0));
+  order::handle(s, ok_answer("A", 1000), at(t0));
+  order::handle(s, ok_answer("B", 500, item_kind::service), at(t0));
+  BOOST_REQUIRE(s.st == order::status::pending_payment);
+  return s;
+}
+
+/// pending(), paid by "t1".
+order::state paid() {
+  auto s = pending();
+  auto o = order::handle(s, order::pay{"t1", 2500, true}, at(t0 + minute));
+  BOOST_REQUIRE_EQUAL(o.result, "captured");
+  return s;
+}
+
+std::vector<const envelope*> of_type(const outcome& o,
+                                     const std::string& type) {
+  std::vector<const envelope*> r;
+  for (const auto& e : o.outbox) {
+    if (e.type == type) {
+      r.push_back(&e);
+    }
+  }
+  return r;
+}
+
+std::string dump(const order::state& s) {
+  json j;
+  order::to_json(j, s);
+  return j.dump();
+}
+
+bool has_signal(const outcome& o, const std::string& name) {
+  return std::find(o.signals.begin(), o.signals.end(), name) != o.signals.end();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(order_state_machine)
+
+BOOST_AUTO_TEST_CASE(status_names_match_the_api) {
+  using order::status;
+  BOOST_TEST(order::to_string(status::none) == "NONE");
+  BOOST_TEST(order::to_string(status::pending_payment) == "PENDING_PAYMENT");
+  BOOST_TEST(order::to_string(status::paid) == "PAID");
+  BOOST_TEST(order::to_string(status::dispatched) == "DISPATCHED");
+  BOOST_TEST(order::to_string(status::completed) == "COMPLETED");
+  BOOST_TEST(order::to_string(status::cancelled) == "CANCELLED");
+  BOOST_TEST(order::to_string(status::refunded) == "REFUNDED");
+  BOOST_TEST(order::to_string(status::manual_intervention)
+             == "MANUAL_INTERVENTION");
+  BOOST_TEST(order::to_string(order::payment_status::captured) == "CAPTURED");
+  BOOST_TEST(order::to_string(order::payment_status::refund_pending)
+             == "REFUND_PENDING");
+  BOOST_TEST(order::to_string(order::payment_status::refunded) == "REFUNDED");
+}
+
+BOOST_AUTO_TEST_CASE(create_reserves_then_becomes_pending) {
+  auto s = fresh();
+  auto o = order::handle(s, make_create({{"A", 2}, {"B", 1}}), at(t0));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.defer_tag == "create");
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(o.outbox.empty());
+  BOOST_TEST(s.version == 0u);
+  BOOST_TEST(order::busy(s));
+  BOOST_REQUIRE_EQUAL(o.requests.size(), 2u);
+  BOOST_TEST(o.requests[0].to.kind == "sku");
+  BOOST_TEST(o.requests[0].to.id == "A");
+  BOOST_TEST(o.requests[0].type == "reserve");
+  BOOST_TEST(o.requests[0].id == "order/o1#req.7.A");
+  BOOST_TEST(o.requests[0].body
+             == (json{{"order_id", "o1"}, {"token", 7}, {"quantity", 2}}));
+  BOOST_TEST(o.requests[1].to.id == "B");
+  BOOST_TEST(o.requests[1].id == "order/o1#req.7.B");
+
+  // Answers may come in any order; nothing happens until the last one.
+  o = order::handle(s, ok_answer("B", 500, item_kind::service), at(t0 + 5));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(o.resolves.empty());
+  BOOST_TEST(s.st == order::status::none);
+  o = order::handle(s, ok_answer("A", 1000), at(t0 + 10));
+  BOOST_TEST(o.event == "created");
+  BOOST_TEST(!o.cause.empty());
+  BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
+  BOOST_TEST(o.resolves[0].tag == "create");
+  BOOST_TEST(!o.resolves[0].err);
+  BOOST_TEST(!order::busy(s));
+  BOOST_TEST(s.st == order::status::pending_payment);
+  BOOST_TEST(s.version == 1u);
+  BOOST_TEST(s.user_id == "u1");
+  BOOST_TEST(s.token == 7u);
+  BOOST_REQUIRE_EQUAL(s.items.size(), 2u);
+  BOOST_TEST(s.items[0].sku == "A");
+  BOOST_TEST(s.items[0].quantity == 2);
+  BOOST_TEST(s.items[0].unit_price == 1000);
+  BOOST_TEST(s.items[1].sku == "B");
+  BOOST_TEST((s.items[1].kind == item_kind::service));
+  BOOST_TEST(s.amount == 2500);
+  BOOST_TEST(s.discount == 0);
+  BOOST_TEST(s.payable == 2500);
+  BOOST_TEST(s.coupon_id == "c1");
+  BOOST_TEST(s.affiliate_id == "aff1");
+  BOOST_TEST(s.fingerprint == "fp1");
+  BOOST_TEST(s.created_at == t0 + 10);
+  BOOST_TEST(s.updated_at == t0 + 10);
+  BOOST_TEST(s.pay_deadline == t0 + 10 + ocfg.payment_timeout);
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].name == "deadline");
+  BOOST_TEST(o.timers[0].due == s.pay_deadline);
+}
+
+BOOST_AUTO_TEST_CASE(create_merges_duplicate_skus_in_first_seen_order) {
+  auto s = fresh();
+  auto o
+    = order::handle(s, make_create({{"B", 1}, {"A", 2}, {"B", 3}}), at(t0));
+  BOOST_REQUIRE_EQUAL(o.requests.size(), 2u);
+  BOOST_TEST(o.requests[0].to.id == "B");
+  BOOST_TEST(o.requests[0].body["quantity"] == 4);
+  BOOST_TEST(o.requests[1].to.id == "A");
+  order::handle(s, ok_answer("A", 10), at(t0));
+  order::handle(s, ok_answer("B", 100), at(t0));
+  BOOST_REQUIRE_EQUAL(s.items.size(), 2u);
+  BOOST_TEST(s.items[0].sku == "B");
+  BOOST_TEST(s.items[0].quantity == 4);
+  BOOST_TEST(s.amount == 420);
+}
+
+BOOST_AUTO_TEST_CASE(create_rejects_malformed_requests_without_change) {
+  std::vector<order::create> bad{
+    make_create({}),
+    make_create({{"A", 0}}),
+    make_create({{"A", 1}, {"B", -2}}),
+    make_create({{"", 1}}),
+  };
+  auto no_user = make_create({{"A", 1}});
+  no_user.user_id.clear();
+  bad.push_back(no_user);
+  for (const auto& c : bad) {
+    auto s = fresh();
+    auto before = dump(s);
+    auto o = order::handle(s, c, at(t0));
+    BOOST_REQUIRE(o.err);
+    BOOST_TEST((o.err->code == errc::bad_request));
+    BOOST_TEST(o.requests.empty());
+    BOOST_TEST(o.defer_tag.empty());
+    BOOST_TEST(!order::busy(s));
+    BOOST_TEST(dump(s) == before);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(create_fails_and_releases_when_one_sku_short) {
+  auto s = fresh();
+  order::handle(s, make_create({{"A", 2}, {"B", 1}, {"C", 1}}), at(t0));
+  order::handle(s, ok_answer("A", 1000), at(t0));
+  order::handle(s, failed_answer("B", errc::insufficient_stock), at(t0));
+  auto o = order::handle(s, ok_answer("C", 300), at(t0));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(s.version == 0u);
+  BOOST_TEST(s.st == order::status::none);
+  BOOST_TEST(!order::busy(s));
+  BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
+  BOOST_TEST(o.resolves[0].tag == "create");
+  BOOST_REQUIRE(o.resolves[0].err);
+  BOOST_TEST((o.resolves[0].err->code == errc::insufficient_stock));
+  // Only the SKUs that reserved get a release, under the attempt's token.
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 2u);
+  BOOST_TEST(o.outbox[0].to.id == "A");
+  BOOST_TEST(o.outbox[0].type == "release");
+  BOOST_TEST(o.outbox[0].body == (json{{"order_id", "o1"}, {"token", 7}}));
+  BOOST_TEST(o.outbox[0].id == "order/o1#r7.0");
+  BOOST_TEST(o.outbox[1].to.id == "C");
+  BOOST_TEST(o.outbox[1].id == "order/o1#r7.1");
+  BOOST_TEST(o.timers.empty());
+}
+
+BOOST_AUTO_TEST_CASE(
+  create_failure_reports_the_first_failure_in_request_order) {
+  auto s = fresh();
+  order::handle(s, make_create({{"A", 1}, {"B", 1}}), at(t0));
+  order::handle(s, failed_answer("B", errc::insufficient_stock), at(t0));
+  auto o = order::handle(s, failed_answer("A", errc::not_found), at(t0));
+  BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
+  BOOST_TEST((o.resolves[0].err->code == errc::not_found));
+  BOOST_TEST(o.outbox.empty());
+}
+
+BOOST_AUTO_TEST_CASE(failed_create_releases_skus_whose_answer_is_unknown) {
+  auto s = fresh();
+  order::handle(s, make_create({{"A", 1}, {"B", 1}}), at(t0));
+  order::handle(s, failed_answer("A", errc::unavailable), at(t0));
+  auto o
+    = order::handle(s, failed_answer("B", errc::insufficient_stock), at(t0));
+  BOOST_REQUIRE(o.resolves[0].err);
+  BOOST_TEST((o.resolves[0].err->code == errc::unavailable));
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 1u);
+  BOOST_TEST(o.outbox[0].to.id == "A");
+}
+
+BOOST_AUTO_TEST_CASE(stray_reserve_answers_are_ignored) {
+  auto s = fresh();
+  auto o = order::handle(s, ok_answer("A", 1), at(t0));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(!o.err);
+  order::handle(s, make_create({{"A", 1}, {"B", 1}}), at(t0));
+  // Not requested, then answered twice: neither completes the create.
+  o = order::handle(s, ok_answer("Z", 1), at(t0));
+  BOOST_TEST(o.resolves.empty());
+  order::handle(s, ok_answer("A", 1), at(t0));
+  o = order::handle(s, ok_answer("A", 1), at(t0));
+  BOOST_TEST(o.resolves.empty());
+  BOOST_TEST(order::busy(s));
+  o = order::handle(s, ok_answer("B", 1), at(t0));
+  BOOST_TEST(o.event == "created");
+  // Late answers to a finished create change nothing.
+  auto before = dump(s);
+  o = order::handle(s, ok_answer("B", 99), at(t0));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+}
+
+BOOST_AUTO_TEST_CASE(same_key_same_body_returns_existing) {
+  auto s = pending();
+  auto before = dump(s);
+  auto o = order::handle(s, make_create({{"A", 2}, {"B", 1}}, "fp1", 99),
+                         at(t0 + minute));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.result == "existing");
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(o.requests.empty());
+  BOOST_TEST(o.defer_tag.empty());
+  BOOST_TEST(dump(s) == before);
+}
+
+BOOST_AUTO_TEST_CASE(same_key_other_body_is_rejected) {
+  auto s = pending();
+  auto before = dump(s);
+  auto o = order::handle(s, make_create({{"A", 3}}, "fp2"), at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::idempotency_key_reused));
+  BOOST_TEST(dump(s) == before);
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_create_while_creating_defers) {
+  auto s = fresh();
+  order::handle(s, make_create({{"A", 1}}), at(t0));
+  auto o = order::handle(s, make_create({{"A", 1}}, "fp1", 8), at(t0 + 1));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.defer_tag == "create");
+  BOOST_TEST(o.requests.empty());
+  BOOST_TEST(s.creating->request.token == 7u);
+  o = order::handle(s, make_create({{"A", 2}}, "fp2", 9), at(t0 + 2));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::idempotency_key_reused));
+  BOOST_TEST(o.defer_tag.empty());
+  // One answer resolves every deferred requester under the same tag.
+  o = order::handle(s, ok_answer("A", 5), at(t0 + 3));
+  BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
+  BOOST_TEST(o.resolves[0].tag == "create");
+}
+
+BOOST_AUTO_TEST_CASE(create_after_a_failed_create_starts_again) {
+  auto s = fresh();
+  order::handle(s, make_create({{"A", 1}}, "fp1", 7), at(t0));
+  order::handle(s, failed_answer("A", errc::insufficient_stock), at(t0));
+  BOOST_TEST(s.st == order::status::none);
+  auto o = order::handle(s, make_create({{"A", 1}}, "fp1", 8), at(t0 + 1));
+  BOOST_TEST(o.defer_tag == "create");
+  BOOST_REQUIRE_EQUAL(o.requests.size(), 1u);
+  BOOST_TEST(o.requests[0].body["token"] == 8);
+  o = order::handle(s, ok_answer("A", 5), at(t0 + 2));
+  BOOST_TEST(o.event == "created");
+  BOOST_TEST(s.token == 8u);
+  BOOST_TEST(s.version == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_pending_releases_closes_and_disarms) {
+  auto s = pending();
+  auto o = order::handle(s, order::cancel{}, at(t0 + minute));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event == "cancelled");
+  BOOST_TEST(o.cause == "cancel reason=user");
+  BOOST_TEST(s.st == order::status::cancelled);
+  BOOST_TEST(s.cancel_reason == "user");
+  BOOST_TEST(s.version == 2u);
+  BOOST_TEST(s.updated_at == t0 + minute);
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 3u);
+  BOOST_TEST(o.outbox[0].type == "release");
+  BOOST_TEST(o.outbox[0].to.id == "A");
+  BOOST_TEST(o.outbox[0].body == (json{{"order_id", "o1"}, {"token", 7}}));
+  BOOST_TEST(o.outbox[1].to.id == "B");
+  BOOST_TEST(o.outbox[2].type == "close");
+  BOOST_TEST(o.outbox[2].to.kind == "payment");
+  BOOST_TEST(o.outbox[2].to.id == "");
+  BOOST_TEST(o.outbox[2].body == (json{{"order_id", "o1"}}));
+  BOOST_TEST(o.outbox[0].id == "order/o1#2.0");
+  BOOST_TEST(o.outbox[2].id == "order/o1#2.2");
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].name == "deadline");
+  BOOST_TEST(o.timers[0].due == 0);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_keeps_the_given_reason) {
+  auto s = pending();
+  order::handle(s, order::cancel{"changed my mind"}, at(t0));
+  BOOST_TEST(s.cancel_reason == "changed my mind");
+}
+
+BOOST_AUTO_TEST_CASE(cancel_twice_returns_the_cancelled_order_unchanged) {
+  auto s = pending();
+  order::handle(s, order::cancel{}, at(t0));
+  auto before = dump(s);
+  auto o = order::handle(s, order::cancel{"again"}, at(t0 + 1));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(o.outbox.empty());
+  BOOST_TEST(dump(s) == before);
+}
+
+BOOST_AUTO_TEST_CASE(pay_then_cancel_is_refused) {
+  for (auto make : {+[] {
+                      return paid();
+                    },
+                    +[] {
+                      auto s = paid();
+                      order::handle(s, order::complete{}, at(t0));
+                      return s;
+                    }}) {
+    auto s = make();
+    auto before = dump(s);
+    auto o = order::handle(s, order::cancel{}, at(t0 + 2 * minute));
+    BOOST_REQUIRE(o.err);
+    BOOST_TEST((o.err->code == errc::already_paid));
+    BOOST_TEST(o.err->message == "order is paid; use the refund path");
+    BOOST_TEST(o.outbox.empty());
+    BOOST_TEST(dump(s) == before);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(cancel_of_unknown_or_creating_order_is_not_found) {
+  auto s = fresh();
+  auto o = order::handle(s, order::cancel{}, at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::not_found));
+  order::handle(s, make_create({{"A", 1}}), at(t0));
+  o = order::handle(s, order::cancel{}, at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::not_found));
+  BOOST_TEST(order::busy(s));
+}
+
+BOOST_AUTO_TEST_CASE(cancel_in_manual_intervention_is_an_invalid_transition) {
+  auto s = pending();
+  s.st = order::status::manual_intervention;
+  auto o = order::handle(s, order::cancel{}, at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::invalid_transition));
+}
+
+BOOST_AUTO_TEST_CASE(pay_captures_and_confirms_the_stock) {
+  auto s = pending();
+  auto o = order::handle(s, order::pay{"t1", 2500, true}, at(t0 + minute));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.result == "captured");
+  BOOST_TEST(o.event == "paid");
+  BOOST_TEST(s.st == order::status::paid);
+  BOOST_TEST(s.version == 2u);
+  BOOST_REQUIRE_EQUAL(s.payments.size(), 1u);
+  BOOST_TEST(s.payments[0].txn_id == "t1");
+  BOOST_TEST(s.payments[0].amount == 2500);
+  BOOST_TEST((s.payments[0].status == order::payment_status::captured));
+  auto confirms = of_type(o, "confirm");
+  BOOST_REQUIRE_EQUAL(confirms.size(), 2u);
+  BOOST_TEST(confirms[0]->to.id == "A");
+  BOOST_TEST(confirms[0]->body
+             == (json{{"order_id", "o1"}, {"token", 7}, {"quantity", 2}}));
+  BOOST_TEST(confirms[1]->body["quantity"] == 1);
+  BOOST_TEST(o.outbox.size() == 2u);
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].due == 0);
+  BOOST_TEST(!has_signal(o, "refund_anomaly"));
+}
+
+BOOST_AUTO_TEST_CASE(pay_exactly_at_the_deadline_is_captured) {
+  auto s = pending();
+  auto o = order::handle(s, order::pay{"t1", 2500, true}, at(s.pay_deadline));
+  BOOST_TEST(o.result == "captured");
+}
+
+BOOST_AUTO_TEST_CASE(cancel_then_pay_refunds_once) {
+  auto s = pending();
+  order::handle(s, order::cancel{}, at(t0 + minute));
+  auto o = order::handle(s, order::pay{"t1", 2500, true}, at(t0 + minute + 1));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.result == "refunded");
+  BOOST_TEST(o.event == "payment_refunded");
+  BOOST_TEST(has_signal(o, "refund_anomaly"));
+  BOOST_TEST(s.st == order::status::cancelled);
+  BOOST_REQUIRE_EQUAL(s.payments.size(), 1u);
+  BOOST_TEST((s.payments[0].status == order::payment_status::refund_pending));
+  BOOST_TEST(s.payments[0].refund_id == "rf-t1");
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 1u);
+  BOOST_TEST(o.outbox[0].type == "refund");
+  BOOST_TEST(o.outbox[0].to.kind == "payment");
+  BOOST_TEST(o.outbox[0].body
+             == (json{{"refund_id", "rf-t1"},
+                      {"txn_id", "t1"},
+                      {"amount", 2500},
+                      {"order_id", "o1"}}));
+  // The provider retries: every retry is a duplicate and owes nothing more.
+  auto before = dump(s);
+  for (int i = 0; i < 3; ++i) {
+    o = order::handle(s, order::pay{"t1", 2500, true}, at(t0 + 2 * minute));
+    BOOST_TEST(o.result == "duplicate");
+    BOOST_TEST(!o.err);
+    BOOST_TEST(o.event.empty());
+    BOOST_TEST(o.outbox.empty());
+    BOOST_TEST(o.signals.empty());
+  }
+  BOOST_TEST(dump(s) == before);
+  // The refund completes once.
+  o = order::handle(s, order::refund_done{"rf-t1"}, at(t0 + 3 * minute));
+  BOOST_TEST(o.event == "refund_completed");
+  BOOST_TEST((s.payments[0].status == order::payment_status::refunded));
+  o = order::handle(s, order::pay{"t1", 2500, true}, at(t0 + 4 * minute));
+  BOOST_TEST(o.result == "duplicate");
+}
+
+BOOST_AUTO_TEST_CASE(pay_after_deadline_cancels_and_refunds) {
+  auto s = pending();
+  auto o
+    = order::handle(s, order::pay{"t1", 2500, true}, at(s.pay_deadline + 1));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.result == "refunded");
+  BOOST_TEST(o.event == "timed_out+payment_refunded");
+  BOOST_TEST(s.version == 2u);
+  BOOST_TEST(s.st == order::status::cancelled);
+  BOOST_TEST(s.cancel_reason == "timeout");
+  BOOST_TEST(of_type(o, "release").size() == 2u);
+  BOOST_TEST(of_type(o, "close").size() == 1u);
+  BOOST_REQUIRE_EQUAL(of_type(o, "refund").size(), 1u);
+  BOOST_TEST(of_type(o, "refund")[0]->body["refund_id"] == "rf-t1");
+  BOOST_TEST(of_type(o, "confirm").empty());
+  BOOST_TEST(has_signal(o, "refund_anomaly"));
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].due == 0);
+  std::set<std::string> ids;
+  for (const auto& e : o.outbox) {
+    ids.insert(e.id);
+  }
+  BOOST_TEST(ids.size() == o.outbox.size());
+  // The deadline timer, if it still fires, finds nothing to do.
+  o = order::handle(s, order::deadline{}, at(s.pay_deadline + 2));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(o.outbox.empty());
+}
+
+BOOST_AUTO_TEST_CASE(wrong_amount_refunds_and_keeps_pending) {
+  auto s = pending();
+  auto o = order::handle(s, order::pay{"t1", 2499, true}, at(t0 + minute));
+  BOOST_TEST(o.result == "refunded");
+  BOOST_TEST(o.event == "payment_refunded");
+  BOOST_TEST(s.st == order::status::pending_payment);
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 1u);
+  BOOST_TEST(o.outbox[0].type == "refund");
+  BOOST_TEST(o.outbox[0].body["amount"] == 2499);
+  BOOST_TEST(o.timers.empty());
+  // The right amount later still pays the order.
+  o = order::handle(s, order::pay{"t2", 2500, true}, at(t0 + 2 * minute));
+  BOOST_TEST(o.result == "captured");
+  BOOST_TEST(s.st == order::status::paid);
+  BOOST_TEST(s.payments.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(second_txn_on_paid_order_refunds) {
+  auto s = paid();
+  auto o = order::handle(s, order::pay{"t2", 2500, true}, at(t0 + 2 * minute));
+  BOOST_TEST(o.result == "refunded");
+  BOOST_TEST(s.st == order::status::paid);
+  BOOST_REQUIRE_EQUAL(s.payments.size(), 2u);
+  BOOST_TEST((s.payments[0].status == order::payment_status::captured));
+  BOOST_TEST((s.payments[1].status == order::payment_status::refund_pending));
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 1u);
+  BOOST_TEST(o.outbox[0].body["txn_id"] == "t2");
+  BOOST_TEST(of_type(o, "confirm").empty());
+}
+
+BOOST_AUTO_TEST_CASE(payment_to_a_finished_order_is_refunded) {
+  for (auto st :
+       {order::status::refunded, order::status::completed,
+        order::status::dispatched, order::status::manual_intervention}) {
+    auto s = paid();
+    s.st = st;
+    auto o = order::handle(s, order::pay{"t9", 2500, true}, at(t0));
+    BOOST_TEST(o.result == "refunded");
+    BOOST_TEST((s.st == st));
+    BOOST_TEST(of_type(o, "refund").size() == 1u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(failed_payment_is_ignored_and_not_recorded) {
+  auto s = pending();
+  auto before = dump(s);
+  auto o = order::handle(s, order::pay{"t1", 2500, false}, at(t0));
+  BOOST_TEST(o.result == "ignored");
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+  // The same txn id may still succeed later.
+  o = order::handle(s, order::pay{"t1", 2500, true}, at(t0));
+  BOOST_TEST(o.result == "captured");
+}
+
+BOOST_AUTO_TEST_CASE(pay_for_unknown_or_creating_order_is_not_found) {
+  auto s = fresh();
+  auto o = order::handle(s, order::pay{"t1", 1, true}, at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::not_found));
+  order::handle(s, make_create({{"A", 1}}), at(t0));
+  o = order::handle(s, order::pay{"t1", 1, true}, at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::not_found));
+  BOOST_TEST(s.payments.empty());
+}
+
+BOOST_AUTO_TEST_CASE(deadline_timer_cancels_pending_and_is_ignored_after_pay) {
+  auto s = pending();
+  auto o = order::handle(s, order::deadline{}, at(s.pay_deadline));
+  BOOST_TEST(o.event == "timed_out");
+  BOOST_TEST(o.cause == "timer deadline");
+  BOOST_TEST(s.st == order::status::cancelled);
+  BOOST_TEST(s.cancel_reason == "timeout");
+  BOOST_TEST(of_type(o, "release").size() == 2u);
+  BOOST_TEST(of_type(o, "close").size() == 1u);
+
+  auto p = paid();
+  auto before = dump(p);
+  o = order::handle(p, order::deadline{}, at(p.pay_deadline));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(o.outbox.empty());
+  BOOST_TEST(dump(p) == before);
+}
+
+BOOST_AUTO_TEST_CASE(refund_done_marks_refunded) {
+  auto s = pending();
+  order::handle(s, order::cancel{}, at(t0));
+  order::handle(s, order::pay{"t1", 2500, true}, at(t0 + 1));
+  auto v = s.version;
+  auto o = order::handle(s, order::refund_done{"rf-nope"}, at(t0 + 2));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(s.version == v);
+  o = order::handle(s, order::refund_done{"rf-t1"}, at(t0 + 3));
+  BOOST_TEST(o.event == "refund_completed");
+  BOOST_TEST(s.version == v + 1);
+  BOOST_TEST((s.payments[0].status == order::payment_status::refunded));
+  o = order::handle(s, order::refund_done{"rf-t1"}, at(t0 + 4));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(s.version == v + 1);
+}
+
+BOOST_AUTO_TEST_CASE(admin_refund_of_paid_order_refunds_and_restocks) {
+  auto s = paid();
+  auto o = order::handle(s, order::refund{}, at(t0 + 5 * minute));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event == "refunded");
+  BOOST_TEST(s.st == order::status::refunded);
+  BOOST_TEST((s.payments[0].status == order::payment_status::refund_pending));
+  BOOST_TEST(s.payments[0].refund_id == "rf-t1");
+  BOOST_REQUIRE_EQUAL(of_type(o, "refund").size(), 1u);
+  auto restocks = of_type(o, "restock");
+  BOOST_REQUIRE_EQUAL(restocks.size(), 2u);
+  BOOST_TEST(restocks[0]->to.id == "A");
+  BOOST_TEST(restocks[0]->body == (json{{"order_id", "o1"}, {"quantity", 2}}));
+  BOOST_TEST(restocks[1]->to.id == "B");
+  // Refunding again changes nothing.
+  auto before = dump(s);
+  o = order::handle(s, order::refund{}, at(t0 + 6 * minute));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(o.outbox.empty());
+  BOOST_TEST(dump(s) == before);
+}
+
+BOOST_AUTO_TEST_CASE(admin_refund_of_shipped_order_does_not_restock) {
+  for (auto st : {order::status::completed, order::status::dispatched}) {
+    auto s = paid();
+    s.st = st;
+    auto o = order::handle(s, order::refund{}, at(t0));
+    BOOST_TEST(o.event == "refunded");
+    BOOST_TEST(of_type(o, "refund").size() == 1u);
+    BOOST_TEST(of_type(o, "restock").empty());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(admin_refund_refunds_only_captured_payments) {
+  auto s = paid();
+  order::handle(s, order::pay{"t2", 2500, true}, at(t0)); // anomaly
+  auto o = order::handle(s, order::refund{}, at(t0));
+  auto refunds = of_type(o, "refund");
+  BOOST_REQUIRE_EQUAL(refunds.size(), 1u);
+  BOOST_TEST(refunds[0]->body["txn_id"] == "t1");
+}
+
+BOOST_AUTO_TEST_CASE(admin_refund_outside_paid_states_is_refused) {
+  auto none = fresh();
+  auto o = order::handle(none, order::refund{}, at(t0));
+  BOOST_TEST((o.err && o.err->code == errc::not_found));
+  auto s = pending();
+  o = order::handle(s, order::refund{}, at(t0));
+  BOOST_TEST((o.err && o.err->code == errc::invalid_transition));
+  order::handle(s, order::cancel{}, at(t0));
+  o = order::handle(s, order::refund{}, at(t0));
+  BOOST_TEST((o.err && o.err->code == errc::invalid_transition));
+  s.st = order::status::manual_intervention;
+  o = order::handle(s, order::refund{}, at(t0));
+  BOOST_TEST((o.err && o.err->code == errc::invalid_transition));
+}
+
+BOOST_AUTO_TEST_CASE(complete_moves_paid_orders_only) {
+  auto s = paid();
+  auto o = order::handle(s, order::complete{}, at(t0));
+  BOOST_TEST(o.event == "completed");
+  BOOST_TEST(s.st == order::status::completed);
+  o = order::handle(s, order::complete{}, at(t0));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event.empty());
+
+  auto d = paid();
+  d.st = order::status::dispatched;
+  o = order::handle(d, order::complete{}, at(t0));
+  BOOST_TEST(o.event == "completed");
+
+  auto none = fresh();
+  o = order::handle(none, order::complete{}, at(t0));
+  BOOST_TEST((o.err && o.err->code == errc::not_found));
+  auto p = pending();
+  o = order::handle(p, order::complete{}, at(t0));
+  BOOST_TEST((o.err && o.err->code == errc::invalid_transition));
+  order::handle(p, order::cancel{}, at(t0));
+  o = order::handle(p, order::complete{}, at(t0));
+  BOOST_TEST((o.err && o.err->code == errc::invalid_transition));
+  auto r = paid();
+  order::handle(r, order::refund{}, at(t0));
+  o = order::handle(r, order::complete{}, at(t0));
+  BOOST_TEST((o.err && o.err->code == errc::invalid_transition));
+}
+
+BOOST_AUTO_TEST_CASE(shortfall_on_paid_order_refunds_and_restocks_others) {
+  auto s = paid();
+  auto o = order::handle(s, order::shortfall{"A"}, at(t0 + minute));
+  BOOST_TEST(o.event == "stock_shortfall");
+  BOOST_TEST(has_signal(o, "stock_shortfall"));
+  BOOST_TEST(s.st == order::status::refunded);
+  BOOST_TEST(s.cancel_reason == "stock_shortfall");
+  BOOST_TEST((s.payments[0].status == order::payment_status::refund_pending));
+  BOOST_TEST(of_type(o, "refund").size() == 1u);
+  auto restocks = of_type(o, "restock");
+  BOOST_REQUIRE_EQUAL(restocks.size(), 1u);
+  BOOST_TEST(restocks[0]->to.id == "B");
+  // A second SKU's shortfall on the now refunded order is a no-op.
+  auto before = dump(s);
+  o = order::handle(s, order::shortfall{"B"}, at(t0 + minute));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+}
+
+BOOST_AUTO_TEST_CASE(shortfall_is_ignored_unless_paid) {
+  auto s = pending();
+  auto before = dump(s);
+  auto o = order::handle(s, order::shortfall{"A"}, at(t0));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+  auto p = paid();
+  before = dump(p);
+  o = order::handle(p, order::shortfall{"not-in-order"}, at(t0));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(p) == before);
+}
+
+BOOST_AUTO_TEST_CASE(outbox_ids_are_unique_across_a_lifetime) {
+  auto s = pending();
+  std::set<std::string> ids;
+  std::size_t n = 0;
+  auto add = [&](const outcome& o) {
+    for (const auto& e : o.outbox) {
+      ids.insert(e.id);
+      ++n;
+    }
+  };
+  add(order::handle(s, order::pay{"t1", 2500, true}, at(t0)));
+  add(order::handle(s, order::pay{"t2", 2500, true}, at(t0)));
+  add(order::handle(s, order::pay{"t3", 2500, true}, at(t0)));
+  add(order::handle(s, order::refund{}, at(t0)));
+  BOOST_TEST(n == 2u + 1u + 1u + 3u);
+  BOOST_TEST(ids.size() == n);
+  BOOST_TEST(ids.count("order/o1#2.0") == 1u);
+  BOOST_TEST(ids.count("order/o1#5.2") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(handle_is_deterministic) {
+  auto a = pending();
+  auto b = pending();
+  std::vector<order::input> inputs{
+    order::pay{"t1", 1, true}, order::pay{"t2", 2500, true},
+    order::shortfall{"B"}, order::refund_done{"rf-t2"}};
+  for (const auto& in : inputs) {
+    auto oa = order::handle(a, in, at(t0 + 7));
+    auto ob = order::handle(b, in, at(t0 + 7));
+    BOOST_TEST(oa.event == ob.event);
+    BOOST_REQUIRE_EQUAL(oa.outbox.size(), ob.outbox.size());
+    for (std::size_t i = 0; i < oa.outbox.size(); ++i) {
+      BOOST_TEST(oa.outbox[i].id == ob.outbox[i].id);
+      BOOST_TEST(oa.outbox[i].body == ob.outbox[i].body);
+    }
+    BOOST_TEST(dump(a) == dump(b));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(decode_reads_reserve_replies) {
+  outcome ok;
+  ok.reply = json{{"unit_price", 1999}, {"kind", "service"}};
+  auto r = order::decode(
+    envelope{"x", {"order", "o1"}, "reserve.reply", reply_body("A", ok)});
+  BOOST_REQUIRE(r.ok());
+  auto* res = std::get_if<order::reserved>(&r.value());
+  BOOST_REQUIRE(res != nullptr);
+  BOOST_TEST(res->sku == "A");
+  BOOST_TEST(!res->err);
+  BOOST_TEST(res->unit_price == 1999);
+  BOOST_TEST((res->kind == item_kind::service));
+
+  auto failed = outcome::fail(errc::insufficient_stock, "1 available");
+  r = order::decode(
+    envelope{"x", {"order", "o1"}, "reserve.reply", reply_body("B", failed)});
+  BOOST_REQUIRE(r.ok());
+  res = std::get_if<order::reserved>(&r.value());
+  BOOST_REQUIRE(res != nullptr);
+  BOOST_TEST(res->sku == "B");
+  BOOST_REQUIRE(res->err);
+  BOOST_TEST((res->err->code == errc::insufficient_stock));
+  BOOST_TEST(res->err->message == "1 available");
+
+  // Unknown codes and garbled answers from a known SKU are failures.
+  for (const auto& body :
+       {json{{"from", "C"}, {"ok", false}, {"error", "weird"}},
+        json{{"from", "C"}, {"ok", "yes"}},
+        json{{"from", "C"}, {"ok", true}, {"unit_price", "1"}},
+        json{{"from", "C"}, {"ok", true}, {"unit_price", 1}, {"kind", "x"}}}) {
+    r = order::decode(envelope{"x", {"order", "o1"}, "reserve.reply", body});
+    BOOST_REQUIRE(r.ok());
+    res = std::get_if<order::reserved>(&r.value());
+    BOOST_REQUIRE(res != nullptr);
+    BOOST_REQUIRE(res->err);
+    BOOST_TEST((res->err->code == errc::internal));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(decode_reads_what_skus_and_the_provider_send) {
+  auto r = order::decode(envelope{
+    "x", {"order", "o1"}, "refund_done", json{{"refund_id", "rf-t1"}}});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(std::get<order::refund_done>(r.value()).refund_id == "rf-t1");
+
+  r = order::decode(
+    envelope{"x", {"order", "o1"}, "timer", json{{"name", "deadline"}}});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(std::holds_alternative<order::deadline>(r.value()));
+
+  // What an SKU emits on a confirm it cannot serve.
+  inventory::state inv;
+  inv.sku = "A";
+  inventory::config icfg;
+  inventory::handle(inv, inventory::put{100, 0, item_kind::goods},
+                    inventory::context{t0, &icfg});
+  auto o = inventory::handle(inv, inventory::confirm{"o1", 7, 1},
+                             inventory::context{t0, &icfg});
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 1u);
+  BOOST_TEST(o.outbox[0].to.kind == "order");
+  BOOST_TEST(o.outbox[0].to.id == "o1");
+  r = order::decode(o.outbox[0]);
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(std::get<order::shortfall>(r.value()).sku == "A");
+}
+
+BOOST_AUTO_TEST_CASE(decode_rejects_garbage_as_bad_request) {
+  std::vector<envelope> garbage{
+    {"x", {"order", "o1"}, "pay", json{{"txn_id", "t1"}}},
+    {"x", {"order", "o1"}, "reserve.reply", json{{"ok", true}}},
+    {"x", {"order", "o1"}, "reserve.reply", json{{"from", 5}}},
+    {"x", {"order", "o1"}, "reserve.reply", json::array()},
+    {"x", {"order", "o1"}, "refund_done", json::object()},
+    {"x", {"order", "o1"}, "refund_done", json{{"refund_id", 1}}},
+    {"x", {"order", "o1"}, "shortfall", json{{"sku", nullptr}}},
+    {"x", {"order", "o1"}, "timer", json{{"name", "res:o1"}}},
+    {"x", {"order", "o1"}, "timer", json("deadline")},
+    {"x", {"order", "o1"}, "", json()},
+  };
+  for (const auto& e : garbage) {
+    auto r = order::decode(e);
+    BOOST_REQUIRE(!r.ok());
+    BOOST_TEST((r.err().code == errc::bad_request));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(state_json_round_trips) {
+  auto s = paid();
+  order::handle(s, order::pay{"t2", 10, true}, at(t0));
+  s.parent_id = "p1";
+  s.children = {"c1", "c2"};
+  s.discount = 3;
+  json j;
+  order::to_json(j, s);
+  order::state back;
+  order::from_json(j, back);
+  BOOST_TEST(dump(back) == j.dump());
+  BOOST_TEST(back.order_id == "o1");
+  BOOST_TEST(back.st == order::status::paid);
+  BOOST_TEST(back.version == s.version);
+  BOOST_TEST(back.items.size() == 2u);
+  BOOST_TEST((back.items[1].kind == item_kind::service));
+  BOOST_TEST(back.payments.size() == 2u);
+  BOOST_TEST(
+    (back.payments[1].status == order::payment_status::refund_pending));
+  BOOST_TEST(back.payments[1].refund_id == "rf-t2");
+  BOOST_TEST(back.children.size() == 2u);
+  BOOST_TEST(back.token == 7u);
+  BOOST_TEST(!order::busy(back));
+  // Through text as well (the stored form).
+  order::state again;
+  order::from_json(json::parse(j.dump()), again);
+  BOOST_TEST(dump(again) == j.dump());
+}
+
+BOOST_AUTO_TEST_CASE(from_json_tolerates_missing_fields) {
+  order::state s;
+  order::from_json(json{{"id", "o9"}, {"st", "CANCELLED"}, {"v", 4}}, s);
+  BOOST_TEST(s.order_id == "o9");
+  BOOST_TEST(s.st == order::status::cancelled);
+  BOOST_TEST(s.version == 4u);
+  BOOST_TEST(s.items.empty());
+  BOOST_TEST(s.payments.empty());
+  order::from_json(json::object(), s);
+  BOOST_TEST(s.st == order::status::none);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- an order and its SKUs, wired through decode/handle ----------------------
+
+namespace {
+
+/// A tiny, synchronous stand-in for the runtime: requests are answered at
+/// once, outbox messages queue until deliver() and are deduped on id.
+struct world {
+  order::config ocfg;
+  inventory::config icfg;
+  order::state ord = fresh();
+  std::map<std::string, inventory::state> skus;
+  std::deque<envelope> in_flight;
+  std::vector<envelope> to_provider;
+  std::set<std::string> consumed;
+  millis now = t0;
+
+  world() {
+    for (auto [sku, stock] : {std::pair{"A", 5}, std::pair{"B", 3}}) {
+      auto& inv = skus[sku];
+      inv.sku = sku;
+      sku_turn(inv, inventory::put{sku == std::string{"A"} ? 1000 : 500, stock,
+                                   item_kind::goods});
+    }
+  }
+
+  outcome sku_turn(inventory::state& inv, const inventory::input& in) {
+    auto o = inventory::handle(inv, in, inventory::context{now, &icfg});
+    BOOST_REQUIRE(inventory::conserved(inv));
+    absorb(o);
+    return o;
+  }
+
+  outcome order_turn(const order::input& in) {
+    auto o = order::handle(ord, in, order::context{now, &ocfg});
+    for (const auto& req : o.requests) {
+      BOOST_REQUIRE(req.to.kind == "sku");
+      auto in2 = inventory::decode(req);
+      BOOST_REQUIRE(in2.ok());
+      auto reply = sku_turn(skus.at(req.to.id), in2.value());
+      auto answer = order::decode(envelope{req.id + ".reply",
+                                           {"order", ord.order_id},
+                                           req.type + ".reply",
+                                           reply_body(req.to.id, reply)});
+      BOOST_REQUIRE(answer.ok());
+      order_turn(answer.value());
+    }
+    absorb(o);
+    return o;
+  }
+
+  void absorb(const outcome& o) {
+    for (const auto& e : o.outbox) {
+      BOOST_REQUIRE(!e.id.empty());
+      in_flight.push_back(e);
+    }
+  }
+
+  /// Delivers every queued message (twice, to exercise dedupe).
+  void deliver() {
+    while (!in_flight.empty()) {
+      auto e = in_flight.front();
+      in_flight.pop_front();
+      if (!consumed.insert(e.id).second) {
+        continue;
+      }
+      in_flight.push_back(e); // a redelivery the receiver must drop
+      if (e.to.kind == "sku") {
+        auto in = inventory::decode(e);
+        BOOST_REQUIRE(in.ok());
+        sku_turn(skus.at(e.to.id), in.value());
+      } else if (e.to.kind == "order") {
+        auto in = order::decode(e);
+        BOOST_REQUIRE(in.ok());
+        order_turn(in.value());
+      } else {
+        BOOST_REQUIRE(e.to.kind == "payment");
+        to_provider.push_back(e);
+      }
+    }
+  }
+
+  std::size_t provider_calls(const std::string& type) const {
+    return static_cast<std::size_t>(std::count_if(
+      to_provider.begin(), to_provider.end(), [&](const envelope& e) {
+        return e.type == type;
+      }));
+  }
+
+  void create() {
+    auto o = order_turn(make_create({{"A", 2}, {"B", 1}}));
+    BOOST_REQUIRE(o.defer_tag == "create");
+    BOOST_REQUIRE(ord.st == order::status::pending_payment);
+    BOOST_REQUIRE_EQUAL(skus["A"].reserved, 2);
+    BOOST_REQUIRE_EQUAL(skus["B"].reserved, 1);
+  }
+
+  /// The order ended in exactly one of: PAID with the stock sold, or
+  /// CANCELLED with the stock back and exactly one refund.
+  void check_exactly_one_outcome() {
+    for (const auto& [sku, inv] : skus) {
+      BOOST_TEST(inventory::conserved(inv));
+      BOOST_TEST(inv.reserved == 0);
+    }
+    if (ord.st == order::status::paid) {
+      BOOST_REQUIRE_EQUAL(ord.payments.size(), 1u);
+      BOOST_TEST((ord.payments[0].status == order::payment_status::captured));
+      BOOST_TEST(skus["A"].sold == 2);
+      BOOST_TEST(skus["B"].sold == 1);
+      BOOST_TEST(provider_calls("refund") == 0u);
+    } else {
+      BOOST_REQUIRE(ord.st == order::status::cancelled);
+      BOOST_REQUIRE_EQUAL(ord.payments.size(), 1u);
+      BOOST_TEST(
+        (ord.payments[0].status == order::payment_status::refund_pending));
+      BOOST_TEST(provider_calls("refund") == 1u);
+      BOOST_TEST(provider_calls("close") == 1u);
+      BOOST_TEST(skus["A"].available == 5);
+      BOOST_TEST(skus["B"].available == 3);
+      BOOST_TEST(skus["A"].sold + skus["B"].sold == 0);
+    }
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(order_with_inventory)
+
+BOOST_AUTO_TEST_CASE(pay_before_cancel_sells_and_refuses_the_cancel) {
+  world w;
+  w.create();
+  w.now += minute;
+  BOOST_TEST(w.order_turn(order::pay{"t1", 2500, true}).result == "captured");
+  auto o = w.order_turn(order::cancel{});
+  BOOST_TEST((o.err && o.err->code == errc::already_paid));
+  w.order_turn(order::pay{"t1", 2500, true}); // provider retry
+  w.deliver();
+  BOOST_TEST(w.ord.st == order::status::paid);
+  w.check_exactly_one_outcome();
+}
+
+BOOST_AUTO_TEST_CASE(cancel_before_pay_releases_and_refunds_once) {
+  world w;
+  w.create();
+  w.now += minute;
+  BOOST_TEST(!w.order_turn(order::cancel{}).err);
+  BOOST_TEST(w.order_turn(order::pay{"t1", 2500, true}).result == "refunded");
+  BOOST_TEST(w.order_turn(order::pay{"t1", 2500, true}).result == "duplicate");
+  w.deliver();
+  BOOST_TEST(w.ord.st == order::status::cancelled);
+  w.check_exactly_one_outcome();
+}
+
+BOOST_AUTO_TEST_CASE(interleaved_deliveries_still_end_consistent) {
+  // Messages of the first command are delivered before or after the second
+  // command runs; both orders of pay and cancel.
+  for (bool pay_first : {true, false}) {
+    for (bool deliver_between : {true, false}) {
+      world w;
+      w.create();
+      w.now += minute;
+      auto first = pay_first ? order::input{order::pay{"t1", 2500, true}}
+                             : order::input{order::cancel{}};
+      auto second = pay_first ? order::input{order::cancel{}}
+                              : order::input{order::pay{"t1", 2500, true}};
+      w.order_turn(first);
+      if (deliver_between) {
+        w.deliver();
+      }
+      w.order_turn(second);
+      w.deliver();
+      BOOST_TEST(
+        (w.ord.st
+         == (pay_first ? order::status::paid : order::status::cancelled)));
+      w.check_exactly_one_outcome();
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(late_pay_after_timeout_and_expiry_refunds_once) {
+  world w;
+  w.create();
+  w.now = w.ord.pay_deadline + 1;
+  // The reservations expired on their own before anyone acted.
+  for (auto& [sku, inv] : w.skus) {
+    w.sku_turn(inv, inventory::expire{"o1"});
+  }
+  BOOST_TEST(w.order_turn(order::pay{"t1", 2500, true}).result == "refunded");
+  w.order_turn(order::deadline{}); // the stale timer fires late
+  w.deliver();
+  BOOST_TEST(w.ord.cancel_reason == "timeout");
+  w.check_exactly_one_outcome();
+}
+
+BOOST_AUTO_TEST_CASE(failed_create_returns_every_reserved_unit) {
+  world w;
+  auto o = w.order_turn(make_create({{"A", 2}, {"B", 4}}));
+  BOOST_TEST(o.defer_tag == "create");
+  BOOST_TEST(w.ord.st == order::status::none);
+  BOOST_TEST(w.skus["A"].reserved == 2);
+  w.deliver();
+  BOOST_TEST(w.skus["A"].reserved == 0);
+  BOOST_TEST(w.skus["A"].available == 5);
+  BOOST_TEST(w.skus["B"].available == 3);
+}
+
+BOOST_AUTO_TEST_CASE(shortfall_after_expiry_refunds_and_restocks) {
+  world w;
+  w.icfg.reservation_ttl = 5 * minute;
+  w.create();
+  w.now += 10 * minute; // reservations expired, the deadline not reached
+  for (auto& [sku, inv] : w.skus) {
+    w.sku_turn(inv, inventory::expire{"o1"});
+  }
+  // Someone else buys all of B meanwhile.
+  w.sku_turn(w.skus["B"], inventory::reserve{"o2", 1, 3});
+  w.sku_turn(w.skus["B"], inventory::confirm{"o2", 1, 3});
+  BOOST_TEST(w.order_turn(order::pay{"t1", 2500, true}).result == "captured");
+  w.deliver();
+  BOOST_TEST(w.ord.st == order::status::refunded);
+  BOOST_TEST(w.ord.cancel_reason == "stock_shortfall");
+  BOOST_TEST(w.provider_calls("refund") == 1u);
+  BOOST_TEST(w.skus["A"].available == 5);
+  BOOST_TEST(w.skus["A"].sold == 0);
+  BOOST_TEST(w.skus["B"].sold == 3);
+  BOOST_TEST(w.skus["B"].shortfalls.empty() == false);
+  for (const auto& [sku, inv] : w.skus) {
+    BOOST_TEST(inventory::conserved(inv));
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
