@@ -1,0 +1,423 @@
+#include "storage/detail/rocks_store.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <limits>
+#include <utility>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+
+namespace ordo::storage::detail {
+
+namespace {
+
+/// Shared by every column family's block-based tables.
+constexpr std::size_t block_cache_bytes = 64 << 20;
+/// Memtables of all families together before the largest is flushed.
+constexpr std::size_t total_write_buffer_bytes = 128 << 20;
+/// A WAL older than this much newer WAL forces a flush of the families that
+/// pin it (rarely written families such as aux would otherwise pin all WALs).
+constexpr std::uint64_t max_total_wal_bytes = 256 << 20;
+/// Initial capacity of the group's WriteBatch, and the capacity above which
+/// it is given back after a large group.
+constexpr std::size_t write_batch_reserve = 64 << 10;
+constexpr std::size_t write_batch_shrink_above = 16 << 20;
+/// Queue capacity kept between groups; more is released after a burst.
+constexpr std::size_t max_idle_queue_capacity = 1 << 16;
+/// RocksDB encodes key and value lengths as 32-bit varints.
+constexpr std::size_t max_field_bytes
+  = std::numeric_limits<std::uint32_t>::max();
+
+rocksdb::CompressionType pick_compression() {
+  auto supported = rocksdb::GetSupportedCompressions();
+  auto has = [&](rocksdb::CompressionType t) {
+    return std::find(supported.begin(), supported.end(), t) != supported.end();
+  };
+  if (has(rocksdb::kLZ4Compression)) {
+    return rocksdb::kLZ4Compression;
+  }
+  if (has(rocksdb::kSnappyCompression)) {
+    return rocksdb::kSnappyCompression;
+  }
+  return rocksdb::kNoCompression;
+}
+
+/// Families read mostly by point lookups get a bloom filter (whole key, on
+/// disk and in the memtable): actors on activation, dedupe on every message
+/// (mostly misses), aux for component records.
+bool point_lookups(cf family) {
+  return family == cf::actors || family == cf::dedupe || family == cf::aux;
+}
+
+rocksdb::ColumnFamilyOptions
+family_options(bool bloom, const std::shared_ptr<rocksdb::Cache>& cache,
+               rocksdb::CompressionType compression) {
+  rocksdb::ColumnFamilyOptions o;
+  o.compression = compression;
+  o.level_compaction_dynamic_level_bytes = true;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  t.cache_index_and_filter_blocks = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
+  if (bloom) {
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    o.memtable_whole_key_filtering = true;
+    o.memtable_prefix_bloom_size_ratio = 0.02;
+  }
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+/// The smallest key greater than every key starting with `prefix`; empty
+/// when there is none (prefix empty or all 0xff).
+std::string prefix_successor(std::string_view prefix) {
+  std::string s(prefix);
+  while (!s.empty()) {
+    auto& last = reinterpret_cast<unsigned char&>(s.back());
+    if (last != 0xff) {
+      ++last;
+      return s;
+    }
+    s.pop_back();
+  }
+  return s;
+}
+
+rocksdb::Slice to_slice(std::string_view s) {
+  return {s.data(), s.size()};
+}
+
+std::string_view to_view(const rocksdb::Slice& s) {
+  return {s.data(), s.size()};
+}
+
+const status& ok_status() {
+  static const status ok;
+  return ok;
+}
+
+} // namespace
+
+rocks_store::rocks_store(const store_options& opts)
+  : opts_(opts), wb_(write_batch_reserve) {
+  opts_.max_group = std::max<std::size_t>(opts_.max_group, 1);
+}
+
+rocks_store::~rocks_store() {
+  close();
+}
+
+std::unique_ptr<rocks_store> rocks_store::open(const store_options& opts,
+                                               std::string* err) {
+  auto fail = [err](std::string message) {
+    if (err != nullptr) {
+      *err = std::move(message);
+    }
+    return nullptr;
+  };
+  std::unique_ptr<rocks_store> self(new rocks_store(opts));
+
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = !opts.read_only;
+  db_opts.create_missing_column_families = !opts.read_only;
+  db_opts.max_background_jobs = 2;
+  db_opts.db_write_buffer_size = total_write_buffer_bytes;
+  db_opts.max_total_wal_size = max_total_wal_bytes;
+  db_opts.keep_log_file_num = 5;
+
+  if (!opts.read_only) {
+    std::error_code ec;
+    std::filesystem::create_directories(opts.path, ec);
+    if (ec) {
+      return fail("storage: cannot create " + opts.path + ": " + ec.message());
+    }
+  }
+
+  // Open every family the database already has (RocksDB refuses a writable
+  // open otherwise) plus ours; read-only opens only what exists.
+  std::vector<std::string> existing;
+  bool listed
+    = rocksdb::DB::ListColumnFamilies(db_opts, opts.path, &existing).ok();
+  auto exists = [&](const std::string& name) {
+    return std::find(existing.begin(), existing.end(), name) != existing.end();
+  };
+
+  auto cache = rocksdb::NewLRUCache(block_cache_bytes);
+  auto compression = pick_compression();
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  std::vector<int> family_of; // index into cfs_, or -1 for other families
+  descs.emplace_back(rocksdb::kDefaultColumnFamilyName,
+                     family_options(false, cache, compression));
+  family_of.push_back(-1);
+  for (std::size_t i = 0; i < cf_count; ++i) {
+    auto family = static_cast<cf>(i);
+    std::string name = to_string(family);
+    if (opts.read_only && listed && !exists(name)) {
+      continue;
+    }
+    descs.emplace_back(
+      name, family_options(point_lookups(family), cache, compression));
+    family_of.push_back(static_cast<int>(i));
+  }
+  for (const auto& name : existing) {
+    bool known = name == rocksdb::kDefaultColumnFamilyName;
+    for (std::size_t i = 0; i < cf_count && !known; ++i) {
+      known = name == to_string(static_cast<cf>(i));
+    }
+    if (!known) {
+      descs.emplace_back(name, family_options(false, cache, compression));
+      family_of.push_back(-1);
+    }
+  }
+
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  auto st = opts.read_only
+              ? rocksdb::DB::OpenForReadOnly(db_opts, opts.path, descs,
+                                             &handles, &raw)
+              : rocksdb::DB::Open(db_opts, opts.path, descs, &handles, &raw);
+  if (!st.ok()) {
+    return fail("storage: cannot open " + opts.path + ": " + st.ToString());
+  }
+  self->db_.reset(raw);
+  self->cfs_.assign(cf_count, nullptr);
+  for (std::size_t i = 0; i < handles.size(); ++i) {
+    if (family_of[i] >= 0) {
+      self->cfs_[static_cast<std::size_t>(family_of[i])] = handles[i];
+    } else {
+      self->other_cfs_.push_back(handles[i]);
+    }
+  }
+  if (!opts.read_only) {
+    self->thread_ = std::thread([s = self.get()] {
+      s->run();
+    });
+  }
+  return self;
+}
+
+void rocks_store::commit(batch b, callback done) {
+  if (opts_.read_only) {
+    done(status::error("storage: the store is open read-only"));
+    return;
+  }
+  bool notify = false;
+  {
+    std::unique_lock<std::mutex> guard(mu_);
+    if (closing_) {
+      guard.unlock();
+      done(status::error("storage: the store is closed"));
+      return;
+    }
+    queue_.push_back(pending{std::move(b), std::move(done), false});
+    notify = idle_;
+  }
+  if (notify) {
+    cv_.notify_one();
+  }
+}
+
+status rocks_store::commit_sync(batch b) {
+  std::promise<status> result;
+  auto future = result.get_future();
+  commit(std::move(b), [&result](const status& s) {
+    result.set_value(s);
+  });
+  return future.get();
+}
+
+void rocks_store::run() {
+  std::vector<pending> taken;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> guard(mu_);
+      if (queue_.empty() && !closing_) {
+        idle_ = true;
+        cv_.wait(guard, [this] {
+          return !queue_.empty() || closing_;
+        });
+        idle_ = false;
+      }
+      if (queue_.empty()) {
+        return; // closing and drained
+      }
+      // Take everything: producers then fill the other buffer.
+      taken.swap(queue_);
+    }
+    // Batches queued meanwhile wait for all of `taken`, so order holds.
+    for (std::size_t i = 0; i < taken.size(); i += opts_.max_group) {
+      auto n = std::min(opts_.max_group, taken.size() - i);
+      write_group(taken.data() + i, taken.data() + i + n);
+    }
+    taken.clear();
+    if (taken.capacity() > max_idle_queue_capacity) {
+      taken.shrink_to_fit(); // give back the memory of a burst
+    }
+  }
+}
+
+void rocks_store::write_group(pending* first, pending* last) {
+  auto fail_all = [&](const status& s) {
+    for (auto* p = first; p != last; ++p) {
+      p->done(s);
+    }
+  };
+  if (!failed_.ok()) {
+    fail_all(failed_);
+    return;
+  }
+  wb_.Clear();
+  std::uint64_t accepted = 0;
+  rocksdb::Status st;
+  for (auto* p = first; p != last && st.ok(); ++p) {
+    for (const auto& op : p->b.ops()) {
+      if (handle(op.family) == nullptr || op.key.size() > max_field_bytes
+          || (op.value && op.value->size() > max_field_bytes)) {
+        p->rejected = true;
+        break;
+      }
+    }
+    if (p->rejected) {
+      continue;
+    }
+    ++accepted;
+    for (const auto& op : p->b.ops()) {
+      auto* h = handle(op.family);
+      st = op.value ? wb_.Put(h, op.key, *op.value) : wb_.Delete(h, op.key);
+      if (!st.ok()) {
+        break;
+      }
+    }
+  }
+  if (st.ok() && wb_.Count() > 0) {
+    rocksdb::WriteOptions wo;
+    wo.sync = opts_.sync;
+    wo.disableWAL = false;
+    auto start = std::chrono::steady_clock::now();
+    // db_ is not guarded here: close joins this thread before destroying it.
+    st = db_->Write(wo, &wb_);
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - start);
+    if (st.ok()) {
+      commits_.fetch_add(1, std::memory_order_relaxed);
+      sync_micros_.fetch_add(static_cast<std::uint64_t>(micros.count()),
+                             std::memory_order_relaxed);
+    }
+  }
+  if (!st.ok()) {
+    // Fail-stop: after a failed write (e.g. a failed fsync) RocksDB's WAL is
+    // in an unknown state, so nothing more is written or acknowledged.
+    failed_ = status::error("storage: write failed: " + st.ToString());
+    fail_all(failed_);
+    return;
+  }
+  batches_.fetch_add(accepted, std::memory_order_relaxed);
+  static const status rejected = status::error(
+    "storage: batch refused (unknown column family or oversized field)");
+  for (auto* p = first; p != last; ++p) {
+    p->done(p->rejected ? rejected : ok_status());
+  }
+  if (wb_.GetDataSize() > write_batch_shrink_above) {
+    wb_ = rocksdb::WriteBatch(write_batch_reserve);
+  }
+}
+
+std::optional<std::string> rocks_store::get(cf family, std::string_view key) {
+  std::shared_lock<std::shared_mutex> guard(db_mu_);
+  auto* h = handle(family);
+  if (db_ == nullptr || h == nullptr) {
+    return std::nullopt;
+  }
+  std::string value;
+  auto st = db_->Get(rocksdb::ReadOptions(), h, to_slice(key), &value);
+  if (!st.ok()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+void rocks_store::scan(
+  cf family, std::string_view prefix,
+  const std::function<bool(std::string_view key, std::string_view value)>& fn) {
+  std::shared_lock<std::shared_mutex> guard(db_mu_);
+  auto* h = handle(family);
+  if (db_ == nullptr || h == nullptr) {
+    return;
+  }
+  std::string upper = prefix_successor(prefix);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  if (!upper.empty()) {
+    ro.iterate_upper_bound = &upper_slice;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, h));
+  auto p = to_slice(prefix);
+  for (it->Seek(p); it->Valid(); it->Next()) {
+    auto key = it->key();
+    if (!key.starts_with(p)) {
+      break;
+    }
+    if (!fn(to_view(key), to_view(it->value()))) {
+      break;
+    }
+  }
+}
+
+commit_stats rocks_store::stats() const {
+  commit_stats s;
+  s.commits = commits_.load(std::memory_order_relaxed);
+  s.batches = batches_.load(std::memory_order_relaxed);
+  s.sync_micros = sync_micros_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void rocks_store::close() {
+  std::lock_guard<std::mutex> close_guard(close_mu_);
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  std::unique_lock<std::shared_mutex> guard(db_mu_);
+  if (db_ == nullptr) {
+    return;
+  }
+  if (!opts_.read_only && !opts_.sync) {
+    // Async commits already survive kill -9; make a clean shutdown survive
+    // power loss too.
+    db_->SyncWAL().PermitUncheckedError();
+  }
+  for (auto* h : cfs_) {
+    if (h != nullptr) {
+      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
+  }
+  for (auto* h : other_cfs_) {
+    db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  cfs_.clear();
+  other_cfs_.clear();
+  db_->Close().PermitUncheckedError();
+  db_.reset();
+}
+
+rocksdb::ColumnFamilyHandle* rocks_store::handle(cf family) const noexcept {
+  auto i = static_cast<std::size_t>(family);
+  return i < cfs_.size() ? cfs_[i] : nullptr;
+}
+
+} // namespace ordo::storage::detail

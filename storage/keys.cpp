@@ -1,0 +1,149 @@
+// Encoders for the key grammar documented in keys.hpp:
+//
+//   owner      := kind '/' id
+//   be64(n)    := 8 bytes, n big-endian
+//   journal    := owner NUL be64(version)
+//   owned      := owner NUL suffix
+//
+// Kinds never contain '/' and ids never contain NUL, so the first '/' ends
+// the kind and the first NUL after it ends the id, whatever bytes follow.
+
+#include "storage/keys.hpp"
+
+#include "storage/store.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace ordo::storage {
+
+const char* to_string(cf family) noexcept {
+  switch (family) {
+    case cf::actors: return "actors";
+    case cf::journal: return "journal";
+    case cf::outbox: return "outbox";
+    case cf::timers: return "timers";
+    case cf::dedupe: return "dedupe";
+    case cf::aux: return "aux";
+  }
+  return "unknown";
+}
+
+} // namespace ordo::storage
+
+namespace ordo::storage::keys {
+
+namespace {
+
+constexpr char owner_sep = '/';
+constexpr char suffix_sep = '\0';
+
+void append_be64(std::string& out, std::uint64_t n) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((n >> shift) & 0xff));
+  }
+}
+
+} // namespace
+
+std::string owner(std::string_view kind, std::string_view id) {
+  std::string out;
+  out.reserve(kind.size() + 1 + id.size());
+  out.append(kind);
+  out.push_back(owner_sep);
+  out.append(id);
+  return out;
+}
+
+std::string journal(std::string_view kind, std::string_view id,
+                    std::uint64_t version) {
+  std::string out;
+  out.reserve(kind.size() + id.size() + 2 + 8);
+  out.append(kind);
+  out.push_back(owner_sep);
+  out.append(id);
+  out.push_back(suffix_sep);
+  append_be64(out, version);
+  return out;
+}
+
+std::string owner_prefix(std::string_view kind, std::string_view id) {
+  return owned(kind, id, {});
+}
+
+std::string owned(std::string_view kind, std::string_view id,
+                  std::string_view suffix) {
+  std::string out;
+  out.reserve(kind.size() + id.size() + 2 + suffix.size());
+  out.append(kind);
+  out.push_back(owner_sep);
+  out.append(id);
+  out.push_back(suffix_sep);
+  out.append(suffix);
+  return out;
+}
+
+bool split_owned(std::string_view key, std::string* kind, std::string* id,
+                 std::string* suffix) {
+  auto slash = key.find(owner_sep);
+  if (slash == std::string_view::npos || slash == 0) {
+    return false;
+  }
+  auto nul = key.find(suffix_sep, slash + 1);
+  auto id_end = nul == std::string_view::npos ? key.size() : nul;
+  if (id_end == slash + 1) {
+    return false;
+  }
+  if (key.substr(0, slash).find(suffix_sep) != std::string_view::npos) {
+    return false;
+  }
+  if (kind != nullptr) {
+    kind->assign(key.substr(0, slash));
+  }
+  if (id != nullptr) {
+    id->assign(key.substr(slash + 1, id_end - slash - 1));
+  }
+  if (suffix != nullptr) {
+    if (nul == std::string_view::npos) {
+      suffix->clear();
+    } else {
+      suffix->assign(key.substr(nul + 1));
+    }
+  }
+  return true;
+}
+
+std::string be64(std::uint64_t n) {
+  std::string out;
+  out.reserve(8);
+  append_be64(out, n);
+  return out;
+}
+
+std::optional<std::uint64_t> from_be64(std::string_view s) {
+  if (s.size() != 8) {
+    return std::nullopt;
+  }
+  std::uint64_t n = 0;
+  for (char c : s) {
+    n = (n << 8) | static_cast<unsigned char>(c);
+  }
+  return n;
+}
+
+} // namespace ordo::storage::keys
+
+namespace ordo::storage::codec {
+
+std::string pack(const nlohmann::json& j) {
+  std::string out;
+  nlohmann::json::to_msgpack(j, nlohmann::detail::output_adapter<char>(out));
+  return out;
+}
+
+nlohmann::json unpack(std::string_view bytes) {
+  return nlohmann::json::from_msgpack(bytes.begin(), bytes.end(),
+                                      /*strict=*/true,
+                                      /*allow_exceptions=*/false);
+}
+
+} // namespace ordo::storage::codec

@@ -1,0 +1,60 @@
+#pragma once
+
+// Key layout of every column family, as a grammar. Ids never contain NUL
+// (the gateway refuses them), kinds never contain '/'.
+//
+//   owner      := kind '/' id                      e.g. "order/o0012-9f3a"
+//   be64(n)    := 8 bytes, n big-endian            (sorts numerically)
+//
+//   actors:  owner                      -> snapshot (codec: MessagePack)
+//   journal: owner NUL be64(version)    -> journal entry (MessagePack)
+//   outbox:  be64(seq)                  -> envelope (MessagePack)
+//   timers:  owner NUL name             -> be64(due, ms since epoch)
+//   dedupe:  owner NUL message_id       -> "" (the receiver consumed it)
+//   aux:     component '/' rest         -> component-defined
+//
+// The outbox sequence continues after the largest stored key at start-up.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace ordo::storage::keys {
+
+/// "kind/id".
+std::string owner(std::string_view kind, std::string_view id);
+
+/// owner NUL be64(version).
+std::string journal(std::string_view kind, std::string_view id,
+                    std::uint64_t version);
+
+/// owner NUL: the prefix of an owner's journal, timers or dedupe ids.
+std::string owner_prefix(std::string_view kind, std::string_view id);
+
+/// owner NUL name (timers) or owner NUL message id (dedupe).
+std::string owned(std::string_view kind, std::string_view id,
+                  std::string_view suffix);
+
+/// Splits owner NUL suffix (or a bare owner) into kind, id and suffix.
+/// Returns false for a key not of that form.
+bool split_owned(std::string_view key, std::string* kind, std::string* id,
+                 std::string* suffix);
+
+std::string be64(std::uint64_t n);
+/// Decodes 8 big-endian bytes; nullopt if `s` is not 8 bytes long.
+std::optional<std::uint64_t> from_be64(std::string_view s);
+
+} // namespace ordo::storage::keys
+
+namespace ordo::storage::codec {
+
+/// Encodes a JSON value as MessagePack.
+std::string pack(const nlohmann::json& j);
+/// Decodes MessagePack; a discarded JSON value
+/// (`is_discarded()`) when the bytes are not valid.
+nlohmann::json unpack(std::string_view bytes);
+
+} // namespace ordo::storage::codec

@@ -1,0 +1,151 @@
+#pragma once
+
+// ordo's storage: RocksDB behind a small interface. No domain knowledge: keys
+// and values are bytes; the key grammar is in storage/keys.hpp.
+//
+// Durability: `commit` queues a batch for the group-commit thread, which
+// writes every queued batch as ONE RocksDB WriteBatch (one WAL append, one
+// fsync when `sync` is set) and then runs the batches' callbacks in commit
+// order. A callback that reports ok means the batch survives kill -9 (and,
+// with sync, power loss as far as the disk honours fsync).
+//
+// Threading: all methods are thread-safe. Callbacks run on the commit thread
+// and must not block.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ordo::storage {
+
+/// The column families. Their key layouts are documented in keys.hpp.
+enum class cf : std::uint8_t {
+  actors,  ///< actor snapshots (and sub-records)
+  journal, ///< per-actor transition journal
+  outbox,  ///< messages written by a turn, not yet acknowledged
+  timers,  ///< durable timers
+  dedupe,  ///< ids of consumed messages, per receiver
+  aux,     ///< component records (adapters, sandbox provider, metadata)
+};
+inline constexpr std::size_t cf_count = 6;
+
+/// The name of a column family as stored in RocksDB ("actors", ...).
+const char* to_string(cf family) noexcept;
+
+/// Outcome of a storage operation.
+class [[nodiscard]] status {
+public:
+  status() = default;
+  static status error(std::string message) {
+    status s;
+    s.message_ = std::move(message);
+    s.ok_ = false;
+    return s;
+  }
+  bool ok() const noexcept {
+    return ok_;
+  }
+  const std::string& message() const noexcept {
+    return message_;
+  }
+  /// Drops the status on purpose (greppable).
+  void ignore() const noexcept {}
+
+private:
+  bool ok_ = true;
+  std::string message_;
+};
+
+/// One put or delete.
+struct write_op {
+  cf family = cf::actors;
+  std::string key;
+  /// nullopt deletes the key.
+  std::optional<std::string> value;
+};
+
+/// The writes of one actor turn, applied atomically with every other batch
+/// of the same group commit.
+class batch {
+public:
+  void put(cf family, std::string key, std::string value) {
+    ops_.push_back({family, std::move(key), std::move(value)});
+  }
+  void del(cf family, std::string key) {
+    ops_.push_back({family, std::move(key), std::nullopt});
+  }
+  bool empty() const noexcept {
+    return ops_.empty();
+  }
+  std::size_t size() const noexcept {
+    return ops_.size();
+  }
+  const std::vector<write_op>& ops() const noexcept {
+    return ops_;
+  }
+
+private:
+  std::vector<write_op> ops_;
+};
+
+struct store_options {
+  /// Directory of the database; created if missing (unless read_only).
+  std::string path = "./data";
+  /// fsync the WAL before a commit is reported durable. Default: true.
+  bool sync = true;
+  /// Open without writing (for `ordo inspect` on a stopped node). Default:
+  /// false.
+  bool read_only = false;
+  /// Most batches merged into one group commit. Default: 4096.
+  std::size_t max_group = 4096;
+};
+
+/// Figures about the commit path, for metrics and benchmarks.
+struct commit_stats {
+  std::uint64_t commits = 0;     ///< group commits (WAL writes)
+  std::uint64_t batches = 0;     ///< batches committed
+  std::uint64_t sync_micros = 0; ///< total time inside the WAL write
+};
+
+class store {
+public:
+  using callback = std::function<void(const status&)>;
+
+  virtual ~store() = default;
+
+  /// Opens (creating if allowed) the database at `opts.path`. On failure
+  /// returns nullptr and sets `*err`.
+  static std::unique_ptr<store> open(const store_options& opts,
+                                     std::string* err);
+
+  /// Queues `b` for the next group commit; `done` runs on the commit thread
+  /// once the batch is durable, or with the error. Batches are applied and
+  /// their callbacks run in the order of the calls. After `close`, `done`
+  /// runs at once with an error.
+  virtual void commit(batch b, callback done) = 0;
+
+  /// Commits `b` and waits for it (tests, start-up, tools).
+  virtual status commit_sync(batch b) = 0;
+
+  /// Reads one key; nullopt if absent. Sees every batch whose callback ran.
+  virtual std::optional<std::string> get(cf family, std::string_view key) = 0;
+
+  /// Calls `fn` for every key starting with `prefix`, in key order, until it
+  /// returns false.
+  virtual void scan(
+    cf family, std::string_view prefix,
+    const std::function<bool(std::string_view key, std::string_view value)>& fn)
+    = 0;
+
+  virtual commit_stats stats() const = 0;
+
+  /// Flushes queued commits, stops the commit thread, closes the database.
+  /// Idempotent; the destructor calls it.
+  virtual void close() = 0;
+};
+
+} // namespace ordo::storage
