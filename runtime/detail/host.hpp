@@ -1,0 +1,358 @@
+#pragma once
+
+// The generic CAF host of every actor kind (see kinds.hpp): one CAF actor per
+// (kind, id), activated on its first message and passivated when idle.
+//
+// A turn: load the state on first use; drop a message whose id was consumed
+// before; run the kind's pure handler; write snapshot + journal + consumed id
+// + outbox + timers as ONE batch; when that batch is durable (commit thread)
+// answer the callers, hand the outbox to the relay, arm the timers and send
+// the requests. Turns pipeline: the next message is handled while the
+// previous batch is committing; callbacks still run in turn order because
+// the store commits in order.
+//
+// Virtual actors: every message reaches a host through its `directory`,
+// which counts what it sent. An idle host asks the directory to forget it,
+// and is forgotten only if it has received everything sent to it and has no
+// batch in flight; then it quits, and the next message activates a fresh
+// host that loads the durable state. So no two hosts of one id ever run.
+//
+// Include only from runtime/*.cpp: this header pulls in CAF.
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "runtime/clock.hpp"
+#include "runtime/detail/kinds.hpp"
+#include "runtime/detail/relay.hpp"
+#include "runtime/detail/sink.hpp"
+#include "runtime/detail/timers.hpp"
+#include "storage/keys.hpp"
+#include "storage/store.hpp"
+
+namespace ordo::runtime::detail {
+
+/// Named counters (metrics) bumped by turns' signals and the host.
+class counters {
+public:
+  void add(const std::string& name, std::uint64_t n = 1) {
+    std::lock_guard<std::mutex> guard{mu_};
+    values_[name] += n;
+  }
+  std::uint64_t get(const std::string& name) const {
+    std::lock_guard<std::mutex> guard{mu_};
+    auto i = values_.find(name);
+    return i == values_.end() ? 0 : i->second;
+  }
+  std::unordered_map<std::string, std::uint64_t> all() const {
+    std::lock_guard<std::mutex> guard{mu_};
+    return values_;
+  }
+
+private:
+  mutable std::mutex mu_;
+  // Guarded by mu_.
+  std::unordered_map<std::string, std::uint64_t> values_;
+};
+
+/// What every host uses; owned by the node, outlives the actor system.
+struct services {
+  storage::store* db = nullptr;
+  clock* time = nullptr;
+  relay* outbox = nullptr;
+  timer_service* timers = nullptr;
+  const router* targets = nullptr;
+  std::chrono::milliseconds passivate_after{60'000};
+  counters* metrics = nullptr;
+};
+
+/// The one message type a host receives (local only).
+template <class Kind>
+struct mail {
+  using state = typename Kind::state;
+  /// Answers the sender after the turn is durable; `s` is the state after
+  /// the turn when `want_state`, else nullptr.
+  using done_fn = std::function<void(const turn_reply& r, const state* s)>;
+
+  typename Kind::input in;
+  /// Non-empty: consume at most once.
+  std::string dedupe_id;
+  done_fn done;
+  bool want_state = false;
+  /// Set when `in` is a fired durable timer.
+  std::string timer_name;
+  actors::millis timer_due = 0;
+};
+
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+
+template <class Kind>
+class directory;
+
+template <class Kind>
+struct host_state {
+  using state_type = typename Kind::state;
+  struct waiter {
+    std::string tag;
+    typename mail<Kind>::done_fn done;
+    bool want_state = false;
+    /// Joined a wait another caller started (answered "joined").
+    bool joined = false;
+  };
+
+  state_type s;
+  std::string id;
+  bool loaded = false;
+  /// The stored snapshot could not be read: every mail is refused.
+  bool broken = false;
+  /// Mails received from the directory.
+  std::uint64_t received = 0;
+  /// Turns submitted to the store / known durable.
+  std::uint64_t submitted = 0;
+  std::shared_ptr<std::atomic<std::uint64_t>> durable
+    = std::make_shared<std::atomic<std::uint64_t>>(0);
+  std::chrono::steady_clock::time_point last_active;
+  /// Callers whose reply a turn deferred.
+  std::vector<waiter> deferred;
+  /// Message ids consumed since activation (a cache of the dedupe family).
+  std::unordered_set<std::string> consumed;
+
+  static inline const char* name = "ordo.host";
+};
+
+template <class Kind>
+using host_actor = caf::stateful_actor<host_state<Kind>>;
+
+/// What a turn leaves for after its commit; runs on the commit thread.
+template <class Kind>
+struct aftermath {
+  struct answer {
+    typename mail<Kind>::done_fn done;
+    turn_reply reply;
+    bool want_state = false;
+  };
+  actors::address self;
+  std::vector<answer> answers;
+  std::shared_ptr<const typename Kind::state> view;
+  std::vector<relay::entry> outbox;
+  std::vector<actors::timer_op> timers;
+  std::vector<actors::envelope> requests;
+
+  void run(services& env) {
+    // Outbox and timers first: whoever is answered may wait for them.
+    env.outbox->enqueue(std::move(outbox));
+    for (auto& t : timers) {
+      env.timers->set(self.kind, self.id, t.name, t.due);
+    }
+    for (auto& a : answers) {
+      if (a.done) {
+        a.done(a.reply, a.want_state ? view.get() : nullptr);
+      }
+    }
+    for (auto& req : requests) {
+      auto from = self;
+      auto type = req.type;
+      auto target = req.to.id;
+      auto* targets = env.targets;
+      targets->deliver(
+        req, "", [from, type, target, targets](const turn_reply& r) {
+          actors::envelope back{"", from, type + ".reply",
+                                r.reply.is_object() ? r.reply
+                                                    : nlohmann::json::object()};
+          back.body["from"] = target;
+          back.body["ok"] = !r.err;
+          if (r.err) {
+            back.body["error"] = actors::to_string(r.err->code);
+            back.body["message"] = r.err->message;
+          }
+          targets->deliver(back, "", nullptr);
+        });
+    }
+  }
+
+  void fail(const std::string& why) {
+    for (auto& a : answers) {
+      if (a.done) {
+        a.done(
+          {actors::error{actors::errc::internal, "storage: " + why}, {}, {}},
+          nullptr);
+      }
+    }
+  }
+};
+
+template <class Kind>
+class directory final : public sink {
+public:
+  using config = typename Kind::config;
+
+  directory(caf::actor_system& sys, services& env, config cfg)
+    : sys_(sys), env_(env), cfg_(std::move(cfg)) {}
+
+  const config& cfg() const noexcept {
+    return cfg_;
+  }
+  services& env() noexcept {
+    return env_;
+  }
+
+  /// Sends `m` to the host of `id`, activating it if needed. After
+  /// `shutdown` the mail is answered with `unavailable`.
+  void send(const std::string& id, mail<Kind> m) {
+    auto& sh = shard_of(id);
+    std::unique_lock<std::mutex> lock{sh.mu};
+    if (closed_.load()) {
+      lock.unlock();
+      if (m.done) {
+        m.done(
+          {actors::error{actors::errc::unavailable, "shutting down"}, {}, {}},
+          nullptr);
+      }
+      return;
+    }
+    auto& e = sh.map[id];
+    if (!e.handle) {
+      e.handle = sys_.spawn<caf::lazy_init>(behavior, id, this);
+      e.sent = 0;
+      activations_.fetch_add(1, std::memory_order_relaxed);
+    }
+    ++e.sent;
+    caf::anon_send(e.handle, std::move(m));
+  }
+
+  /// True if a host of `id` is in memory.
+  bool active(const std::string& id) {
+    auto& sh = shard_of(id);
+    std::lock_guard<std::mutex> guard{sh.mu};
+    return sh.map.count(id) > 0;
+  }
+
+  /// Forgets the host `who` of `id` if it has received all `sent` mails.
+  bool try_passivate(const std::string& id, std::uint64_t received,
+                     const caf::actor_addr& who) {
+    auto& sh = shard_of(id);
+    std::lock_guard<std::mutex> guard{sh.mu};
+    auto i = sh.map.find(id);
+    if (i == sh.map.end() || i->second.handle.address() != who
+        || i->second.sent != received) {
+      return false;
+    }
+    sh.map.erase(i);
+    passivations_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+
+  /// Forgets a failed host (its next mail activates a fresh one).
+  void evict(const std::string& id, const caf::actor_addr& who) {
+    auto& sh = shard_of(id);
+    std::lock_guard<std::mutex> guard{sh.mu};
+    auto i = sh.map.find(id);
+    if (i != sh.map.end() && i->second.handle.address() == who) {
+      sh.map.erase(i);
+    }
+  }
+
+  /// Refuses further mail and stops every host.
+  void shutdown() {
+    closed_.store(true);
+    for (auto& sh : shards_) {
+      std::lock_guard<std::mutex> guard{sh.mu};
+      for (auto& [id, e] : sh.map) {
+        caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
+      }
+      sh.map.clear();
+    }
+  }
+
+  std::size_t size() {
+    std::size_t n = 0;
+    for (auto& sh : shards_) {
+      std::lock_guard<std::mutex> guard{sh.mu};
+      n += sh.map.size();
+    }
+    return n;
+  }
+  std::uint64_t activations() const noexcept {
+    return activations_.load();
+  }
+  std::uint64_t passivations() const noexcept {
+    return passivations_.load();
+  }
+
+  void deliver(const actors::envelope& msg, std::string dedupe_id,
+               reply_fn done) override {
+    auto in = Kind::decode(msg);
+    if (!in) {
+      if (done) {
+        done({in.err(), {}, {}});
+      }
+      return;
+    }
+    mail<Kind> m{
+      std::move(in.value()), std::move(dedupe_id), nullptr, false, {}, 0};
+    if (done) {
+      m.done = [done = std::move(done)](const turn_reply& r,
+                                        const typename Kind::state*) {
+        done(r);
+      };
+    }
+    if (msg.type == "timer") {
+      m.timer_name = msg.body.value("name", "");
+      m.timer_due = msg.body.value("due", actors::millis{0});
+    }
+    send(msg.to.id, std::move(m));
+  }
+
+private:
+  struct entry {
+    caf::actor handle;
+    std::uint64_t sent = 0;
+  };
+  struct shard {
+    std::mutex mu;
+    std::unordered_map<std::string, entry> map;
+  };
+
+  shard& shard_of(const std::string& id) {
+    return shards_[std::hash<std::string>{}(id) % shards_.size()];
+  }
+
+  static caf::behavior behavior(host_actor<Kind>* self, std::string id,
+                                directory* dir);
+  static void turn(host_actor<Kind>* self, directory* dir, mail<Kind>& m);
+  static void load(host_actor<Kind>* self, directory* dir);
+  static bool consumed(host_actor<Kind>* self, directory* dir,
+                       const std::string& msg_id);
+  static void submit(host_actor<Kind>* self, directory* dir, storage::batch b,
+                     aftermath<Kind> after);
+
+  // Constant after construction.
+  caf::actor_system& sys_;
+  services& env_;
+  const config cfg_;
+
+  std::array<shard, 16> shards_;
+  std::atomic<bool> closed_{false};
+  std::atomic<std::uint64_t> activations_{0};
+  std::atomic<std::uint64_t> passivations_{0};
+};
+
+} // namespace ordo::runtime::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
+  ordo::runtime::detail::mail<ordo::runtime::detail::order_kind>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
+  ordo::runtime::detail::mail<ordo::runtime::detail::sku_kind>)
+
+#include "runtime/detail/host_impl.hpp"

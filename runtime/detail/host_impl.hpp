@@ -1,0 +1,218 @@
+#pragma once
+
+// Member definitions of directory<Kind> that run inside a host actor.
+// Included at the end of host.hpp only.
+
+namespace ordo::runtime::detail {
+
+template <class Kind>
+caf::behavior directory<Kind>::behavior(host_actor<Kind>* self, std::string id,
+                                        directory* dir) {
+  self->state.id = std::move(id);
+  self->state.last_active = std::chrono::steady_clock::now();
+  self->delayed_send(self, dir->env_.passivate_after, idle_atom::value);
+  return {
+    [self, dir](mail<Kind>& m) {
+      turn(self, dir, m);
+    },
+    [self, dir](idle_atom) {
+      auto& st = self->state;
+      auto after = dir->env_.passivate_after;
+      auto idle = std::chrono::steady_clock::now() - st.last_active;
+      if (idle >= after && !Kind::busy(st.s) && st.deferred.empty()
+          && st.durable->load() == st.submitted
+          && dir->try_passivate(st.id, st.received, self->address())) {
+        self->quit();
+        return;
+      }
+      auto wait = idle >= after
+                    ? after
+                    : std::chrono::duration_cast<std::chrono::milliseconds>(
+                      after - idle);
+      self->delayed_send(self, wait, idle_atom::value);
+    },
+  };
+}
+
+template <class Kind>
+void directory<Kind>::load(host_actor<Kind>* self, directory* dir) {
+  auto& st = self->state;
+  st.loaded = true;
+  Kind::init(st.s, st.id);
+  auto bytes = dir->env_.db->get(storage::cf::actors,
+                                 storage::keys::owner(Kind::name, st.id));
+  if (!bytes) {
+    return;
+  }
+  auto j = storage::codec::unpack(*bytes);
+  try {
+    if (j.is_discarded()) {
+      throw std::runtime_error{"not MessagePack"};
+    }
+    j.get_to(st.s);
+  } catch (const std::exception& e) {
+    // Refuse to run on a state we cannot read: better an error than wrong.
+    std::cerr << "ordo: unreadable snapshot " << Kind::name << "/" << st.id
+              << ": " << e.what() << "\n";
+    st.broken = true;
+  }
+}
+
+template <class Kind>
+bool directory<Kind>::consumed(host_actor<Kind>* self, directory* dir,
+                               const std::string& msg_id) {
+  auto& st = self->state;
+  if (st.consumed.count(msg_id) > 0) {
+    return true;
+  }
+  return dir->env_.db
+    ->get(storage::cf::dedupe, storage::keys::owned(Kind::name, st.id, msg_id))
+    .has_value();
+}
+
+template <class Kind>
+void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
+                           mail<Kind>& m) {
+  auto& st = self->state;
+  auto& env = dir->env_;
+  ++st.received;
+  st.last_active = std::chrono::steady_clock::now();
+  if (!st.loaded) {
+    load(self, dir);
+  }
+  aftermath<Kind> after;
+  after.self = {Kind::name, st.id};
+  storage::batch b;
+  if (st.broken) {
+    after.answers.push_back(
+      {std::move(m.done),
+       {actors::error{actors::errc::internal, "unreadable stored state"},
+        {},
+        {}},
+       false});
+    submit(self, dir, std::move(b), std::move(after));
+    return;
+  }
+  if (!m.dedupe_id.empty() && consumed(self, dir, m.dedupe_id)) {
+    // Already applied: answer once the original turn is surely durable.
+    after.answers.push_back(
+      {std::move(m.done), {std::nullopt, "duplicate", {}}, m.want_state});
+    if (m.want_state) {
+      after.view = std::make_shared<typename Kind::state>(Kind::view(st.s));
+    }
+    submit(self, dir, std::move(b), std::move(after));
+    return;
+  }
+  auto now = env.time->now();
+  auto out = Kind::handle(st.s, m.in, now, dir->cfg_);
+  auto owner = storage::keys::owner(Kind::name, st.id);
+  if (!out.event.empty()) {
+    b.put(storage::cf::actors, owner,
+          storage::codec::pack(nlohmann::json(st.s)));
+    b.put(
+      storage::cf::journal,
+      storage::keys::journal(Kind::name, st.id, st.s.version),
+      storage::codec::pack(
+        {{"v", st.s.version}, {"e", out.event}, {"c", out.cause}, {"t", now}}));
+  }
+  if (!m.dedupe_id.empty()) {
+    b.put(storage::cf::dedupe,
+          storage::keys::owned(Kind::name, st.id, m.dedupe_id), "");
+    if (st.consumed.size() >= 4096) {
+      st.consumed.clear(); // a cache: the dedupe family is the truth
+    }
+    st.consumed.insert(m.dedupe_id);
+  }
+  if (m.timer_due > 0) {
+    auto key = storage::keys::owned(Kind::name, st.id, m.timer_name);
+    auto stored = env.db->get(storage::cf::timers, key);
+    if (stored
+        && storage::keys::from_be64(*stored)
+             == static_cast<std::uint64_t>(m.timer_due)) {
+      b.del(storage::cf::timers, std::move(key));
+    }
+  }
+  for (auto& msg : out.outbox) {
+    relay::entry e{env.outbox->next_seq(), after.self, std::move(msg)};
+    b.put(storage::cf::outbox, storage::keys::be64(e.seq), relay::encode(e));
+    after.outbox.push_back(std::move(e));
+  }
+  for (auto& t : out.timers) {
+    auto key = storage::keys::owned(Kind::name, st.id, t.name);
+    if (t.due > 0) {
+      b.put(storage::cf::timers, std::move(key),
+            storage::keys::be64(static_cast<std::uint64_t>(t.due)));
+    } else {
+      b.del(storage::cf::timers, std::move(key));
+    }
+  }
+  after.timers = std::move(out.timers);
+  after.requests = std::move(out.requests);
+  for (auto& sig : out.signals) {
+    env.metrics->add(sig);
+  }
+  bool want_state = false;
+  if (!out.defer_tag.empty()) {
+    bool joined
+      = std::any_of(st.deferred.begin(), st.deferred.end(), [&](auto& w) {
+          return w.tag == out.defer_tag;
+        });
+    st.deferred.push_back(
+      {out.defer_tag, std::move(m.done), m.want_state, joined});
+  } else {
+    after.answers.push_back({std::move(m.done),
+                             {out.err, out.result, std::move(out.reply)},
+                             m.want_state});
+    want_state = m.want_state;
+  }
+  for (auto& res : out.resolves) {
+    auto& waiting = st.deferred;
+    for (auto i = waiting.begin(); i != waiting.end();) {
+      if (i->tag == res.tag) {
+        after.answers.push_back({std::move(i->done),
+                                 {res.err, i->joined ? "joined" : "", {}},
+                                 i->want_state});
+        want_state = want_state || i->want_state;
+        i = waiting.erase(i);
+      } else {
+        ++i;
+      }
+    }
+  }
+  if (want_state) {
+    after.view = std::make_shared<typename Kind::state>(Kind::view(st.s));
+  }
+  submit(self, dir, std::move(b), std::move(after));
+}
+
+template <class Kind>
+void directory<Kind>::submit(host_actor<Kind>* self, directory* dir,
+                             storage::batch b, aftermath<Kind> after) {
+  auto& st = self->state;
+  auto& env = dir->env_;
+  auto seq = ++st.submitted;
+  auto durable = st.durable;
+  if (b.empty() && durable->load() == seq - 1) {
+    // Nothing to write and nothing in flight: answer now.
+    durable->store(seq);
+    after.run(env);
+    return;
+  }
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto id = st.id;
+  env.db->commit(std::move(b), [after = std::move(after), durable, seq, dir, me,
+                                id](const storage::status& s) mutable {
+    if (s.ok()) {
+      durable->store(seq);
+      after.run(dir->env_);
+      return;
+    }
+    std::cerr << "ordo: commit failed for " << Kind::name << "/" << id << ": "
+              << s.message() << "\n";
+    after.fail(s.message());
+    dir->evict(id, me.address());
+    caf::anon_send_exit(me, caf::exit_reason::user_shutdown);
+  });
+}
+
+} // namespace ordo::runtime::detail

@@ -1,0 +1,109 @@
+#include "runtime/detail/sandbox.hpp"
+
+#include "storage/keys.hpp"
+#include "storage/store.hpp"
+
+namespace ordo::runtime::detail {
+
+namespace {
+
+constexpr std::string_view prefix = "sandbox/";
+
+nlohmann::json to_record(const provider_call& c) {
+  return {{"kind", c.kind},  {"id", c.id},         {"order", c.order_id},
+          {"txn", c.txn_id}, {"amount", c.amount}, {"n", c.received}};
+}
+
+} // namespace
+
+sandbox_provider::sandbox_provider(storage::store& db, const router& targets)
+  : db_(db), targets_(targets) {}
+
+void sandbox_provider::load() {
+  std::lock_guard<std::mutex> guard{mu_};
+  db_.scan(storage::cf::aux, prefix,
+           [this](std::string_view k, std::string_view v) {
+             auto j = storage::codec::unpack(v);
+             if (j.is_object()) {
+               provider_call c;
+               c.kind = j.value("kind", "");
+               c.id = j.value("id", "");
+               c.order_id = j.value("order", "");
+               c.txn_id = j.value("txn", "");
+               c.amount = j.value("amount", std::int64_t{0});
+               c.received = j.value("n", std::uint32_t{0});
+               calls_[std::string{k.substr(prefix.size())}] = c;
+             }
+             return true;
+           });
+}
+
+void sandbox_provider::deliver(const actors::envelope& msg, std::string,
+                               reply_fn done) {
+  auto fail = [&](std::string why) {
+    if (done) {
+      done({actors::error{actors::errc::bad_request, std::move(why)}, {}, {}});
+    }
+  };
+  if (msg.type != "refund" && msg.type != "close") {
+    return fail("payment provider: unknown call " + msg.type);
+  }
+  provider_call c;
+  c.kind = msg.type;
+  c.order_id = msg.body.value("order_id", "");
+  if (msg.type == "refund") {
+    c.id = msg.body.value("refund_id", "");
+    c.txn_id = msg.body.value("txn_id", "");
+    c.amount = msg.body.value("amount", std::int64_t{0});
+  } else {
+    c.id = c.order_id;
+  }
+  if (c.id.empty() || c.order_id.empty()) {
+    return fail("payment provider: " + msg.type + " without ids");
+  }
+  auto key = c.kind + "/" + c.id;
+  storage::batch b;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    auto [i, added] = calls_.emplace(key, c);
+    ++i->second.received;
+    b.put(storage::cf::aux, std::string{prefix} + key,
+          storage::codec::pack(to_record(i->second)));
+  }
+  auto* targets = &targets_;
+  db_.commit(std::move(b), [c, done = std::move(done),
+                            targets](const storage::status& s) mutable {
+    if (!s.ok()) {
+      if (done) {
+        done({actors::error{actors::errc::internal, s.message()}, {}, {}});
+      }
+      return;
+    }
+    if (c.kind != "refund") {
+      if (done) {
+        done({});
+      }
+      return;
+    }
+    actors::envelope confirm{
+      "", {"order", c.order_id}, "refund_done", {{"refund_id", c.id}}};
+    targets->deliver(confirm, "payment/refund_done/" + c.id,
+                     [done = std::move(done)](const turn_reply& r) {
+                       if (done) {
+                         done(r);
+                       }
+                     });
+  });
+}
+
+std::vector<provider_call> sandbox_provider::calls() const {
+  std::lock_guard<std::mutex> guard{mu_};
+  std::vector<provider_call> out;
+  out.reserve(calls_.size());
+  for (auto& [k, c] : calls_) {
+    out.push_back(c);
+  }
+  return out;
+}
+
+} // namespace ordo::runtime::detail

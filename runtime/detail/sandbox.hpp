@@ -1,0 +1,49 @@
+#pragma once
+
+// The built-in sandbox payment provider: the destination "payment" of the
+// outbox when no --payment-provider is configured. It records every close
+// and refund durably (aux family, "sandbox/<kind>/<id>"), dedupes refunds on
+// refund_id like a real provider, and confirms a refund to its order with a
+// "refund_done" message; only once the order has recorded that does it
+// acknowledge the relay, so a crash anywhere repeats the call, never loses
+// it, and the provider still counts one refund.
+//
+// Threading: thread-safe.
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "runtime/detail/sink.hpp"
+#include "runtime/node.hpp"
+
+namespace ordo::storage {
+class store;
+}
+
+namespace ordo::runtime::detail {
+
+class sandbox_provider final : public sink {
+public:
+  sandbox_provider(storage::store& db, const router& targets);
+
+  /// Loads the recorded calls (start-up).
+  void load();
+
+  void deliver(const actors::envelope& msg, std::string dedupe_id,
+               reply_fn done) override;
+
+  std::vector<provider_call> calls() const;
+
+private:
+  // Constant after construction.
+  storage::store& db_;
+  const router& targets_;
+
+  mutable std::mutex mu_;
+  // Guarded by mu_. Key: kind '/' id.
+  std::map<std::string, provider_call> calls_;
+};
+
+} // namespace ordo::runtime::detail

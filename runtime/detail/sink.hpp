@@ -1,0 +1,68 @@
+#pragma once
+
+// Where messages go inside a node: every actor kind (and every adapter that
+// is not an actor, like the payment provider) is a `sink` registered with the
+// `router` under its kind name. No CAF here.
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/turn.hpp"
+
+namespace ordo::runtime::detail {
+
+/// What a turn answered: an error, or success with a result word and the
+/// handler's reply payload.
+struct turn_reply {
+  std::optional<actors::error> err;
+  std::string result;
+  nlohmann::json reply;
+};
+
+/// Runs once, after the turn that handled the message is durable.
+using reply_fn = std::function<void(const turn_reply&)>;
+
+class sink {
+public:
+  virtual ~sink() = default;
+
+  /// Delivers `msg` to `msg.to.id`. With a non-empty `dedupe_id` the receiver
+  /// consumes the message at most once (a repeat is answered with success
+  /// and changes nothing). `done` may be empty.
+  virtual void deliver(const actors::envelope& msg, std::string dedupe_id,
+                       reply_fn done)
+    = 0;
+};
+
+/// Kind name -> sink. Filled at start-up, read-only afterwards (no lock).
+class router {
+public:
+  void add(std::string kind, sink* s) {
+    sinks_[std::move(kind)] = s;
+  }
+  sink* find(const std::string& kind) const {
+    auto i = sinks_.find(kind);
+    return i == sinks_.end() ? nullptr : i->second;
+  }
+  /// Delivers to the sink of `msg.to.kind`; answers not_found without one.
+  void deliver(const actors::envelope& msg, std::string dedupe_id,
+               reply_fn done) const {
+    if (auto* s = find(msg.to.kind)) {
+      s->deliver(msg, std::move(dedupe_id), std::move(done));
+    } else if (done) {
+      done({actors::error{actors::errc::not_found,
+                          "no destination kind " + msg.to.kind},
+            {},
+            {}});
+    }
+  }
+
+private:
+  std::map<std::string, sink*> sinks_;
+};
+
+} // namespace ordo::runtime::detail

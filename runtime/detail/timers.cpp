@@ -1,0 +1,113 @@
+#include "runtime/detail/timers.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "runtime/clock.hpp"
+#include "runtime/detail/sink.hpp"
+#include "storage/keys.hpp"
+#include "storage/store.hpp"
+
+namespace ordo::runtime::detail {
+
+timer_service::timer_service(clock& time, const router& targets)
+  : clock_(time), targets_(targets) {
+  jump_token_ = clock_.on_jump([this] {
+    std::lock_guard<std::mutex> guard{mu_};
+    cv_.notify_all();
+  });
+}
+
+timer_service::~timer_service() {
+  clock_.forget(jump_token_);
+  stop();
+}
+
+void timer_service::load(storage::store& db) {
+  std::lock_guard<std::mutex> guard{mu_};
+  db.scan(storage::cf::timers, "",
+          [this](std::string_view k, std::string_view v) {
+            if (auto due = storage::keys::from_be64(v)) {
+              auto at = static_cast<actors::millis>(*due);
+              by_key_[std::string{k}] = at;
+              by_due_.emplace(at, std::string{k});
+            }
+            return true;
+          });
+}
+
+void timer_service::start() {
+  std::lock_guard<std::mutex> guard{mu_};
+  if (running_) {
+    return;
+  }
+  running_ = true;
+  thread_ = std::thread{[this] {
+    run();
+  }};
+}
+
+void timer_service::stop() {
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void timer_service::set(const std::string& kind, const std::string& id,
+                        const std::string& name, actors::millis due) {
+  auto k = storage::keys::owned(kind, id, name);
+  std::lock_guard<std::mutex> guard{mu_};
+  if (auto i = by_key_.find(k); i != by_key_.end()) {
+    by_due_.erase({i->second, k});
+    by_key_.erase(i);
+  }
+  if (due > 0) {
+    by_key_[k] = due;
+    bool earliest = by_due_.empty() || due < by_due_.begin()->first;
+    by_due_.emplace(due, std::move(k));
+    if (earliest) {
+      cv_.notify_all();
+    }
+  }
+}
+
+std::size_t timer_service::pending() const {
+  std::lock_guard<std::mutex> guard{mu_};
+  return by_key_.size();
+}
+
+void timer_service::run() {
+  std::unique_lock<std::mutex> lock{mu_};
+  while (!stopping_) {
+    if (by_due_.empty()) {
+      cv_.wait(lock);
+      continue;
+    }
+    auto now = clock_.now();
+    auto [due, k] = *by_due_.begin();
+    if (due > now) {
+      // Cap the wait so a wall-clock step is noticed within a second.
+      auto wait = std::min<actors::millis>(due - now, 1000);
+      cv_.wait_for(lock, std::chrono::milliseconds{wait});
+      continue;
+    }
+    by_due_.erase(by_due_.begin());
+    by_key_.erase(k);
+    std::string kind, id, name;
+    if (!storage::keys::split_owned(k, &kind, &id, &name)) {
+      continue;
+    }
+    lock.unlock();
+    actors::envelope msg{
+      "", {kind, id}, "timer", {{"name", name}, {"due", due}}};
+    targets_.deliver(msg, "", nullptr);
+    lock.lock();
+  }
+}
+
+} // namespace ordo::runtime::detail

@@ -1,0 +1,72 @@
+#pragma once
+
+// Durable timers, in memory. The records live in the `timers` column family
+// and are written by actor turns; this service only mirrors them (loaded at
+// start-up, updated by commit callbacks) and, when one is due, delivers the
+// message "timer" {"name", "due"} to its actor. The actor deletes the record
+// in the batch of the turn that handles it, so a timer whose turn never
+// committed fires again after a restart.
+//
+// Threading: thread-safe; one internal thread waits for the earliest due.
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "actors/turn.hpp"
+
+namespace ordo::storage {
+class store;
+}
+
+namespace ordo::runtime {
+class clock;
+}
+
+namespace ordo::runtime::detail {
+
+class router;
+
+class timer_service {
+public:
+  timer_service(clock& time, const router& targets);
+  ~timer_service();
+
+  /// Loads every stored timer (start-up, before `start`).
+  void load(storage::store& db);
+
+  void start();
+  void stop();
+
+  /// Arms (due > 0) or disarms (due == 0) `name` of actor kind/id.
+  void set(const std::string& kind, const std::string& id,
+           const std::string& name, actors::millis due);
+
+  /// Timers armed now.
+  std::size_t pending() const;
+
+private:
+  using key = std::string; // storage::keys::owned(kind, id, name)
+
+  void run();
+
+  // Constant after construction.
+  clock& clock_;
+  const router& targets_;
+  std::uint64_t jump_token_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  // Guarded by mu_.
+  std::set<std::pair<actors::millis, key>> by_due_;
+  std::map<key, actors::millis> by_key_;
+  bool stopping_ = false;
+  bool running_ = false;
+
+  std::thread thread_;
+};
+
+} // namespace ordo::runtime::detail

@@ -1,0 +1,326 @@
+#include "runtime/node.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+
+#include <openssl/sha.h>
+
+#include "runtime/clock.hpp"
+#include "runtime/detail/host.hpp"
+#include "runtime/detail/kinds.hpp"
+#include "runtime/detail/relay.hpp"
+#include "runtime/detail/sandbox.hpp"
+#include "runtime/detail/timers.hpp"
+#include "runtime/ids.hpp"
+#include "storage/keys.hpp"
+#include "storage/store.hpp"
+
+namespace ordo::runtime {
+
+namespace {
+
+using namespace detail;
+
+/// Calls `cb` exactly once: with the reply, or with `unavailable` if the
+/// mail carrying it is dropped unanswered (its actor stopped).
+template <class T>
+class guarded {
+public:
+  explicit guarded(callback<T> cb) : cb_(std::move(cb)) {}
+  ~guarded() {
+    if (!done_.exchange(true)) {
+      cb_(actors::error{actors::errc::unavailable,
+                        "the request was dropped; retry"});
+    }
+  }
+  void operator()(actors::result<T> r) {
+    if (!done_.exchange(true)) {
+      cb_(std::move(r));
+    }
+  }
+
+private:
+  callback<T> cb_;
+  std::atomic<bool> done_{false};
+};
+
+template <class T>
+std::shared_ptr<guarded<T>> guard(callback<T> cb) {
+  return std::make_shared<guarded<T>>(std::move(cb));
+}
+
+/// A mail whose reply is the state after the turn.
+template <class Kind>
+mail<Kind> state_mail(typename Kind::input in,
+                      callback<typename Kind::state> cb) {
+  mail<Kind> m;
+  m.in = std::move(in);
+  m.want_state = true;
+  m.done = [g = guard(std::move(cb))](const turn_reply& r,
+                                      const typename Kind::state* s) {
+    if (r.err) {
+      (*g)(*r.err);
+    } else {
+      (*g)(*s);
+    }
+  };
+  return m;
+}
+
+template <class State>
+actors::result<State> read_snapshot(storage::store& db, const char* kind,
+                                    const std::string& id) {
+  auto bytes = db.get(storage::cf::actors, storage::keys::owner(kind, id));
+  if (!bytes) {
+    return actors::error{actors::errc::not_found,
+                         std::string{kind} + " " + id + " not found"};
+  }
+  auto j = storage::codec::unpack(*bytes);
+  try {
+    if (j.is_discarded()) {
+      throw std::runtime_error{"not MessagePack"};
+    }
+    return j.get<State>();
+  } catch (const std::exception& e) {
+    return actors::error{actors::errc::internal,
+                         "unreadable " + std::string{kind} + " " + id};
+  }
+}
+
+class node_impl final : public node {
+public:
+  explicit node_impl(node_options opts) : opts_(std::move(opts)) {
+    time_ = opts_.time ? opts_.time : std::make_shared<system_clock>();
+  }
+
+  ~node_impl() override {
+    stop();
+  }
+
+  bool open(std::string* err) {
+    storage::store_options so;
+    so.path = opts_.data_dir;
+    so.sync = opts_.sync;
+    db_ = storage::store::open(so, err);
+    if (!db_) {
+      return false;
+    }
+    relay_ = std::make_unique<relay>(*db_, router_);
+    timers_ = std::make_unique<timer_service>(*time_, router_);
+    sandbox_ = std::make_unique<sandbox_provider>(*db_, router_);
+    env_.db = db_.get();
+    env_.time = time_.get();
+    env_.outbox = relay_.get();
+    env_.timers = timers_.get();
+    env_.targets = &router_;
+    env_.passivate_after = std::chrono::milliseconds{opts_.passivate_after};
+    env_.metrics = &metrics_;
+
+    auto& cfg = caf_config_;
+    // Work sharing: the default work-stealing scheduler spins on 2 cores
+    // when non-actor threads feed it (MEASUREMENTS.md).
+    cfg.set("scheduler.policy", caf::atom("sharing"));
+    cfg.set("scheduler.max-threads", opts_.scheduler_threads);
+    system_ = std::make_unique<caf::actor_system>(cfg);
+
+    orders_ = std::make_unique<directory<order_kind>>(
+      *system_, env_, actors::order::config{opts_.payment_timeout});
+    skus_ = std::make_unique<directory<sku_kind>>(
+      *system_, env_, actors::inventory::config{opts_.reservation_ttl});
+    router_.add(order_kind::name, orders_.get());
+    router_.add(sku_kind::name, skus_.get());
+    router_.add("payment", sandbox_.get());
+
+    sandbox_->load();
+    timers_->load(*db_);
+    relay_->load();
+    relay_->start();
+    timers_->start();
+    ready_ = true;
+    return true;
+  }
+
+  void put_sku(const std::string& sku, actors::inventory::put cmd,
+               callback<actors::inventory::state> cb) override {
+    skus_->send(sku, state_mail<sku_kind>(cmd, std::move(cb)));
+  }
+
+  void get_sku(const std::string& sku,
+               callback<actors::inventory::state> cb) override {
+    auto r = read_snapshot<actors::inventory::state>(*db_, sku_kind::name, sku);
+    if (r.ok() && !r->exists) {
+      r = actors::error{actors::errc::not_found, "sku " + sku + " not found"};
+    }
+    cb(r.ok()
+         ? actors::result<actors::inventory::state>{sku_kind::view(r.value())}
+         : r);
+  }
+
+  void create_order(const std::string& idempotency_key,
+                    actors::order::create cmd,
+                    callback<created_order> cb) override {
+    auto id = order_id(cmd.user_id, idempotency_key, opts_.partitions);
+    mail<order_kind> m;
+    m.in = std::move(cmd);
+    m.want_state = true;
+    m.done = [g = guard(std::move(cb))](const turn_reply& r,
+                                        const actors::order::state* s) {
+      if (r.err) {
+        (*g)(*r.err);
+      } else {
+        (*g)(created_order{*s, r.result != "existing" && r.result != "joined"});
+      }
+    };
+    orders_->send(id, std::move(m));
+  }
+
+  void get_order(const std::string& order_id,
+                 callback<actors::order::state> cb) override {
+    cb(read_snapshot<actors::order::state>(*db_, order_kind::name, order_id));
+  }
+
+  void cancel_order(const std::string& order_id, actors::order::cancel cmd,
+                    callback<actors::order::state> cb) override {
+    to_order(order_id, std::move(cmd), std::move(cb));
+  }
+
+  void complete_order(const std::string& order_id,
+                      callback<actors::order::state> cb) override {
+    to_order(order_id, actors::order::complete{}, std::move(cb));
+  }
+
+  void refund_order(const std::string& order_id,
+                    callback<actors::order::state> cb) override {
+    to_order(order_id, actors::order::refund{}, std::move(cb));
+  }
+
+  void payment_callback(const std::string& order_id, actors::order::pay cmd,
+                        callback<payment_result> cb) override {
+    if (!exists(order_id)) {
+      cb(actors::error{actors::errc::not_found,
+                       "order " + order_id + " not found"});
+      return;
+    }
+    mail<order_kind> m;
+    m.in = std::move(cmd);
+    m.want_state = true;
+    m.done = [g = guard(std::move(cb))](const turn_reply& r,
+                                        const actors::order::state* s) {
+      if (r.err) {
+        (*g)(*r.err);
+      } else {
+        (*g)(payment_result{r.result, *s});
+      }
+    };
+    orders_->send(order_id, std::move(m));
+  }
+
+  std::vector<provider_call> sandbox_calls() override {
+    return sandbox_->calls();
+  }
+
+  node_stats stats() const override {
+    node_stats s;
+    s.active_orders = orders_->size();
+    s.active_skus = skus_->size();
+    s.activations = orders_->activations() + skus_->activations();
+    s.passivations = orders_->passivations() + skus_->passivations();
+    s.timers_pending = timers_->pending();
+    auto r = relay_->stats();
+    s.outbox_backlog = r.backlog;
+    s.outbox_delivered = r.delivered;
+    s.outbox_attempts = r.attempts;
+    s.outbox_dead = r.dead;
+    auto c = db_->stats();
+    s.commits = c.commits;
+    s.batches = c.batches;
+    s.refund_anomalies = metrics_.get("refund_anomaly");
+    return s;
+  }
+
+  bool quiesce(actors::millis timeout) override {
+    return relay_->wait_empty(timeout);
+  }
+
+  bool ready() const override {
+    return ready_.load();
+  }
+
+  void stop() override {
+    if (stopped_.exchange(true)) {
+      return;
+    }
+    ready_ = false;
+    if (timers_) {
+      timers_->stop();
+    }
+    if (relay_) {
+      relay_->stop();
+    }
+    if (orders_) {
+      orders_->shutdown();
+      skus_->shutdown();
+    }
+    // Storage first: its commit thread has sent to (and spawned) actors, and
+    // CAF's actor_system waits at destruction for every thread that did so
+    // to let go of its logger. Turns still running after this get an error
+    // from `commit` and answer `internal`; nobody waits for them.
+    if (db_) {
+      db_->close(); // drains commits; their callbacks see closed directories
+    }
+    system_.reset(); // waits for every host to finish its current turn
+  }
+
+private:
+  /// True if the order is in memory or stored, so unknown ids do not
+  /// activate actors.
+  bool exists(const std::string& order_id) {
+    return orders_->active(order_id)
+           || db_
+                ->get(storage::cf::actors,
+                      storage::keys::owner(order_kind::name, order_id))
+                .has_value();
+  }
+
+  void to_order(const std::string& order_id, actors::order::input in,
+                callback<actors::order::state> cb) {
+    if (!exists(order_id)) {
+      cb(actors::error{actors::errc::not_found,
+                       "order " + order_id + " not found"});
+      return;
+    }
+    orders_->send(order_id,
+                  state_mail<order_kind>(std::move(in), std::move(cb)));
+  }
+
+  node_options opts_;
+  std::shared_ptr<clock> time_;
+  std::unique_ptr<storage::store> db_;
+  router router_;
+  counters metrics_;
+  std::unique_ptr<relay> relay_;
+  std::unique_ptr<timer_service> timers_;
+  std::unique_ptr<sandbox_provider> sandbox_;
+  services env_;
+  /// The actor system keeps a reference to its config: it lives as long.
+  caf::actor_system_config caf_config_;
+  std::unique_ptr<caf::actor_system> system_;
+  std::unique_ptr<directory<order_kind>> orders_;
+  std::unique_ptr<directory<sku_kind>> skus_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stopped_{false};
+};
+
+} // namespace
+
+std::unique_ptr<node> node::start(const node_options& opts, std::string* err) {
+  auto n = std::make_unique<node_impl>(opts);
+  if (!n->open(err)) {
+    return nullptr;
+  }
+  return n;
+}
+
+} // namespace ordo::runtime

@@ -1,0 +1,148 @@
+#pragma once
+
+// A real node (real RocksDB in a temp dir, real actor system) driven through
+// its face with a manual clock, and synchronous wrappers over its callbacks.
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "runtime/clock.hpp"
+#include "runtime/node.hpp"
+
+namespace ordo::test {
+
+class temp_dir {
+public:
+  temp_dir() {
+    std::string pattern = "/tmp/ordo-test-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    path_ = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::string& path() const noexcept {
+    return path_;
+  }
+
+private:
+  std::string path_;
+};
+
+/// Calls `fn(callback)` and waits for the callback's result.
+template <class T, class Fn>
+actors::result<T> await(Fn fn) {
+  auto p = std::make_shared<std::promise<actors::result<T>>>();
+  auto f = p->get_future();
+  fn([p](actors::result<T> r) {
+    p->set_value(std::move(r));
+  });
+  if (f.wait_for(std::chrono::seconds{30}) != std::future_status::ready) {
+    throw std::runtime_error("no reply within 30 s");
+  }
+  return f.get();
+}
+
+/// Polls `pred` until it holds (an observable condition of another thread's
+/// progress, such as a fired timer's turn); false after `timeout`.
+template <class Pred>
+bool eventually(Pred pred,
+                std::chrono::milliseconds timeout = std::chrono::seconds{20}) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{2});
+  }
+  return true;
+}
+
+struct node_fixture {
+  temp_dir dir;
+  std::shared_ptr<runtime::manual_clock> time
+    = std::make_shared<runtime::manual_clock>(1'700'000'000'000);
+  runtime::node_options opts;
+  std::unique_ptr<runtime::node> node;
+
+  node_fixture() {
+    opts.data_dir = dir.path() + "/db";
+    opts.time = time;
+    opts.payment_timeout = 60'000;
+    opts.reservation_ttl = 60'000;
+    start();
+  }
+  ~node_fixture() {
+    if (node) {
+      node->stop();
+    }
+  }
+
+  void start() {
+    std::string err;
+    node = runtime::node::start(opts, &err);
+    if (!node) {
+      throw std::runtime_error("node start failed: " + err);
+    }
+  }
+  void restart() {
+    node->stop();
+    node.reset();
+    start();
+  }
+
+  actors::result<actors::inventory::state>
+  put_sku(const std::string& sku, std::int64_t stock, std::int64_t price = 1000,
+          actors::item_kind kind = actors::item_kind::goods) {
+    return await<actors::inventory::state>([&](auto cb) {
+      node->put_sku(sku, {price, stock, kind}, cb);
+    });
+  }
+  actors::result<actors::inventory::state> sku(const std::string& sku) {
+    return await<actors::inventory::state>([&](auto cb) {
+      node->get_sku(sku, cb);
+    });
+  }
+  actors::result<runtime::created_order>
+  create(const std::string& user, const std::string& key,
+         std::vector<actors::order::requested_item> items,
+         std::string fingerprint = "fp") {
+    actors::order::create cmd;
+    cmd.user_id = user;
+    cmd.items = std::move(items);
+    cmd.fingerprint = std::move(fingerprint);
+    cmd.token = std::hash<std::string>{}(user + key) | 1;
+    return await<runtime::created_order>([&](auto cb) {
+      node->create_order(key, cmd, cb);
+    });
+  }
+  actors::result<actors::order::state> order(const std::string& id) {
+    return await<actors::order::state>([&](auto cb) {
+      node->get_order(id, cb);
+    });
+  }
+  actors::result<actors::order::state> cancel(const std::string& id) {
+    return await<actors::order::state>([&](auto cb) {
+      node->cancel_order(id, {}, cb);
+    });
+  }
+  actors::result<runtime::payment_result>
+  pay(const std::string& id, const std::string& txn, std::int64_t amount) {
+    return await<runtime::payment_result>([&](auto cb) {
+      node->payment_callback(id, {txn, amount, true}, cb);
+    });
+  }
+};
+
+} // namespace ordo::test

@@ -1,0 +1,218 @@
+// The node end to end through its face: real RocksDB, real actors, a manual
+// clock. The HTTP layer is tested separately (tests/integration).
+
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "tests/runtime/node_fixture.hpp"
+
+using namespace ordo;
+using ordo::test::eventually;
+using status = actors::order::status;
+using pstatus = actors::order::payment_status;
+
+namespace {
+
+std::int64_t refunds_of(runtime::node& n, const std::string& order_id) {
+  std::int64_t count = 0;
+  for (auto& c : n.sandbox_calls()) {
+    if (c.kind == "refund" && c.order_id == order_id) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+void check_conserved(const actors::inventory::state& s) {
+  BOOST_CHECK_EQUAL(s.available + s.reserved + s.sold, s.stocked);
+  BOOST_CHECK_GE(s.available, 0);
+  BOOST_CHECK_GE(s.reserved, 0);
+  BOOST_CHECK_GE(s.sold, 0);
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(node, test::node_fixture)
+
+BOOST_AUTO_TEST_CASE(create_reserves_stock_and_pay_sells_it) {
+  BOOST_REQUIRE(put_sku("A", 10, 1999));
+  auto c = create("u1", "k1", {{"A", 2}});
+  BOOST_REQUIRE_MESSAGE(c, (c ? "" : c.err().message));
+  BOOST_CHECK(c->created);
+  BOOST_CHECK(c->order.st == status::pending_payment);
+  BOOST_CHECK_EQUAL(c->order.payable, 3998);
+  auto s = sku("A");
+  BOOST_CHECK_EQUAL(s->available, 8);
+  BOOST_CHECK_EQUAL(s->reserved, 2);
+  auto p = pay(c->order.order_id, "t1", 3998);
+  BOOST_REQUIRE(p);
+  BOOST_CHECK_EQUAL(p->result, "captured");
+  BOOST_CHECK(p->order.st == status::paid);
+  BOOST_REQUIRE(node->quiesce(10'000));
+  s = sku("A");
+  BOOST_CHECK_EQUAL(s->reserved, 0);
+  BOOST_CHECK_EQUAL(s->sold, 2);
+  check_conserved(s.value());
+}
+
+BOOST_AUTO_TEST_CASE(insufficient_stock_changes_nothing) {
+  BOOST_REQUIRE(put_sku("A", 5));
+  BOOST_REQUIRE(put_sku("B", 1));
+  auto c = create("u1", "k1", {{"A", 2}, {"B", 3}});
+  BOOST_REQUIRE(!c);
+  BOOST_CHECK(c.err().code == actors::errc::insufficient_stock);
+  BOOST_REQUIRE(node->quiesce(10'000));
+  BOOST_CHECK_EQUAL(sku("A")->available, 5);
+  BOOST_CHECK_EQUAL(sku("B")->available, 1);
+  auto unknown = create("u1", "k2", {{"nope", 1}});
+  BOOST_REQUIRE(!unknown);
+  BOOST_CHECK(unknown.err().code == actors::errc::not_found);
+}
+
+BOOST_AUTO_TEST_CASE(same_key_returns_same_order_other_body_is_refused) {
+  BOOST_REQUIRE(put_sku("A", 10));
+  auto first = create("u1", "k1", {{"A", 1}}, "body-1");
+  BOOST_REQUIRE(first);
+  auto again = create("u1", "k1", {{"A", 1}}, "body-1");
+  BOOST_REQUIRE(again);
+  BOOST_CHECK(!again->created);
+  BOOST_CHECK_EQUAL(again->order.order_id, first->order.order_id);
+  auto other = create("u1", "k1", {{"A", 2}}, "body-2");
+  BOOST_REQUIRE(!other);
+  BOOST_CHECK(other.err().code == actors::errc::idempotency_key_reused);
+  BOOST_CHECK_EQUAL(sku("A")->reserved, 1);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_creates_with_one_key_make_one_order) {
+  BOOST_REQUIRE(put_sku("A", 100));
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<std::string> ids;
+  std::atomic<int> created{0};
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&] {
+      auto c = create("u1", "same-key", {{"A", 3}});
+      BOOST_REQUIRE(c);
+      if (c->created) {
+        ++created;
+      }
+      std::lock_guard<std::mutex> guard{mu};
+      ids.insert(c->order.order_id);
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  BOOST_CHECK_EQUAL(ids.size(), 1u);
+  BOOST_CHECK_EQUAL(created.load(), 1);
+  auto s = sku("A");
+  BOOST_CHECK_EQUAL(s->reserved, 3);
+  BOOST_CHECK_EQUAL(s->available, 97);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_then_pay_refunds_exactly_once) {
+  BOOST_REQUIRE(put_sku("A", 10));
+  auto c = create("u1", "k1", {{"A", 2}});
+  BOOST_REQUIRE(c);
+  auto id = c->order.order_id;
+  auto x = cancel(id);
+  BOOST_REQUIRE(x);
+  BOOST_CHECK(x->st == status::cancelled);
+  BOOST_CHECK_EQUAL(x->cancel_reason, "user");
+  for (int i = 0; i < 3; ++i) {
+    auto p = pay(id, "t1", c->order.payable);
+    BOOST_REQUIRE(p);
+    BOOST_CHECK_EQUAL(p->result, i == 0 ? "refunded" : "duplicate");
+  }
+  BOOST_REQUIRE(node->quiesce(10'000));
+  auto o = order(id);
+  BOOST_REQUIRE_EQUAL(o->payments.size(), 1u);
+  BOOST_CHECK(o->payments[0].status == pstatus::refunded);
+  BOOST_CHECK_EQUAL(refunds_of(*node, id), 1);
+  auto s = sku("A");
+  BOOST_CHECK_EQUAL(s->available, 10);
+  check_conserved(s.value());
+  BOOST_CHECK_EQUAL(node->stats().refund_anomalies, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_after_pay_is_refused) {
+  BOOST_REQUIRE(put_sku("A", 10));
+  auto c = create("u1", "k1", {{"A", 1}});
+  BOOST_REQUIRE(pay(c->order.order_id, "t1", c->order.payable));
+  auto x = cancel(c->order.order_id);
+  BOOST_REQUIRE(!x);
+  BOOST_CHECK(x.err().code == actors::errc::already_paid);
+  BOOST_CHECK(order(c->order.order_id)->st == status::paid);
+}
+
+BOOST_AUTO_TEST_CASE(payment_deadline_cancels_and_releases) {
+  BOOST_REQUIRE(put_sku("A", 10));
+  auto c = create("u1", "k1", {{"A", 4}});
+  BOOST_REQUIRE(c);
+  auto id = c->order.order_id;
+  time->advance(opts.payment_timeout + 1);
+  BOOST_REQUIRE(eventually([&] {
+    auto o = order(id);
+    return o && o->st == status::cancelled;
+  }));
+  BOOST_CHECK_EQUAL(order(id)->cancel_reason, "timeout");
+  BOOST_REQUIRE(node->quiesce(10'000));
+  BOOST_CHECK_EQUAL(sku("A")->available, 10);
+  BOOST_CHECK_EQUAL(node->stats().timers_pending, 0u);
+}
+
+BOOST_AUTO_TEST_CASE(restart_keeps_state_and_rearms_the_deadline) {
+  BOOST_REQUIRE(put_sku("A", 10));
+  auto c = create("u1", "k1", {{"A", 4}});
+  BOOST_REQUIRE(c);
+  auto paid = create("u2", "k1", {{"A", 1}});
+  BOOST_REQUIRE(pay(paid->order.order_id, "t9", paid->order.payable));
+  BOOST_REQUIRE(node->quiesce(10'000));
+  restart();
+  BOOST_CHECK(order(paid->order.order_id)->st == status::paid);
+  // The pending order's payment deadline and its stock reservation.
+  BOOST_CHECK_EQUAL(node->stats().timers_pending, 2u);
+  time->advance(opts.payment_timeout + 1);
+  BOOST_REQUIRE(eventually([&] {
+    return order(c->order.order_id)->st == status::cancelled;
+  }));
+  BOOST_REQUIRE(node->quiesce(10'000));
+  auto s = sku("A");
+  BOOST_CHECK_EQUAL(s->available, 9);
+  BOOST_CHECK_EQUAL(s->sold, 1);
+  check_conserved(s.value());
+}
+
+BOOST_AUTO_TEST_CASE(idle_orders_leave_memory_and_come_back) {
+  node->stop();
+  node.reset();
+  opts.passivate_after = 20;
+  start();
+  BOOST_REQUIRE(put_sku("A", 10));
+  auto c = create("u1", "k1", {{"A", 1}});
+  BOOST_REQUIRE(c);
+  BOOST_REQUIRE(eventually([&] {
+    return node->stats().active_orders == 0;
+  }));
+  BOOST_CHECK_GE(node->stats().passivations, 1u);
+  auto p = pay(c->order.order_id, "t1", c->order.payable);
+  BOOST_REQUIRE(p);
+  BOOST_CHECK_EQUAL(p->result, "captured");
+  BOOST_CHECK_EQUAL(p->order.version, c->order.version + 1);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_orders_are_not_found_and_not_activated) {
+  auto x = cancel("o0000-0000000000000000");
+  BOOST_REQUIRE(!x);
+  BOOST_CHECK(x.err().code == actors::errc::not_found);
+  auto p = pay("nope", "t1", 1);
+  BOOST_REQUIRE(!p);
+  BOOST_CHECK(p.err().code == actors::errc::not_found);
+  BOOST_CHECK_EQUAL(node->stats().active_orders, 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
