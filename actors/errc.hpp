@@ -8,7 +8,7 @@
 namespace ordo::actors {
 
 /// Domain error codes. The gateway maps each to the HTTP status and error code
-/// of API.md in exactly one place (gateway/errors.cpp).
+/// of API.md in exactly one place (gateway/detail/errors.cpp).
 enum class errc {
   /// Malformed, missing or ill-typed input (400 bad_request).
   bad_request,

@@ -213,7 +213,27 @@ struct handler {
       }
     }
     const create& req = cr.request;
+    // The total must fit the amounts a payment can carry; a huge order is
+    // refused like a failed reservation (and what was reserved released).
+    std::int64_t total = 0;
+    bool too_large = false;
+    for (std::size_t i = 0; i < req.items.size() && !first_failure; ++i) {
+      std::int64_t line = 0;
+      too_large = too_large
+                  || __builtin_mul_overflow(req.items[i].quantity,
+                                            answers[i]->unit_price, &line)
+                  || __builtin_add_overflow(total, line, &total)
+                  || total > max_amount;
+    }
+    std::optional<error> refusal;
     if (first_failure != nullptr) {
+      refusal = first_failure->err;
+    } else if (too_large) {
+      refusal
+        = error{errc::bad_request,
+                "order total exceeds " + std::to_string(max_amount) + " cents"};
+    }
+    if (refusal) {
       for (const auto* a : answers) {
         if (!a->err || ambiguous(a->err)) {
           o.outbox.push_back(message(sku_address(a->sku), "release",
@@ -222,7 +242,7 @@ struct handler {
       }
       number_outbox(o,
                     "order/" + s.order_id + "#r" + std::to_string(req.token));
-      o.resolves.push_back(resolution{"create", first_failure->err});
+      o.resolves.push_back(resolution{"create", refusal});
       s.user_id.clear();
       s.token = 0;
       s.creating.reset();
@@ -232,13 +252,12 @@ struct handler {
     s.user_id = req.user_id;
     s.token = req.token;
     s.items.clear();
-    s.amount = 0;
     for (std::size_t i = 0; i < req.items.size(); ++i) {
       const auto& item = req.items[i];
       s.items.push_back(line_item{item.sku, item.quantity,
                                   answers[i]->unit_price, answers[i]->kind});
-      s.amount += item.quantity * answers[i]->unit_price;
     }
+    s.amount = total;
     s.discount = 0;
     s.payable = s.amount;
     s.coupon_id = req.coupon_id;

@@ -57,6 +57,9 @@ struct payment {
   std::string refund_id;
 };
 
+/// The largest order total (cents) an order may have: 10^15.
+inline constexpr std::int64_t max_amount = 1'000'000'000'000'000;
+
 struct requested_item {
   std::string sku;
   std::int64_t quantity = 0;

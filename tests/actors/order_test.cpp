@@ -195,6 +195,21 @@ BOOST_AUTO_TEST_CASE(create_merges_duplicate_skus_in_first_seen_order) {
   BOOST_TEST(s.amount == 420);
 }
 
+BOOST_AUTO_TEST_CASE(create_refuses_a_total_beyond_the_amount_limit) {
+  auto s = fresh();
+  order::handle(s, make_create({{"A", 1'000'000}, {"B", 1'000'000}}), at(t0));
+  order::handle(s, ok_answer("A", 1'000'000'000'000), at(t0));
+  auto o = order::handle(s, ok_answer("B", 1'000'000'000'000), at(t0));
+  BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
+  BOOST_REQUIRE(o.resolves[0].err);
+  BOOST_CHECK(o.resolves[0].err->code == errc::bad_request);
+  BOOST_TEST(s.st == order::status::none);
+  // Both reservations go back.
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 2u);
+  BOOST_TEST(o.outbox[0].type == "release");
+  BOOST_TEST(o.outbox[1].type == "release");
+}
+
 BOOST_AUTO_TEST_CASE(create_rejects_malformed_requests_without_change) {
   std::vector<order::create> bad{
     make_create({}),

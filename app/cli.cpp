@@ -1,0 +1,229 @@
+#include "app/cli.hpp"
+
+#include <ostream>
+#include <random>
+
+#include <CLI/CLI.hpp>
+
+#include "app/duration.hpp"
+
+namespace ordo::app {
+
+namespace {
+
+constexpr const char* dev_secret = "dev-secret";
+
+std::string random_token() {
+  std::random_device rd;
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 4; ++i) { // 128 bits → 32 hex digits
+    auto word = rd();           // 32 random bits
+    for (int j = 0; j < 4; ++j) {
+      out.push_back(digits[(word >> (8 * j + 4)) & 0xf]);
+      out.push_back(digits[(word >> (8 * j)) & 0xf]);
+    }
+  }
+  return out;
+}
+
+/// The raw flag values of `ordo serve`, defaults as in API.md.
+struct serve_flags {
+  std::string data = "./data";
+  std::string http = "127.0.0.1:8080";
+  std::string admin_token;
+  std::string payment_secret;
+  std::string payment_timeout = "15m";
+  std::string reservation_ttl = "15m";
+  std::string passivate_after = "60s";
+  std::string durability = "sync";
+  std::size_t scheduler_threads = 2;
+  std::size_t http_threads = 1;
+};
+
+std::int64_t duration_flag(const std::string& name, const std::string& text) {
+  auto ms = parse_duration_ms(text);
+  if (!ms) {
+    throw CLI::ValidationError(
+      name, "invalid duration '" + text
+              + "': use a positive integer and a unit, e.g. 250ms, 2s, 5m, "
+                "1h (at most 100 years)");
+  }
+  return *ms;
+}
+
+/// THE place where flags become module options.
+serve_config to_config(const serve_flags& f, bool admin_token_given,
+                       bool payment_secret_given, std::ostream& err) {
+  serve_config c;
+  auto& node = c.node;
+  auto& http = c.http;
+
+  if (f.data.empty()) {
+    throw CLI::ValidationError("--data", "must not be empty");
+  }
+  node.data_dir = f.data;
+  node.sync = f.durability == "sync";
+  node.payment_timeout = duration_flag("--payment-timeout", f.payment_timeout);
+  node.reservation_ttl = duration_flag("--reservation-ttl", f.reservation_ttl);
+  node.passivate_after = duration_flag("--passivate-after", f.passivate_after);
+  if (node.reservation_ttl < node.payment_timeout) {
+    throw CLI::ValidationError(
+      "--reservation-ttl",
+      f.reservation_ttl + " is shorter than --payment-timeout "
+        + f.payment_timeout
+        + ": an unpaid order holds its stock until the payment timeout "
+          "cancels it, so its reservation must not expire first");
+  }
+  node.scheduler_threads = f.scheduler_threads;
+
+  if (!parse_listen_address(f.http, &http.host, &http.port)) {
+    throw CLI::ValidationError(
+      "--http", "expected HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080; port "
+                "0 picks a free one), got '"
+                  + f.http + "'");
+  }
+  http.threads = f.http_threads;
+
+  if (admin_token_given && f.admin_token.empty()) {
+    throw CLI::ValidationError("--admin-token", "must not be empty");
+  }
+  http.admin_token = f.admin_token;
+  if (http.admin_token.empty()) {
+    http.admin_token = random_token();
+    err << "ordo: no --admin-token or ORDO_ADMIN_TOKEN given; admin token: "
+        << http.admin_token << std::endl;
+  }
+  if (payment_secret_given && f.payment_secret.empty()) {
+    throw CLI::ValidationError("--payment-secret", "must not be empty");
+  }
+  http.payment_secret = f.payment_secret;
+  if (http.payment_secret.empty()) {
+    http.payment_secret = dev_secret;
+    err << "ordo: warning: no --payment-secret or ORDO_PAYMENT_SECRET given; "
+           "payment callbacks are verified with the insecure key \""
+        << dev_secret << "\"" << std::endl;
+  }
+  return c;
+}
+
+} // namespace
+
+command parse_command_line(int argc, const char* const* argv, std::ostream& out,
+                           std::ostream& err) {
+  CLI::App app{"ordo: an order-lifecycle runtime (every order is a persistent "
+               "actor)",
+               "ordo"};
+  app.footer("Run `ordo serve --help` for the server's flags.\n");
+  auto* serve = app.add_subcommand(
+    "serve", "Run one node: storage, order actors and the HTTP gateway");
+  serve->footer(
+    "Durations: a positive integer and a unit: 250ms, 2s, 5m, 1h.\n");
+
+  serve_flags f;
+  serve->add_option("--data", f.data, "RocksDB directory (created if missing)")
+    ->type_name("DIR")
+    ->capture_default_str();
+  serve
+    ->add_option("--http", f.http,
+                 "Gateway listen address; port 0 picks a free one")
+    ->type_name("HOST:PORT")
+    ->capture_default_str();
+  auto* admin_token
+    = serve
+        ->add_option("--admin-token", f.admin_token,
+                     "Bearer token of the admin endpoints (default: a random "
+                     "token, printed at start)")
+        ->type_name("T")
+        ->envname("ORDO_ADMIN_TOKEN");
+  auto* payment_secret
+    = serve
+        ->add_option("--payment-secret", f.payment_secret,
+                     "HMAC-SHA256 key of payment callbacks (default: "
+                     "dev-secret, with a warning)")
+        ->type_name("S")
+        ->envname("ORDO_PAYMENT_SECRET");
+  serve
+    ->add_option("--payment-timeout", f.payment_timeout,
+                 "Unpaid orders auto-cancel after this (reason timeout)")
+    ->type_name("D")
+    ->capture_default_str();
+  serve
+    ->add_option("--reservation-ttl", f.reservation_ttl,
+                 "Unconfirmed stock reservations expire after this; at least "
+                 "--payment-timeout")
+    ->type_name("D")
+    ->capture_default_str();
+  serve
+    ->add_option("--passivate-after", f.passivate_after,
+                 "Idle order actors leave memory after this")
+    ->type_name("D")
+    ->capture_default_str();
+  serve
+    ->add_option("--durability", f.durability,
+                 "sync: fsync before acknowledging; async: do not")
+    ->check(CLI::IsMember({"sync", "async"}))
+    ->capture_default_str();
+  serve
+    ->add_option("--scheduler-threads", f.scheduler_threads,
+                 "Actor scheduler threads")
+    ->check(CLI::Range(1, 64))
+    ->capture_default_str();
+  serve->add_option("--http-threads", f.http_threads, "Gateway I/O threads")
+    ->check(CLI::Range(1, 64))
+    ->capture_default_str();
+
+  command cmd;
+  try {
+    app.parse(argc, argv);
+    if (!serve->parsed()) {
+      out << app.help();
+      return cmd;
+    }
+    cmd.serve = to_config(f, admin_token->count() > 0,
+                          payment_secret->count() > 0, err);
+  } catch (const CLI::ParseError& e) {
+    cmd.serve.reset();
+    cmd.exit_code = app.exit(e, out, err);
+  }
+  return cmd;
+}
+
+bool parse_listen_address(std::string_view text, std::string* host,
+                          std::uint16_t* port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    return false;
+  }
+  auto h = text.substr(0, colon);
+  auto p = text.substr(colon + 1);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+  } else if (h.find(':') != std::string_view::npos) {
+    return false; // an IPv6 host needs brackets
+  }
+  if (h.empty() || p.empty() || p.size() > 5) {
+    return false;
+  }
+  std::uint32_t value = 0;
+  for (char c : p) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+    value = value * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (value > 65535) {
+    return false;
+  }
+  *host = std::string(h);
+  *port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+std::string listen_url(const std::string& host, std::uint16_t port) {
+  bool v6 = host.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + host + "]" : host) + ":"
+         + std::to_string(port);
+}
+
+} // namespace ordo::app

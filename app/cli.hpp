@@ -1,0 +1,45 @@
+#pragma once
+
+// The `ordo` command line (API.md "Server"): flags → the options of every
+// module, filled in one place. Threading: pure apart from reading the
+// environment (ORDO_ADMIN_TOKEN, ORDO_PAYMENT_SECRET) and the random device.
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway/server.hpp"
+#include "runtime/node.hpp"
+
+namespace ordo::app {
+
+/// Everything `ordo serve` needs to run one node.
+struct serve_config {
+  runtime::node_options node;
+  gateway::server_options http;
+};
+
+/// What the command line asks for.
+struct command {
+  /// Set when the process should serve with this configuration.
+  std::optional<serve_config> serve;
+  /// Otherwise the exit code: 0 after help, non-zero after a bad flag.
+  int exit_code = 0;
+};
+
+/// Parses `argv`. Help goes to `out`; errors, the generated admin token and
+/// the dev-secret warning go to `err`. Plain `ordo` prints help.
+command parse_command_line(int argc, const char* const* argv, std::ostream& out,
+                           std::ostream& err);
+
+/// Splits "HOST:PORT" or "[IPv6]:PORT" (port 0..65535, 0 = any free port).
+/// False when `text` is neither.
+bool parse_listen_address(std::string_view text, std::string* host,
+                          std::uint16_t* port);
+
+/// "http://HOST:PORT", with an IPv6 host in brackets.
+std::string listen_url(const std::string& host, std::uint16_t port);
+
+} // namespace ordo::app

@@ -1,0 +1,84 @@
+// `ordo`: flags → options → node → gateway → wait for SIGTERM/SIGINT →
+// clean shutdown. Wiring only; the thinking is in cli.cpp and the modules.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "app/cli.hpp"
+#include "gateway/server.hpp"
+#include "runtime/node.hpp"
+
+namespace {
+
+/// Blocks SIGINT and SIGTERM in this thread and, by inheritance, in every
+/// thread started afterwards, so only sigwait() sees them.
+sigset_t block_shutdown_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+/// Waits up to `ms` for a shutdown signal; its number, or 0.
+int wait_signal(const sigset_t& set, long ms) {
+  timespec timeout{ms / 1000, (ms % 1000) * 1'000'000};
+  int sig = sigtimedwait(&set, nullptr, &timeout);
+  return sig > 0 ? sig : 0;
+}
+
+int serve(const ordo::app::serve_config& cfg) {
+  sigset_t signals = block_shutdown_signals();
+  signal(SIGPIPE, SIG_IGN);
+
+  std::string err;
+  auto node = ordo::runtime::node::start(cfg.node, &err);
+  if (!node) {
+    std::cerr << "ordo: cannot start the node: " << err << std::endl;
+    return 1;
+  }
+  // Start-up work (timer re-arm, outbox scan) finishes before we listen.
+  int sig = 0;
+  while (!node->ready() && sig == 0) {
+    sig = wait_signal(signals, 10);
+  }
+  std::unique_ptr<ordo::gateway::server> server;
+  if (sig == 0) {
+    server = ordo::gateway::server::start(cfg.http, *node, &err);
+    if (!server) {
+      std::cerr << "ordo: cannot start the HTTP gateway: " << err << std::endl;
+      node->stop();
+      return 1;
+    }
+    std::cout << "ordo listening on "
+              << ordo::app::listen_url(cfg.http.host, server->port())
+              << std::endl;
+  }
+  while (sig == 0) {
+    sig = wait_signal(signals, 1000);
+  }
+  std::cerr << "ordo: " << strsignal(sig) << ", shutting down" << std::endl;
+  if (server) {
+    server->stop();
+  }
+  node->stop();
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto cmd = ordo::app::parse_command_line(argc, argv, std::cout, std::cerr);
+  if (!cmd.serve) {
+    return cmd.exit_code;
+  }
+  return serve(*cmd.serve);
+}

@@ -1,0 +1,117 @@
+#include "gateway/detail/render.hpp"
+
+#include <cstdio>
+
+namespace ordo::gateway::detail {
+
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+ojson or_null(const std::string& s) {
+  return s.empty() ? ojson(nullptr) : ojson(s);
+}
+
+ojson time_or_null(actors::millis t) {
+  return t == 0 ? ojson(nullptr) : ojson(format_time(t));
+}
+
+/// Floor division for possibly negative numerators.
+std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
+}
+
+} // namespace
+
+std::string format_time(actors::millis t) {
+  // Days since the epoch → civil date (H. Hinnant, "chrono-compatible
+  // low-level date algorithms").
+  std::int64_t days = floor_div(t, 86'400'000);
+  std::int64_t ms_of_day = t - days * 86'400'000;
+  std::int64_t z = days + 719468;
+  std::int64_t era = floor_div(z, 146097);
+  std::int64_t doe = z - era * 146097;
+  std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  std::int64_t y = yoe + era * 400;
+  std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  std::int64_t mp = (5 * doy + 2) / 153;
+  std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2 ? 1 : 0;
+
+  char buf[160];
+  std::snprintf(
+    buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
+    static_cast<long long>(y), static_cast<long long>(m),
+    static_cast<long long>(d), static_cast<long long>(ms_of_day / 3'600'000),
+    static_cast<long long>(ms_of_day / 60'000 % 60),
+    static_cast<long long>(ms_of_day / 1000 % 60),
+    static_cast<long long>(ms_of_day % 1000));
+  return buf;
+}
+
+ojson render(const actors::order::state& o) {
+  ojson items = ojson::array();
+  for (const auto& i : o.items) {
+    items.push_back({{"sku", i.sku},
+                     {"quantity", i.quantity},
+                     {"unit_price", i.unit_price},
+                     {"kind", actors::to_string(i.kind)}});
+  }
+  ojson payments = ojson::array();
+  for (const auto& p : o.payments) {
+    payments.push_back({{"txn_id", p.txn_id},
+                        {"amount", p.amount},
+                        {"status", actors::order::to_string(p.status)}});
+  }
+  ojson j;
+  j["order_id"] = o.order_id;
+  j["user_id"] = o.user_id;
+  j["status"] = actors::order::to_string(o.st);
+  j["version"] = o.version;
+  j["items"] = std::move(items);
+  j["amount"] = o.amount;
+  j["discount"] = o.discount;
+  j["payable"] = o.payable;
+  j["coupon_id"] = or_null(o.coupon_id);
+  j["affiliate_id"] = or_null(o.affiliate_id);
+  j["parent_id"] = or_null(o.parent_id);
+  j["children"] = o.children;
+  j["created_at"] = time_or_null(o.created_at);
+  j["updated_at"] = time_or_null(o.updated_at);
+  j["pay_deadline"] = time_or_null(o.pay_deadline);
+  j["cancel_reason"] = or_null(o.cancel_reason);
+  j["payments"] = std::move(payments);
+  return j;
+}
+
+ojson render(const actors::inventory::state& s) {
+  ojson j;
+  j["sku"] = s.sku;
+  j["price"] = s.price;
+  j["kind"] = actors::to_string(s.kind);
+  j["stocked"] = s.stocked;
+  j["available"] = s.available;
+  j["reserved"] = s.reserved;
+  j["sold"] = s.sold;
+  return j;
+}
+
+ojson render(const std::vector<runtime::provider_call>& calls) {
+  ojson list = ojson::array();
+  for (const auto& c : calls) {
+    ojson e;
+    e["kind"] = c.kind;
+    e["id"] = c.id;
+    e["order_id"] = or_null(c.order_id);
+    e["txn_id"] = or_null(c.txn_id);
+    e["amount"] = c.amount;
+    e["received"] = c.received;
+    list.push_back(std::move(e));
+  }
+  ojson j;
+  j["calls"] = std::move(list);
+  return j;
+}
+
+} // namespace ordo::gateway::detail

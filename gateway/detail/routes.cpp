@@ -1,0 +1,211 @@
+#include "gateway/detail/routes.hpp"
+
+#include <memory>
+
+#include "gateway/detail/crypto.hpp"
+#include "gateway/detail/errors.hpp"
+#include "gateway/detail/render.hpp"
+#include "gateway/detail/validate.hpp"
+#include "runtime/node.hpp"
+
+namespace ordo::gateway::detail {
+
+namespace {
+
+using verb = http::verb;
+using ojson = nlohmann::ordered_json;
+
+std::string_view header(const request& req, http::field name) {
+  auto it = req.find(name);
+  if (it == req.end()) {
+    return {};
+  }
+  auto v = it->value();
+  return {v.data(), v.size()};
+}
+
+std::string_view header(const request& req, std::string_view name) {
+  auto it = req.find(boost::beast::string_view(name.data(), name.size()));
+  if (it == req.end()) {
+    return {};
+  }
+  auto v = it->value();
+  return {v.data(), v.size()};
+}
+
+/// Admin endpoints: "Authorization: Bearer TOKEN", compared in constant time.
+void require_admin(const request& req, const std::string& token) {
+  constexpr std::string_view scheme = "Bearer ";
+  auto auth = header(req, http::field::authorization);
+  if (token.empty() || auth.substr(0, scheme.size()) != scheme
+      || !constant_time_equal(auth.substr(scheme.size()), token)) {
+    throw api_error(actors::errc::unauthorized,
+                    "admin endpoint: send Authorization: Bearer <admin token>");
+  }
+}
+
+/// A node callback that answers the request with `render(value)` or with
+/// the node's error. (It takes the result by rvalue reference so that no
+/// variant is move-constructed: GCC 12 warns falsely on that.)
+template <class T, class Render>
+runtime::callback<T> answer(const respond_fn& respond, Render render) {
+  return [respond, render](actors::result<T>&& r) {
+    if (!r.ok()) {
+      respond([err = r.err()]() -> reply {
+        throw api_error(err);
+      });
+      return;
+    }
+    respond([value = std::move(r.value()), render]() -> reply {
+      return render(value);
+    });
+  };
+}
+
+reply ok_json(const ojson& body) {
+  return json_reply(http::status::ok, body);
+}
+
+} // namespace
+
+router make_router(api_config cfg) {
+  auto c = std::make_shared<const api_config>(std::move(cfg));
+  runtime::node& node = *c->n;
+  router r;
+
+  // --- operations --------------------------------------------------------
+  r.add(verb::get, "/healthz",
+        [](const request&, const params&, const respond_fn& respond) {
+          respond([] {
+            return ok_json({{"status", "ok"}});
+          });
+        });
+  r.add(verb::get, "/readyz",
+        [&node](const request&, const params&, const respond_fn& respond) {
+          bool ready = node.ready();
+          respond([ready]() -> reply {
+            if (!ready) {
+              throw api_error(actors::errc::unavailable, "starting up");
+            }
+            return ok_json({{"status", "ready"}});
+          });
+        });
+
+  // --- catalog (admin) ---------------------------------------------------
+  r.add(
+    verb::put, "/v1/skus/{sku}",
+    [c, &node](const request& req, const params& p, const respond_fn& respond) {
+      require_admin(req, c->admin_token);
+      auto sku = path_id(p, "sku");
+      auto cmd = parse_put_sku(req.body());
+      node.put_sku(sku, cmd,
+                   answer<actors::inventory::state>(
+                     respond, [](const actors::inventory::state& s) {
+                       return ok_json(render(s));
+                     }));
+    });
+  r.add(
+    verb::get, "/v1/skus/{sku}",
+    [c, &node](const request& req, const params& p, const respond_fn& respond) {
+      require_admin(req, c->admin_token);
+      auto sku = path_id(p, "sku");
+      node.get_sku(sku, answer<actors::inventory::state>(
+                          respond, [sku](const actors::inventory::state& s) {
+                            if (!s.exists) {
+                              throw api_error(actors::errc::not_found,
+                                              "no SKU " + sku);
+                            }
+                            return ok_json(render(s));
+                          }));
+    });
+
+  // --- orders ------------------------------------------------------------
+  r.add(verb::post, "/v1/orders",
+        [&node](const request& req, const params&, const respond_fn& respond) {
+          std::string key(header(req, "Idempotency-Key"));
+          check_idempotency_key(key);
+          auto cmd = parse_create_order(req.body());
+          cmd.token = random_u64();
+          node.create_order(
+            key, std::move(cmd),
+            answer<runtime::created_order>(
+              respond, [](const runtime::created_order& c) {
+                reply rep = json_reply(c.created ? http::status::created
+                                                 : http::status::ok,
+                                       render(c.order));
+                if (c.created) {
+                  rep.headers.emplace_back(http::field::location,
+                                           "/v1/orders/" + c.order.order_id);
+                }
+                return rep;
+              }));
+        });
+  auto order_reply = [](const actors::order::state& o) {
+    return ok_json(render(o));
+  };
+  r.add(verb::get, "/v1/orders/{id}",
+        [&node, order_reply](const request&, const params& p,
+                             const respond_fn& respond) {
+          node.get_order(path_id(p, "id"),
+                         answer<actors::order::state>(respond, order_reply));
+        });
+  r.add(verb::post, "/v1/orders/{id}/cancel",
+        [&node, order_reply](const request& req, const params& p,
+                             const respond_fn& respond) {
+          auto id = path_id(p, "id");
+          node.cancel_order(id, parse_cancel(req.body()),
+                            answer<actors::order::state>(respond, order_reply));
+        });
+  r.add(verb::post, "/v1/orders/{id}/complete",
+        [c, &node, order_reply](const request& req, const params& p,
+                                const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          node.complete_order(path_id(p, "id"), answer<actors::order::state>(
+                                                  respond, order_reply));
+        });
+  r.add(verb::post, "/v1/orders/{id}/refund",
+        [c, &node, order_reply](const request& req, const params& p,
+                                const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          node.refund_order(path_id(p, "id"),
+                            answer<actors::order::state>(respond, order_reply));
+        });
+
+  // --- payments ----------------------------------------------------------
+  // The signature is checked on the raw body before anything parses it.
+  r.add(
+    verb::post, "/v1/payments/callback",
+    [c, &node](const request& req, const params&, const respond_fn& respond) {
+      if (!verify_signature(header(req, "X-Ordo-Signature"), c->payment_secret,
+                            req.body())) {
+        throw api_error(actors::errc::unauthorized,
+                        "X-Ordo-Signature must be sha256=<hex HMAC-SHA256 "
+                        "of the body with the payment secret>");
+      }
+      auto notice = parse_payment_callback(req.body());
+      node.payment_callback(notice.order_id, notice.pay,
+                            answer<runtime::payment_result>(
+                              respond, [](const runtime::payment_result& p) {
+                                return ok_json({{"result", p.result}});
+                              }));
+    });
+
+  // --- admin extensions (not in API.md) -----------------------------------
+  // GET /v1/admin/sandbox/calls: what the built-in sandbox payment provider
+  // has received (close and refund calls, with retry counts), so tests and
+  // operators can check "refunded exactly once" from outside. Empty when an
+  // external provider is configured.
+  r.add(
+    verb::get, "/v1/admin/sandbox/calls",
+    [c, &node](const request& req, const params&, const respond_fn& respond) {
+      require_admin(req, c->admin_token);
+      auto calls = node.sandbox_calls();
+      respond([calls = std::move(calls)] {
+        return ok_json(render(calls));
+      });
+    });
+
+  return r;
+}
+
+} // namespace ordo::gateway::detail

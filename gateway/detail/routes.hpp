@@ -1,0 +1,28 @@
+#pragma once
+
+// Every HTTP route of the gateway, registered in one place (routes.cpp).
+//
+// Threading: the handlers are immutable; they call the thread-safe node from
+// any I/O thread.
+
+#include <string>
+
+#include "gateway/detail/router.hpp"
+
+namespace ordo::runtime {
+class node;
+} // namespace ordo::runtime
+
+namespace ordo::gateway::detail {
+
+/// What the handlers need besides the request. `n` must outlive them.
+struct api_config {
+  runtime::node* n = nullptr;
+  std::string admin_token;
+  std::string payment_secret;
+};
+
+/// A router serving API.md's routes of this stage with `cfg`.
+router make_router(api_config cfg);
+
+} // namespace ordo::gateway::detail

@@ -1,0 +1,287 @@
+#include "gateway/detail/validate.hpp"
+
+#include <initializer_list>
+#include <set>
+
+#include "gateway/detail/crypto.hpp"
+#include "gateway/detail/errors.hpp"
+
+namespace ordo::gateway::detail {
+
+namespace {
+
+using json = nlohmann::json;
+
+const char* type_name(const json& v) noexcept {
+  if (v.is_number_float()) {
+    return "a non-integer number";
+  }
+  if (v.is_number()) {
+    return "an integer";
+  }
+  return v.type_name(); // "string", "boolean", "null", "object", "array"
+}
+
+/// Reads the fields of one JSON object; `where` prefixes field names in
+/// messages ("items[2].").
+class object_reader {
+public:
+  object_reader(const json& obj, std::string where,
+                std::initializer_list<const char*> known)
+    : obj_(obj), where_(std::move(where)) {
+    for (const auto& [key, value] : obj_.items()) {
+      bool ok = false;
+      for (const char* k : known) {
+        ok = ok || key == k;
+      }
+      if (!ok) {
+        bad_request("unknown field " + where_ + key);
+      }
+    }
+  }
+
+  /// The field, or nullptr when absent or null (and not `required`).
+  const json* get(const char* name, bool required) const {
+    auto it = obj_.find(name);
+    if (it == obj_.end() || it->is_null()) {
+      if (required) {
+        bad_request(field(name) + " is required");
+      }
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  std::string id(const char* name, bool required) const {
+    const json* v = get(name, required);
+    if (v == nullptr) {
+      return {};
+    }
+    if (!v->is_string() || !valid_id(v->get_ref<const std::string&>())) {
+      bad_request(field(name) + " must be a string of 1-"
+                  + std::to_string(limits::id_length)
+                  + " printable ASCII characters without spaces or '/'");
+    }
+    return v->get<std::string>();
+  }
+
+  std::string string(const char* name, bool required) const {
+    const json* v = get(name, required);
+    if (v == nullptr) {
+      return {};
+    }
+    if (!v->is_string()) {
+      bad_request(field(name) + " must be a string, not " + type_name(*v));
+    }
+    return v->get<std::string>();
+  }
+
+  std::int64_t integer(const char* name, std::int64_t lo,
+                       std::int64_t hi) const {
+    const json* v = get(name, true);
+    bool in_range = false;
+    if (v->is_number_unsigned()) {
+      auto u = v->get<std::uint64_t>();
+      in_range = u <= static_cast<std::uint64_t>(hi)
+                 && static_cast<std::int64_t>(u) >= lo;
+    } else if (v->is_number_integer()) {
+      auto i = v->get<std::int64_t>();
+      in_range = i >= lo && i <= hi;
+    } else {
+      bad_request(field(name) + " must be an integer, not " + type_name(*v));
+    }
+    if (!in_range) {
+      bad_request(field(name) + " must be an integer in " + std::to_string(lo)
+                  + ".." + std::to_string(hi));
+    }
+    return v->get<std::int64_t>();
+  }
+
+  std::string field(const char* name) const {
+    return where_ + name;
+  }
+
+private:
+  const json& obj_;
+  std::string where_;
+};
+
+bool printable(char c) noexcept {
+  return c >= 0x20 && c <= 0x7e;
+}
+
+/// UTF-8 code points in `s` (the parser has checked it is valid UTF-8).
+std::size_t characters(std::string_view s) noexcept {
+  std::size_t n = 0;
+  for (char c : s) {
+    n += (static_cast<unsigned char>(c) & 0xc0) != 0x80 ? 1 : 0;
+  }
+  return n;
+}
+
+bool blank(std::string_view s) noexcept {
+  for (char c : s) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+bool valid_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > limits::id_length) {
+    return false;
+  }
+  for (char c : id) {
+    if (c <= 0x20 || c >= 0x7f || c == '/') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string path_id(const params& args, std::string_view name) {
+  auto it = args.find(name);
+  if (it == args.end() || !valid_id(it->second)) {
+    bad_request("path parameter " + std::string(name) + " must be 1-"
+                + std::to_string(limits::id_length)
+                + " printable ASCII characters without spaces or '/'");
+  }
+  return it->second;
+}
+
+void check_idempotency_key(std::string_view key) {
+  bool ok = !key.empty() && key.size() <= limits::key_length;
+  for (char c : key) {
+    ok = ok && printable(c);
+  }
+  if (!ok) {
+    bad_request("header Idempotency-Key is required: 1-"
+                + std::to_string(limits::key_length)
+                + " printable ASCII characters");
+  }
+}
+
+json parse_object(std::string_view body) {
+  if (blank(body)) {
+    bad_request("request body must be a JSON object");
+  }
+  json j = json::parse(body);
+  if (!j.is_object()) {
+    bad_request(std::string("request body must be a JSON object, not ")
+                + type_name(j));
+  }
+  return j;
+}
+
+actors::inventory::put parse_put_sku(std::string_view body) {
+  json j = parse_object(body);
+  object_reader r(j, "", {"price", "stock", "kind"});
+  actors::inventory::put cmd;
+  cmd.price = r.integer("price", 0, limits::price);
+  cmd.stock = r.integer("stock", 0, limits::stock);
+  if (r.get("kind", false) != nullptr) {
+    auto kind = actors::parse_item_kind(r.string("kind", true));
+    if (!kind) {
+      bad_request("kind must be \"goods\" or \"service\"");
+    }
+    cmd.kind = *kind;
+  }
+  return cmd;
+}
+
+actors::order::create parse_create_order(std::string_view body) {
+  json j = parse_object(body);
+  object_reader r(j, "",
+                  {"user_id", "items", "coupon_id", "affiliate_id", "captcha"});
+  actors::order::create cmd;
+  cmd.user_id = r.id("user_id", true);
+
+  const json& items = *r.get("items", true);
+  if (!items.is_array()) {
+    bad_request("items must be an array, not " + std::string(type_name(items)));
+  }
+  if (items.empty() || items.size() > limits::items) {
+    bad_request("items must have 1.." + std::to_string(limits::items)
+                + " entries");
+  }
+  // A SKU listed twice is one line with the summed quantity (the order
+  // state machine merges them).
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::string where = "items[" + std::to_string(i) + "]";
+    if (!items[i].is_object()) {
+      bad_request(where + " must be an object, not " + type_name(items[i]));
+    }
+    object_reader item(items[i], where + ".", {"sku", "quantity"});
+    actors::order::requested_item line;
+    line.sku = item.id("sku", true);
+    line.quantity = item.integer("quantity", 1, limits::quantity);
+    cmd.items.push_back(std::move(line));
+  }
+
+  cmd.coupon_id = r.id("coupon_id", false);
+  cmd.affiliate_id = r.id("affiliate_id", false);
+  if (const json* captcha = r.get("captcha", false)) {
+    if (!captcha->is_object()) {
+      bad_request("captcha must be an object, not "
+                  + std::string(type_name(*captcha)));
+    }
+    object_reader c(*captcha, "captcha.", {"id", "answer"});
+    c.id("id", true);
+    auto answer = c.string("answer", true);
+    if (answer.size() > limits::id_length) {
+      bad_request("captcha.answer must be at most "
+                  + std::to_string(limits::id_length) + " bytes");
+    }
+  }
+  // Canonical: keys sorted (std::map), no whitespace, and an optional field
+  // sent as null hashes like one left out.
+  for (const char* optional : {"coupon_id", "affiliate_id", "captcha"}) {
+    auto it = j.find(optional);
+    if (it != j.end() && it->is_null()) {
+      j.erase(it);
+    }
+  }
+  cmd.fingerprint = sha256_hex(j.dump());
+  return cmd;
+}
+
+actors::order::cancel parse_cancel(std::string_view body) {
+  actors::order::cancel cmd;
+  if (blank(body)) {
+    return cmd;
+  }
+  json j = parse_object(body);
+  object_reader r(j, "", {"reason"});
+  cmd.reason = r.string("reason", false);
+  if (characters(cmd.reason) > limits::reason_length) {
+    bad_request("reason must be at most "
+                + std::to_string(limits::reason_length) + " characters");
+  }
+  for (char c : cmd.reason) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      bad_request("reason must not contain control characters");
+    }
+  }
+  return cmd;
+}
+
+payment_notice parse_payment_callback(std::string_view body) {
+  json j = parse_object(body);
+  object_reader r(j, "", {"txn_id", "order_id", "amount", "status"});
+  payment_notice out;
+  out.pay.txn_id = r.id("txn_id", true);
+  out.order_id = r.id("order_id", true);
+  out.pay.amount = r.integer("amount", 0, limits::amount);
+  auto status = r.string("status", true);
+  if (status != "SUCCESS" && status != "FAILED") {
+    bad_request("status must be \"SUCCESS\" or \"FAILED\"");
+  }
+  out.pay.success = status == "SUCCESS";
+  return out;
+}
+
+} // namespace ordo::gateway::detail

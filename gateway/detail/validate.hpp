@@ -1,0 +1,74 @@
+#pragma once
+
+// Request validation: turns headers and raw bodies into the node's command
+// structs, or throws api_error(bad_request) with a message naming the field
+// (malformed JSON surfaces as nlohmann::json::parse_error; see errors.hpp).
+//
+// Rules: a body is a JSON object; required fields are present with the right
+// JSON type (integers are JSON integers: no floats, strings or bools);
+// optional fields may be absent or null; unknown fields are rejected.
+//
+// Threading: pure functions.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/inventory.hpp"
+#include "actors/order.hpp"
+#include "gateway/detail/router.hpp"
+
+namespace ordo::gateway::detail {
+
+/// Limits of API.md's inputs.
+namespace limits {
+inline constexpr std::size_t id_length = 128;
+inline constexpr std::size_t key_length = 128;
+inline constexpr std::size_t reason_length = 256; ///< characters
+inline constexpr std::size_t items = 100;
+inline constexpr std::int64_t quantity = 1'000'000;
+inline constexpr std::int64_t price = 1'000'000'000'000;
+inline constexpr std::int64_t stock = 1'000'000'000;
+inline constexpr std::int64_t amount = 1'000'000'000'000'000;
+} // namespace limits
+
+/// True for 1..128 printable ASCII characters other than space and '/'.
+bool valid_id(std::string_view id) noexcept;
+
+/// The path parameter `name`, checked with valid_id().
+std::string path_id(const params& args, std::string_view name);
+
+/// Checks an Idempotency-Key header value: 1..128 printable ASCII
+/// characters (interior spaces allowed). Missing = empty.
+void check_idempotency_key(std::string_view key);
+
+/// Parses `body` as JSON and requires an object.
+nlohmann::json parse_object(std::string_view body);
+
+/// PUT /v1/skus/{sku}: {"price", "stock", "kind"?}.
+actors::inventory::put parse_put_sku(std::string_view body);
+
+/// POST /v1/orders: {"user_id", "items": [{"sku", "quantity"}],
+/// "coupon_id"?, "affiliate_id"?, "captcha"?: {"id", "answer"}}. Sets
+/// `fingerprint` to the hex SHA-256 of the parsed body's canonical dump
+/// (keys sorted, no whitespace, null optional fields dropped); leaves
+/// `token` at 0. An SKU may appear once.
+actors::order::create parse_create_order(std::string_view body);
+
+/// POST /v1/orders/{id}/cancel: empty, or {"reason"?: string of at most 256
+/// characters, no control characters}.
+actors::order::cancel parse_cancel(std::string_view body);
+
+/// A payment provider's callback.
+struct payment_notice {
+  std::string order_id;
+  actors::order::pay pay;
+};
+
+/// POST /v1/payments/callback: {"txn_id", "order_id", "amount",
+/// "status": "SUCCESS" | "FAILED"}.
+payment_notice parse_payment_callback(std::string_view body);
+
+} // namespace ordo::gateway::detail

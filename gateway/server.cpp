@@ -1,0 +1,192 @@
+#include "gateway/server.hpp"
+
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "gateway/detail/routes.hpp"
+#include "gateway/detail/session.hpp"
+
+namespace ordo::gateway {
+
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+/// Threading: the acceptor is confined to its own handlers (one accept at a
+/// time); `state_` is shared with the sessions (see server_state); stop()
+/// runs on the owner's thread.
+class server_impl final : public server {
+public:
+  server_impl(const server_options& opts, runtime::node& n)
+    : state_(opts,
+             detail::make_router({&n, opts.admin_token, opts.payment_secret})),
+      work_(asio::make_work_guard(ioc_)), acceptor_(ioc_), retry_(ioc_) {}
+
+  ~server_impl() override {
+    stop();
+  }
+
+  bool listen(std::string* err) {
+    const auto& o = state_.opts;
+    if (o.threads < 1 || o.threads > 64) {
+      *err = "threads must be 1..64";
+      return false;
+    }
+    boost::system::error_code ec;
+    tcp::resolver resolver(ioc_);
+    auto found = resolver.resolve(o.host, std::to_string(o.port),
+                                  tcp::resolver::numeric_service, ec);
+    if (ec || found.empty()) {
+      *err = "cannot resolve " + o.host + ": "
+             + (ec ? ec.message() : "no address");
+      return false;
+    }
+    tcp::endpoint ep = found.begin()->endpoint();
+    auto where = o.host + ":" + std::to_string(o.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) {
+      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+      acceptor_.bind(ep, ec);
+    }
+    if (!ec) {
+      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+      *err = "cannot listen on " + where + ": " + ec.message();
+      return false;
+    }
+    port_ = acceptor_.local_endpoint(ec).port();
+    if (ec) {
+      *err = "cannot listen on " + where + ": " + ec.message();
+      return false;
+    }
+    return true;
+  }
+
+  void run() {
+    accept();
+    for (std::size_t i = 0; i < state_.opts.threads; ++i) {
+      threads_.emplace_back([this] {
+        for (;;) {
+          try {
+            ioc_.run();
+            return;
+          } catch (const std::exception& e) {
+            std::fprintf(stderr, "ordo gateway: I/O thread: %s\n", e.what());
+          } catch (...) {
+            std::fprintf(stderr, "ordo gateway: I/O thread: unknown error\n");
+          }
+        }
+      });
+    }
+  }
+
+  std::uint16_t port() const override {
+    return port_;
+  }
+
+  void stop() override {
+    if (stopped_) {
+      return;
+    }
+    stopped_ = true;
+    {
+      std::lock_guard<std::mutex> guard(state_.exit->mu);
+      state_.exit->open = false;
+    }
+    work_.reset();
+    ioc_.stop();
+    for (auto& t : threads_) {
+      t.join();
+    }
+    threads_.clear();
+    // No I/O thread runs now: close everything directly.
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    for (auto& [_, s] : state_.take_all()) {
+      s->abort();
+    }
+  }
+
+private:
+  void accept() {
+    acceptor_.async_accept(
+      asio::make_strand(ioc_),
+      [this](boost::system::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted) {
+          return;
+        }
+        if (ec) {
+          // Out of descriptors and the like: back off instead of spinning.
+          std::fprintf(stderr, "ordo gateway: accept: %s\n",
+                       ec.message().c_str());
+          retry_.expires_after(std::chrono::milliseconds(50));
+          retry_.async_wait([this](boost::system::error_code wait_ec) {
+            if (!wait_ec) {
+              accept();
+            }
+          });
+          return;
+        }
+        serve(std::move(socket));
+        accept();
+      });
+  }
+
+  void serve(tcp::socket socket) {
+    try {
+      auto s = std::make_shared<detail::session>(std::move(socket), state_);
+      if (state_.admit(s)) {
+        s->start();
+        return;
+      }
+      s->refuse();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ordo gateway: cannot start a session: %s\n",
+                   e.what());
+    }
+  }
+
+  // Declared first, destroyed last: sessions and handlers refer to it.
+  detail::server_state state_;
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_;
+  std::vector<std::thread> threads_;
+  std::uint16_t port_ = 0;
+  bool stopped_ = false;
+};
+
+} // namespace
+
+std::unique_ptr<server> server::start(const server_options& opts,
+                                      runtime::node& n, std::string* err) {
+  std::string ignored;
+  if (err == nullptr) {
+    err = &ignored;
+  }
+  try {
+    auto s = std::make_unique<server_impl>(opts, n);
+    if (!s->listen(err)) {
+      return nullptr;
+    }
+    s->run();
+    return s;
+  } catch (const std::exception& e) {
+    *err = std::string("cannot start the HTTP server: ") + e.what();
+    return nullptr;
+  }
+}
+
+} // namespace ordo::gateway

@@ -1,0 +1,189 @@
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "app/cli.hpp"
+
+using namespace ordo::app;
+
+namespace {
+
+struct run {
+  command cmd;
+  std::string out;
+  std::string err;
+};
+
+/// Parses `args` (without the program name) with both env vars unset
+/// unless `env` says otherwise.
+run parse(std::vector<std::string> args, bool env = false) {
+  if (!env) {
+    unsetenv("ORDO_ADMIN_TOKEN");
+    unsetenv("ORDO_PAYMENT_SECRET");
+  }
+  args.insert(args.begin(), "ordo");
+  std::vector<const char*> argv;
+  for (const auto& a : args) {
+    argv.push_back(a.c_str());
+  }
+  std::ostringstream out, err;
+  run r;
+  r.cmd
+    = parse_command_line(static_cast<int>(argv.size()), argv.data(), out, err);
+  r.out = out.str();
+  r.err = err.str();
+  return r;
+}
+
+/// Checks that `args` fail with a message containing `text`.
+void fails(std::vector<std::string> args, const std::string& text) {
+  auto r = parse(args);
+  BOOST_TEST(!r.cmd.serve.has_value());
+  BOOST_TEST(r.cmd.exit_code != 0);
+  BOOST_TEST(r.err.find(text) != std::string::npos,
+             "stderr '" << r.err << "' should contain '" << text << "'");
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(cli_suite)
+
+BOOST_AUTO_TEST_CASE(plain_ordo_prints_help) {
+  auto r = parse({});
+  BOOST_TEST(!r.cmd.serve.has_value());
+  BOOST_TEST(r.cmd.exit_code == 0);
+  BOOST_TEST(r.out.find("serve") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(serve_help_lists_flags) {
+  auto r = parse({"serve", "--help"});
+  BOOST_TEST(!r.cmd.serve.has_value());
+  BOOST_TEST(r.cmd.exit_code == 0);
+  for (auto flag :
+       {"--data", "--http", "--admin-token", "--payment-secret",
+        "--payment-timeout", "--reservation-ttl", "--passivate-after",
+        "--durability", "--scheduler-threads", "--http-threads"}) {
+    BOOST_TEST(r.out.find(flag) != std::string::npos, flag);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(defaults_match_api_md) {
+  auto r = parse({"serve"});
+  BOOST_REQUIRE(r.cmd.serve.has_value());
+  const auto& c = *r.cmd.serve;
+  BOOST_TEST(c.node.data_dir == "./data");
+  BOOST_TEST(c.node.sync);
+  BOOST_TEST(c.node.payment_timeout == 15 * 60 * 1000);
+  BOOST_TEST(c.node.reservation_ttl == 15 * 60 * 1000);
+  BOOST_TEST(c.node.passivate_after == 60 * 1000);
+  BOOST_TEST(c.node.scheduler_threads == 2u);
+  BOOST_TEST(c.http.host == "127.0.0.1");
+  BOOST_TEST(c.http.port == 8080);
+  BOOST_TEST(c.http.threads == 1u);
+  // A random admin token, shown on stderr; the dev secret, with a warning.
+  BOOST_TEST(c.http.admin_token.size() == 32u);
+  BOOST_TEST(r.err.find(c.http.admin_token) != std::string::npos);
+  BOOST_TEST(c.http.payment_secret == "dev-secret");
+  BOOST_TEST(r.err.find("warning") != std::string::npos);
+  BOOST_TEST(r.out.empty());
+  // Two runs, two tokens.
+  BOOST_TEST(parse({"serve"}).cmd.serve->http.admin_token
+             != c.http.admin_token);
+}
+
+BOOST_AUTO_TEST_CASE(flags_fill_the_options) {
+  auto r = parse({"serve",     "--data",
+                  "/tmp/x",    "--http",
+                  "0.0.0.0:0", "--admin-token",
+                  "adm",       "--payment-secret",
+                  "sec",       "--payment-timeout",
+                  "2s",        "--reservation-ttl",
+                  "5m",        "--passivate-after",
+                  "250ms",     "--durability",
+                  "async",     "--scheduler-threads",
+                  "4",         "--http-threads",
+                  "3"});
+  BOOST_REQUIRE(r.cmd.serve.has_value());
+  const auto& c = *r.cmd.serve;
+  BOOST_TEST(c.node.data_dir == "/tmp/x");
+  BOOST_TEST(!c.node.sync);
+  BOOST_TEST(c.node.payment_timeout == 2000);
+  BOOST_TEST(c.node.reservation_ttl == 300'000);
+  BOOST_TEST(c.node.passivate_after == 250);
+  BOOST_TEST(c.node.scheduler_threads == 4u);
+  BOOST_TEST(c.http.host == "0.0.0.0");
+  BOOST_TEST(c.http.port == 0);
+  BOOST_TEST(c.http.threads == 3u);
+  BOOST_TEST(c.http.admin_token == "adm");
+  BOOST_TEST(c.http.payment_secret == "sec");
+  BOOST_TEST(r.err.empty(), r.err);
+}
+
+BOOST_AUTO_TEST_CASE(environment_supplies_secrets) {
+  setenv("ORDO_ADMIN_TOKEN", "env-admin", 1);
+  setenv("ORDO_PAYMENT_SECRET", "env-secret", 1);
+  auto r = parse({"serve"}, true);
+  BOOST_REQUIRE(r.cmd.serve.has_value());
+  BOOST_TEST(r.cmd.serve->http.admin_token == "env-admin");
+  BOOST_TEST(r.cmd.serve->http.payment_secret == "env-secret");
+  BOOST_TEST(r.err.empty(), r.err);
+  // A flag beats the environment.
+  r = parse({"serve", "--admin-token", "flag-admin"}, true);
+  BOOST_TEST(r.cmd.serve->http.admin_token == "flag-admin");
+  unsetenv("ORDO_ADMIN_TOKEN");
+  unsetenv("ORDO_PAYMENT_SECRET");
+}
+
+BOOST_AUTO_TEST_CASE(bad_values_fail_with_clear_messages) {
+  fails({"serve", "--payment-timeout", "0s"}, "--payment-timeout");
+  fails({"serve", "--payment-timeout", "5"}, "invalid duration");
+  fails({"serve", "--passivate-after", "-1s"}, "--passivate-after");
+  fails({"serve", "--reservation-ttl", "1h1m"}, "--reservation-ttl");
+  fails({"serve", "--payment-timeout", "20m"}, "must not expire first");
+  fails({"serve", "--reservation-ttl", "5m"}, "shorter than --payment-timeout");
+  fails({"serve", "--http", "localhost"}, "--http");
+  fails({"serve", "--http", "127.0.0.1:65536"}, "--http");
+  fails({"serve", "--http", "127.0.0.1:"}, "--http");
+  fails({"serve", "--http", ":80"}, "--http");
+  fails({"serve", "--http", "::1:80"}, "--http");
+  fails({"serve", "--durability", "maybe"}, "--durability");
+  fails({"serve", "--scheduler-threads", "0"}, "--scheduler-threads");
+  fails({"serve", "--scheduler-threads", "65"}, "--scheduler-threads");
+  fails({"serve", "--http-threads", "x"}, "--http-threads");
+  fails({"serve", "--admin-token", ""}, "--admin-token");
+  fails({"serve", "--payment-secret", ""}, "--payment-secret");
+  fails({"serve", "--data", ""}, "--data");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_flags_and_commands_fail) {
+  fails({"serve", "--bogus"}, "--bogus");
+  fails({"serve", "extra"}, "extra");
+  fails({"launch"}, "launch");
+  fails({"--data", "x"}, "--data");
+}
+
+BOOST_AUTO_TEST_CASE(listen_addresses_parse) {
+  std::string host;
+  std::uint16_t port = 1;
+  BOOST_TEST(parse_listen_address("127.0.0.1:0", &host, &port));
+  BOOST_TEST(host == "127.0.0.1");
+  BOOST_TEST(port == 0);
+  BOOST_TEST(parse_listen_address("[::1]:8080", &host, &port));
+  BOOST_TEST(host == "::1");
+  BOOST_TEST(port == 8080);
+  BOOST_TEST(parse_listen_address("localhost:65535", &host, &port));
+  BOOST_TEST(port == 65535);
+  BOOST_TEST(!parse_listen_address("host:-1", &host, &port));
+  BOOST_TEST(!parse_listen_address("host:1x", &host, &port));
+  BOOST_TEST(!parse_listen_address("host:000080800", &host, &port));
+}
+
+BOOST_AUTO_TEST_CASE(listen_url_brackets_ipv6) {
+  BOOST_TEST(listen_url("127.0.0.1", 8080) == "http://127.0.0.1:8080");
+  BOOST_TEST(listen_url("::1", 9) == "http://[::1]:9");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,106 @@
+#include <boost/test/unit_test.hpp>
+
+#include "gateway/detail/errors.hpp"
+
+using namespace ordo::gateway::detail;
+using ordo::actors::errc;
+
+namespace {
+
+template <class E>
+reply reply_to(E e) {
+  try {
+    throw e;
+  } catch (...) {
+    return to_reply(std::current_exception());
+  }
+}
+
+nlohmann::json body(const reply& r) {
+  return nlohmann::json::parse(r.body);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(errors_suite)
+
+BOOST_AUTO_TEST_CASE(every_errc_has_the_api_status) {
+  BOOST_TEST(static_cast<int>(status_of(errc::bad_request)) == 400);
+  BOOST_TEST(static_cast<int>(status_of(errc::unauthorized)) == 401);
+  BOOST_TEST(static_cast<int>(status_of(errc::not_found)) == 404);
+  BOOST_TEST(static_cast<int>(status_of(errc::insufficient_stock)) == 409);
+  BOOST_TEST(static_cast<int>(status_of(errc::coupon_unavailable)) == 409);
+  BOOST_TEST(static_cast<int>(status_of(errc::already_paid)) == 409);
+  BOOST_TEST(static_cast<int>(status_of(errc::invalid_transition)) == 409);
+  BOOST_TEST(static_cast<int>(status_of(errc::idempotency_key_reused)) == 422);
+  BOOST_TEST(static_cast<int>(status_of(errc::unavailable)) == 503);
+  BOOST_TEST(static_cast<int>(status_of(errc::internal)) == 500);
+}
+
+BOOST_AUTO_TEST_CASE(domain_error_body_has_code_and_message) {
+  auto r = reply_to(api_error(errc::insufficient_stock, "only 3 left of A"));
+  BOOST_TEST(static_cast<int>(r.status) == 409);
+  BOOST_TEST(body(r)
+             == (nlohmann::json{{"error", "insufficient_stock"},
+                                {"message", "only 3 left of A"}}));
+  BOOST_TEST(r.headers.empty());
+}
+
+BOOST_AUTO_TEST_CASE(node_error_converts) {
+  auto r = reply_to(
+    api_error(ordo::actors::error{errc::idempotency_key_reused, "other body"}));
+  BOOST_TEST(static_cast<int>(r.status) == 422);
+  BOOST_TEST(body(r)["error"] == "idempotency_key_reused");
+}
+
+BOOST_AUTO_TEST_CASE(unavailable_carries_retry_after) {
+  auto r = reply_to(api_error(errc::unavailable, "owner unreachable"));
+  BOOST_TEST(static_cast<int>(r.status) == 503);
+  BOOST_REQUIRE(r.headers.size() == 1u);
+  BOOST_TEST(r.headers[0].first == http::field::retry_after);
+  BOOST_TEST(r.headers[0].second == "1");
+}
+
+BOOST_AUTO_TEST_CASE(protocol_errors_keep_their_code_and_headers) {
+  auto r = reply_to(
+    api_error(http::status::payload_too_large, "payload_too_large", "too big"));
+  BOOST_TEST(static_cast<int>(r.status) == 413);
+  BOOST_TEST(body(r)["error"] == "payload_too_large");
+  r = reply_to(api_error(http::status::method_not_allowed, "method_not_allowed",
+                         "allowed: GET")
+                 .with(http::field::allow, "GET"));
+  BOOST_TEST(static_cast<int>(r.status) == 405);
+  BOOST_TEST(r.headers.at(0).second == "GET");
+}
+
+BOOST_AUTO_TEST_CASE(json_parse_errors_are_bad_requests) {
+  reply r;
+  try {
+    auto j = nlohmann::json::parse("{\"a\":");
+    BOOST_FAIL("parsed " << j.dump());
+  } catch (...) {
+    r = to_reply(std::current_exception());
+  }
+  BOOST_TEST(static_cast<int>(r.status) == 400);
+  BOOST_TEST(body(r)["error"] == "bad_request");
+  BOOST_TEST(body(r)["message"].get<std::string>().rfind("malformed JSON", 0)
+             == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(anything_else_is_internal_without_details) {
+  auto r = reply_to(std::runtime_error("secret detail"));
+  BOOST_TEST(static_cast<int>(r.status) == 500);
+  BOOST_TEST(
+    body(r)
+    == (nlohmann::json{{"error", "internal"}, {"message", "internal error"}}));
+  r = reply_to(42);
+  BOOST_TEST(static_cast<int>(r.status) == 500);
+}
+
+BOOST_AUTO_TEST_CASE(messages_with_invalid_utf8_still_render) {
+  auto r = reply_to(api_error(errc::bad_request, "bad \xff byte"));
+  BOOST_TEST(static_cast<int>(r.status) == 400);
+  BOOST_TEST(body(r)["error"] == "bad_request");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
