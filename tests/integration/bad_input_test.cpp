@@ -1,0 +1,227 @@
+// Bad requests get their API.md error and change nothing (non-negotiable 3).
+
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+#include "tests/integration/server_fixture.hpp"
+
+using namespace ordo;
+using namespace ordo::test;
+
+namespace {
+
+struct bad_request {
+  std::string name;
+  std::string method;
+  std::string target;
+  std::string body;
+  header_list headers;
+  unsigned status;
+  std::string error;
+};
+
+/// Everything a client can observe of the state the battery might touch.
+nlohmann::json observe(http_client& c, const std::string& order_id) {
+  return {
+    {"sku", get_sku(c, "A").json},
+    {"order", c.get("/v1/orders/" + order_id).json},
+    {"calls", c.get("/v1/admin/sandbox/calls", bearer(admin_token)).json}};
+}
+
+header_list signed_callback(const std::string& body) {
+  return {{"X-Ordo-Signature", sign_payment(payment_secret, body)}};
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(bad_input, server_fixture)
+
+BOOST_AUTO_TEST_CASE(every_bad_request_gets_its_error_and_changes_nothing) {
+  http_client c{port()};
+  BOOST_REQUIRE_EQUAL(put_sku(c, "A", 10, 500).status, 200u);
+  auto created = create_order(c, "k-good", "u1", "A", 2);
+  BOOST_REQUIRE_EQUAL(created.status, 201u);
+  std::string id = created.json["order_id"];
+  auto before = observe(c, id);
+
+  const header_list key{{"Idempotency-Key", "k-bad"}};
+  auto order_body = [](const std::string& items) {
+    return R"({"user_id":"u1","items":)" + items + "}";
+  };
+  const std::string huge(1024 * 1024 + 1, 'x');
+  const std::string unknown_order_cb
+    = R"({"txn_id":"t1","order_id":"o0000-ffffffffffffffff","amount":1000,"status":"SUCCESS"})";
+  const std::string bad_status_cb = R"({"txn_id":"t1","order_id":")" + id
+                                    + R"(","amount":1000,"status":"MAYBE"})";
+  const std::string negative_cb = R"({"txn_id":"t1","order_id":")" + id
+                                  + R"(","amount":-5,"status":"SUCCESS"})";
+  const std::string good_cb = R"({"txn_id":"t1","order_id":")" + id
+                              + R"(","amount":1000,"status":"SUCCESS"})";
+  std::vector<bad_request> battery{
+    {"malformed json", "POST", "/v1/orders", R"({"user_id":)", key, 400,
+     "bad_request"},
+    {"not an object", "POST", "/v1/orders", "[]", key, 400, "bad_request"},
+    {"empty body", "POST", "/v1/orders", "", key, 400, "bad_request"},
+    {"missing user", "POST", "/v1/orders",
+     R"({"items":[{"sku":"A","quantity":1}]})", key, 400, "bad_request"},
+    {"user of wrong type", "POST", "/v1/orders",
+     R"({"user_id":5,"items":[{"sku":"A","quantity":1}]})", key, 400,
+     "bad_request"},
+    {"empty items", "POST", "/v1/orders", order_body("[]"), key, 400,
+     "bad_request"},
+    {"zero quantity", "POST", "/v1/orders",
+     order_body(R"([{"sku":"A","quantity":0}])"), key, 400, "bad_request"},
+    {"negative quantity", "POST", "/v1/orders",
+     order_body(R"([{"sku":"A","quantity":-3}])"), key, 400, "bad_request"},
+    {"fractional quantity", "POST", "/v1/orders",
+     order_body(R"([{"sku":"A","quantity":1.5}])"), key, 400, "bad_request"},
+    {"quantity as string", "POST", "/v1/orders",
+     order_body(R"([{"sku":"A","quantity":"2"}])"), key, 400, "bad_request"},
+    {"huge quantity", "POST", "/v1/orders",
+     order_body(R"([{"sku":"A","quantity":99999999999999999999}])"), key, 400,
+     "bad_request"},
+    {"unknown field", "POST", "/v1/orders",
+     R"({"user_id":"u1","items":[{"sku":"A","quantity":1}],"vip":true})", key,
+     400, "bad_request"},
+    {"missing idempotency key",
+     "POST",
+     "/v1/orders",
+     order_body(R"([{"sku":"A","quantity":1}])"),
+     {},
+     400,
+     "bad_request"},
+    {"idempotency key too long",
+     "POST",
+     "/v1/orders",
+     order_body(R"([{"sku":"A","quantity":1}])"),
+     {{"Idempotency-Key", std::string(129, 'k')}},
+     400,
+     "bad_request"},
+    {"same key, other body",
+     "POST",
+     "/v1/orders",
+     order_body(R"([{"sku":"A","quantity":3}])"),
+     {{"Idempotency-Key", "k-good"}},
+     422,
+     "idempotency_key_reused"},
+    {"more than in stock", "POST", "/v1/orders",
+     order_body(R"([{"sku":"A","quantity":9}])"), key, 409,
+     "insufficient_stock"},
+    {"unknown sku", "POST", "/v1/orders",
+     order_body(R"([{"sku":"nope","quantity":1}])"), key, 404, "not_found"},
+    {"oversized body", "POST", "/v1/orders", huge, key, 413,
+     "payload_too_large"},
+    {"unknown order",
+     "GET",
+     "/v1/orders/o0000-ffffffffffffffff",
+     "",
+     {},
+     404,
+     "not_found"},
+    {"cancel unknown order",
+     "POST",
+     "/v1/orders/o0000-ffffffffffffffff/cancel",
+     "",
+     {},
+     404,
+     "not_found"},
+    {"cancel with bad body",
+     "POST",
+     "/v1/orders/" + id + "/cancel",
+     R"({"reason":7})",
+     {},
+     400,
+     "bad_request"},
+    {"callback without signature",
+     "POST",
+     "/v1/payments/callback",
+     good_cb,
+     {},
+     401,
+     "unauthorized"},
+    {"callback with bad signature",
+     "POST",
+     "/v1/payments/callback",
+     good_cb,
+     {{"X-Ordo-Signature", sign_payment("wrong-secret", good_cb)}},
+     401,
+     "unauthorized"},
+    {"callback for unknown order", "POST", "/v1/payments/callback",
+     unknown_order_cb, signed_callback(unknown_order_cb), 404, "not_found"},
+    {"callback with unknown status", "POST", "/v1/payments/callback",
+     bad_status_cb, signed_callback(bad_status_cb), 400, "bad_request"},
+    {"callback with negative amount", "POST", "/v1/payments/callback",
+     negative_cb, signed_callback(negative_cb), 400, "bad_request"},
+    {"callback malformed", "POST", "/v1/payments/callback", "{",
+     signed_callback("{"), 400, "bad_request"},
+    {"sku without token",
+     "PUT",
+     "/v1/skus/A",
+     R"({"price":1,"stock":1})",
+     {},
+     401,
+     "unauthorized"},
+    {"sku with wrong token", "PUT", "/v1/skus/A", R"({"price":1,"stock":1})",
+     bearer("nope"), 401, "unauthorized"},
+    {"sku read without token",
+     "GET",
+     "/v1/skus/A",
+     "",
+     {},
+     401,
+     "unauthorized"},
+    {"negative stock", "PUT", "/v1/skus/A", R"({"price":1,"stock":-1})",
+     bearer(admin_token), 400, "bad_request"},
+    {"price as string", "PUT", "/v1/skus/A", R"({"price":"1","stock":1})",
+     bearer(admin_token), 400, "bad_request"},
+    {"huge stock", "PUT", "/v1/skus/A", R"({"price":1,"stock":1e13})",
+     bearer(admin_token), 400, "bad_request"},
+    {"unknown kind", "PUT", "/v1/skus/A",
+     R"({"price":1,"stock":1,"kind":"gift"})", bearer(admin_token), 400,
+     "bad_request"},
+    {"stock below reserved", "PUT", "/v1/skus/A", R"({"price":500,"stock":1})",
+     bearer(admin_token), 409, "insufficient_stock"},
+    {"complete without token",
+     "POST",
+     "/v1/orders/" + id + "/complete",
+     "",
+     {},
+     401,
+     "unauthorized"},
+    {"refund without token",
+     "POST",
+     "/v1/orders/" + id + "/refund",
+     "",
+     {},
+     401,
+     "unauthorized"},
+    {"complete unpaid order", "POST", "/v1/orders/" + id + "/complete", "",
+     bearer(admin_token), 409, "invalid_transition"},
+    {"unknown route", "GET", "/v1/nothing", "", {}, 404, "not_found"},
+    {"id too long",
+     "GET",
+     "/v1/orders/" + std::string(200, 'o'),
+     "",
+     {},
+     400,
+     "bad_request"},
+  };
+  for (auto& b : battery) {
+    auto r = c.request(b.method, b.target, b.body, b.headers);
+    BOOST_CHECK_MESSAGE(r.status == b.status && r.error() == b.error,
+                        b.name << ": got " << r.status << " " << r.body);
+    BOOST_CHECK_MESSAGE(r.json.contains("message"),
+                        b.name << ": error without message");
+  }
+  BOOST_REQUIRE(node->quiesce(10'000));
+  http_client fresh{port()};
+  BOOST_CHECK_EQUAL(fresh.get("/healthz").status, 200u);
+  auto after = observe(fresh, id);
+  BOOST_CHECK_MESSAGE(after == before, "state changed:\nbefore "
+                                         << before.dump() << "\nafter  "
+                                         << after.dump());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

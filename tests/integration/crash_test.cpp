@@ -1,0 +1,163 @@
+// kill -9 of a real `ordo serve` process (non-negotiable 4): nothing
+// acknowledged is lost, and deadlines that passed while it was down are
+// enforced soon after restart.
+
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/server_fixture.hpp"
+#include "tests/support/process.hpp"
+
+using namespace ordo;
+using namespace ordo::test;
+
+namespace {
+
+struct process_fixture {
+  temp_dir dir;
+
+  std::vector<std::string> args(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a{
+      "--data",        dir.path() + "/db", "--http",           "127.0.0.1:0",
+      "--admin-token", admin_token,        "--payment-secret", payment_secret};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  std::unique_ptr<server_process> start(std::vector<std::string> extra = {}) {
+    return std::make_unique<server_process>(ORDO_BINARY, args(extra),
+                                            dir.path() + "/ordo.log");
+  }
+};
+
+std::int64_t field(const nlohmann::json& j, const char* name) {
+  return j.at(name).get<std::int64_t>();
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(crash, process_fixture)
+
+BOOST_AUTO_TEST_CASE(sigkill_under_create_load_loses_no_acknowledged_order) {
+  auto server = start();
+  {
+    http_client admin{server->port()};
+    BOOST_REQUIRE_EQUAL(put_sku(admin, "A", 100000).status, 200u);
+  }
+  struct ack {
+    std::string key;
+    std::string user;
+    std::int64_t quantity;
+    nlohmann::json order;
+  };
+  std::mutex mu;
+  std::vector<ack> acked;
+  std::vector<ack> unanswered; // sent, no reply: may or may not exist
+  std::atomic<bool> killed{false};
+  std::atomic<int> count{0};
+  auto port = server->port();
+  auto load = [&](int t) {
+    http_client c{port};
+    for (int i = 0; !killed; ++i) {
+      ack a{"t" + std::to_string(t) + "-" + std::to_string(i),
+            "user-" + std::to_string(i % 50),
+            1 + i % 4,
+            {}};
+      try {
+        auto r = create_order(c, a.key, a.user, "A", a.quantity);
+        BOOST_REQUIRE_EQUAL(r.status, 201u);
+        a.order = r.json;
+        std::lock_guard<std::mutex> guard{mu};
+        acked.push_back(std::move(a));
+        ++count;
+      } catch (const std::exception&) {
+        std::lock_guard<std::mutex> guard{mu};
+        unanswered.push_back(std::move(a));
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back(load, t);
+  }
+  while (count < 400) {
+    std::this_thread::yield();
+  }
+  server->kill_and_wait(SIGKILL);
+  killed = true;
+  for (auto& t : clients) {
+    t.join();
+  }
+  BOOST_TEST_MESSAGE("acknowledged before the kill: " << acked.size());
+
+  server = start();
+  http_client c{server->port()};
+  for (auto& a : acked) {
+    auto r = c.get("/v1/orders/" + a.order["order_id"].get<std::string>());
+    BOOST_REQUIRE_EQUAL(r.status, 200u);
+    BOOST_CHECK_EQUAL(r.json["status"], "PENDING_PAYMENT");
+    BOOST_CHECK_EQUAL(r.json["items"], a.order["items"]);
+    BOOST_CHECK_EQUAL(r.json["version"], a.order["version"]);
+  }
+  // Clients retry what went unanswered with the same key: each ends as one
+  // order, and the SKU holds exactly the stock of the orders that exist.
+  std::int64_t reserved = 0;
+  for (auto& a : acked) {
+    reserved += a.quantity;
+  }
+  for (auto& a : unanswered) {
+    auto r = create_order(c, a.key, a.user, "A", a.quantity);
+    BOOST_CHECK(r.status == 201u || r.status == 200u);
+    reserved += a.quantity;
+  }
+  auto s = get_sku(c, "A").json;
+  BOOST_CHECK_EQUAL(field(s, "reserved"), reserved);
+  BOOST_CHECK_EQUAL(
+    field(s, "available") + field(s, "reserved") + field(s, "sold"), 100000);
+}
+
+BOOST_AUTO_TEST_CASE(deadline_passed_while_down_cancels_after_restart) {
+  auto server = start({"--payment-timeout", "2s", "--reservation-ttl", "2s"});
+  std::vector<std::string> ids;
+  std::string deadline;
+  {
+    http_client c{server->port()};
+    BOOST_REQUIRE_EQUAL(put_sku(c, "A", 100).status, 200u);
+    for (int i = 0; i < 20; ++i) {
+      auto r = create_order(c, "k" + std::to_string(i), "u1", "A", 2);
+      BOOST_REQUIRE_EQUAL(r.status, 201u);
+      ids.push_back(r.json["order_id"]);
+      deadline = r.json["pay_deadline"];
+    }
+    BOOST_CHECK_EQUAL(field(get_sku(c, "A").json, "available"), 60);
+  }
+  server->kill_and_wait(SIGKILL);
+  // Stay down until every payment deadline has passed (wall time is the
+  // subject here, not a stand-in for synchronization).
+  std::this_thread::sleep_for(std::chrono::milliseconds{2500});
+  server = start({"--payment-timeout", "2s", "--reservation-ttl", "2s"});
+  http_client c{server->port()};
+  for (auto& id : ids) {
+    BOOST_REQUIRE(eventually([&] {
+      return c.get("/v1/orders/" + id).json["status"] == "CANCELLED";
+    }));
+    BOOST_CHECK_EQUAL(c.get("/v1/orders/" + id).json["cancel_reason"],
+                      "timeout");
+  }
+  BOOST_REQUIRE(eventually([&] {
+    return field(get_sku(c, "A").json, "available") == 100;
+  }));
+  auto s = get_sku(c, "A").json;
+  BOOST_CHECK_EQUAL(field(s, "reserved"), 0);
+  BOOST_CHECK_EQUAL(field(s, "sold"), 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

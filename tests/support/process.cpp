@@ -1,0 +1,105 @@
+#include "tests/support/process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <stdexcept>
+#include <thread>
+
+namespace ordo::test {
+
+server_process::server_process(const std::string& binary,
+                               std::vector<std::string> args,
+                               const std::string& log_path,
+                               std::chrono::milliseconds ready_within) {
+  int out[2];
+  if (::pipe(out) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  args.insert(args.begin(), "serve");
+  args.insert(args.begin(), binary);
+  std::vector<char*> argv;
+  for (auto& a : args) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ < 0) {
+    throw std::runtime_error("fork failed");
+  }
+  if (pid_ == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (log >= 0) {
+      ::dup2(log, STDERR_FILENO);
+    }
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string seen;
+  auto until = std::chrono::steady_clock::now() + ready_within;
+  const std::string marker = "ordo listening on http://";
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  until - std::chrono::steady_clock::now())
+                  .count();
+    if (left <= 0) {
+      ::close(out[0]);
+      kill_and_wait(SIGKILL);
+      throw std::runtime_error("ordo did not report ready; stdout: " + seen);
+    }
+    pollfd p{out[0], POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) {
+      continue;
+    }
+    char buf[512];
+    auto n = ::read(out[0], buf, sizeof(buf));
+    if (n <= 0) {
+      ::close(out[0]);
+      kill_and_wait(SIGKILL);
+      throw std::runtime_error("ordo exited before ready; stdout: " + seen);
+    }
+    seen.append(buf, static_cast<std::size_t>(n));
+    auto at = seen.find(marker);
+    auto eol = at == std::string::npos ? at : seen.find('\n', at);
+    if (eol != std::string::npos) {
+      auto addr = seen.substr(at + marker.size(), eol - at - marker.size());
+      port_ = static_cast<std::uint16_t>(
+        std::stoi(addr.substr(addr.rfind(':') + 1)));
+      break;
+    }
+  }
+  // Keep draining stdout so the child never blocks on a full pipe; the
+  // thread ends when the child does (EOF).
+  ::fcntl(out[0], F_SETFD, FD_CLOEXEC);
+  std::thread{[fd = out[0]] {
+    char buf[512];
+    while (::read(fd, buf, sizeof(buf)) > 0) {
+    }
+    ::close(fd);
+  }}.detach();
+}
+
+server_process::~server_process() {
+  if (pid_ > 0) {
+    kill_and_wait(SIGKILL);
+  }
+}
+
+int server_process::kill_and_wait(int sig) {
+  int status = 0;
+  if (pid_ > 0) {
+    ::kill(pid_, sig);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+  return status;
+}
+
+} // namespace ordo::test
