@@ -1,6 +1,7 @@
 #include "actors/inventory.hpp"
 
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -334,28 +335,69 @@ result<input> decode(const envelope& msg) {
 // Stored form:
 //   {"sku","exists","v","price","kind","stocked","avail","resv","sold",
 //    "updated","res":{order_id:{"q","t","exp"}},"short":{order_id:quantity}}
+const std::string& subject(const input& in) noexcept {
+  static const std::string none;
+  return std::visit(
+    [](const auto& x) -> const std::string& {
+      if constexpr (std::is_same_v<std::decay_t<decltype(x)>, put>) {
+        return none;
+      } else {
+        return x.order_id;
+      }
+    },
+    in);
+}
+
+json entries_to_json(const state& s, const std::string& order_id) {
+  json j;
+  if (auto i = s.reservations.find(order_id); i != s.reservations.end()) {
+    j["r"] = json{{"q", i->second.quantity},
+                  {"t", i->second.token},
+                  {"exp", i->second.expires_at}};
+  }
+  if (auto i = s.shortfalls.find(order_id); i != s.shortfalls.end()) {
+    j["s"] = i->second;
+  }
+  return j;
+}
+
+void entries_from_json(const json& j, const std::string& order_id, state& s) {
+  if (!j.is_object()) {
+    return;
+  }
+  if (auto r = j.find("r"); r != j.end() && r->is_object()) {
+    s.reservations[order_id] = reservation{r->value("q", std::int64_t{0}),
+                                           r->value("t", std::uint64_t{0}),
+                                           r->value("exp", millis{0})};
+  }
+  if (auto q = j.find("s"); q != j.end() && q->is_number_integer()) {
+    s.shortfalls[order_id] = q->get<std::int64_t>();
+  }
+}
+
+json header_to_json(const state& s) {
+  return json{{"sku", s.sku},
+              {"exists", s.exists},
+              {"v", s.version},
+              {"price", s.price},
+              {"kind", to_string(s.kind)},
+              {"stocked", s.stocked},
+              {"avail", s.available},
+              {"resv", s.reserved},
+              {"sold", s.sold},
+              {"updated", s.updated_at}};
+}
+
 void to_json(nlohmann::json& j, const state& s) {
-  json res = json::object();
+  j = header_to_json(s);
+  json entries = json::object();
   for (const auto& [order_id, r] : s.reservations) {
-    res[order_id]
-      = json{{"q", r.quantity}, {"t", r.token}, {"exp", r.expires_at}};
+    entries[order_id] = entries_to_json(s, order_id);
   }
-  json shortfalls = json::object();
   for (const auto& [order_id, q] : s.shortfalls) {
-    shortfalls[order_id] = q;
+    entries[order_id] = entries_to_json(s, order_id);
   }
-  j = json{{"sku", s.sku},
-           {"exists", s.exists},
-           {"v", s.version},
-           {"price", s.price},
-           {"kind", to_string(s.kind)},
-           {"stocked", s.stocked},
-           {"avail", s.available},
-           {"resv", s.reserved},
-           {"sold", s.sold},
-           {"updated", s.updated_at},
-           {"res", std::move(res)},
-           {"short", std::move(shortfalls)}};
+  j["entries"] = std::move(entries);
 }
 
 void from_json(const nlohmann::json& j, state& s) {
@@ -371,16 +413,9 @@ void from_json(const nlohmann::json& j, state& s) {
   r.reserved = j.value("resv", std::int64_t{0});
   r.sold = j.value("sold", std::int64_t{0});
   r.updated_at = j.value("updated", millis{0});
-  if (auto i = j.find("res"); i != j.end() && i->is_object()) {
+  if (auto i = j.find("entries"); i != j.end() && i->is_object()) {
     for (const auto& [order_id, x] : i->items()) {
-      r.reservations[order_id] = reservation{x.value("q", std::int64_t{0}),
-                                             x.value("t", std::uint64_t{0}),
-                                             x.value("exp", millis{0})};
-    }
-  }
-  if (auto i = j.find("short"); i != j.end() && i->is_object()) {
-    for (const auto& [order_id, q] : i->items()) {
-      r.shortfalls[order_id] = q.get<std::int64_t>();
+      entries_from_json(x, order_id, r);
     }
   }
   s = std::move(r);

@@ -112,7 +112,22 @@ std::string timer_name(const std::string& order_id);
 /// True when the stock invariant holds.
 bool conserved(const state& s) noexcept;
 
+/// The order an input concerns ("" for `put`). A turn changes at most that
+/// order's entries (reservation, shortfall) besides the counters, so the
+/// runtime stores each order's entries as their own record.
+const std::string& subject(const input& in) noexcept;
+
+/// The stored form of `order_id`'s entries; null when it has none.
+nlohmann::json entries_to_json(const state& s, const std::string& order_id);
+/// Restores what `entries_to_json` stored for `order_id`.
+void entries_from_json(const nlohmann::json& j, const std::string& order_id,
+                       state& s);
+
+/// The whole state, entries included (tools and tests; the runtime stores
+/// the counters with `header_to_json` and the entries one by one).
 void to_json(nlohmann::json& j, const state& s);
+/// The state without reservations and shortfalls.
+nlohmann::json header_to_json(const state& s);
 void from_json(const nlohmann::json& j, state& s);
 
 } // namespace ordo::actors::inventory

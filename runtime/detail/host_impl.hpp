@@ -39,20 +39,11 @@ void directory<Kind>::load(host_actor<Kind>* self, directory* dir) {
   auto& st = self->state;
   st.loaded = true;
   Kind::init(st.s, st.id);
-  auto bytes = dir->env_.db->get(storage::cf::actors,
-                                 storage::keys::owner(Kind::name, st.id));
-  if (!bytes) {
-    return;
-  }
-  auto j = storage::codec::unpack(*bytes);
   try {
-    if (j.is_discarded()) {
-      throw std::runtime_error{"not MessagePack"};
-    }
-    j.get_to(st.s);
+    Kind::restore(*dir->env_.db, st.id, st.s);
   } catch (const std::exception& e) {
     // Refuse to run on a state we cannot read: better an error than wrong.
-    std::cerr << "ordo: unreadable snapshot " << Kind::name << "/" << st.id
+    std::cerr << "ordo: unreadable state of " << Kind::name << "/" << st.id
               << ": " << e.what() << "\n";
     st.broken = true;
   }
@@ -105,10 +96,8 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
   }
   auto now = env.time->now();
   auto out = Kind::handle(st.s, m.in, now, dir->cfg_);
-  auto owner = storage::keys::owner(Kind::name, st.id);
   if (!out.event.empty()) {
-    b.put(storage::cf::actors, owner,
-          storage::codec::pack(nlohmann::json(st.s)));
+    Kind::persist(st.s, m.in, b);
     b.put(
       storage::cf::journal,
       storage::keys::journal(Kind::name, st.id, st.s.version),
