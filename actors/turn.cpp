@@ -16,14 +16,15 @@ std::optional<item_kind> parse_item_kind(const std::string& s) noexcept {
   return std::nullopt;
 }
 
-nlohmann::json reply_body(const std::string& from, const outcome& o) {
-  nlohmann::json body
-    = o.reply.is_object() ? o.reply : nlohmann::json::object();
+nlohmann::json reply_body(const std::string& from,
+                          const std::optional<error>& err,
+                          const nlohmann::json& reply) {
+  nlohmann::json body = reply.is_object() ? reply : nlohmann::json::object();
   body["from"] = from;
-  body["ok"] = !o.err.has_value();
-  if (o.err) {
-    body["error"] = to_string(o.err->code);
-    body["message"] = o.err->message;
+  body["ok"] = !err.has_value();
+  if (err) {
+    body["error"] = to_string(err->code);
+    body["message"] = err->message;
   }
   return body;
 }

@@ -103,6 +103,11 @@ struct outcome {
 /// The body of the ".reply" message that answers a request with `o`:
 /// {"from": from, "ok": bool, "error": code (when failed), "message"} plus the
 /// fields of `o.reply`. The one format every requester's decode() reads.
-nlohmann::json reply_body(const std::string& from, const outcome& o);
+nlohmann::json reply_body(const std::string& from,
+                          const std::optional<error>& err,
+                          const nlohmann::json& reply);
+inline nlohmann::json reply_body(const std::string& from, const outcome& o) {
+  return reply_body(from, o.err, o.reply);
+}
 
 } // namespace ordo::actors

@@ -165,19 +165,15 @@ struct aftermath {
       auto type = req.type;
       auto target = req.to.id;
       auto* targets = env.targets;
+      // The reply comes back to the requester as the message type ".reply";
+      // a request whose receiver stopped is answered `unavailable`.
       targets->deliver(
-        req, "", [from, type, target, targets](const turn_reply& r) {
+        req, "",
+        answer_once([from, type, target, targets](const turn_reply& r) {
           actors::envelope back{"", from, type + ".reply",
-                                r.reply.is_object() ? r.reply
-                                                    : nlohmann::json::object()};
-          back.body["from"] = target;
-          back.body["ok"] = !r.err;
-          if (r.err) {
-            back.body["error"] = actors::to_string(r.err->code);
-            back.body["message"] = r.err->message;
-          }
+                                actors::reply_body(target, r.err, r.reply)};
           targets->deliver(back, "", nullptr);
-        });
+        }));
     }
   }
 

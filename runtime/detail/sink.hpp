@@ -4,8 +4,10 @@
 // is not an actor, like the payment provider) is a `sink` registered with the
 // `router` under its kind name. No CAF here.
 
+#include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -25,6 +27,30 @@ struct turn_reply {
 
 /// Runs once, after the turn that handled the message is durable.
 using reply_fn = std::function<void(const turn_reply&)>;
+
+/// Wraps `fn` so it runs exactly once: with the reply, or, if every copy is
+/// destroyed before that (the mail carrying it was dropped because its actor
+/// stopped), with `unavailable`. For replies somebody waits for.
+inline reply_fn answer_once(reply_fn fn) {
+  struct once {
+    reply_fn fn;
+    std::atomic<bool> done{false};
+    ~once() {
+      if (!done.exchange(true)) {
+        fn({actors::error{actors::errc::unavailable, "no reply (stopped)"},
+            {},
+            {}});
+      }
+    }
+  };
+  auto o = std::make_shared<once>();
+  o->fn = std::move(fn);
+  return [o](const turn_reply& r) {
+    if (!o->done.exchange(true)) {
+      o->fn(r);
+    }
+  };
+}
 
 class sink {
 public:
