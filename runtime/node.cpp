@@ -1,11 +1,6 @@
 #include "runtime/node.hpp"
 
-#include <array>
 #include <atomic>
-#include <cstdio>
-#include <iostream>
-
-#include <openssl/sha.h>
 
 #include "runtime/clock.hpp"
 #include "runtime/detail/host.hpp"
