@@ -4,6 +4,7 @@
 // RocksDB, in this process; and helpers that speak API.md through a real
 // HTTP client.
 
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -22,27 +23,45 @@ inline const std::string payment_secret = "test-payment-secret";
 
 struct server_fixture {
   temp_dir dir;
+  /// The node's options as started (data_dir in `dir`, defaults otherwise).
   runtime::node_options opts;
+  /// The server's options as started (port 0, the test token and secret,
+  /// 2 I/O threads, defaults otherwise).
+  gateway::server_options server_opts;
   std::unique_ptr<runtime::node> node;
   std::unique_ptr<gateway::server> server;
 
-  server_fixture() {
+  server_fixture() : server_fixture([](gateway::server_options&) {}) {}
+
+  /// As the default, with `tweak` applied to the server's options (limits,
+  /// timeouts) and `tweak_node` to the node's (a clock), each when given,
+  /// before anything starts.
+  explicit server_fixture(
+    const std::function<void(gateway::server_options&)>& tweak,
+    const std::function<void(runtime::node_options&)>& tweak_node = {}) {
     opts.data_dir = dir.path() + "/db";
+    if (tweak_node) {
+      tweak_node(opts);
+    }
     std::string err;
     node = runtime::node::start(opts, &err);
     if (!node) {
       throw std::runtime_error("node: " + err);
     }
-    gateway::server_options so;
-    so.port = 0;
-    so.admin_token = admin_token;
-    so.payment_secret = payment_secret;
-    so.threads = 2;
-    server = gateway::server::start(so, *node, &err);
+    server_opts.port = 0;
+    server_opts.admin_token = admin_token;
+    server_opts.payment_secret = payment_secret;
+    server_opts.threads = 2;
+    if (tweak) {
+      tweak(server_opts);
+    }
+    server = gateway::server::start(server_opts, *node, &err);
     if (!server) {
       throw std::runtime_error("server: " + err);
     }
   }
+  /// Stops the server, then the node (both idempotent: a test may have
+  /// stopped either already).
   ~server_fixture() {
     server->stop();
     node->stop();
