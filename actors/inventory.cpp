@@ -1,5 +1,7 @@
 #include "actors/inventory.hpp"
 
+#include "actors/detail/support.hpp"
+
 #include <cstdint>
 #include <type_traits>
 #include <utility>
@@ -10,6 +12,10 @@ namespace ordo::actors::inventory {
 
 namespace {
 
+using detail::field;
+using detail::get_int;
+using detail::get_string;
+using detail::get_uint;
 using nlohmann::json;
 
 const config default_config{};
@@ -20,16 +26,9 @@ const config& config_of(const context& ctx) {
 
 const std::string timer_prefix = "res:";
 
-/// Records a state change: journal event, version bump, timestamp, and the
-/// outbox ids that derive from the new version.
+/// Records a state change (see detail::record).
 void commit(state& s, outcome& o, std::string event, const context& ctx) {
-  o.event = std::move(event);
-  ++s.version;
-  s.updated_at = ctx.now;
-  for (std::size_t i = 0; i < o.outbox.size(); ++i) {
-    o.outbox[i].id = "sku/" + s.sku + "#" + std::to_string(s.version) + "."
-                     + std::to_string(i);
-  }
+  detail::record(s, o, std::move(event), ctx.now, "sku/" + s.sku);
 }
 
 /// Returns the reservation of `order_id` to available and forgets it.
@@ -220,45 +219,6 @@ struct handler {
 };
 
 // -- decoding helpers: never throw ------------------------------------------
-
-const json* field(const json& body, const char* key) {
-  if (!body.is_object()) {
-    return nullptr;
-  }
-  auto i = body.find(key);
-  return i == body.end() ? nullptr : &*i;
-}
-
-std::optional<std::string> get_string(const json& body, const char* key) {
-  const auto* v = field(body, key);
-  if (v == nullptr || !v->is_string()) {
-    return std::nullopt;
-  }
-  return v->get<std::string>();
-}
-
-std::optional<std::int64_t> get_int(const json& body, const char* key) {
-  const auto* v = field(body, key);
-  if (v == nullptr || !v->is_number_integer()) {
-    return std::nullopt;
-  }
-  if (v->is_number_unsigned()
-      && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
-    return std::nullopt;
-  }
-  return v->get<std::int64_t>();
-}
-
-std::optional<std::uint64_t> get_uint(const json& body, const char* key) {
-  const auto* v = field(body, key);
-  if (v == nullptr || !v->is_number_integer()) {
-    return std::nullopt;
-  }
-  if (!v->is_number_unsigned() && v->get<std::int64_t>() < 0) {
-    return std::nullopt;
-  }
-  return v->get<std::uint64_t>();
-}
 
 result<input> malformed(const envelope& msg, const std::string& why) {
   return error{errc::bad_request,

@@ -1,5 +1,7 @@
 #include "actors/order.hpp"
 
+#include "actors/detail/support.hpp"
+
 #include <algorithm>
 #include <utility>
 
@@ -9,6 +11,10 @@ namespace ordo::actors::order {
 
 namespace {
 
+using detail::field;
+using detail::get_int;
+using detail::get_string;
+using detail::number_outbox;
 using nlohmann::json;
 
 const config default_config{};
@@ -33,20 +39,9 @@ std::string refund_id_of(const std::string& txn_id) {
   return "rf-" + txn_id;
 }
 
-/// Gives every outbox entry its id "<prefix>.<index>".
-void number_outbox(outcome& o, const std::string& prefix) {
-  for (std::size_t i = 0; i < o.outbox.size(); ++i) {
-    o.outbox[i].id = prefix + "." + std::to_string(i);
-  }
-}
-
-/// Records a state change: journal event, version bump, timestamp, and the
-/// outbox ids that derive from the new version.
+/// Records a state change (see detail::record).
 void commit(state& s, outcome& o, std::string event, const context& ctx) {
-  o.event = std::move(event);
-  ++s.version;
-  s.updated_at = ctx.now;
-  number_outbox(o, "order/" + s.order_id + "#" + std::to_string(s.version));
+  detail::record(s, o, std::move(event), ctx.now, "order/" + s.order_id);
 }
 
 json release_body(const state& s, std::uint64_t token) {
@@ -454,34 +449,6 @@ struct handler {
 };
 
 // -- decoding helpers: never throw ------------------------------------------
-
-const json* field(const json& body, const char* key) {
-  if (!body.is_object()) {
-    return nullptr;
-  }
-  auto i = body.find(key);
-  return i == body.end() ? nullptr : &*i;
-}
-
-std::optional<std::string> get_string(const json& body, const char* key) {
-  const auto* v = field(body, key);
-  if (v == nullptr || !v->is_string()) {
-    return std::nullopt;
-  }
-  return v->get<std::string>();
-}
-
-std::optional<std::int64_t> get_int(const json& body, const char* key) {
-  const auto* v = field(body, key);
-  if (v == nullptr || !v->is_number_integer()) {
-    return std::nullopt;
-  }
-  if (v->is_number_unsigned()
-      && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
-    return std::nullopt;
-  }
-  return v->get<std::int64_t>();
-}
 
 result<input> malformed(const envelope& msg, const std::string& why) {
   return error{errc::bad_request,

@@ -1,0 +1,86 @@
+#pragma once
+
+// Helpers shared by the state machines of actors/: reading fields of an
+// inter-actor message without throwing, and recording a transition.
+// Internal to actors/.
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/turn.hpp"
+
+namespace ordo::actors::detail {
+
+/// The member `key` of `body`; nullptr if `body` is no object or lacks it.
+inline const nlohmann::json* field(const nlohmann::json& body,
+                                   const char* key) {
+  if (!body.is_object()) {
+    return nullptr;
+  }
+  auto i = body.find(key);
+  return i == body.end() ? nullptr : &*i;
+}
+
+inline std::optional<std::string> get_string(const nlohmann::json& body,
+                                             const char* key) {
+  const auto* v = field(body, key);
+  if (v == nullptr || !v->is_string()) {
+    return std::nullopt;
+  }
+  return v->get<std::string>();
+}
+
+/// An integer member that fits int64.
+inline std::optional<std::int64_t> get_int(const nlohmann::json& body,
+                                           const char* key) {
+  const auto* v = field(body, key);
+  if (v == nullptr || !v->is_number_integer()) {
+    return std::nullopt;
+  }
+  if (v->is_number_unsigned()
+      && v->get<std::uint64_t>() > static_cast<std::uint64_t>(
+           std::numeric_limits<std::int64_t>::max())) {
+    return std::nullopt;
+  }
+  return v->get<std::int64_t>();
+}
+
+/// A non-negative integer member.
+inline std::optional<std::uint64_t> get_uint(const nlohmann::json& body,
+                                             const char* key) {
+  const auto* v = field(body, key);
+  if (v == nullptr || !v->is_number_integer()) {
+    return std::nullopt;
+  }
+  if (!v->is_number_unsigned() && v->get<std::int64_t>() < 0) {
+    return std::nullopt;
+  }
+  return v->get<std::uint64_t>();
+}
+
+/// Gives the outbox entries of `o` their ids: `prefix` + "." + index.
+inline void number_outbox(outcome& o, const std::string& prefix) {
+  for (std::size_t i = 0; i < o.outbox.size(); ++i) {
+    o.outbox[i].id = prefix + "." + std::to_string(i);
+  }
+}
+
+/// Records a state change of the actor `owner` ("kind/id"): the journal
+/// event, the version bump and timestamp, and outbox ids derived from the
+/// new version ("owner#version.index"). `State` has `version` and
+/// `updated_at`.
+template <class State>
+void record(State& s, outcome& o, std::string event, millis now,
+            const std::string& owner) {
+  o.event = std::move(event);
+  ++s.version;
+  s.updated_at = now;
+  number_outbox(o, owner + "#" + std::to_string(s.version));
+}
+
+} // namespace ordo::actors::detail
