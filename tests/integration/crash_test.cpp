@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -122,6 +123,121 @@ BOOST_AUTO_TEST_CASE(sigkill_under_create_load_loses_no_acknowledged_order) {
   BOOST_CHECK_EQUAL(field(s, "reserved"), reserved);
   BOOST_CHECK_EQUAL(
     field(s, "available") + field(s, "reserved") + field(s, "sold"), 100000);
+}
+
+BOOST_AUTO_TEST_CASE(sigkill_during_pay_cancel_races_keeps_every_rule) {
+  constexpr int orders = 300;
+  constexpr std::int64_t stock = 10000;
+  auto server = start();
+  struct placed {
+    std::string id;
+    std::int64_t quantity = 0;
+    std::int64_t payable = 0;
+  };
+  std::vector<placed> all;
+  {
+    http_client c{server->port()};
+    BOOST_REQUIRE_EQUAL(put_sku(c, "A", stock, 700).status, 200u);
+    for (int i = 0; i < orders; ++i) {
+      auto q = 1 + i % 3;
+      auto r = create_order(c, "k" + std::to_string(i),
+                            "u" + std::to_string(i % 13), "A", q);
+      BOOST_REQUIRE_EQUAL(r.status, 201u);
+      all.push_back({r.json["order_id"], q, r.json["payable"]});
+    }
+  }
+  auto txn = [](int i) {
+    return "txn-" + std::to_string(i);
+  };
+  // Each order: a cancel and its payment callback race; the node is killed
+  // while this goes on.
+  std::atomic<int> next{0};
+  std::atomic<int> raced{0};
+  std::atomic<bool> killed{false};
+  auto port = server->port();
+  auto worker = [&] {
+    try {
+      http_client a{port};
+      http_client b{port};
+      for (int i = next++; i < orders && !killed; i = next++) {
+        std::thread t{[&, i] {
+          try {
+            cancel(b, all[i].id);
+          } catch (const std::exception&) {
+          }
+        }};
+        try {
+          pay(a, all[i].id, txn(i), all[i].payable);
+        } catch (const std::exception&) {
+        }
+        t.join();
+        ++raced;
+      }
+    } catch (const std::exception&) {
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 6; ++w) {
+    workers.emplace_back(worker);
+  }
+  while (raced < orders / 2) {
+    std::this_thread::yield();
+  }
+  server->kill_and_wait(SIGKILL);
+  killed = true;
+  for (auto& w : workers) {
+    w.join();
+  }
+
+  // After the restart the provider retries every callback and users retry
+  // their cancels, as real ones would.
+  server = start();
+  http_client c{server->port()};
+  for (int i = 0; i < orders; ++i) {
+    auto p = pay(c, all[i].id, txn(i), all[i].payable);
+    BOOST_REQUIRE_EQUAL(p.status, 200u);
+    auto x = cancel(c, all[i].id);
+    BOOST_CHECK(x.status == 200u || x.status == 409u);
+  }
+  auto settled = [&](const nlohmann::json& o) {
+    return o["status"] == "PAID"
+           || (o["status"] == "CANCELLED"
+               && o["payments"][0]["status"] == "REFUNDED");
+  };
+  std::int64_t sold = 0;
+  std::set<std::string> refunded;
+  for (int i = 0; i < orders; ++i) {
+    nlohmann::json o;
+    BOOST_REQUIRE(eventually([&] {
+      o = c.get("/v1/orders/" + all[i].id).json;
+      return settled(o);
+    }));
+    BOOST_REQUIRE_EQUAL(o["payments"].size(), 1u);
+    if (o["status"] == "PAID") {
+      sold += all[i].quantity;
+      BOOST_CHECK_EQUAL(o["payments"][0]["status"], "CAPTURED");
+    } else {
+      refunded.insert(all[i].id);
+    }
+  }
+  std::map<std::string, int> refunds;
+  auto calls = c.get("/v1/admin/sandbox/calls", bearer(admin_token)).json;
+  for (auto& call : calls["calls"]) {
+    if (call["kind"] == "refund") {
+      ++refunds[call["order_id"].get<std::string>()];
+    }
+  }
+  BOOST_CHECK_EQUAL(refunds.size(), refunded.size());
+  for (auto& id : refunded) {
+    BOOST_CHECK_EQUAL(refunds[id], 1);
+  }
+  auto s = get_sku(c, "A").json;
+  BOOST_CHECK_EQUAL(field(s, "reserved"), 0);
+  BOOST_CHECK_EQUAL(field(s, "sold"), sold);
+  BOOST_CHECK_EQUAL(field(s, "available") + field(s, "sold"), stock);
+  BOOST_TEST_MESSAGE("after the kill: " << orders - refunded.size() << " paid, "
+                                        << refunded.size()
+                                        << " cancelled and refunded");
 }
 
 BOOST_AUTO_TEST_CASE(deadline_passed_while_down_cancels_after_restart) {
