@@ -1,0 +1,422 @@
+#include "actors/notifier.hpp"
+
+#include <cstdint>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/detail/support.hpp"
+
+namespace ordo::actors::notifier {
+
+namespace {
+
+using detail::field;
+using detail::get_int;
+using detail::get_string;
+using nlohmann::json;
+
+const config default_config{};
+
+const config& config_of(const context& ctx) {
+  return ctx.cfg != nullptr ? *ctx.cfg : default_config;
+}
+
+/// Records a state change: journal event, version bump, timestamp, and the
+/// outbox and request ids that derive from the new version.
+void commit(state& s, outcome& o, std::string event, const context& ctx) {
+  detail::record(s, o, std::move(event), ctx.now,
+                 std::string{kind} + "/" + s.order_id);
+  auto prefix = std::string{kind} + "/" + s.order_id + "#"
+                + std::to_string(s.version) + ".req.";
+  for (std::size_t i = 0; i < o.requests.size(); ++i) {
+    o.requests[i].id = prefix + std::to_string(i);
+  }
+}
+
+/// Statuses of an order that still wants its admin told about it.
+bool live(const std::string& order_status) {
+  return order_status == "PENDING_PAYMENT" || order_status == "PAID"
+         || order_status == "DISPATCHED" || order_status == "COMPLETED";
+}
+
+std::string text_of(const notification& n, const std::string& order_id) {
+  if (n.template_name == cancelled_template) {
+    return "ordo: order " + order_id + " was cancelled";
+  }
+  return "ordo: new order " + order_id;
+}
+
+notification make(const std::string& order_id, const char* tmpl, millis at) {
+  notification n;
+  n.notification_id = notification_id(order_id, tmpl);
+  n.template_name = tmpl;
+  n.created_at = at;
+  return n;
+}
+
+struct handler {
+  state& s;
+  const context& ctx;
+
+  const config& cfg() const {
+    return config_of(ctx);
+  }
+
+  bool too_old(const notification& n) const {
+    return ctx.now - n.created_at > cfg().notify_ttl;
+  }
+
+  /// Refuses a message about another order (misrouted). A state the
+  /// runtime did not name yet takes the message's order id.
+  bool foreign(const std::string& order_id, outcome& o) {
+    if (s.order_id.empty()) {
+      s.order_id = order_id;
+    }
+    if (order_id == s.order_id) {
+      return false;
+    }
+    o.err = error{errc::bad_request, "notifier of order " + s.order_id
+                                       + " got a message about " + order_id};
+    return true;
+  }
+
+  void arm(outcome& o, millis due) {
+    s.due = due;
+    o.timers.push_back(timer_op{timer_name, due});
+  }
+
+  /// The new_order notice leaves the waiting phase (not by sending).
+  void stop_waiting(outcome& o) {
+    s.checking = false;
+    arm(o, 0);
+  }
+
+  void suppress(outcome& o) {
+    s.new_order->st = status::suppressed;
+    stop_waiting(o);
+    o.signals.emplace_back("sms_suppressed");
+  }
+
+  void expire(notification& n, outcome& o) {
+    n.st = status::expired;
+    n.in_flight = false;
+    o.signals.emplace_back("sms_expired");
+  }
+
+  /// Hands `n` to the SMS adapter, or expires it if it is too old. True if
+  /// it was sent.
+  bool send(notification& n, outcome& o) {
+    if (too_old(n)) {
+      expire(n, o);
+      return false;
+    }
+    n.in_flight = true;
+    o.outbox.push_back(envelope{"", address{"sms", ""}, "sms",
+                                json{{"notification_id", n.notification_id},
+                                     {"order_id", s.order_id},
+                                     {"template", n.template_name},
+                                     {"text", text_of(n, s.order_id)}}});
+    return true;
+  }
+
+  /// True while new_order waits for its timer or its status answer.
+  bool waiting() const {
+    return s.new_order && s.new_order->st == status::pending
+           && !s.new_order->in_flight;
+  }
+
+  outcome operator()(const order_created& c) {
+    outcome o;
+    o.cause = "order_created at=" + std::to_string(c.at);
+    if (foreign(c.order_id, o) || s.new_order) {
+      return o;
+    }
+    s.new_order
+      = make(s.order_id, new_order_template, c.at > 0 ? c.at : ctx.now);
+    if (s.cancelled) {
+      // The cancel overtook the create: nothing will ever be sent.
+      s.new_order->st = status::suppressed;
+      o.signals.emplace_back("sms_suppressed");
+      o.cause += " (order already cancelled)";
+      commit(s, o, "suppressed", ctx);
+      return o;
+    }
+    arm(o, s.new_order->created_at + cfg().notify_delay);
+    commit(s, o, "new_order_pending", ctx);
+    return o;
+  }
+
+  outcome operator()(const order_cancelled& c) {
+    outcome o;
+    o.cause = "order_cancelled at=" + std::to_string(c.at);
+    if (foreign(c.order_id, o) || s.cancelled) {
+      return o;
+    }
+    s.cancelled = true;
+    if (!s.new_order) {
+      commit(s, o, "cancel_noted", ctx);
+      return o;
+    }
+    auto& n = *s.new_order;
+    if (n.st == status::pending && !n.in_flight) {
+      suppress(o);
+      commit(s, o, "suppressed", ctx);
+      return o;
+    }
+    if (n.st == status::pending || n.st == status::sent) {
+      s.cancel_notice
+        = make(s.order_id, cancelled_template, c.at > 0 ? c.at : ctx.now);
+      if (n.st == status::pending) {
+        commit(s, o, "cancel_notice_queued", ctx);
+        return o;
+      }
+      bool sent = send(*s.cancel_notice, o);
+      commit(s, o, sent ? "cancel_notice_requested" : "cancel_notice_expired",
+             ctx);
+      return o;
+    }
+    commit(s, o, "cancel_noted", ctx); // new_order SUPPRESSED or EXPIRED
+    return o;
+  }
+
+  outcome operator()(const check&) {
+    outcome o;
+    o.cause = std::string{"timer "} + timer_name;
+    if (!waiting() || ctx.now < s.due) {
+      return o; // stale
+    }
+    if (too_old(*s.new_order)) {
+      expire(*s.new_order, o);
+      stop_waiting(o);
+      commit(s, o, "expired", ctx);
+      return o;
+    }
+    bool again = s.checking;
+    s.checking = true;
+    o.requests.push_back(envelope{"", address{"order", s.order_id}, "status",
+                                  json{{"order_id", s.order_id}}});
+    // Stays armed: if the answer is lost, the check runs again.
+    arm(o, ctx.now + cfg().recheck_delay);
+    commit(s, o, again ? "rechecking" : "checking", ctx);
+    return o;
+  }
+
+  outcome operator()(const status_reply& r) {
+    outcome o;
+    o.cause = "status.reply "
+              + (r.err ? std::string{"error="} + to_string(r.err->code)
+                       : "status=" + r.status);
+    if (!waiting() || !s.checking) {
+      return o; // a late or repeated answer
+    }
+    s.checking = false;
+    if (r.err && r.err->code != errc::not_found) {
+      if (too_old(*s.new_order)) {
+        expire(*s.new_order, o);
+        stop_waiting(o);
+        commit(s, o, "expired", ctx);
+        return o;
+      }
+      arm(o, ctx.now + cfg().recheck_delay);
+      commit(s, o, "check_failed", ctx);
+      return o;
+    }
+    if (r.err || !live(r.status)) {
+      suppress(o);
+      commit(s, o, "suppressed", ctx);
+      return o;
+    }
+    stop_waiting(o);
+    bool sent = send(*s.new_order, o);
+    commit(s, o, sent ? "sms_requested" : "expired", ctx);
+    return o;
+  }
+
+  outcome operator()(const sms_sent& m) {
+    outcome o;
+    o.cause = "sms_sent " + m.notification_id;
+    notification* n = nullptr;
+    for (auto* x : {&s.new_order, &s.cancel_notice}) {
+      if (*x && (*x)->notification_id == m.notification_id) {
+        n = &**x;
+      }
+    }
+    if (n == nullptr || n->st != status::pending || !n->in_flight) {
+      return o; // unknown, or a repeat
+    }
+    n->st = status::sent;
+    n->sent_at = ctx.now;
+    n->in_flight = false;
+    o.signals.emplace_back("sms_sent");
+    std::string event = n->template_name + "_sent";
+    if (n->template_name == new_order_template && s.cancel_notice
+        && s.cancel_notice->st == status::pending
+        && !s.cancel_notice->in_flight) {
+      // The queued cancel notice may go now that new_order is out.
+      bool sent = send(*s.cancel_notice, o);
+      event += sent ? "+cancel_notice_requested" : "+cancel_notice_expired";
+    }
+    commit(s, o, std::move(event), ctx);
+    return o;
+  }
+};
+
+// -- decoding helpers: never throw -------------------------------------------
+
+result<input> malformed(const envelope& msg, const std::string& why) {
+  return error{errc::bad_request,
+               "notifier cannot decode '" + msg.type + "': " + why};
+}
+
+status_reply decode_status_reply(const json& b) {
+  status_reply r;
+  const auto* ok = field(b, "ok");
+  if (ok == nullptr || !ok->is_boolean()) {
+    r.err = error{errc::internal, "malformed status reply"};
+    return r;
+  }
+  if (!ok->get<bool>()) {
+    auto code = get_string(b, "error");
+    auto parsed = code ? parse_errc(*code) : std::nullopt;
+    r.err = error{parsed.value_or(errc::internal),
+                  get_string(b, "message").value_or("")};
+    return r;
+  }
+  auto st = get_string(b, "status");
+  if (!st || st->empty()) {
+    r.err = error{errc::internal, "status reply without a status"};
+    return r;
+  }
+  r.status = *st;
+  return r;
+}
+
+status parse_or(const std::string& s, status fallback) {
+  return parse_status(s).value_or(fallback);
+}
+
+json notification_to_json(const notification& n) {
+  return json{{"id", n.notification_id}, {"tpl", n.template_name},
+              {"st", to_string(n.st)},   {"created", n.created_at},
+              {"sent", n.sent_at},       {"fly", n.in_flight}};
+}
+
+std::optional<notification> notification_from_json(const json& j,
+                                                   const char* key) {
+  auto i = j.find(key);
+  if (i == j.end() || !i->is_object()) {
+    return std::nullopt;
+  }
+  notification n;
+  n.notification_id = i->value("id", std::string{});
+  n.template_name = i->value("tpl", std::string{});
+  n.st = parse_or(i->value("st", std::string{}), status::pending);
+  n.created_at = i->value("created", millis{0});
+  n.sent_at = i->value("sent", millis{0});
+  n.in_flight = i->value("fly", false);
+  return n;
+}
+
+} // namespace
+
+const char* to_string(status s) noexcept {
+  switch (s) {
+    case status::pending: return "PENDING";
+    case status::sent: return "SENT";
+    case status::suppressed: return "SUPPRESSED";
+    case status::expired: return "EXPIRED";
+  }
+  return "PENDING";
+}
+
+std::optional<status> parse_status(const std::string& s) noexcept {
+  for (auto st :
+       {status::pending, status::sent, status::suppressed, status::expired}) {
+    if (s == to_string(st)) {
+      return st;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string notification_id(const std::string& order_id,
+                            const std::string& template_name) {
+  return order_id + ":" + template_name;
+}
+
+outcome handle(state& s, const input& in, const context& ctx) {
+  return std::visit(handler{s, ctx}, in);
+}
+
+result<input> decode(const envelope& msg) {
+  const auto& b = msg.body;
+  if (!b.is_object()) {
+    return malformed(msg, "body is not an object");
+  }
+  if (msg.type == "timer") {
+    if (get_string(b, "name") != std::optional<std::string>{timer_name}) {
+      return malformed(msg, "unknown timer");
+    }
+    return input{check{}};
+  }
+  if (msg.type == "status.reply") {
+    return input{decode_status_reply(b)};
+  }
+  if (msg.type == "sms_sent") {
+    auto id = get_string(b, "notification_id");
+    if (!id || id->empty()) {
+      return malformed(msg, "missing 'notification_id'");
+    }
+    return input{sms_sent{*id}};
+  }
+  if (msg.type == "order_created" || msg.type == "order_cancelled") {
+    auto order_id = get_string(b, "order_id");
+    if (!order_id || order_id->empty()) {
+      return malformed(msg, "missing 'order_id'");
+    }
+    millis at = 0;
+    if (field(b, "at") != nullptr) {
+      auto v = get_int(b, "at");
+      if (!v || *v < 0) {
+        return malformed(msg, "'at' must be a non-negative integer");
+      }
+      at = *v;
+    }
+    if (msg.type == "order_created") {
+      return input{order_created{*order_id, at}};
+    }
+    return input{order_cancelled{*order_id, at}};
+  }
+  return malformed(msg, "unknown message type");
+}
+
+// Stored form:
+//   {"order","v","updated","cancelled","checking","due",
+//    "new_order":N,"cancel":N}   N = {"id","tpl","st","created","sent","fly"}
+void to_json(nlohmann::json& j, const state& s) {
+  j = json{{"order", s.order_id},     {"v", s.version},
+           {"updated", s.updated_at}, {"cancelled", s.cancelled},
+           {"checking", s.checking},  {"due", s.due}};
+  if (s.new_order) {
+    j["new_order"] = notification_to_json(*s.new_order);
+  }
+  if (s.cancel_notice) {
+    j["cancel"] = notification_to_json(*s.cancel_notice);
+  }
+}
+
+void from_json(const nlohmann::json& j, state& s) {
+  state r;
+  r.order_id = j.value("order", std::string{});
+  r.version = j.value("v", std::uint64_t{0});
+  r.updated_at = j.value("updated", millis{0});
+  r.cancelled = j.value("cancelled", false);
+  r.checking = j.value("checking", false);
+  r.due = j.value("due", millis{0});
+  r.new_order = notification_from_json(j, "new_order");
+  r.cancel_notice = notification_from_json(j, "cancel");
+  s = std::move(r);
+}
+
+} // namespace ordo::actors::notifier
