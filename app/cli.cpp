@@ -39,6 +39,17 @@ struct serve_flags {
   std::string durability = "sync";
   std::size_t scheduler_threads = 2;
   std::size_t http_threads = 1;
+  std::string payment_provider;
+};
+
+/// The raw flag values of `ordo sandbox-provider`.
+struct sandbox_flags {
+  std::string host = "127.0.0.1";
+  std::uint32_t port = 0;
+  double fail_rate = 0;
+  std::string latency = "0ms";
+  std::string data;
+  std::uint64_t seed = 0;
 };
 
 std::int64_t duration_flag(const std::string& name, const std::string& text) {
@@ -76,6 +87,12 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
           "cancels it, so its reservation must not expire first");
   }
   node.scheduler_threads = f.scheduler_threads;
+  std::string why;
+  if (!f.payment_provider.empty()
+      && !valid_provider_url(f.payment_provider, &why)) {
+    throw CLI::ValidationError("--payment-provider", why);
+  }
+  node.payment_provider = f.payment_provider;
 
   if (!parse_listen_address(f.http, &http.host, &http.port)) {
     throw CLI::ValidationError(
@@ -105,6 +122,25 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
         << dev_secret << "\"" << std::endl;
   }
   return c;
+}
+
+/// THE place where sandbox-provider flags become its options.
+sandbox_provider_options to_sandbox_options(const sandbox_flags& f) {
+  sandbox_provider_options o;
+  if (f.host.empty()) {
+    throw CLI::ValidationError("--host", "must not be empty");
+  }
+  o.host = f.host;
+  o.port = static_cast<std::uint16_t>(f.port);
+  o.fail_rate = f.fail_rate;
+  if (f.latency == "0" || f.latency == "0ms" || f.latency == "0s") {
+    o.latency_ms = 0;
+  } else {
+    o.latency_ms = duration_flag("--latency", f.latency);
+  }
+  o.data_file = f.data;
+  o.seed = f.seed;
+  return o;
 }
 
 } // namespace
@@ -172,10 +208,53 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
   serve->add_option("--http-threads", f.http_threads, "Gateway I/O threads")
     ->check(CLI::Range(1, 64))
     ->capture_default_str();
+  serve
+    ->add_option("--payment-provider", f.payment_provider,
+                 "Payment provider for close/refund calls, "
+                 "http://HOST:PORT[/BASE] (default: the built-in sandbox)")
+    ->type_name("URL");
+
+  auto* sandbox = app.add_subcommand(
+    "sandbox-provider",
+    "Run a stand-alone fake payment provider (POST /refund, POST /close, "
+    "GET /calls) for tests and trials");
+  sandbox_flags sf;
+  sandbox->add_option("--host", sf.host, "Listen address")
+    ->type_name("H")
+    ->capture_default_str();
+  sandbox->add_option("--port", sf.port, "Listen port; 0 picks a free one")
+    ->type_name("P")
+    ->check(CLI::Range(0, 65535))
+    ->capture_default_str();
+  sandbox
+    ->add_option("--fail-rate", sf.fail_rate,
+                 "Fraction of POSTs answered 503, half before and half after "
+                 "recording")
+    ->type_name("R")
+    ->check(CLI::Range(0.0, 1.0))
+    ->capture_default_str();
+  sandbox
+    ->add_option("--latency", sf.latency,
+                 "Delay before every answer (0, or e.g. 20ms, 1s)")
+    ->type_name("D")
+    ->capture_default_str();
+  sandbox
+    ->add_option("--data", sf.data,
+                 "Journal of recorded calls (JSON lines, fsynced), reloaded "
+                 "at start (default: memory only)")
+    ->type_name("FILE");
+  sandbox
+    ->add_option("--seed", sf.seed,
+                 "Seed of the failure draws (default: random)")
+    ->type_name("N");
 
   command cmd;
   try {
     app.parse(argc, argv);
+    if (sandbox->parsed()) {
+      cmd.sandbox_provider = to_sandbox_options(sf);
+      return cmd;
+    }
     if (!serve->parsed()) {
       out << app.help();
       return cmd;
@@ -184,6 +263,7 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
                           payment_secret->count() > 0, err);
   } catch (const CLI::ParseError& e) {
     cmd.serve.reset();
+    cmd.sandbox_provider.reset();
     cmd.exit_code = app.exit(e, out, err);
   }
   return cmd;
@@ -217,6 +297,56 @@ bool parse_listen_address(std::string_view text, std::string* host,
   }
   *host = std::string(h);
   *port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+bool valid_provider_url(std::string_view url, std::string* why) {
+  auto bad = [&](const std::string& what) {
+    *why = "invalid URL '" + std::string(url) + "': " + what
+           + " (expected http://HOST:PORT[/BASE], e.g. "
+             "http://127.0.0.1:9090)";
+    return false;
+  };
+  constexpr std::string_view scheme = "http://";
+  if (url.substr(0, scheme.size()) != scheme) {
+    return bad("only http:// is supported");
+  }
+  auto rest = url.substr(scheme.size());
+  auto end = rest.find_first_of("/?#");
+  if (end != std::string_view::npos
+      && rest.find_first_of("?#", end) != std::string_view::npos) {
+    return bad("no query or fragment allowed");
+  }
+  auto authority = rest.substr(0, end);
+  std::string host;
+  std::uint16_t port = 80;
+  auto colon = authority.rfind(':');
+  bool has_port = colon != std::string_view::npos && authority.back() != ']'
+                  && (authority.front() == '[' || authority.find(':') == colon);
+  if (has_port) {
+    if (!parse_listen_address(authority, &host, &port) || port == 0) {
+      return bad("expected HOST:PORT with a port 1..65535");
+    }
+  } else {
+    auto h = authority;
+    if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
+      h = h.substr(1, h.size() - 2);
+    } else if (h.find(':') != std::string_view::npos) {
+      return bad("an IPv6 host needs brackets");
+    }
+    host = std::string(h);
+  }
+  if (host.empty()) {
+    return bad("no host");
+  }
+  for (char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'
+              || c == ':';
+    if (!ok) {
+      return bad("bad character in the host");
+    }
+  }
   return true;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "app/sandbox_provider.hpp"
 #include "gateway/server.hpp"
 #include "runtime/node.hpp"
 
@@ -25,6 +26,8 @@ struct serve_config {
 struct command {
   /// Set when the process should serve with this configuration.
   std::optional<serve_config> serve;
+  /// Set when the process should run the stand-alone sandbox provider.
+  std::optional<sandbox_provider_options> sandbox_provider;
   /// Otherwise the exit code: 0 after help, non-zero after a bad flag.
   int exit_code = 0;
 };
@@ -38,6 +41,10 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
 /// False when `text` is neither.
 bool parse_listen_address(std::string_view text, std::string* host,
                           std::uint16_t* port);
+
+/// Checks a --payment-provider URL: "http://HOST[:PORT][/BASE]", port
+/// 1..65535 (default 80), no query or fragment. False and `*why` otherwise.
+bool valid_provider_url(std::string_view url, std::string* why);
 
 /// "http://HOST:PORT", with an IPv6 host in brackets.
 std::string listen_url(const std::string& host, std::uint16_t port);

@@ -1,5 +1,7 @@
 // `ordo`: flags → options → node → gateway → wait for SIGTERM/SIGINT →
-// clean shutdown. Wiring only; the thinking is in cli.cpp and the modules.
+// clean shutdown (or, for `ordo sandbox-provider`, flags → the stand-alone
+// provider → wait → stop). Wiring only; the thinking is in cli.cpp and the
+// modules.
 
 #include <pthread.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include <string>
 
 #include "app/cli.hpp"
+#include "app/sandbox_provider.hpp"
 #include "gateway/server.hpp"
 #include "runtime/node.hpp"
 
@@ -73,10 +76,35 @@ int serve(const ordo::app::serve_config& cfg) {
   return 0;
 }
 
+/// `ordo sandbox-provider`: listen, announce, wait for a signal, stop.
+int sandbox_provider(const ordo::app::sandbox_provider_options& opts) {
+  sigset_t signals = block_shutdown_signals();
+  signal(SIGPIPE, SIG_IGN);
+  std::string err;
+  auto provider = ordo::app::sandbox_provider::start(opts, &err);
+  if (!provider) {
+    std::cerr << "ordo sandbox-provider: " << err << std::endl;
+    return 1;
+  }
+  std::cout << "sandbox-provider listening on "
+            << ordo::app::listen_url(opts.host, provider->port()) << std::endl;
+  int sig = 0;
+  while (sig == 0) {
+    sig = wait_signal(signals, 1000);
+  }
+  std::cerr << "ordo sandbox-provider: " << strsignal(sig) << ", shutting down"
+            << std::endl;
+  provider->stop();
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   auto cmd = ordo::app::parse_command_line(argc, argv, std::cout, std::cerr);
+  if (cmd.sandbox_provider) {
+    return sandbox_provider(*cmd.sandbox_provider);
+  }
   if (!cmd.serve) {
     return cmd.exit_code;
   }

@@ -1,9 +1,11 @@
 #include "runtime/node.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 #include "runtime/clock.hpp"
 #include "runtime/detail/host.hpp"
+#include "runtime/detail/http_provider.hpp"
 #include "runtime/detail/kinds.hpp"
 #include "runtime/detail/relay.hpp"
 #include "runtime/detail/sandbox.hpp"
@@ -95,6 +97,20 @@ public:
   }
 
   bool open(std::string* err) {
+    std::unique_ptr<http_provider> provider;
+    if (!opts_.payment_provider.empty()) {
+      // Before storage opens: a bad URL fails fast and touches nothing.
+      http_provider_options po;
+      po.url = opts_.payment_provider;
+      provider = http_provider::start(po, router_, err);
+      if (!provider) {
+        return false;
+      }
+    }
+    if (opts_.outbox_backoff_cap < 1) {
+      *err = "outbox_backoff_cap must be positive";
+      return false;
+    }
     storage::store_options so;
     so.path = opts_.data_dir;
     so.sync = opts_.sync;
@@ -102,9 +118,16 @@ public:
     if (!db_) {
       return false;
     }
-    relay_ = std::make_unique<relay>(*db_, router_);
+    relay_options ro;
+    ro.backoff_cap = opts_.outbox_backoff_cap;
+    ro.backoff_base = std::min(ro.backoff_base, ro.backoff_cap);
+    relay_ = std::make_unique<relay>(*db_, router_, ro);
     timers_ = std::make_unique<timer_service>(*time_, router_);
-    sandbox_ = std::make_unique<sandbox_provider>(*db_, router_);
+    if (provider) {
+      provider_ = std::move(provider);
+    } else {
+      sandbox_ = std::make_unique<sandbox_provider>(*db_, router_);
+    }
     env_.db = db_.get();
     env_.time = time_.get();
     env_.outbox = relay_.get();
@@ -126,9 +149,12 @@ public:
       *system_, env_, actors::inventory::config{opts_.reservation_ttl});
     router_.add(order_kind::name, orders_.get());
     router_.add(sku_kind::name, skus_.get());
-    router_.add("payment", sandbox_.get());
-
-    sandbox_->load();
+    if (provider_) {
+      router_.add("payment", provider_.get());
+    } else {
+      router_.add("payment", sandbox_.get());
+      sandbox_->load();
+    }
     timers_->load(*db_);
     relay_->load();
     relay_->start();
@@ -213,7 +239,7 @@ public:
   }
 
   std::vector<provider_call> sandbox_calls() override {
-    return sandbox_->calls();
+    return sandbox_ ? sandbox_->calls() : std::vector<provider_call>{};
   }
 
   node_stats stats() const override {
@@ -232,6 +258,11 @@ public:
     s.commits = c.commits;
     s.batches = c.batches;
     s.refund_anomalies = metrics_.get("refund_anomaly");
+    if (provider_) {
+      auto p = provider_->stats();
+      s.payment_calls = p.calls;
+      s.payment_failures = p.failed;
+    }
     return s;
   }
 
@@ -253,6 +284,9 @@ public:
     }
     if (relay_) {
       relay_->stop();
+    }
+    if (provider_) {
+      provider_->stop(); // no more replies into the relay or the orders
     }
     if (orders_) {
       orders_->shutdown();
@@ -297,7 +331,8 @@ private:
   counters metrics_;
   std::unique_ptr<relay> relay_;
   std::unique_ptr<timer_service> timers_;
-  std::unique_ptr<sandbox_provider> sandbox_;
+  std::unique_ptr<sandbox_provider> sandbox_; ///< without --payment-provider
+  std::unique_ptr<http_provider> provider_;   ///< with --payment-provider
   services env_;
   /// The actor system keeps a reference to its config: it lives as long.
   caf::actor_system_config caf_config_;

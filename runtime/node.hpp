@@ -39,8 +39,14 @@ struct node_options {
   std::uint32_t partitions = 64;
   /// Actor scheduler threads. Default: 2.
   std::size_t scheduler_threads = 2;
-  /// Where close/refund calls go; empty = the built-in sandbox. Default: "".
+  /// Where close/refund calls go: "http://HOST:PORT[/BASE]" (POST
+  /// {url}/close, {url}/refund); empty = the built-in sandbox. A URL that
+  /// does not parse makes start() fail. Default: "".
   std::string payment_provider;
+  /// Longest delay between two retries of one outbox message (to an actor
+  /// or to the payment provider); retries start at 100 ms and double.
+  /// Default: 30 s.
+  actors::millis outbox_backoff_cap = 30'000;
   /// The time source; nullptr = the system clock. Default: nullptr.
   std::shared_ptr<clock> time;
 };
@@ -83,6 +89,8 @@ struct node_stats {
   std::uint64_t commits = 0;          ///< group commits (WAL writes)
   std::uint64_t batches = 0;          ///< actor turns committed
   std::uint64_t refund_anomalies = 0; ///< payments refunded automatically
+  std::uint64_t payment_calls = 0;    ///< HTTP calls to --payment-provider
+  std::uint64_t payment_failures = 0; ///< of which non-2xx, errors, timeouts
 };
 
 class node {

@@ -16,6 +16,18 @@ nlohmann::json to_record(const provider_call& c) {
 
 } // namespace
 
+void confirm_refund(const router& targets, const std::string& order_id,
+                    const std::string& refund_id, reply_fn done) {
+  actors::envelope confirm{
+    "", {"order", order_id}, "refund_done", {{"refund_id", refund_id}}};
+  targets.deliver(confirm, "payment/refund_done/" + refund_id,
+                  [done = std::move(done)](const turn_reply& r) {
+                    if (done) {
+                      done(r);
+                    }
+                  });
+}
+
 sandbox_provider::sandbox_provider(storage::store& db, const router& targets)
   : db_(db), targets_(targets) {}
 
@@ -85,14 +97,7 @@ void sandbox_provider::deliver(const actors::envelope& msg, std::string,
       }
       return;
     }
-    actors::envelope confirm{
-      "", {"order", c.order_id}, "refund_done", {{"refund_id", c.id}}};
-    targets->deliver(confirm, "payment/refund_done/" + c.id,
-                     [done = std::move(done)](const turn_reply& r) {
-                       if (done) {
-                         done(r);
-                       }
-                     });
+    confirm_refund(*targets, c.order_id, c.id, std::move(done));
   });
 }
 

@@ -24,6 +24,14 @@ class store;
 
 namespace ordo::runtime::detail {
 
+/// The last step of every payment provider sink once the provider has taken
+/// refund `refund_id`: delivers "refund_done" to order `order_id` through
+/// `targets` (deduped on "payment/refund_done/<refund_id>") and calls `done`
+/// with the order's reply, so the relay is acknowledged only after the order
+/// has durably recorded the refund. `done` may be empty.
+void confirm_refund(const router& targets, const std::string& order_id,
+                    const std::string& refund_id, reply_fn done);
+
 class sandbox_provider final : public sink {
 public:
   sandbox_provider(storage::store& db, const router& targets);

@@ -14,12 +14,21 @@ namespace ordo::test {
 server_process::server_process(const std::string& binary,
                                std::vector<std::string> args,
                                const std::string& log_path,
+                               std::chrono::milliseconds ready_within)
+  : server_process(binary, "serve", std::move(args), log_path,
+                   "ordo listening on http://", ready_within) {}
+
+server_process::server_process(const std::string& binary,
+                               const std::string& subcommand,
+                               std::vector<std::string> args,
+                               const std::string& log_path,
+                               const std::string& ready_marker,
                                std::chrono::milliseconds ready_within) {
   int out[2];
   if (::pipe(out) != 0) {
     throw std::runtime_error("pipe failed");
   }
-  args.insert(args.begin(), "serve");
+  args.insert(args.begin(), subcommand);
   args.insert(args.begin(), binary);
   std::vector<char*> argv;
   for (auto& a : args) {
@@ -44,7 +53,7 @@ server_process::server_process(const std::string& binary,
   ::close(out[1]);
   std::string seen;
   auto until = std::chrono::steady_clock::now() + ready_within;
-  const std::string marker = "ordo listening on http://";
+  const std::string& marker = ready_marker;
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                   until - std::chrono::steady_clock::now())
@@ -52,7 +61,8 @@ server_process::server_process(const std::string& binary,
     if (left <= 0) {
       ::close(out[0]);
       kill_and_wait(SIGKILL);
-      throw std::runtime_error("ordo did not report ready; stdout: " + seen);
+      throw std::runtime_error("ordo " + subcommand
+                               + " did not report ready; stdout: " + seen);
     }
     pollfd p{out[0], POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left)) <= 0) {
@@ -63,7 +73,8 @@ server_process::server_process(const std::string& binary,
     if (n <= 0) {
       ::close(out[0]);
       kill_and_wait(SIGKILL);
-      throw std::runtime_error("ordo exited before ready; stdout: " + seen);
+      throw std::runtime_error("ordo " + subcommand
+                               + " exited before ready; stdout: " + seen);
     }
     seen.append(buf, static_cast<std::size_t>(n));
     auto at = seen.find(marker);
@@ -100,6 +111,63 @@ int server_process::kill_and_wait(int sig) {
     pid_ = -1;
   }
   return status;
+}
+
+run_result run_to_exit(const std::string& binary, std::vector<std::string> args,
+                       std::chrono::milliseconds within) {
+  int out[2];
+  if (::pipe(out) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  args.insert(args.begin(), binary);
+  std::vector<char*> argv;
+  for (auto& a : args) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  auto pid = ::fork();
+  if (pid < 0) {
+    throw std::runtime_error("fork failed");
+  }
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(out[1], STDERR_FILENO);
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  run_result r;
+  auto until = std::chrono::steady_clock::now() + within;
+  bool timed_out = false;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  until - std::chrono::steady_clock::now())
+                  .count();
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{out[0], POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) {
+      continue;
+    }
+    char buf[512];
+    auto n = ::read(out[0], buf, sizeof(buf));
+    if (n <= 0) {
+      break; // EOF: the child has exited (or closed its output)
+    }
+    r.output.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(out[0]);
+  if (timed_out) {
+    ::kill(pid, SIGKILL);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.exit_code = !timed_out && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 } // namespace ordo::test

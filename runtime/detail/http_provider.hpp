@@ -1,0 +1,91 @@
+#pragma once
+
+// The payment provider over HTTP: the destination "payment" of the outbox
+// when --payment-provider is set (API.md "Payments", outbound). A "close"
+// {"order_id"} becomes POST {url}/close and a "refund" {"refund_id",
+// "txn_id","amount","order_id"} POST {url}/refund, both JSON. A 2xx answer
+// is success: a close is acknowledged at once, a refund is confirmed to its
+// order (confirm_refund) and acknowledged once the order has recorded it.
+// Anything else (non-2xx, connection error, timeout) answers `unavailable`,
+// which the relay retries with backoff; the provider dedupes refunds on
+// refund_id, so a repeated call is harmless.
+//
+// Concurrency: one Asio io_context on one internal thread owns every
+// connection (a keep-alive pool of at most `max_connections`) and the queue
+// of calls waiting for one. `deliver` only posts onto that thread and never
+// blocks; replies run on it (or on the order's thread for a refund's
+// confirmation) and must not block either.
+//
+// Threading: thread-safe.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "runtime/detail/sink.hpp"
+
+namespace ordo::runtime::detail {
+
+/// The parts of "http://HOST[:PORT][/BASE]".
+struct provider_url {
+  std::string host; ///< without brackets for IPv6
+  std::uint16_t port = 80;
+  std::string base; ///< "" or "/path" without a trailing '/'
+};
+
+/// Parses a provider URL: scheme "http://" only, a host (IPv6 in
+/// brackets), an optional port 1..65535 (default 80), an optional base path
+/// (no query or fragment). nullopt and `*why` otherwise.
+std::optional<provider_url> parse_provider_url(std::string_view url,
+                                               std::string* why);
+
+struct http_provider_options {
+  /// "http://HOST[:PORT][/BASE]". Default: "" (invalid: start() fails).
+  std::string url;
+  /// Keep-alive connections to the provider, at most. Default: 8.
+  std::size_t max_connections = 8;
+  /// One attempt (connect, write, read) must end within this. Default: 5 s.
+  actors::millis timeout = 5'000;
+};
+
+class http_provider final : public sink {
+public:
+  /// What the adapter has done so far.
+  struct figures {
+    std::uint64_t calls = 0;     ///< HTTP requests sent (attempts)
+    std::uint64_t succeeded = 0; ///< answered 2xx
+    std::uint64_t failed = 0;    ///< non-2xx, connection errors, timeouts
+    std::size_t connections = 0; ///< open or opening
+  };
+
+  /// Validates `opts` and starts the I/O thread. On failure returns nullptr
+  /// and sets `*err`. `targets` (for refund confirmations) must outlive the
+  /// adapter.
+  static std::unique_ptr<http_provider> start(const http_provider_options& opts,
+                                              const router& targets,
+                                              std::string* err);
+
+  /// Stops (see stop()).
+  ~http_provider() override;
+
+  /// Posts the call onto the I/O thread; returns at once. Unknown types or
+  /// missing ids are answered bad_request on the calling thread.
+  void deliver(const actors::envelope& msg, std::string dedupe_id,
+               reply_fn done) override;
+
+  figures stats() const;
+
+  /// Stops the I/O thread and closes every connection; calls in flight are
+  /// dropped unanswered (the relay, stopped first, repeats them after a
+  /// restart). Idempotent.
+  void stop();
+
+private:
+  struct impl;
+  explicit http_provider(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace ordo::runtime::detail
