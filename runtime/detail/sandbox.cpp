@@ -20,12 +20,7 @@ void confirm_refund(const router& targets, const std::string& order_id,
                     const std::string& refund_id, reply_fn done) {
   actors::envelope confirm{
     "", {"order", order_id}, "refund_done", {{"refund_id", refund_id}}};
-  targets.deliver(confirm, "payment/refund_done/" + refund_id,
-                  [done = std::move(done)](const turn_reply& r) {
-                    if (done) {
-                      done(r);
-                    }
-                  });
+  targets.deliver(confirm, "payment/refund_done/" + refund_id, std::move(done));
 }
 
 sandbox_provider::sandbox_provider(storage::store& db, const router& targets)
