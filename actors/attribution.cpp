@@ -136,11 +136,6 @@ struct handler {
 
 // -- decoding helpers: never throw -------------------------------------------
 
-result<input> malformed(const envelope& msg, const std::string& why) {
-  return error{errc::bad_request,
-               "affiliate cannot decode '" + msg.type + "': " + why};
-}
-
 } // namespace
 
 const char* to_string(status s) noexcept {
@@ -168,16 +163,17 @@ outcome handle(state& s, const input& in, const context& ctx) {
 result<input> decode(const envelope& msg) {
   const auto& b = msg.body;
   if (!b.is_object()) {
-    return malformed(msg, "body is not an object");
+    return detail::malformed("affiliate", msg, "body is not an object");
   }
   auto order_id = get_string(b, "order_id");
   if (!order_id || order_id->empty()) {
-    return malformed(msg, "missing 'order_id'");
+    return detail::malformed("affiliate", msg, "missing 'order_id'");
   }
   if (msg.type == "pending") {
     auto amount = get_int(b, "amount");
     if (!amount || *amount < 0) {
-      return malformed(msg, "needs a non-negative 'amount'");
+      return detail::malformed("affiliate", msg,
+                               "needs a non-negative 'amount'");
     }
     return input{pending{*order_id, *amount}};
   }
@@ -187,7 +183,7 @@ result<input> decode(const envelope& msg) {
   if (msg.type == "settle") {
     return input{settle{*order_id}};
   }
-  return malformed(msg, "unknown message type");
+  return detail::malformed("affiliate", msg, "unknown message type");
 }
 
 totals sum(const state& s) noexcept {

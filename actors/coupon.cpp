@@ -15,11 +15,7 @@ using detail::get_string;
 using detail::get_uint;
 using nlohmann::json;
 
-const config default_config{};
-
-const config& config_of(const context& ctx) {
-  return ctx.cfg != nullptr ? *ctx.cfg : default_config;
-}
+using detail::config_of;
 
 /// Records a state change (see detail::record).
 void commit(state& s, outcome& o, std::string event, const context& ctx) {
@@ -199,11 +195,6 @@ struct handler {
 
 // -- decoding helpers: never throw -------------------------------------------
 
-result<input> malformed(const envelope& msg, const std::string& why) {
-  return error{errc::bad_request,
-               "coupon cannot decode '" + msg.type + "': " + why};
-}
-
 } // namespace
 
 const char* to_string(status s) noexcept {
@@ -231,17 +222,17 @@ outcome handle(state& s, const input& in, const context& ctx) {
 result<input> decode(const envelope& msg) {
   const auto& b = msg.body;
   if (!b.is_object()) {
-    return malformed(msg, "body is not an object");
+    return detail::malformed("coupon", msg, "body is not an object");
   }
   if (msg.type == "timer") {
     if (get_string(b, "name") != std::optional<std::string>{timer_name}) {
-      return malformed(msg, "unknown timer");
+      return detail::malformed("coupon", msg, "unknown timer");
     }
     return input{expire{}};
   }
   auto order_id = get_string(b, "order_id");
   if (!order_id || order_id->empty()) {
-    return malformed(msg, "missing 'order_id'");
+    return detail::malformed("coupon", msg, "missing 'order_id'");
   }
   if (msg.type == "consume") {
     return input{consume{*order_id}};
@@ -249,18 +240,18 @@ result<input> decode(const envelope& msg) {
   auto token = get_uint(b, "token");
   if (msg.type == "release") {
     if (!token) {
-      return malformed(msg, "needs 'token'");
+      return detail::malformed("coupon", msg, "needs 'token'");
     }
     return input{release{*order_id, *token}};
   }
   if (msg.type == "lock") {
     auto user_id = get_string(b, "user_id");
     if (!user_id || user_id->empty() || !token) {
-      return malformed(msg, "needs 'user_id' and 'token'");
+      return detail::malformed("coupon", msg, "needs 'user_id' and 'token'");
     }
     return input{lock{*order_id, *user_id, *token}};
   }
-  return malformed(msg, "unknown message type");
+  return detail::malformed("coupon", msg, "unknown message type");
 }
 
 bool consistent(const state& s) noexcept {

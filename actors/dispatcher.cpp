@@ -56,11 +56,7 @@ namespace dispatcher {
 
 namespace {
 
-const config default_config{};
-
-const config& config_of(const context& ctx) {
-  return ctx.cfg != nullptr ? *ctx.cfg : default_config;
-}
+using detail::config_of;
 
 /// Records a state change: journal event, version bump, timestamp, and the
 /// outbox and request ids that derive from the new version.
@@ -86,18 +82,9 @@ struct handler {
     return config_of(ctx);
   }
 
-  /// Refuses a message about another order (misrouted). A state the
-  /// runtime did not name yet takes the message's order id.
+  /// Refuses a message about another order (see detail::foreign).
   bool foreign(const std::string& order_id, outcome& o) {
-    if (s.order_id.empty()) {
-      s.order_id = order_id;
-    }
-    if (order_id == s.order_id) {
-      return false;
-    }
-    o.err = error{errc::bad_request, "dispatcher of order " + s.order_id
-                                       + " got a message about " + order_id};
-    return true;
+    return detail::foreign(s, order_id, "dispatcher", o);
   }
 
   void arm(outcome& o, millis due) {
@@ -253,11 +240,6 @@ struct handler {
   }
 };
 
-result<input> malformed(const envelope& msg, const std::string& why) {
-  return error{errc::bad_request,
-               "dispatcher cannot decode '" + msg.type + "': " + why};
-}
-
 const char* to_string(step w) {
   switch (w) {
     case step::timer: return "timer";
@@ -310,11 +292,11 @@ outcome handle(state& s, const input& in, const context& ctx) {
 result<input> decode(const envelope& msg) {
   const auto& b = msg.body;
   if (!b.is_object()) {
-    return malformed(msg, "body is not an object");
+    return detail::malformed("dispatcher", msg, "body is not an object");
   }
   if (msg.type == "timer") {
     if (get_string(b, "name") != std::optional<std::string>{timer_name}) {
-      return malformed(msg, "unknown timer");
+      return detail::malformed("dispatcher", msg, "unknown timer");
     }
     return input{check{}};
   }
@@ -330,7 +312,7 @@ result<input> decode(const envelope& msg) {
   }
   auto order_id = get_string(b, "order_id");
   if (!order_id || order_id->empty()) {
-    return malformed(msg, "missing 'order_id'");
+    return detail::malformed("dispatcher", msg, "missing 'order_id'");
   }
   if (msg.type == "order_refunded") {
     return input{order_refunded{*order_id}};
@@ -340,13 +322,14 @@ result<input> decode(const envelope& msg) {
     if (field(b, "at") != nullptr) {
       auto v = get_int(b, "at");
       if (!v || *v < 0) {
-        return malformed(msg, "'at' must be a non-negative integer");
+        return detail::malformed("dispatcher", msg,
+                                 "'at' must be a non-negative integer");
       }
       at = *v;
     }
     return input{order_paid{*order_id, at}};
   }
-  return malformed(msg, "unknown message type");
+  return detail::malformed("dispatcher", msg, "unknown message type");
 }
 
 // Stored form:
@@ -486,11 +469,6 @@ struct handler {
   }
 };
 
-result<input> malformed(const envelope& msg, const std::string& why) {
-  return error{errc::bad_request,
-               "technicians cannot decode '" + msg.type + "': " + why};
-}
-
 } // namespace
 
 outcome handle(state& s, const input& in, const context& ctx) {
@@ -500,11 +478,11 @@ outcome handle(state& s, const input& in, const context& ctx) {
 result<input> decode(const envelope& msg) {
   const auto& b = msg.body;
   if (!b.is_object()) {
-    return malformed(msg, "body is not an object");
+    return detail::malformed("technicians", msg, "body is not an object");
   }
   auto id = get_string(b, "dispatch_id");
   if (!id || id->empty()) {
-    return malformed(msg, "missing 'dispatch_id'");
+    return detail::malformed("technicians", msg, "missing 'dispatch_id'");
   }
   if (msg.type == "assign") {
     return input{assign{*id}};
@@ -512,7 +490,7 @@ result<input> decode(const envelope& msg) {
   if (msg.type == "recall") {
     return input{recall{*id}};
   }
-  return malformed(msg, "unknown message type");
+  return detail::malformed("technicians", msg, "unknown message type");
 }
 
 bool balanced(const state& s) noexcept {

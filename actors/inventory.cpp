@@ -18,11 +18,7 @@ using detail::get_string;
 using detail::get_uint;
 using nlohmann::json;
 
-const config default_config{};
-
-const config& config_of(const context& ctx) {
-  return ctx.cfg != nullptr ? *ctx.cfg : default_config;
-}
+using detail::config_of;
 
 const std::string timer_prefix = "res:";
 
@@ -220,11 +216,6 @@ struct handler {
 
 // -- decoding helpers: never throw ------------------------------------------
 
-result<input> malformed(const envelope& msg, const std::string& why) {
-  return error{errc::bad_request,
-               "sku cannot decode '" + msg.type + "': " + why};
-}
-
 } // namespace
 
 std::string timer_name(const std::string& order_id) {
@@ -251,26 +242,27 @@ outcome handle(state& s, const input& in, const context& ctx) {
 result<input> decode(const envelope& msg) {
   const auto& b = msg.body;
   if (!b.is_object()) {
-    return malformed(msg, "body is not an object");
+    return detail::malformed("sku", msg, "body is not an object");
   }
   if (msg.type == "timer") {
     auto name = get_string(b, "name");
     if (!name || name->size() <= timer_prefix.size()
         || name->compare(0, timer_prefix.size(), timer_prefix) != 0) {
-      return malformed(msg, "unknown timer");
+      return detail::malformed("sku", msg, "unknown timer");
     }
     return input{expire{name->substr(timer_prefix.size())}};
   }
   auto order_id = get_string(b, "order_id");
   if (!order_id || order_id->empty()) {
-    return malformed(msg, "missing 'order_id'");
+    return detail::malformed("sku", msg, "missing 'order_id'");
   }
   auto token = get_uint(b, "token");
   auto quantity = get_int(b, "quantity");
   bool positive = quantity && *quantity > 0;
   if (msg.type == "reserve" || msg.type == "confirm") {
     if (!token || !positive) {
-      return malformed(msg, "needs 'token' and a positive 'quantity'");
+      return detail::malformed("sku", msg,
+                               "needs 'token' and a positive 'quantity'");
     }
     if (msg.type == "reserve") {
       return input{reserve{*order_id, *token, *quantity}};
@@ -279,17 +271,17 @@ result<input> decode(const envelope& msg) {
   }
   if (msg.type == "release") {
     if (!token) {
-      return malformed(msg, "needs 'token'");
+      return detail::malformed("sku", msg, "needs 'token'");
     }
     return input{release{*order_id, *token}};
   }
   if (msg.type == "restock") {
     if (!positive) {
-      return malformed(msg, "needs a positive 'quantity'");
+      return detail::malformed("sku", msg, "needs a positive 'quantity'");
     }
     return input{restock{*order_id, *quantity}};
   }
-  return malformed(msg, "unknown message type");
+  return detail::malformed("sku", msg, "unknown message type");
 }
 
 // Stored form:

@@ -16,11 +16,7 @@ using detail::get_int;
 using detail::get_string;
 using nlohmann::json;
 
-const config default_config{};
-
-const config& config_of(const context& ctx) {
-  return ctx.cfg != nullptr ? *ctx.cfg : default_config;
-}
+using detail::config_of;
 
 /// Records a state change: journal event, version bump, timestamp, and the
 /// outbox and request ids that derive from the new version.
@@ -67,18 +63,9 @@ struct handler {
     return ctx.now - n.created_at > cfg().notify_ttl;
   }
 
-  /// Refuses a message about another order (misrouted). A state the
-  /// runtime did not name yet takes the message's order id.
+  /// Refuses a message about another order (see detail::foreign).
   bool foreign(const std::string& order_id, outcome& o) {
-    if (s.order_id.empty()) {
-      s.order_id = order_id;
-    }
-    if (order_id == s.order_id) {
-      return false;
-    }
-    o.err = error{errc::bad_request, "notifier of order " + s.order_id
-                                       + " got a message about " + order_id};
-    return true;
+    return detail::foreign(s, order_id, "notifier", o);
   }
 
   void arm(outcome& o, millis due) {
@@ -264,11 +251,6 @@ struct handler {
 
 // -- decoding helpers: never throw -------------------------------------------
 
-result<input> malformed(const envelope& msg, const std::string& why) {
-  return error{errc::bad_request,
-               "notifier cannot decode '" + msg.type + "': " + why};
-}
-
 status_reply decode_status_reply(const json& b) {
   status_reply r;
   const auto* ok = field(b, "ok");
@@ -352,11 +334,11 @@ outcome handle(state& s, const input& in, const context& ctx) {
 result<input> decode(const envelope& msg) {
   const auto& b = msg.body;
   if (!b.is_object()) {
-    return malformed(msg, "body is not an object");
+    return detail::malformed("notifier", msg, "body is not an object");
   }
   if (msg.type == "timer") {
     if (get_string(b, "name") != std::optional<std::string>{timer_name}) {
-      return malformed(msg, "unknown timer");
+      return detail::malformed("notifier", msg, "unknown timer");
     }
     return input{check{}};
   }
@@ -366,20 +348,21 @@ result<input> decode(const envelope& msg) {
   if (msg.type == "sms_sent") {
     auto id = get_string(b, "notification_id");
     if (!id || id->empty()) {
-      return malformed(msg, "missing 'notification_id'");
+      return detail::malformed("notifier", msg, "missing 'notification_id'");
     }
     return input{sms_sent{*id}};
   }
   if (msg.type == "order_created" || msg.type == "order_cancelled") {
     auto order_id = get_string(b, "order_id");
     if (!order_id || order_id->empty()) {
-      return malformed(msg, "missing 'order_id'");
+      return detail::malformed("notifier", msg, "missing 'order_id'");
     }
     millis at = 0;
     if (field(b, "at") != nullptr) {
       auto v = get_int(b, "at");
       if (!v || *v < 0) {
-        return malformed(msg, "'at' must be a non-negative integer");
+        return detail::malformed("notifier", msg,
+                                 "'at' must be a non-negative integer");
       }
       at = *v;
     }
@@ -388,7 +371,7 @@ result<input> decode(const envelope& msg) {
     }
     return input{order_cancelled{*order_id, at}};
   }
-  return malformed(msg, "unknown message type");
+  return detail::malformed("notifier", msg, "unknown message type");
 }
 
 // Stored form:

@@ -17,11 +17,7 @@ using detail::get_string;
 using detail::number_outbox;
 using nlohmann::json;
 
-const config default_config{};
-
-const config& config_of(const context& ctx) {
-  return ctx.cfg != nullptr ? *ctx.cfg : default_config;
-}
+using detail::config_of;
 
 address sku_address(const std::string& sku) {
   return address{"sku", sku};
@@ -450,11 +446,6 @@ struct handler {
 
 // -- decoding helpers: never throw ------------------------------------------
 
-result<input> malformed(const envelope& msg, const std::string& why) {
-  return error{errc::bad_request,
-               "order cannot decode '" + msg.type + "': " + why};
-}
-
 // -- persistence -------------------------------------------------------------
 
 status parse_status(const std::string& s) {
@@ -510,12 +501,12 @@ outcome handle(state& s, const input& in, const context& ctx) {
 result<input> decode(const envelope& msg) {
   const auto& b = msg.body;
   if (!b.is_object()) {
-    return malformed(msg, "body is not an object");
+    return detail::malformed("order", msg, "body is not an object");
   }
   if (msg.type == "reserve.reply") {
     auto from = get_string(b, "from");
     if (!from || from->empty()) {
-      return malformed(msg, "missing 'from'");
+      return detail::malformed("order", msg, "missing 'from'");
     }
     // Once the answering SKU is known, a garbled answer is a failed answer:
     // dropping it would leave the create waiting forever.
@@ -547,24 +538,24 @@ result<input> decode(const envelope& msg) {
   if (msg.type == "refund_done") {
     auto id = get_string(b, "refund_id");
     if (!id || id->empty()) {
-      return malformed(msg, "missing 'refund_id'");
+      return detail::malformed("order", msg, "missing 'refund_id'");
     }
     return input{refund_done{*id}};
   }
   if (msg.type == "shortfall") {
     auto sku = get_string(b, "sku");
     if (!sku || sku->empty()) {
-      return malformed(msg, "missing 'sku'");
+      return detail::malformed("order", msg, "missing 'sku'");
     }
     return input{shortfall{*sku}};
   }
   if (msg.type == "timer") {
     if (get_string(b, "name") != std::optional<std::string>{"deadline"}) {
-      return malformed(msg, "unknown timer");
+      return detail::malformed("order", msg, "unknown timer");
     }
     return input{deadline{}};
   }
-  return malformed(msg, "unknown message type");
+  return detail::malformed("order", msg, "unknown message type");
 }
 
 // Stored form (not the API form; `creating` is never stored):

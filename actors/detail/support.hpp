@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -81,6 +82,38 @@ void record(State& s, outcome& o, std::string event, millis now,
   ++s.version;
   s.updated_at = now;
   number_outbox(o, owner + "#" + std::to_string(s.version));
+}
+
+/// The kind's config named by `ctx`, or the kind's defaults without one.
+template <class Context>
+const auto& config_of(const Context& ctx) {
+  using config = std::remove_cv_t<std::remove_pointer_t<decltype(ctx.cfg)>>;
+  static const config defaults{};
+  return ctx.cfg != nullptr ? *ctx.cfg : defaults;
+}
+
+/// The error for a message that `kind`'s decode() cannot read.
+inline error malformed(const char* kind, const envelope& msg,
+                       const std::string& why) {
+  return error{errc::bad_request,
+               std::string{kind} + " cannot decode '" + msg.type + "': " + why};
+}
+
+/// For actors kept per order (notifier, dispatcher): a state not yet named
+/// takes `order_id`; true, with a bad_request in `o`, when the message is
+/// about another order than the one the state belongs to (misrouted).
+template <class State>
+bool foreign(State& s, const std::string& order_id, const char* kind,
+             outcome& o) {
+  if (s.order_id.empty()) {
+    s.order_id = order_id;
+  }
+  if (order_id == s.order_id) {
+    return false;
+  }
+  o.err = error{errc::bad_request, std::string{kind} + " of order " + s.order_id
+                                     + " got a message about " + order_id};
+  return true;
 }
 
 } // namespace ordo::actors::detail
