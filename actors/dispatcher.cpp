@@ -18,37 +18,7 @@ using detail::field;
 using detail::get_int;
 using detail::get_string;
 
-// -- reading replies: never throw --------------------------------------------
-
-/// The error of a request's reply body (see reply_body() in turn.hpp), or
-/// nullopt when it succeeded. A garbled body is a failed answer.
-std::optional<error> reply_error(const json& b) {
-  const auto* ok = field(b, "ok");
-  if (ok == nullptr || !ok->is_boolean()) {
-    return error{errc::internal, "malformed reply"};
-  }
-  if (ok->get<bool>()) {
-    return std::nullopt;
-  }
-  auto code = get_string(b, "error");
-  auto parsed = code ? parse_errc(*code) : std::nullopt;
-  return error{parsed.value_or(errc::internal),
-               get_string(b, "message").value_or("")};
-}
-
-/// The non-empty string `key` of a successful reply, or a failed answer.
-std::optional<error> reply_field(const json& b, const char* key,
-                                 std::string& out) {
-  if (auto err = reply_error(b)) {
-    return err;
-  }
-  auto v = get_string(b, key);
-  if (!v || v->empty()) {
-    return error{errc::internal, std::string{"reply without '"} + key + "'"};
-  }
-  out = *v;
-  return std::nullopt;
-}
+using detail::reply_field;
 
 } // namespace
 

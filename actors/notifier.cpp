@@ -253,24 +253,7 @@ struct handler {
 
 status_reply decode_status_reply(const json& b) {
   status_reply r;
-  const auto* ok = field(b, "ok");
-  if (ok == nullptr || !ok->is_boolean()) {
-    r.err = error{errc::internal, "malformed status reply"};
-    return r;
-  }
-  if (!ok->get<bool>()) {
-    auto code = get_string(b, "error");
-    auto parsed = code ? parse_errc(*code) : std::nullopt;
-    r.err = error{parsed.value_or(errc::internal),
-                  get_string(b, "message").value_or("")};
-    return r;
-  }
-  auto st = get_string(b, "status");
-  if (!st || st->empty()) {
-    r.err = error{errc::internal, "status reply without a status"};
-    return r;
-  }
-  r.status = *st;
+  r.err = detail::reply_field(b, "status", r.status);
   return r;
 }
 

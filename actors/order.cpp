@@ -11,7 +11,6 @@ namespace ordo::actors::order {
 
 namespace {
 
-using detail::field;
 using detail::get_int;
 using detail::get_string;
 using detail::number_outbox;
@@ -512,16 +511,7 @@ result<input> decode(const envelope& msg) {
     // dropping it would leave the create waiting forever.
     reserved r;
     r.sku = *from;
-    const auto* ok = field(b, "ok");
-    if (ok == nullptr || !ok->is_boolean()) {
-      r.err = error{errc::internal, "malformed reserve reply from " + r.sku};
-      return input{std::move(r)};
-    }
-    if (!ok->get<bool>()) {
-      auto code = get_string(b, "error");
-      auto parsed = code ? parse_errc(*code) : std::nullopt;
-      r.err = error{parsed.value_or(errc::internal),
-                    get_string(b, "message").value_or("")};
+    if ((r.err = detail::reply_error(b))) {
       return input{std::move(r)};
     }
     auto price = get_int(b, "unit_price");

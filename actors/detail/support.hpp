@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/errc.hpp"
 #include "actors/turn.hpp"
 
 namespace ordo::actors::detail {
@@ -62,6 +63,38 @@ inline std::optional<std::uint64_t> get_uint(const nlohmann::json& body,
     return std::nullopt;
   }
   return v->get<std::uint64_t>();
+}
+
+/// The error of a request's reply body (the other side of reply_body() in
+/// turn.hpp), or nullopt when it succeeded. A garbled body is a failed
+/// answer, never an exception: the requester must not wait forever.
+inline std::optional<error> reply_error(const nlohmann::json& b) {
+  const auto* ok = field(b, "ok");
+  if (ok == nullptr || !ok->is_boolean()) {
+    return error{errc::internal, "malformed reply"};
+  }
+  if (ok->get<bool>()) {
+    return std::nullopt;
+  }
+  auto code = get_string(b, "error");
+  auto parsed = code ? parse_errc(*code) : std::nullopt;
+  return error{parsed.value_or(errc::internal),
+               get_string(b, "message").value_or("")};
+}
+
+/// Reads the non-empty string `key` of a successful reply into `out`;
+/// otherwise the reply's error (or one for the missing field).
+inline std::optional<error> reply_field(const nlohmann::json& b,
+                                        const char* key, std::string& out) {
+  if (auto err = reply_error(b)) {
+    return err;
+  }
+  auto v = get_string(b, key);
+  if (!v || v->empty()) {
+    return error{errc::internal, std::string{"reply without '"} + key + "'"};
+  }
+  out = *v;
+  return std::nullopt;
 }
 
 /// Gives the outbox entries of `o` their ids: `prefix` + "." + index.
