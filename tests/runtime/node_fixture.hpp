@@ -14,31 +14,9 @@
 
 #include "runtime/clock.hpp"
 #include "runtime/node.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace ordo::test {
-
-class temp_dir {
-public:
-  temp_dir() {
-    std::string pattern = "/tmp/ordo-test-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::string& path() const noexcept {
-    return path_;
-  }
-
-private:
-  std::string path_;
-};
 
 /// Calls `fn(callback)` and waits for the callback's result.
 template <class T, class Fn>

@@ -2,7 +2,7 @@
 
 #include "storage/keys.hpp"
 #include "tests/storage/print.hpp"
-#include "tests/storage/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -27,7 +27,7 @@ using namespace std::string_literals;
 namespace {
 
 struct store_fixture {
-  test::temp_dir dir;
+  ordo::test::temp_dir dir;
 
   store_options options(bool sync = true) const {
     store_options o;
@@ -185,7 +185,7 @@ BOOST_AUTO_TEST_CASE(a_batch_over_every_family_is_applied_whole) {
 
 BOOST_AUTO_TEST_CASE(data_survives_close_and_reopen) {
   for (bool sync : {true, false}) {
-    test::temp_dir dir2;
+    ordo::test::temp_dir dir2;
     store_options o;
     o.path = dir2.sub("nested/db");
     o.sync = sync;

@@ -9,12 +9,12 @@
 #include <string>
 #include <system_error>
 
-namespace ordo::storage::test {
+namespace ordo::test {
 
 class temp_dir {
 public:
   temp_dir() {
-    std::string pattern = "/tmp/ordo-storage-XXXXXX";
+    std::string pattern = "/tmp/ordo-test-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
       throw std::runtime_error("mkdtemp failed");
     }
@@ -39,4 +39,4 @@ private:
   std::string path_;
 };
 
-} // namespace ordo::storage::test
+} // namespace ordo::test
