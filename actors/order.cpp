@@ -50,17 +50,54 @@ json refund_body(const state& s, const payment& p) {
               {"order_id", s.order_id}};
 }
 
-/// PENDING_PAYMENT -> CANCELLED: give the stock back, ask the provider to
-/// close the payment, disarm the deadline.
-void cancel_effects(state& s, outcome& o, std::string reason) {
+json order_body(const state& s) {
+  return json{{"order_id", s.order_id}};
+}
+
+/// `type` to the order's affiliate, if it has one.
+void tell_affiliate(const state& s, outcome& o, std::string type, json body) {
+  if (!s.affiliate_id.empty()) {
+    o.outbox.push_back(message(address{"affiliate", s.affiliate_id},
+                               std::move(type), std::move(body)));
+  }
+}
+
+/// `type` to the order's coupon, if it has one.
+void tell_coupon(const state& s, outcome& o, std::string type, json body) {
+  if (!s.coupon_id.empty()) {
+    o.outbox.push_back(message(address{"coupon", s.coupon_id}, std::move(type),
+                               std::move(body)));
+  }
+}
+
+void tell_notifier(const state& s, outcome& o, std::string type, millis at) {
+  o.outbox.push_back(message(address{"notifier", s.order_id}, std::move(type),
+                             json{{"order_id", s.order_id}, {"at", at}}));
+}
+
+/// `type` to the order's dispatcher, if it holds service items.
+void tell_dispatcher(const state& s, outcome& o, std::string type, json body) {
+  if (has_service(s)) {
+    o.outbox.push_back(message(address{"dispatcher", s.order_id},
+                               std::move(type), std::move(body)));
+  }
+}
+
+/// PENDING_PAYMENT -> CANCELLED: give the stock and the coupon back, ask the
+/// provider to close the payment, void the commission, tell the notifier,
+/// disarm the deadline.
+void cancel_effects(state& s, outcome& o, std::string reason, millis now) {
   s.st = status::cancelled;
   s.cancel_reason = std::move(reason);
   for (const auto& item : s.items) {
     o.outbox.push_back(
       message(sku_address(item.sku), "release", release_body(s, s.token)));
   }
+  tell_coupon(s, o, "release", release_body(s, s.token));
   o.outbox.push_back(
     message(payment_address(), "close", json{{"order_id", s.order_id}}));
+  tell_affiliate(s, o, "invalidate", order_body(s));
+  tell_notifier(s, o, "order_cancelled", now);
   o.timers.push_back(timer_op{"deadline", 0});
 }
 
@@ -95,6 +132,20 @@ void restock_items(const state& s, outcome& o, const std::string& except) {
                 json{{"order_id", s.order_id}, {"quantity", item.quantity}}));
     }
   }
+}
+
+/// PAID | DISPATCHED | COMPLETED -> REFUNDED: every captured payment goes
+/// back, the stock too unless `shipped` (all SKUs but `except`), the
+/// commission is voided and a dispatched technician recalled.
+void refund_effects(state& s, outcome& o, bool shipped,
+                    const std::string& except) {
+  s.st = status::refunded;
+  refund_captured(s, o);
+  if (!shipped) {
+    restock_items(s, o, except);
+  }
+  tell_affiliate(s, o, "invalidate", order_body(s));
+  tell_dispatcher(s, o, "order_refunded", order_body(s));
 }
 
 /// An answer whose outcome at the SKU is unknown (timeout, crash): the
@@ -164,7 +215,16 @@ struct handler {
                + item.sku;
       o.requests.push_back(std::move(env));
     }
-    s.creating = state::creating_t{std::move(req), ctx.now, {}};
+    if (!req.coupon_id.empty()) {
+      auto env = message(address{"coupon", req.coupon_id}, "lock",
+                         json{{"order_id", s.order_id},
+                              {"user_id", req.user_id},
+                              {"token", req.token}});
+      env.id = "order/" + s.order_id + "#req." + std::to_string(req.token)
+               + ".coupon";
+      o.requests.push_back(std::move(env));
+    }
+    s.creating = state::creating_t{std::move(req), ctx.now, {}, std::nullopt};
     o.defer_tag = "create";
     return o;
   }
@@ -186,10 +246,32 @@ struct handler {
       return o;
     }
     cr.answers.push_back(r);
-    if (cr.answers.size() < cr.request.items.size()) {
+    return finish_create(o);
+  }
+
+  outcome operator()(const coupon_locked& c) {
+    outcome o;
+    o.cause = "lock.reply coupon=" + c.coupon_id
+              + (c.err ? std::string{" error="} + to_string(c.err->code)
+                       : std::string{" ok"});
+    if (!s.creating || s.creating->coupon
+        || c.coupon_id != s.creating->request.coupon_id) {
       return o;
     }
-    // Every SKU answered: pair answers with the request's items, in order.
+    s.creating->coupon = c;
+    return finish_create(o);
+  }
+
+  /// Once every SKU (and the coupon) has answered: the order exists, or the
+  /// create is refused and whatever was locked for it is given back.
+  outcome finish_create(outcome& o) {
+    auto& cr = *s.creating;
+    bool wants_coupon = !cr.request.coupon_id.empty();
+    if (cr.answers.size() < cr.request.items.size()
+        || (wants_coupon && !cr.coupon)) {
+      return o;
+    }
+    // Pair answers with the request's items, in order.
     std::vector<const reserved*> answers;
     const reserved* first_failure = nullptr;
     for (const auto& item : cr.request.items) {
@@ -222,6 +304,8 @@ struct handler {
       refusal
         = error{errc::bad_request,
                 "order total exceeds " + std::to_string(max_amount) + " cents"};
+    } else if (wants_coupon) {
+      refusal = coupon_refusal(*cr.coupon, total);
     }
     if (refusal) {
       for (const auto* a : answers) {
@@ -229,6 +313,10 @@ struct handler {
           o.outbox.push_back(message(sku_address(a->sku), "release",
                                      release_body(s, req.token)));
         }
+      }
+      if (wants_coupon && (!cr.coupon->err || ambiguous(cr.coupon->err))) {
+        o.outbox.push_back(message(address{"coupon", req.coupon_id}, "release",
+                                   release_body(s, req.token)));
       }
       number_outbox(o,
                     "order/" + s.order_id + "#r" + std::to_string(req.token));
@@ -248,8 +336,8 @@ struct handler {
                                   answers[i]->unit_price, answers[i]->kind});
     }
     s.amount = total;
-    s.discount = 0;
-    s.payable = s.amount;
+    s.discount = wants_coupon ? std::min(cr.coupon->discount, total) : 0;
+    s.payable = s.amount - s.discount;
     s.coupon_id = req.coupon_id;
     s.affiliate_id = req.affiliate_id;
     s.fingerprint = req.fingerprint;
@@ -259,11 +347,36 @@ struct handler {
     s.payments.clear();
     o.timers.push_back(timer_op{"deadline", s.pay_deadline});
     o.resolves.push_back(resolution{"create", std::nullopt});
+    tell_notifier(s, o, "order_created", s.created_at);
+    tell_affiliate(
+      s, o, "pending",
+      json{{"order_id", s.order_id},
+           {"amount", commission(s.payable, config_of(ctx).commission_ppm)}});
     o.cause = "create user=" + req.user_id
-              + " token=" + std::to_string(req.token) + " (stock reserved)";
+              + " token=" + std::to_string(req.token) + " (stock reserved"
+              + (wants_coupon ? ", coupon locked)" : ")");
     s.creating.reset();
     commit(s, o, "created", ctx);
     return o;
+  }
+
+  /// Why the coupon's answer refuses an order of `total` cents, if it does.
+  static std::optional<error> coupon_refusal(const coupon_locked& c,
+                                             std::int64_t total) {
+    if (c.err) {
+      if (c.err->code == errc::not_found) {
+        return error{errc::coupon_unavailable,
+                     "coupon " + c.coupon_id + " does not exist"};
+      }
+      return c.err;
+    }
+    if (total < c.min_amount) {
+      return error{errc::coupon_unavailable,
+                   "coupon " + c.coupon_id + " needs an order of at least "
+                     + std::to_string(c.min_amount) + " cents, this one is "
+                     + std::to_string(total)};
+    }
+    return std::nullopt;
   }
 
   outcome operator()(const cancel& c) {
@@ -275,7 +388,7 @@ struct handler {
         o.err = error{errc::not_found, "order " + s.order_id + " not found"};
         return o;
       case status::pending_payment:
-        cancel_effects(s, o, std::move(reason));
+        cancel_effects(s, o, std::move(reason), ctx.now);
         commit(s, o, "cancelled", ctx);
         return o;
       case status::cancelled: return o;
@@ -297,7 +410,7 @@ struct handler {
     outcome o;
     o.cause = "timer deadline";
     if (s.st == status::pending_payment) {
-      cancel_effects(s, o, "timeout");
+      cancel_effects(s, o, "timeout", ctx.now);
       commit(s, o, "timed_out", ctx);
     }
     return o;
@@ -328,7 +441,7 @@ struct handler {
     }
     if (s.st == status::pending_payment) {
       if (ctx.now > s.pay_deadline) {
-        cancel_effects(s, o, "timeout");
+        cancel_effects(s, o, "timeout", ctx.now);
         refund_anomaly(s, o, p);
         commit(s, o, "timed_out+payment_refunded", ctx);
         return o;
@@ -343,6 +456,9 @@ struct handler {
                                           {"token", s.token},
                                           {"quantity", item.quantity}}));
         }
+        tell_coupon(s, o, "consume", order_body(s));
+        tell_dispatcher(s, o, "order_paid",
+                        json{{"order_id", s.order_id}, {"at", ctx.now}});
         o.timers.push_back(timer_op{"deadline", 0});
         o.result = "captured";
         commit(s, o, "paid", ctx);
@@ -363,16 +479,10 @@ struct handler {
         return o;
       case status::paid:
       case status::dispatched:
-      case status::completed: {
-        bool shipped = s.st != status::paid;
-        s.st = status::refunded;
-        refund_captured(s, o);
-        if (!shipped) {
-          restock_items(s, o, "");
-        }
+      case status::completed:
+        refund_effects(s, o, s.st != status::paid, "");
         commit(s, o, "refunded", ctx);
         return o;
-      }
       case status::refunded: return o;
       default: break;
     }
@@ -392,6 +502,7 @@ struct handler {
       case status::paid:
       case status::dispatched:
         s.st = status::completed;
+        tell_affiliate(s, o, "settle", order_body(s));
         commit(s, o, "completed", ctx);
         return o;
       case status::completed: return o;
@@ -427,12 +538,53 @@ struct handler {
         || std::none_of(s.items.begin(), s.items.end(), same)) {
       return o;
     }
-    s.st = status::refunded;
     s.cancel_reason = "stock_shortfall";
-    refund_captured(s, o);
-    restock_items(s, o, sf.sku);
+    refund_effects(s, o, false, sf.sku);
     o.signals.emplace_back("stock_shortfall");
     commit(s, o, "stock_shortfall", ctx);
+    return o;
+  }
+
+  outcome operator()(const status_query&) {
+    outcome o;
+    o.cause = "status";
+    if (s.st == status::none) {
+      o.err = error{errc::not_found, "order " + s.order_id + " not found"};
+      return o;
+    }
+    o.reply = json{{"status", to_string(s.st)}};
+    return o;
+  }
+
+  outcome operator()(const coupon_conflict& c) {
+    outcome o;
+    o.cause = "coupon_conflict coupon=" + c.coupon_id;
+    if (c.coupon_id != s.coupon_id) {
+      return o;
+    }
+    if (s.st != status::paid) {
+      // Shipped or already refunded: nothing safe to undo here; a human
+      // decides (the signal raises an alert).
+      o.signals.emplace_back("coupon_conflict_unresolved");
+      return o;
+    }
+    // The discount was not ours to take: the payment goes back in full.
+    s.cancel_reason = "coupon_conflict";
+    refund_effects(s, o, false, "");
+    o.signals.emplace_back("coupon_conflict");
+    commit(s, o, "coupon_conflict", ctx);
+    return o;
+  }
+
+  outcome operator()(const dispatched& d) {
+    outcome o;
+    o.cause = "dispatched technician=" + d.technician;
+    if (s.st != status::paid) {
+      return o; // refunded meanwhile: the dispatcher recalls
+    }
+    s.st = status::dispatched;
+    s.technician = d.technician;
+    commit(s, o, "dispatched", ctx);
     return o;
   }
 
@@ -493,6 +645,20 @@ const char* to_string(payment_status s) noexcept {
   return "CAPTURED";
 }
 
+std::int64_t commission(std::int64_t payable, std::int64_t ppm) noexcept {
+  if (payable <= 0 || ppm <= 0) {
+    return 0;
+  }
+  return static_cast<std::int64_t>(static_cast<__int128>(payable) * ppm
+                                   / 1'000'000);
+}
+
+bool has_service(const state& s) noexcept {
+  return std::any_of(s.items.begin(), s.items.end(), [](const line_item& i) {
+    return i.kind == item_kind::service;
+  });
+}
+
 outcome handle(state& s, const input& in, const context& ctx) {
   return std::visit(handler{s, ctx}, in);
 }
@@ -525,6 +691,45 @@ result<input> decode(const envelope& msg) {
     r.kind = *kind;
     return input{std::move(r)};
   }
+  if (msg.type == "lock.reply") {
+    auto from = get_string(b, "from");
+    if (!from || from->empty()) {
+      return detail::malformed("order", msg, "missing 'from'");
+    }
+    coupon_locked c;
+    c.coupon_id = *from;
+    if ((c.err = detail::reply_error(b))) {
+      return input{std::move(c)};
+    }
+    auto discount = get_int(b, "discount");
+    auto min_amount = get_int(b, "min_amount");
+    if (!discount || *discount < 0 || !min_amount || *min_amount < 0) {
+      c.err = error{errc::internal, "malformed lock reply from " + c.coupon_id};
+    } else {
+      c.discount = *discount;
+      c.min_amount = *min_amount;
+    }
+    return input{std::move(c)};
+  }
+  if (msg.type == "status") {
+    return input{status_query{}};
+  }
+  if (msg.type == "coupon_conflict") {
+    auto id = get_string(b, "coupon_id");
+    if (!id || id->empty()) {
+      return detail::malformed("order", msg, "missing 'coupon_id'");
+    }
+    return input{coupon_conflict{*id}};
+  }
+  if (msg.type == "dispatched") {
+    auto id = get_string(b, "dispatch_id");
+    auto tech = get_string(b, "technician");
+    if (!id || id->empty() || !tech || tech->empty()) {
+      return detail::malformed("order", msg,
+                               "missing 'dispatch_id' or 'technician'");
+    }
+    return input{dispatched{*id, *tech}};
+  }
   if (msg.type == "refund_done") {
     auto id = get_string(b, "refund_id");
     if (!id || id->empty()) {
@@ -551,7 +756,7 @@ result<input> decode(const envelope& msg) {
 // Stored form (not the API form; `creating` is never stored):
 //   {"id","user","st","v","items":[{"sku","q","p","k"}],"amt","disc","pay",
 //    "coupon","aff","parent","children":[...],"created","updated","deadline",
-//    "reason","payments":[{"txn","amt","st","rf"}],"fp","token"}
+//    "reason","payments":[{"txn","amt","st","rf"}],"tech","fp","token"}
 void to_json(nlohmann::json& j, const state& s) {
   json items = json::array();
   for (const auto& i : s.items) {
@@ -584,6 +789,7 @@ void to_json(nlohmann::json& j, const state& s) {
            {"deadline", s.pay_deadline},
            {"reason", s.cancel_reason},
            {"payments", std::move(payments)},
+           {"tech", s.technician},
            {"fp", s.fingerprint},
            {"token", s.token}};
 }
@@ -628,6 +834,7 @@ void from_json(const nlohmann::json& j, state& s) {
       r.payments.push_back(std::move(p));
     }
   }
+  r.technician = j.value("tech", std::string{});
   r.fingerprint = j.value("fp", std::string{});
   r.token = j.value("token", std::uint64_t{0});
   s = std::move(r);

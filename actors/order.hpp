@@ -4,12 +4,37 @@
 //
 //   none --create--> (creating: reserve stock) --> PENDING_PAYMENT
 //   PENDING_PAYMENT --pay--> PAID --complete--> COMPLETED
+//   PAID --dispatched--> DISPATCHED --complete--> COMPLETED
 //   PENDING_PAYMENT --cancel | deadline--> CANCELLED
 //   PAID | DISPATCHED | COMPLETED --refund--> REFUNDED
+//   PAID --shortfall | coupon_conflict--> REFUNDED
 //
 // A payment that cannot be applied (the order is cancelled, already paid by
 // another transaction, the amount is wrong, or the deadline has passed) is
 // captured and refunded through the outbox, once per transaction id.
+//
+// What an order causes outside itself (all outbox, so exactly once):
+//   created   -> "order_created" to its notifier; "pending" {amount = rate x
+//                payable} to its affiliate
+//   cancelled -> "release" to every SKU and its coupon; "close" to the
+//                payment provider; "invalidate" to its affiliate;
+//                "order_cancelled" to its notifier
+//   paid      -> "confirm" to every SKU; "consume" to its coupon;
+//                "order_paid" to its dispatcher when it holds service items
+//   completed -> "settle" to its affiliate
+//   refunded  -> "refund" to the provider; "restock" (unless shipped);
+//                "invalidate" to its affiliate; "order_refunded" to its
+//                dispatcher when it holds service items
+// Creating locks the coupon with a request next to the stock reservations;
+// the order checks the coupon's min_amount itself once it knows its amount.
+//
+// Messages (envelope type: body):
+//   in  "reserve.reply", "lock.reply": answers to the create's requests
+//   in  "status" (request, from the notifier and dispatcher): {"order_id"};
+//         reply {"status": "PENDING_PAYMENT" | ...}; not_found if none
+//   in  "refund_done": {"refund_id"}; "shortfall": {"sku"}
+//   in  "coupon_conflict": {"coupon_id"}; "dispatched": {"dispatch_id",
+//         "technician"}; "timer": {"name": "deadline"}
 //
 // Threading: a `state` is confined to the actor that owns it.
 
@@ -107,9 +132,28 @@ struct refund_done {
 struct shortfall {
   std::string sku;
 };
+/// The coupon answered this order's lock request.
+struct coupon_locked {
+  std::string coupon_id;
+  std::optional<error> err;
+  std::int64_t discount = 0;
+  std::int64_t min_amount = 0;
+};
+/// Another actor (notifier, dispatcher) asks for the current status.
+struct status_query {};
+/// The coupon this paid order consumed is held by another order.
+struct coupon_conflict {
+  std::string coupon_id;
+};
+/// The dispatcher assigned a technician to this paid order.
+struct dispatched {
+  std::string dispatch_id;
+  std::string technician;
+};
 
 using input = std::variant<create, cancel, pay, complete, refund, deadline,
-                           reserved, refund_done, shortfall>;
+                           reserved, refund_done, shortfall, coupon_locked,
+                           status_query, coupon_conflict, dispatched>;
 
 struct state {
   std::string order_id;
@@ -129,6 +173,8 @@ struct state {
   millis pay_deadline = 0;
   std::string cancel_reason;
   std::vector<payment> payments;
+  /// Who was dispatched (DISPATCHED, and after a refund of one).
+  std::string technician;
   /// Request fingerprint of the create that made this order.
   std::string fingerprint;
   /// Token of the reservations this order holds.
@@ -140,6 +186,8 @@ struct state {
     create request;
     millis started_at = 0;
     std::vector<reserved> answers;
+    /// The coupon's answer (only when the request names a coupon).
+    std::optional<coupon_locked> coupon;
   };
   std::optional<creating_t> creating;
 };
@@ -149,7 +197,17 @@ struct config {
   /// Unpaid orders are cancelled with reason "timeout" after this long.
   /// Default: 15 minutes.
   millis payment_timeout = 15 * 60 * 1000;
+  /// The affiliate's share of the payable amount in millionths, rounded
+  /// down to cents (--commission-rate 0.05 = 50'000). Default: 5%.
+  std::int64_t commission_ppm = 50'000;
 };
+
+/// The commission of an order that pays `payable` cents: floor(payable x
+/// ppm / 10^6), exact for every amount up to max_amount.
+std::int64_t commission(std::int64_t payable, std::int64_t ppm) noexcept;
+
+/// True if the order holds items of kind service (it is dispatched).
+bool has_service(const state& s) noexcept;
 
 struct context {
   millis now = 0;
@@ -161,7 +219,8 @@ struct context {
 outcome handle(state& s, const input& in, const context& ctx);
 
 /// Turns an inter-actor message into an input (types "reserve.reply",
-/// "refund_done", "shortfall", "timer"); bad_request for anything else.
+/// "lock.reply", "status", "refund_done", "shortfall", "coupon_conflict",
+/// "dispatched", "timer"); bad_request for anything else.
 result<input> decode(const envelope& msg);
 
 /// True while a turn waits for answers; the actor must stay in memory.

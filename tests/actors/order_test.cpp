@@ -12,6 +12,8 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/attribution.hpp"
+#include "actors/coupon.hpp"
 #include "actors/inventory.hpp"
 #include "actors/order.hpp"
 
@@ -48,8 +50,6 @@ order::create make_create(std::vector<order::requested_item> items,
   order::create c;
   c.user_id = "u1";
   c.items = std::move(items);
-  c.coupon_id = "c1";
-  c.affiliate_id = "aff1";
   c.fingerprint = std::move(fingerprint);
   c.token = token;
   return c;
@@ -168,9 +168,15 @@ BOOST_AUTO_TEST_CASE(create_reserves_then_becomes_pending) {
   BOOST_TEST(s.amount == 2500);
   BOOST_TEST(s.discount == 0);
   BOOST_TEST(s.payable == 2500);
-  BOOST_TEST(s.coupon_id == "c1");
-  BOOST_TEST(s.affiliate_id == "aff1");
+  BOOST_TEST(s.coupon_id.empty());
+  BOOST_TEST(s.affiliate_id.empty());
   BOOST_TEST(s.fingerprint == "fp1");
+  // The notifier hears of every order; no affiliate, no commission.
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 1u);
+  BOOST_TEST(o.outbox[0].to.kind == "notifier");
+  BOOST_TEST(o.outbox[0].to.id == "o1");
+  BOOST_TEST(o.outbox[0].type == "order_created");
+  BOOST_TEST(o.outbox[0].body == (json{{"order_id", "o1"}, {"at", t0 + 10}}));
   BOOST_TEST(s.created_at == t0 + 10);
   BOOST_TEST(s.updated_at == t0 + 10);
   BOOST_TEST(s.pay_deadline == t0 + 10 + ocfg.payment_timeout);
@@ -368,9 +374,13 @@ BOOST_AUTO_TEST_CASE(cancel_pending_releases_closes_and_disarms) {
   BOOST_TEST(s.cancel_reason == "user");
   BOOST_TEST(s.version == 2u);
   BOOST_TEST(s.updated_at == t0 + minute);
-  BOOST_REQUIRE_EQUAL(o.outbox.size(), 3u);
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 4u);
   BOOST_TEST(o.outbox[0].type == "release");
   BOOST_TEST(o.outbox[0].to.id == "A");
+  BOOST_TEST(o.outbox[3].to.kind == "notifier");
+  BOOST_TEST(o.outbox[3].type == "order_cancelled");
+  BOOST_TEST(o.outbox[3].body
+             == (json{{"order_id", "o1"}, {"at", t0 + minute}}));
   BOOST_TEST(o.outbox[0].body == (json{{"order_id", "o1"}, {"token", 7}}));
   BOOST_TEST(o.outbox[1].to.id == "B");
   BOOST_TEST(o.outbox[2].type == "close");
@@ -459,7 +469,12 @@ BOOST_AUTO_TEST_CASE(pay_captures_and_confirms_the_stock) {
   BOOST_TEST(confirms[0]->body
              == (json{{"order_id", "o1"}, {"token", 7}, {"quantity", 2}}));
   BOOST_TEST(confirms[1]->body["quantity"] == 1);
-  BOOST_TEST(o.outbox.size() == 2u);
+  // B is a service: the dispatcher starts its cooling period.
+  auto paid_notes = of_type(o, "order_paid");
+  BOOST_REQUIRE_EQUAL(paid_notes.size(), 1u);
+  BOOST_TEST(paid_notes[0]->to.kind == "dispatcher");
+  BOOST_TEST(paid_notes[0]->to.id == "o1");
+  BOOST_TEST(o.outbox.size() == 3u);
   BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
   BOOST_TEST(o.timers[0].due == 0);
   BOOST_TEST(!has_signal(o, "refund_anomaly"));
@@ -775,7 +790,9 @@ BOOST_AUTO_TEST_CASE(outbox_ids_are_unique_across_a_lifetime) {
   add(order::handle(s, order::pay{"t2", 2500, true}, at(t0)));
   add(order::handle(s, order::pay{"t3", 2500, true}, at(t0)));
   add(order::handle(s, order::refund{}, at(t0)));
-  BOOST_TEST(n == 2u + 1u + 1u + 3u);
+  // pay: 2 confirms + dispatcher; 2 anomaly refunds; refund: 1 refund, 2
+  // restocks, dispatcher.
+  BOOST_TEST(n == 3u + 1u + 1u + 4u);
   BOOST_TEST(ids.size() == n);
   BOOST_TEST(ids.count("order/o1#2.0") == 1u);
   BOOST_TEST(ids.count("order/o1#5.2") == 1u);
@@ -940,8 +957,13 @@ struct world {
   inventory::config icfg;
   order::state ord = fresh();
   std::map<std::string, inventory::state> skus;
+  coupon::config ccfg;
+  std::map<std::string, coupon::state> coupons;
+  std::map<std::string, attribution::state> affiliates;
   std::deque<envelope> in_flight;
   std::vector<envelope> to_provider;
+  /// Messages to kinds the world does not run (notifier, dispatcher).
+  std::vector<envelope> others;
   std::set<std::string> consumed;
   millis now = t0;
 
@@ -961,13 +983,40 @@ struct world {
     return o;
   }
 
+  outcome coupon_turn(const std::string& id, const coupon::input& in) {
+    auto& c = coupons[id];
+    c.coupon_id = id;
+    auto o = coupon::handle(c, in, coupon::context{now, &ccfg});
+    BOOST_REQUIRE(coupon::consistent(c));
+    absorb(o);
+    return o;
+  }
+
+  /// Answers a request of the order at once.
+  outcome answer(const envelope& req) {
+    if (req.to.kind == "coupon") {
+      auto in = coupon::decode(req);
+      BOOST_REQUIRE(in.ok());
+      return coupon_turn(req.to.id, in.value());
+    }
+    BOOST_REQUIRE(req.to.kind == "sku");
+    auto in = inventory::decode(req);
+    BOOST_REQUIRE(in.ok());
+    return sku_turn(skus.at(req.to.id), in.value());
+  }
+
+  /// How the last deferred create was answered.
+  std::optional<error> created_error;
+
   outcome order_turn(const order::input& in) {
     auto o = order::handle(ord, in, order::context{now, &ocfg});
+    for (const auto& r : o.resolves) {
+      if (r.tag == "create") {
+        created_error = r.err;
+      }
+    }
     for (const auto& req : o.requests) {
-      BOOST_REQUIRE(req.to.kind == "sku");
-      auto in2 = inventory::decode(req);
-      BOOST_REQUIRE(in2.ok());
-      auto reply = sku_turn(skus.at(req.to.id), in2.value());
+      auto reply = answer(req);
       auto answer = order::decode(envelope{req.id + ".reply",
                                            {"order", ord.order_id},
                                            req.type + ".reply",
@@ -1003,9 +1052,21 @@ struct world {
         auto in = order::decode(e);
         BOOST_REQUIRE(in.ok());
         order_turn(in.value());
-      } else {
-        BOOST_REQUIRE(e.to.kind == "payment");
+      } else if (e.to.kind == "coupon") {
+        auto in = coupon::decode(e);
+        BOOST_REQUIRE(in.ok());
+        coupon_turn(e.to.id, in.value());
+      } else if (e.to.kind == "affiliate") {
+        auto in = attribution::decode(e);
+        BOOST_REQUIRE(in.ok());
+        auto& a = affiliates[e.to.id];
+        a.affiliate_id = e.to.id;
+        absorb(attribution::handle(a, in.value(), {now, nullptr}));
+        BOOST_REQUIRE(attribution::balanced(a));
+      } else if (e.to.kind == "payment") {
         to_provider.push_back(e);
+      } else {
+        others.push_back(e);
       }
     }
   }
@@ -1015,6 +1076,33 @@ struct world {
       to_provider.begin(), to_provider.end(), [&](const envelope& e) {
         return e.type == type;
       }));
+  }
+
+  std::size_t others_of(const std::string& kind,
+                        const std::string& type) const {
+    return static_cast<std::size_t>(
+      std::count_if(others.begin(), others.end(), [&](const envelope& e) {
+        return e.to.kind == kind && e.type == type;
+      }));
+  }
+
+  /// Coupon c1 of user u1: 500 off orders of at least `min_amount`.
+  void add_coupon(std::int64_t min_amount = 1000) {
+    auto o = coupon_turn("c1", coupon::put{"u1", 500, min_amount});
+    BOOST_REQUIRE(!o.err);
+  }
+
+  /// Creates with coupon c1 and affiliate aff1; the create's error, if any.
+  std::optional<error>
+  create_with_coupon(std::vector<order::requested_item> items
+                     = {{"A", 2}, {"B", 1}},
+                     std::uint64_t token = 7) {
+    auto c = make_create(std::move(items), "fp1", token);
+    c.coupon_id = "c1";
+    c.affiliate_id = "aff1";
+    auto o = order_turn(c);
+    BOOST_REQUIRE(o.defer_tag == "create");
+    return created_error;
   }
 
   void create() {
@@ -1157,6 +1245,197 @@ BOOST_AUTO_TEST_CASE(shortfall_after_expiry_refunds_and_restocks) {
   for (const auto& [sku, inv] : w.skus) {
     BOOST_TEST(inventory::conserved(inv));
   }
+}
+
+BOOST_AUTO_TEST_CASE(coupon_is_locked_consumed_and_commission_settled_once) {
+  world w;
+  w.add_coupon();
+  BOOST_REQUIRE(!w.create_with_coupon());
+  BOOST_TEST(w.ord.amount == 2500);
+  BOOST_TEST(w.ord.discount == 500);
+  BOOST_TEST(w.ord.payable == 2000);
+  BOOST_TEST((w.coupons["c1"].st == coupon::status::locked));
+  BOOST_TEST(w.coupons["c1"].order_id == "o1");
+  w.deliver();
+  BOOST_TEST(w.affiliates["aff1"].sums.pending == 100); // 5% of 2000
+  BOOST_TEST(w.others_of("notifier", "order_created") == 1u);
+  w.now += minute;
+  BOOST_TEST(w.order_turn(order::pay{"t1", 2000, true}).result == "captured");
+  w.deliver();
+  BOOST_TEST((w.coupons["c1"].st == coupon::status::used));
+  BOOST_TEST(w.others_of("dispatcher", "order_paid") == 0u); // goods only
+  BOOST_TEST(!w.order_turn(order::complete{}).err);
+  w.deliver();
+  auto& aff = w.affiliates["aff1"];
+  BOOST_TEST(aff.sums.settled == 100);
+  BOOST_TEST(aff.sums.pending == 0);
+  BOOST_TEST((aff.entries.at("o1").st == attribution::status::settled));
+}
+
+BOOST_AUTO_TEST_CASE(cancel_returns_the_coupon_and_voids_the_commission) {
+  world w;
+  w.add_coupon();
+  BOOST_REQUIRE(!w.create_with_coupon());
+  w.now += minute;
+  BOOST_TEST(!w.order_turn(order::cancel{}).err);
+  BOOST_TEST(!w.order_turn(order::cancel{}).err); // a repeat changes nothing
+  w.deliver();
+  BOOST_TEST((w.coupons["c1"].st == coupon::status::available));
+  BOOST_TEST(w.coupons["c1"].order_id.empty());
+  auto& aff = w.affiliates["aff1"];
+  BOOST_TEST(aff.sums.invalid == 100);
+  BOOST_TEST(aff.sums.pending + aff.sums.settled == 0);
+  BOOST_TEST(w.others_of("notifier", "order_cancelled") == 1u);
+  // A payment racing in after the cancel is refunded; the coupon stays free.
+  BOOST_TEST(w.order_turn(order::pay{"t1", 2000, true}).result == "refunded");
+  w.deliver();
+  BOOST_TEST((w.coupons["c1"].st == coupon::status::available));
+  // The returned coupon backs the user's next order.
+  w.ord = fresh("o2");
+  BOOST_TEST(!w.create_with_coupon({{"A", 1}, {"B", 1}}, 9));
+  BOOST_TEST(w.coupons["c1"].order_id == "o2");
+}
+
+BOOST_AUTO_TEST_CASE(
+  a_locked_coupon_refuses_a_second_order_and_changes_nothing) {
+  world w;
+  w.add_coupon();
+  BOOST_REQUIRE(!w.create_with_coupon());
+  w.deliver();
+  auto first = w.coupons["c1"];
+  w.ord = fresh("o2");
+  auto err = w.create_with_coupon({{"A", 1}, {"B", 1}}, 9);
+  BOOST_REQUIRE(err);
+  BOOST_TEST((err->code == errc::coupon_unavailable));
+  BOOST_TEST((w.ord.st == order::status::none));
+  w.deliver();
+  // o2's reservations went back; o1 still holds the coupon and its stock.
+  BOOST_TEST(w.skus["A"].reserved == 2);
+  BOOST_TEST(w.skus["B"].reserved == 1);
+  BOOST_TEST(w.coupons["c1"].order_id == "o1");
+  BOOST_TEST(w.coupons["c1"].token == first.token);
+  BOOST_TEST(w.affiliates["aff1"].entries.count("o2") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_foreign_or_missing_coupon_is_unavailable) {
+  world w;
+  auto c = w.coupon_turn("c1", coupon::put{"someone-else", 500, 0});
+  BOOST_REQUIRE(!c.err);
+  auto err = w.create_with_coupon();
+  BOOST_REQUIRE(err);
+  BOOST_TEST((err->code == errc::coupon_unavailable));
+  w.deliver();
+  BOOST_TEST((w.coupons["c1"].st == coupon::status::available));
+  BOOST_TEST(w.skus["A"].reserved == 0);
+
+  world missing; // no coupon c1 at all
+  err = missing.create_with_coupon();
+  BOOST_REQUIRE(err);
+  BOOST_TEST((err->code == errc::coupon_unavailable));
+  BOOST_TEST(err->message.find("does not exist") != std::string::npos);
+  missing.deliver();
+  BOOST_TEST(missing.skus["A"].reserved == 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_order_below_the_minimum_releases_coupon_and_stock) {
+  world w;
+  w.add_coupon(2600); // the order totals 2500
+  auto err = w.create_with_coupon();
+  BOOST_REQUIRE(err);
+  BOOST_TEST((err->code == errc::coupon_unavailable));
+  BOOST_TEST(err->message.find("2600") != std::string::npos);
+  // The lock was taken before the amount was known: it is given back.
+  BOOST_TEST((w.coupons["c1"].st == coupon::status::locked));
+  w.deliver();
+  BOOST_TEST((w.coupons["c1"].st == coupon::status::available));
+  BOOST_TEST(w.skus["A"].reserved == 0);
+  BOOST_TEST(w.skus["B"].reserved == 0);
+  BOOST_TEST(w.others.empty()); // no notifier, no affiliate
+  BOOST_TEST(w.affiliates.empty());
+}
+
+BOOST_AUTO_TEST_CASE(discount_never_exceeds_the_amount) {
+  world w;
+  auto c = w.coupon_turn("c1", coupon::put{"u1", 1'000'000, 0});
+  BOOST_REQUIRE(!c.err);
+  BOOST_REQUIRE(!w.create_with_coupon());
+  BOOST_TEST(w.ord.discount == 2500);
+  BOOST_TEST(w.ord.payable == 0);
+}
+
+BOOST_AUTO_TEST_CASE(refund_voids_commission_and_recalls_the_dispatch) {
+  world w;
+  w.skus["B"].kind = item_kind::service;
+  w.add_coupon();
+  BOOST_REQUIRE(!w.create_with_coupon());
+  BOOST_TEST(w.order_turn(order::pay{"t1", 2000, true}).result == "captured");
+  w.deliver();
+  BOOST_TEST(w.others_of("dispatcher", "order_paid") == 1u);
+  auto d = order::decode(
+    envelope{"dispatcher/o1#2.0",
+             {"order", "o1"},
+             "dispatched",
+             {{"dispatch_id", "o1:dispatch"}, {"technician", "ann"}}});
+  BOOST_REQUIRE(d.ok());
+  BOOST_TEST(w.order_turn(d.value()).event == "dispatched");
+  BOOST_TEST((w.ord.st == order::status::dispatched));
+  BOOST_TEST(w.ord.technician == "ann");
+  BOOST_TEST(!w.order_turn(order::refund{}).err);
+  w.deliver();
+  BOOST_TEST(w.others_of("dispatcher", "order_refunded") == 1u);
+  BOOST_TEST(w.affiliates["aff1"].sums.invalid == 100);
+  BOOST_TEST(w.provider_calls("refund") == 1u);
+  // The coupon was spent on a delivered order: it stays USED.
+  BOOST_TEST((w.coupons["c1"].st == coupon::status::used));
+}
+
+BOOST_AUTO_TEST_CASE(coupon_conflict_refunds_a_paid_order_in_full) {
+  world w;
+  w.ccfg.lock_ttl = minute; // shorter than the payment timeout, on purpose
+  w.add_coupon();
+  BOOST_REQUIRE(!w.create_with_coupon());
+  w.now += 2 * minute;
+  w.coupon_turn("c1", coupon::expire{}); // o1's lock lapses
+  auto o2 = order::state{};
+  std::swap(o2, w.ord);
+  w.ord = fresh("o2");
+  BOOST_REQUIRE(!w.create_with_coupon({{"A", 1}, {"B", 1}}, 9));
+  std::swap(o2, w.ord); // back to o1, which now pays
+  BOOST_TEST(w.order_turn(order::pay{"t1", 2000, true}).result == "captured");
+  w.deliver();
+  BOOST_TEST((w.ord.st == order::status::refunded));
+  BOOST_TEST(w.ord.cancel_reason == "coupon_conflict");
+  BOOST_TEST(w.provider_calls("refund") == 1u);
+  BOOST_TEST(w.coupons["c1"].order_id == "o2");
+  BOOST_TEST(w.skus["A"].sold == 0);
+}
+
+BOOST_AUTO_TEST_CASE(status_requests_answer_the_current_status) {
+  auto s = fresh();
+  auto o = order::handle(s, order::status_query{}, at(t0));
+  BOOST_TEST((o.err && o.err->code == errc::not_found));
+  s = pending();
+  auto q = order::decode(
+    envelope{"", {"order", "o1"}, "status", {{"order_id", "o1"}}});
+  BOOST_REQUIRE(q.ok());
+  o = order::handle(s, q.value(), at(t0));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(o.reply == (json{{"status", "PENDING_PAYMENT"}}));
+  order::handle(s, order::cancel{}, at(t0));
+  o = order::handle(s, order::status_query{}, at(t0));
+  BOOST_TEST(o.reply == (json{{"status", "CANCELLED"}}));
+}
+
+BOOST_AUTO_TEST_CASE(commission_is_floor_of_rate_times_payable) {
+  BOOST_TEST(order::commission(2000, 50'000) == 100);
+  BOOST_TEST(order::commission(1999, 50'000) == 99);
+  BOOST_TEST(order::commission(0, 50'000) == 0);
+  BOOST_TEST(order::commission(1000, 0) == 0);
+  BOOST_TEST(order::commission(order::max_amount, 1'000'000)
+             == order::max_amount);
+  BOOST_TEST(order::commission(order::max_amount, 333'333)
+             == 333'333'000'000'000);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
