@@ -1,5 +1,6 @@
 #include "runtime/detail/relay.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <random>
@@ -12,9 +13,17 @@ namespace ordo::runtime::detail {
 
 namespace {
 
+constexpr std::string_view dead_prefix = "deadletter/";
+
 actors::millis steady_now() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch())
+    .count();
+}
+
+actors::millis wall_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
     .count();
 }
 
@@ -23,32 +32,35 @@ bool retryable(const actors::error& e) {
          || e.code == actors::errc::unavailable;
 }
 
-} // namespace
-
-relay::relay(storage::store& db, const router& targets, relay_options opts)
-  : db_(db), targets_(targets), opts_(opts) {}
-
-relay::~relay() {
-  stop();
+std::string describe(const actors::error& e) {
+  return std::string{actors::to_string(e.code)} + ": " + e.message;
 }
 
-std::string relay::encode(const entry& e) {
-  nlohmann::json j{{"id", e.msg.id},
-                   {"from", {e.from.kind, e.from.id}},
-                   {"to", {e.msg.to.kind, e.msg.to.id}},
-                   {"type", e.msg.type},
-                   {"body", e.msg.body}};
-  return storage::codec::pack(j);
+std::string dead_key(std::uint64_t seq) {
+  return std::string{dead_prefix} + storage::keys::be64(seq);
 }
 
-std::optional<relay::entry> relay::decode(std::uint64_t seq,
-                                          std::string_view v) {
-  auto j = storage::codec::unpack(v);
+relay_options checked(relay_options o) {
+  o.max_in_flight_per_destination
+    = std::max<std::size_t>(o.max_in_flight_per_destination, 1);
+  return o;
+}
+
+nlohmann::json to_json(const relay::entry& e) {
+  return {{"id", e.msg.id},
+          {"from", {e.from.kind, e.from.id}},
+          {"to", {e.msg.to.kind, e.msg.to.id}},
+          {"type", e.msg.type},
+          {"body", e.msg.body}};
+}
+
+std::optional<relay::entry> from_json(std::uint64_t seq,
+                                      const nlohmann::json& j) {
   if (j.is_discarded() || !j.is_object()) {
     return std::nullopt;
   }
   try {
-    entry e;
+    relay::entry e;
     e.seq = seq;
     e.msg.id = j.at("id").get<std::string>();
     e.from = {j.at("from").at(0).get<std::string>(),
@@ -63,8 +75,54 @@ std::optional<relay::entry> relay::decode(std::uint64_t seq,
   }
 }
 
+/// A dead letter record (grammar in relay.hpp); nullopt if unreadable.
+std::optional<relay::message_view> dead_from_record(std::uint64_t seq,
+                                                    std::string_view v) {
+  auto j = storage::codec::unpack(v);
+  if (j.is_discarded() || !j.is_object() || !j.contains("entry")) {
+    return std::nullopt;
+  }
+  auto e = from_json(seq, j["entry"]);
+  if (!e) {
+    return std::nullopt;
+  }
+  relay::message_view m;
+  m.seq = seq;
+  m.from = std::move(e->from);
+  m.msg = std::move(e->msg);
+  m.dead = true;
+  try {
+    m.last_error = j.at("code").get<std::string>() + ": "
+                   + j.at("message").get<std::string>();
+    m.attempts = j.at("attempts").get<std::uint32_t>();
+    m.dead_at = j.at("at").get<actors::millis>();
+  } catch (const nlohmann::json::exception&) {
+    // The message itself is readable: show it without the details.
+  }
+  return m;
+}
+
+} // namespace
+
+relay::relay(storage::store& db, const router& targets, relay_options opts)
+  : db_(db), targets_(targets), opts_(checked(opts)) {}
+
+relay::~relay() {
+  stop();
+}
+
+std::string relay::encode(const entry& e) {
+  return storage::codec::pack(to_json(e));
+}
+
+std::optional<relay::entry> relay::decode(std::uint64_t seq,
+                                          std::string_view v) {
+  return from_json(seq, storage::codec::unpack(v));
+}
+
 void relay::load() {
   std::vector<entry> found;
+  std::vector<message_view> dead;
   std::uint64_t max_seq = 0;
   db_.scan(storage::cf::outbox, "",
            [&](std::string_view k, std::string_view v) {
@@ -81,18 +139,72 @@ void relay::load() {
              }
              return true;
            });
-  next_seq_.store(max_seq + 1);
+  db_.scan(storage::cf::aux, dead_prefix,
+           [&](std::string_view k, std::string_view v) {
+             auto seq = storage::keys::from_be64(k.substr(dead_prefix.size()));
+             if (!seq) {
+               return true;
+             }
+             // A dead letter's seq must not be reused: a new dead letter
+             // under it would overwrite this one.
+             max_seq = std::max(max_seq, *seq);
+             if (auto m = dead_from_record(*seq, v)) {
+               dead.push_back(std::move(*m));
+             } else {
+               std::cerr << "ordo: unreadable dead letter " << *seq
+                         << " left in place\n";
+             }
+             return true;
+           });
+  auto next = max_seq + 1;
+  if (next_seq_.load() < next) {
+    next_seq_.store(next);
+  }
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    auto now = steady_now();
+    for (auto& m : dead) {
+      m.queued_at = now;
+      auto seq = m.seq;
+      dead_letters_.emplace(seq, std::move(m));
+    }
+  }
   enqueue(std::move(found));
 }
 
 void relay::start() {
-  std::lock_guard<std::mutex> guard{mu_};
-  if (!thread_.joinable()) {
-    stopping_ = false;
+  deliveries out;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    if (thread_.joinable()) {
+      return;
+    }
+    if (stopping_) {
+      // Resume what `stop` held back: destination FIFOs first, then lanes
+      // whose head was never started.
+      stopping_ = false;
+      for (auto& [to, d] : destinations_) {
+        while (!d.waiting.empty()
+               && d.in_flight < opts_.max_in_flight_per_destination) {
+          auto k = std::move(d.waiting.front());
+          d.waiting.pop_front();
+          --waiting_;
+          auto i = lanes_.find(k);
+          if (i != lanes_.end() && i->second.at == phase::waiting) {
+            ++d.in_flight;
+            send(k, i->second, out);
+          }
+        }
+      }
+      for (auto& [k, l] : lanes_) {
+        start_lane(k, l, out);
+      }
+    }
     thread_ = std::thread{[this] {
       run();
     }};
   }
+  hand_over(std::move(out));
 }
 
 void relay::stop() {
@@ -110,93 +222,221 @@ void relay::enqueue(std::vector<entry> entries) {
   if (entries.empty()) {
     return;
   }
-  std::unique_lock<std::mutex> lock{mu_};
-  std::vector<lane_key> touched;
-  for (auto& e : entries) {
-    lane_key k{e.from, e.msg.to};
-    auto seq = e.seq;
-    entries_.emplace(seq, std::move(e));
-    auto& l = lanes_[k];
-    l.queue.push_back(seq);
-    if (l.queue.size() == 1) {
-      touched.push_back(std::move(k));
+  deliveries out;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    auto now = steady_now();
+    for (auto& e : entries) {
+      auto seq = e.seq;
+      if (dead_letters_.count(seq) != 0) {
+        continue;
+      }
+      lane_key k{e.from, e.msg.to};
+      if (!entries_.emplace(seq, pending{std::move(e), now}).second) {
+        continue; // already held
+      }
+      auto& l = lanes_[k];
+      l.queue.push_back(seq);
+      if (l.queue.size() == 1) {
+        start_lane(k, l, out);
+      }
     }
   }
-  for (auto& k : touched) {
-    kick(k, lock);
+  hand_over(std::move(out));
+}
+
+void relay::start_lane(const lane_key& k, lane& l, deliveries& out) {
+  if (stopping_ || l.at != phase::ready || l.queue.empty()) {
+    return;
+  }
+  auto& d = destinations_[k.second];
+  if (d.in_flight >= opts_.max_in_flight_per_destination
+      || !d.waiting.empty()) {
+    d.waiting.push_back(k);
+    l.at = phase::waiting;
+    ++waiting_;
+    return;
+  }
+  ++d.in_flight;
+  send(k, l, out);
+}
+
+void relay::send(const lane_key& k, lane& l, deliveries& out) {
+  auto seq = l.queue.front();
+  l.at = phase::in_flight;
+  ++l.attempts;
+  ++attempts_;
+  arm(k, l, steady_now() + opts_.ack_timeout);
+  out.push_back({k, seq, entries_.at(seq).e.msg});
+}
+
+void relay::release_slot(const actors::address& to, deliveries& out) {
+  auto i = destinations_.find(to);
+  if (i == destinations_.end()) {
+    return;
+  }
+  auto& d = i->second;
+  if (d.in_flight > 0) {
+    --d.in_flight;
+  }
+  while (!stopping_ && !d.waiting.empty()
+         && d.in_flight < opts_.max_in_flight_per_destination) {
+    auto k = std::move(d.waiting.front());
+    d.waiting.pop_front();
+    --waiting_;
+    auto j = lanes_.find(k);
+    if (j != lanes_.end() && j->second.at == phase::waiting) {
+      ++d.in_flight;
+      send(k, j->second, out);
+    }
+  }
+  if (d.in_flight == 0 && d.waiting.empty()) {
+    destinations_.erase(i);
   }
 }
 
-void relay::kick(const lane_key& k, std::unique_lock<std::mutex>& lock) {
-  auto i = lanes_.find(k);
-  if (i == lanes_.end() || i->second.in_flight || i->second.queue.empty()
-      || stopping_) {
+void relay::arm(const lane_key& k, lane& l, actors::millis due) {
+  l.timer = ++next_timer_;
+  timers_.push_back({due, l.timer, k});
+  std::push_heap(timers_.begin(), timers_.end(), later{});
+  if (timers_.front().token == l.timer) {
+    cv_.notify_one(); // earlier than what run() sleeps for
+  }
+  // Answered deliveries leave their ack timers behind; keep the heap within
+  // a constant factor of the live timers (at most one per lane).
+  if (timers_.size() > 2 * lanes_.size() + 1024) {
+    compact_timers();
+  }
+}
+
+void relay::compact_timers() {
+  auto stale = [this](const timer& t) {
+    auto i = lanes_.find(t.key);
+    return i == lanes_.end() || i->second.timer != t.token;
+  };
+  timers_.erase(std::remove_if(timers_.begin(), timers_.end(), stale),
+                timers_.end());
+  std::make_heap(timers_.begin(), timers_.end(), later{});
+}
+
+void relay::hand_over(deliveries out) {
+  // A sink may answer inside `deliver` (the router does for an unknown
+  // kind), and that answer may start the lane's next delivery. Deliveries
+  // started while one is being handed over on this thread are queued and
+  // handed over by the outermost call, so such a lane does not recurse.
+  struct queued {
+    relay* self;
+    delivery d;
+  };
+  thread_local std::deque<queued>* active = nullptr;
+  if (active != nullptr) {
+    for (auto& d : out) {
+      active->push_back({this, std::move(d)});
+    }
     return;
   }
-  auto& l = i->second;
-  auto now = steady_now();
-  if (l.due > now) {
-    return; // backing off; run() will come back
+  std::deque<queued> q;
+  for (auto& d : out) {
+    q.push_back({this, std::move(d)});
   }
-  auto seq = l.queue.front();
-  auto msg = entries_.at(seq).msg;
-  l.in_flight = true;
-  ++l.attempts;
-  l.due = now + opts_.ack_timeout;
-  ++attempts_;
-  lock.unlock();
-  targets_.deliver(msg, msg.id, [this, k, seq](const turn_reply& r) {
-    on_reply(k, seq, r);
-  });
-  lock.lock();
+  struct reset {
+    ~reset() {
+      active = nullptr;
+    }
+  } guard;
+  active = &q;
+  while (!q.empty()) {
+    auto next = std::move(q.front());
+    q.pop_front();
+    auto* self = next.self;
+    self->targets_.deliver(
+      next.d.msg, next.d.msg.id,
+      [self, k = std::move(next.d.key), seq = next.d.seq](const turn_reply& r) {
+        self->on_reply(k, seq, r);
+      });
+  }
 }
 
 void relay::on_reply(const lane_key& k, std::uint64_t seq,
                      const turn_reply& r) {
-  std::unique_lock<std::mutex> lock{mu_};
-  auto i = lanes_.find(k);
-  if (i == lanes_.end() || i->second.queue.empty()
-      || i->second.queue.front() != seq) {
-    return; // a late answer to a repeated delivery
+  deliveries out;
+  storage::batch b;
+  bool dead = false;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    auto i = lanes_.find(k);
+    if (i == lanes_.end() || i->second.at != phase::in_flight
+        || i->second.queue.front() != seq) {
+      return; // a late answer to a repeated delivery
+    }
+    auto& l = i->second;
+    l.timer = 0;
+    if (r.err && retryable(*r.err)) {
+      l.at = phase::backoff;
+      l.last_error = describe(*r.err);
+      arm(k, l, steady_now() + backoff(l.attempts));
+      release_slot(k.second, out);
+    } else {
+      auto p = entries_.find(seq);
+      b.del(storage::cf::outbox, storage::keys::be64(seq));
+      if (r.err) {
+        dead = true;
+        ++dead_;
+        auto& e = p->second.e;
+        std::cerr << "ordo: outbox message " << e.msg.id << " (" << e.msg.type
+                  << " to " << e.msg.to.kind << "/" << e.msg.to.id
+                  << ") rejected: " << r.err->message
+                  << "; moved to dead letters\n";
+        message_view m;
+        m.seq = seq;
+        m.from = e.from;
+        m.msg = e.msg;
+        m.attempts = l.attempts;
+        m.last_error = describe(*r.err);
+        m.dead = true;
+        m.queued_at = p->second.queued_at;
+        m.dead_at = wall_now();
+        b.put(storage::cf::aux, dead_key(seq),
+              storage::codec::pack({{"entry", to_json(e)},
+                                    {"code", actors::to_string(r.err->code)},
+                                    {"message", r.err->message},
+                                    {"attempts", m.attempts},
+                                    {"at", m.dead_at}}));
+        dead_letters_.emplace(seq, std::move(m));
+      } else {
+        ++delivered_;
+      }
+      entries_.erase(p);
+      l.queue.pop_front();
+      l.attempts = 0;
+      l.last_error.clear();
+      l.at = phase::ready;
+      // Waiting lanes get the freed slot before this lane's next message.
+      release_slot(k.second, out);
+      if (l.queue.empty()) {
+        lanes_.erase(i);
+      } else {
+        start_lane(k, l, out);
+      }
+      if (entries_.empty()) {
+        empty_cv_.notify_all();
+      }
+    }
   }
-  auto& l = i->second;
-  l.in_flight = false;
-  if (r.err && retryable(*r.err)) {
-    l.due = steady_now() + backoff(l.attempts);
-    cv_.notify_all();
-    return;
-  }
-  bool dead = r.err.has_value();
   if (dead) {
-    ++dead_;
-    auto& e = entries_.at(seq);
-    std::cerr << "ordo: outbox message " << e.msg.id << " (" << e.msg.type
-              << " to " << e.msg.to.kind << "/" << e.msg.to.id
-              << ") rejected: " << r.err->message << "; kept as dead letter\n";
-  } else {
-    ++delivered_;
-  }
-  l.queue.pop_front();
-  l.attempts = 0;
-  l.due = 0;
-  entries_.erase(seq);
-  if (entries_.empty()) {
-    empty_cv_.notify_all();
-  }
-  if (l.queue.empty()) {
-    lanes_.erase(i);
-  } else {
-    kick(k, lock);
-  }
-  lock.unlock();
-  if (!dead) {
-    storage::batch b;
-    b.del(storage::cf::outbox, storage::keys::be64(seq));
+    db_.commit(std::move(b), [seq](const storage::status& s) {
+      if (!s.ok()) {
+        std::cerr << "ordo: dead letter " << seq << " not stored ("
+                  << s.message() << "); it stays in the outbox\n";
+      }
+    });
+  } else if (!b.empty()) {
     // A lost delete only means one more (deduped) delivery after restart.
     db_.commit(std::move(b), [](const storage::status& s) {
       s.ignore();
     });
   }
+  hand_over(std::move(out));
 }
 
 actors::millis relay::backoff(std::uint32_t attempts) {
@@ -217,29 +457,107 @@ bool relay::wait_empty(actors::millis timeout) {
 
 relay::figures relay::stats() const {
   std::lock_guard<std::mutex> guard{mu_};
-  return {entries_.size(), delivered_, attempts_, dead_};
+  figures f;
+  f.backlog = entries_.size();
+  f.delivered = delivered_;
+  f.attempts = attempts_;
+  f.dead = dead_;
+  f.dead_letters = dead_letters_.size();
+  f.destinations_waiting = waiting_;
+  if (!entries_.empty()) {
+    f.oldest_ms = steady_now() - entries_.begin()->second.queued_at;
+  }
+  return f;
+}
+
+relay::message_view relay::view_of(const pending& p) const {
+  message_view m;
+  m.seq = p.e.seq;
+  m.from = p.e.from;
+  m.msg = p.e.msg;
+  m.queued_at = p.queued_at;
+  auto i = lanes_.find(lane_key{p.e.from, p.e.msg.to});
+  if (i != lanes_.end() && !i->second.queue.empty()
+      && i->second.queue.front() == p.e.seq) {
+    m.attempts = i->second.attempts;
+    m.last_error = i->second.last_error;
+  }
+  return m;
+}
+
+std::vector<relay::message_view> relay::messages(bool dead,
+                                                 std::size_t limit) const {
+  std::lock_guard<std::mutex> guard{mu_};
+  std::vector<message_view> out;
+  if (dead) {
+    for (auto i = dead_letters_.begin();
+         i != dead_letters_.end() && out.size() < limit; ++i) {
+      out.push_back(i->second);
+    }
+  } else {
+    for (auto i = entries_.begin(); i != entries_.end() && out.size() < limit;
+         ++i) {
+      out.push_back(view_of(i->second));
+    }
+  }
+  return out;
+}
+
+std::vector<relay::message_view>
+relay::messages_of(const actors::address& from) const {
+  std::lock_guard<std::mutex> guard{mu_};
+  std::vector<message_view> out;
+  for (auto i = lanes_.lower_bound(lane_key{from, actors::address{}});
+       i != lanes_.end() && i->first.first == from; ++i) {
+    for (auto seq : i->second.queue) {
+      out.push_back(view_of(entries_.at(seq)));
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const message_view& a, const message_view& b) {
+              return a.seq < b.seq;
+            });
+  return out;
 }
 
 void relay::run() {
   std::unique_lock<std::mutex> lock{mu_};
   while (!stopping_) {
-    cv_.wait_for(lock, std::chrono::milliseconds{50});
-    if (stopping_) {
-      break;
+    if (timers_.empty()) {
+      cv_.wait(lock);
+      continue;
     }
     auto now = steady_now();
-    std::vector<lane_key> ready;
-    for (auto& [k, l] : lanes_) {
-      if (l.queue.empty() || l.due > now) {
-        continue;
-      }
-      if (l.in_flight) {
-        l.in_flight = false; // ack timed out: deliver again
-      }
-      ready.push_back(k);
+    if (timers_.front().due > now) {
+      cv_.wait_until(lock, std::chrono::steady_clock::time_point{
+                             std::chrono::milliseconds{timers_.front().due}});
+      continue;
     }
-    for (auto& k : ready) {
-      kick(k, lock);
+    deliveries out;
+    while (!timers_.empty() && timers_.front().due <= now) {
+      std::pop_heap(timers_.begin(), timers_.end(), later{});
+      auto t = std::move(timers_.back());
+      timers_.pop_back();
+      auto i = lanes_.find(t.key);
+      if (i == lanes_.end() || i->second.timer != t.token) {
+        continue; // answered, re-armed, or the lane is done
+      }
+      auto& l = i->second;
+      l.timer = 0;
+      if (l.at == phase::in_flight) {
+        // Ack timed out: deliver again, keeping the destination slot.
+        l.last_error = "timeout: no reply within "
+                       + std::to_string(opts_.ack_timeout) + " ms";
+        send(t.key, l, out);
+      } else if (l.at == phase::backoff) {
+        l.at = phase::ready;
+        start_lane(t.key, l, out);
+      }
+    }
+    if (!out.empty()) {
+      lock.unlock();
+      hand_over(std::move(out));
+      lock.lock();
     }
   }
 }

@@ -7,14 +7,32 @@
 //
 // Order: messages from one sender to one receiver (a lane) are delivered one
 // at a time in outbox order, so "confirm" always lands before "restock".
+// Limit: at most `max_in_flight_per_destination` lanes to one receiver
+// address (the payment provider is one address) have a delivery in flight;
+// further lanes wait in a FIFO per destination and start as slots free up
+// (a reply of any kind). A lane whose ack timed out keeps its slot.
 // Retry: an unacknowledged delivery is repeated after an ack timeout; a
 // retryable failure (internal, unavailable) after exponential backoff with
-// jitter. A message the receiver rejects permanently is kept in the outbox
-// as a dead letter (counted, logged) and its lane moves on.
-// Restart: `load` scans the outbox once and re-delivers everything in it;
-// receivers dedupe on the message id.
+// jitter. Both are timers in one min-heap, so the retry thread only touches
+// lanes that are due.
+// Dead letters: a message the receiver rejects permanently is moved, in one
+// batch, from the outbox to `aux` (grammar below), counted, logged and kept
+// for inspection; it is never delivered again, and its lane moves on.
+// Restart: `load` scans the outbox once and re-delivers everything in it
+// (receivers dedupe on the message id), and loads the dead letters.
 //
-// Threading: thread-safe; one internal thread drives retries.
+// Records (MessagePack, storage::codec):
+//
+//   outbox: be64(seq)                -> entry
+//   aux:    "deadletter/" be64(seq)  -> {"entry": entry, "code": errc string,
+//                                        "message": string, "attempts": n,
+//                                        "at": ms since epoch (wall clock)}
+//   entry := {"id", "from": [kind, id], "to": [kind, id], "type", "body"}
+//
+// Threading: thread-safe; mutable state is guarded by mu_. Sinks are called
+// and storage commits issued with mu_ released. One internal thread (between
+// `start` and `stop`) runs the timers; deliveries also start on the threads
+// that call `enqueue` and on those that deliver replies.
 
 #include <atomic>
 #include <condition_variable>
@@ -24,8 +42,9 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "actors/turn.hpp"
@@ -46,6 +65,9 @@ struct relay_options {
   actors::millis backoff_base = 100;
   /// Longest retry delay. Default: 30 s.
   actors::millis backoff_cap = 30'000;
+  /// Most deliveries in flight at once to one receiver address, across all
+  /// lanes; 0 counts as 1. Default: 64.
+  std::size_t max_in_flight_per_destination = 64;
 };
 
 class relay {
@@ -56,13 +78,38 @@ public:
     actors::envelope msg;
   };
 
+  /// One message the relay holds, as shown to an operator.
+  struct message_view {
+    std::uint64_t seq = 0;
+    actors::address from;
+    actors::envelope msg;
+    /// Deliveries tried (0 = not yet); counted for the head of a lane only.
+    std::uint32_t attempts = 0;
+    /// "code: message" of the last failed attempt; "" if none yet.
+    std::string last_error;
+    /// A dead letter (rejected permanently, never delivered again).
+    bool dead = false;
+    /// Steady ms when enqueued or loaded (for its age).
+    actors::millis queued_at = 0;
+    /// Dead letters: when rejected, ms since epoch (wall clock); else 0.
+    actors::millis dead_at = 0;
+  };
+
+  /// `db` and `targets` must outlive the relay.
   relay(storage::store& db, const router& targets, relay_options opts = {});
+  /// Stops. No reply may arrive afterwards: stop the sinks first, or have
+  /// them drop their reply functions unanswered.
   ~relay();
 
-  /// Scans the outbox (start-up, before `start`): continues the sequence
-  /// after the largest stored key and queues every stored entry.
+  /// Scans the outbox and the dead letters (start-up, before `start`):
+  /// continues the sequence after the largest stored seq of either, queues
+  /// every outbox entry (delivery starts at once) and holds the dead letters
+  /// for inspection.
   void load();
+  /// Starts the timer thread (retries, ack timeouts); after a `stop`, also
+  /// resumes the lanes it held back.
   void start();
+  /// Stops the timer thread and starts no new delivery; replies still count.
   void stop();
 
   /// A fresh outbox sequence number, for a batch being built.
@@ -74,32 +121,91 @@ public:
   static std::string encode(const entry& e);
   static std::optional<entry> decode(std::uint64_t seq, std::string_view v);
 
-  /// Hands over entries whose batch is durable; delivery starts at once.
+  /// Hands over entries whose batch is durable; delivery starts at once
+  /// (on the calling thread) unless a lane or destination is busy.
   void enqueue(std::vector<entry> entries);
 
   struct figures {
-    std::size_t backlog = 0;     ///< queued or in flight
-    std::uint64_t delivered = 0; ///< acknowledged
-    std::uint64_t attempts = 0;  ///< deliveries tried
-    std::uint64_t dead = 0;      ///< rejected permanently
+    std::size_t backlog = 0;      ///< queued or in flight
+    std::uint64_t delivered = 0;  ///< acknowledged
+    std::uint64_t attempts = 0;   ///< deliveries tried
+    std::uint64_t dead = 0;       ///< rejected permanently (this process)
+    std::size_t dead_letters = 0; ///< dead letters held
+    std::size_t destinations_waiting = 0; ///< lanes waiting for a slot
+    actors::millis oldest_ms = 0; ///< age of the lowest pending seq; 0 if none
   };
   figures stats() const;
+
+  /// Pending messages (queued or in flight) or, with `dead`, dead letters;
+  /// lowest seq (oldest) first, at most `limit`.
+  std::vector<message_view> messages(bool dead, std::size_t limit) const;
+
+  /// The pending messages `from` still has in the outbox, lowest seq first.
+  std::vector<message_view> messages_of(const actors::address& from) const;
 
   /// Waits until nothing is queued or in flight; false on timeout.
   bool wait_empty(actors::millis timeout);
 
 private:
+  /// (sender, receiver); the receiver is the lane's destination.
   using lane_key = std::pair<actors::address, actors::address>;
-  struct lane {
-    std::deque<std::uint64_t> queue;
-    bool in_flight = false;
-    std::uint32_t attempts = 0;
-    actors::millis due = 0; ///< next (re)delivery, steady ms
+
+  enum class phase : std::uint8_t {
+    ready,     ///< head not started (or held back by `stop`)
+    waiting,   ///< in its destination's FIFO for a slot
+    in_flight, ///< holds a slot; the ack timer runs
+    backoff,   ///< after a retryable failure; the retry timer runs
   };
 
+  struct lane {
+    std::deque<std::uint64_t> queue; ///< seqs, head first
+    phase at = phase::ready;
+    std::uint32_t attempts = 0; ///< of the head
+    std::string last_error;     ///< of the head
+    std::uint64_t timer = 0;    ///< token of the live heap entry; 0 = none
+  };
+
+  struct destination {
+    std::size_t in_flight = 0;
+    std::deque<lane_key> waiting;
+  };
+
+  struct pending {
+    entry e;
+    actors::millis queued_at = 0;
+  };
+
+  /// A heap entry; stale once its lane is gone or holds another token.
+  struct timer {
+    actors::millis due = 0;
+    std::uint64_t token = 0;
+    lane_key key;
+  };
+  struct later {
+    bool operator()(const timer& a, const timer& b) const {
+      return a.due > b.due;
+    }
+  };
+
+  /// A delivery decided under mu_, handed to the sink after releasing it.
+  struct delivery {
+    lane_key key;
+    std::uint64_t seq = 0;
+    actors::envelope msg;
+  };
+  using deliveries = std::vector<delivery>;
+
   void run();
-  void kick(const lane_key& k, std::unique_lock<std::mutex>& lock);
   void on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r);
+  void hand_over(deliveries out);
+
+  // Require mu_ held; deliveries to start go to `out`.
+  void start_lane(const lane_key& k, lane& l, deliveries& out);
+  void send(const lane_key& k, lane& l, deliveries& out);
+  void release_slot(const actors::address& to, deliveries& out);
+  void arm(const lane_key& k, lane& l, actors::millis due);
+  void compact_timers();
+  message_view view_of(const pending& p) const;
   actors::millis backoff(std::uint32_t attempts);
 
   // Constant after construction.
@@ -113,8 +219,13 @@ private:
   std::condition_variable cv_;
   std::condition_variable empty_cv_;
   // Guarded by mu_.
-  std::unordered_map<std::uint64_t, entry> entries_;
-  std::map<lane_key, lane> lanes_;
+  std::map<std::uint64_t, pending> entries_; ///< pending, by seq
+  std::map<lane_key, lane> lanes_;           ///< lanes with pending messages
+  std::map<actors::address, destination> destinations_; ///< busy ones only
+  std::vector<timer> timers_; ///< min-heap on due (std::push_heap, later)
+  std::uint64_t next_timer_ = 0;
+  std::map<std::uint64_t, message_view> dead_letters_; ///< by seq
+  std::size_t waiting_ = 0; ///< lanes in a destination FIFO
   std::uint64_t delivered_ = 0;
   std::uint64_t attempts_ = 0;
   std::uint64_t dead_ = 0;
