@@ -37,11 +37,14 @@ using nlohmann::json;
 using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 
-/// One refund (by refund_id) or close (by order_id) as recorded.
+/// One refund (by refund_id), close (by order_id) or SMS (by
+/// notification_id) as recorded.
 struct record {
   std::string order_id;
-  std::string txn_id;
-  std::int64_t amount = 0;
+  std::string txn_id;         ///< refunds
+  std::int64_t amount = 0;    ///< refunds
+  std::string template_name;  ///< SMS
+  std::string text;           ///< SMS
   std::uint32_t received = 0; ///< times recorded as new
   std::uint32_t attempts = 0; ///< POSTs carrying the id, failures included
 };
@@ -75,6 +78,12 @@ public:
           ++r.received;
         } else if (kind == "close") {
           ++closes_[j.value("order_id", "")].received;
+        } else if (kind == "sms") {
+          auto& r = sms_[j.value("notification_id", "")];
+          r.order_id = j.value("order_id", "");
+          r.template_name = j.value("template", "");
+          r.text = j.value("text", "");
+          ++r.received;
         }
       }
     }
@@ -120,6 +129,21 @@ public:
     return true;
   }
 
+  /// Records a first-seen SMS; false if the journal write failed.
+  bool add_sms(const std::string& id, record r) {
+    json line{{"kind", "sms"},
+              {"notification_id", id},
+              {"order_id", r.order_id},
+              {"template", r.template_name},
+              {"text", r.text}};
+    if (!append(line.dump())) {
+      return false;
+    }
+    r.received = 1;
+    sms_[id] = std::move(r);
+    return true;
+  }
+
   record* find_refund(const std::string& id) {
     auto i = refunds_.find(id);
     return i == refunds_.end() ? nullptr : &i->second;
@@ -127,6 +151,10 @@ public:
   record* find_close(const std::string& order_id) {
     auto i = closes_.find(order_id);
     return i == closes_.end() ? nullptr : &i->second;
+  }
+  record* find_sms(const std::string& id) {
+    auto i = sms_.find(id);
+    return i == sms_.end() ? nullptr : &i->second;
   }
 
   json calls() const {
@@ -144,7 +172,18 @@ public:
       closes.push_back(
         {{"order_id", id}, {"received", r.received}, {"attempts", r.attempts}});
     }
-    return {{"refunds", std::move(refunds)}, {"closes", std::move(closes)}};
+    json sms = json::array();
+    for (const auto& [id, r] : sms_) {
+      sms.push_back({{"notification_id", id},
+                     {"order_id", r.order_id},
+                     {"template", r.template_name},
+                     {"text", r.text},
+                     {"received", r.received},
+                     {"attempts", r.attempts}});
+    }
+    return {{"refunds", std::move(refunds)},
+            {"closes", std::move(closes)},
+            {"sms", std::move(sms)}};
   }
 
 private:
@@ -171,6 +210,7 @@ private:
   int fd_ = -1;
   std::map<std::string, record> refunds_;
   std::map<std::string, record> closes_;
+  std::map<std::string, record> sms_;
 };
 
 response reply(const request& req, http::status status, const json& body) {
@@ -209,7 +249,11 @@ public:
       j["duplicates"] = duplicates_;
       return reply(req, http::status::ok, j);
     }
-    if (target != "/refund" && target != "/close") {
+    auto kind = target == "/refund"  ? call_kind::refund
+                : target == "/close" ? call_kind::close
+                : target == "/sms"   ? call_kind::sms
+                                     : call_kind::none;
+    if (kind == call_kind::none) {
       return error_reply(req, http::status::not_found, "not_found",
                          "no endpoint " + target);
     }
@@ -223,8 +267,7 @@ public:
       return error_reply(req, http::status::bad_request, "bad_request",
                          "the body must be a JSON object");
     }
-    bool refund = target == "/refund";
-    auto bad = checked(body, refund);
+    auto bad = checked(body, kind);
     if (!bad.empty()) {
       return error_reply(req, http::status::bad_request, "bad_request", bad);
     }
@@ -240,7 +283,7 @@ public:
     }
     std::string result = "recorded";
     bool written = true;
-    if (refund) {
+    if (kind == call_kind::refund) {
       auto id = body["refund_id"].get<std::string>();
       if (auto* r = calls_.find_refund(id)) {
         result = "duplicate";
@@ -253,7 +296,7 @@ public:
         r2.attempts = 1;
         written = calls_.add_refund(id, std::move(r2));
       }
-    } else {
+    } else if (kind == call_kind::close) {
       auto id = body["order_id"].get<std::string>();
       if (auto* r = calls_.find_close(id)) {
         result = "duplicate";
@@ -263,6 +306,19 @@ public:
         if (written) {
           calls_.find_close(id)->attempts = 1;
         }
+      }
+    } else {
+      auto id = body["notification_id"].get<std::string>();
+      if (auto* r = calls_.find_sms(id)) {
+        result = "duplicate";
+        ++r->attempts;
+      } else {
+        record r2;
+        r2.order_id = body["order_id"].get<std::string>();
+        r2.template_name = body["template"].get<std::string>();
+        r2.text = body["text"].get<std::string>();
+        r2.attempts = 1;
+        written = calls_.add_sms(id, std::move(r2));
       }
     }
     if (!written) {
@@ -279,15 +335,29 @@ public:
   }
 
 private:
-  /// Why `body` is not a valid call; "" when it is.
-  static std::string checked(const json& body, bool refund) {
+  enum class call_kind { none, refund, close, sms };
+
+  /// Why `body` is not a valid call of `kind`; "" when it is.
+  static std::string checked(const json& body, call_kind kind) {
     auto text = [&](const char* name) {
       auto i = body.find(name);
       return i != body.end() && i->is_string()
              && !i->get<std::string>().empty();
     };
-    if (!refund) {
+    if (kind == call_kind::close) {
       return text("order_id") ? "" : "order_id must be a non-empty string";
+    }
+    if (kind == call_kind::sms) {
+      if (!text("notification_id") || !text("order_id")) {
+        return "notification_id and order_id must be non-empty strings";
+      }
+      for (const char* name : {"template", "text"}) {
+        auto i = body.find(name);
+        if (i == body.end() || !i->is_string()) {
+          return std::string{name} + " must be a string";
+        }
+      }
+      return "";
     }
     if (!text("refund_id") || !text("txn_id")) {
       return "refund_id and txn_id must be non-empty strings";

@@ -1,31 +1,36 @@
 #pragma once
 
-// `ordo sandbox-provider`: a stand-alone fake payment provider, for the
-// tests and for anyone trying ordo without a real one (`ordo serve
-// --payment-provider http://HOST:PORT`). It speaks the outbound half of
-// API.md "Payments":
+// `ordo sandbox-provider`: a stand-alone fake payment provider and SMS
+// webhook, for the tests and for anyone trying ordo without real ones (`ordo
+// serve --payment-provider http://HOST:PORT --sms-webhook
+// http://HOST:PORT/sms`). It speaks the outbound half of API.md "Payments"
+// and the SMS adapter's webhook (runtime/detail/sms.hpp):
 //
 //   POST /refund {"refund_id","txn_id","amount"[,"order_id"]}
 //   POST /close  {"order_id"}
+//   POST /sms    {"notification_id","order_id","template","text"}
 //     → 200 {"result":"recorded"|"duplicate"}; 400 on a bad body; 503 on an
-//       injected failure. Refunds dedupe on refund_id, closes on order_id: a
-//       repeat answers "duplicate" and is not recorded again.
+//       injected failure. Refunds dedupe on refund_id, closes on order_id,
+//       SMS on notification_id: a repeat answers "duplicate" and is not
+//       recorded again.
 //   GET /calls
 //     → {"refunds":[{"refund_id","txn_id","amount","order_id","received",
 //        "attempts"}], "closes":[{"order_id","received","attempts"}],
-//        "requests":N, "failed":N, "duplicates":N}
+//        "sms":[{"notification_id","order_id","template","text",
+//        "received","attempts"}], "requests":N, "failed":N, "duplicates":N}
 //     `received`: times the id was recorded as new (1 unless the journal
 //     was lost); `attempts`: POSTs that carried it since this process
 //     started, failures included;
-//     `requests`: POSTs to /refund and /close; `failed`: those answered 503.
+//     `requests`: POSTs to /refund, /close and /sms (bad bodies included);
+//     `failed`: those answered 503.
 //
 // Failure injection: a fraction `fail_rate` of the POSTs is answered 503,
 // half of them before recording and half after, so a client cannot tell
 // whether the call landed (this is what exactly-once is tested against).
 //
-// Journal (`data_file`): every first-seen refund or close is appended as a
-// JSON line and fsynced before it is answered; start-up reloads it, so the
-// counts survive kill -9 and restart. A torn last line is skipped.
+// Journal (`data_file`): every first-seen refund, close or SMS is appended
+// as a JSON line and fsynced before it is answered; start-up reloads it, so
+// the counts survive kill -9 and restart. A torn last line is skipped.
 //
 // Threading: start() and stop() from one owner thread; everything else runs
 // on one internal I/O thread.

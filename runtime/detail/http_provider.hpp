@@ -10,36 +10,23 @@
 // which the relay retries with backoff; the provider dedupes refunds on
 // refund_id, so a repeated call is harmless.
 //
-// Concurrency: one Asio io_context on one internal thread owns every
-// connection (a keep-alive pool of at most `max_connections`) and the queue
-// of calls waiting for one. `deliver` only posts onto that thread and never
-// blocks; replies run on it (or on the order's thread for a refund's
-// confirmation) and must not block either.
+// Concurrency: the calls go through an `http_poster` (http_post.hpp), a
+// keep-alive pool of at most `max_connections` on its own I/O thread.
+// `deliver` only hands the call to that thread and never blocks; replies
+// run on it (or on the order's thread for a refund's confirmation) and must
+// not block either.
 //
 // Threading: thread-safe.
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
 
 #include "runtime/detail/sink.hpp"
 
 namespace ordo::runtime::detail {
 
-/// The parts of "http://HOST[:PORT][/BASE]".
-struct provider_url {
-  std::string host; ///< without brackets for IPv6
-  std::uint16_t port = 80;
-  std::string base; ///< "" or "/path" without a trailing '/'
-};
-
-/// Parses a provider URL: scheme "http://" only, a host (IPv6 in
-/// brackets), an optional port 1..65535 (default 80), an optional base path
-/// (no query or fragment). nullopt and `*why` otherwise.
-std::optional<provider_url> parse_provider_url(std::string_view url,
-                                               std::string* why);
+class http_poster;
 
 struct http_provider_options {
   /// "http://HOST[:PORT][/BASE]". Default: "" (invalid: start() fails).
@@ -83,9 +70,11 @@ public:
   void stop();
 
 private:
-  struct impl;
-  explicit http_provider(std::unique_ptr<impl> p);
-  std::unique_ptr<impl> impl_;
+  http_provider(std::unique_ptr<http_poster> poster, const router& targets);
+
+  // Constant after construction.
+  const std::unique_ptr<http_poster> poster_;
+  const router& targets_;
 };
 
 } // namespace ordo::runtime::detail

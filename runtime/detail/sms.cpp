@@ -1,0 +1,267 @@
+#include "runtime/detail/sms.hpp"
+
+#include <cstdio>
+#include <optional>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/keys.hpp"
+#include "storage/store.hpp"
+
+namespace ordo::runtime::detail {
+
+namespace {
+
+constexpr std::string_view prefix = "sms/";
+
+nlohmann::json to_json(const sms_record& r) {
+  return {{"order", r.order_id},
+          {"template", r.template_name},
+          {"text", r.text},
+          {"n", r.received}};
+}
+
+/// The body's string field `name`: "" when absent, nullopt when not a string.
+std::optional<std::string> text_field(const nlohmann::json& body,
+                                      const char* name) {
+  auto i = body.find(name);
+  if (i == body.end()) {
+    return std::string{};
+  }
+  if (!i->is_string()) {
+    return std::nullopt;
+  }
+  return i->get<std::string>();
+}
+
+/// `s` as a JSON string (quotes and escapes, invalid UTF-8 replaced).
+std::string quoted(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false,
+                                nlohmann::json::error_handler_t::replace);
+}
+
+/// `s` bare when it is a plain token, quoted otherwise, so the line stays
+/// one line of key=value pairs.
+std::string token(const std::string& s) {
+  if (s.empty()) {
+    return quoted(s);
+  }
+  for (unsigned char c : s) {
+    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f) {
+      return quoted(s);
+    }
+  }
+  return s;
+}
+
+/// Delivers "sms_sent" to the notifier of `r` and hands its reply to `done`.
+void confirm_sms(const router& targets, const sms_record& r, reply_fn done) {
+  actors::envelope sent{"",
+                        {"notifier", r.order_id},
+                        "sms_sent",
+                        {{"notification_id", r.notification_id}}};
+  targets.deliver(sent, "sms/sms_sent/" + r.notification_id, std::move(done));
+}
+
+void answer(const reply_fn& done, actors::errc code, std::string why) {
+  if (done) {
+    done({actors::error{code, std::move(why)}, {}, {}});
+  }
+}
+
+} // namespace
+
+sms_sink::sms_sink(const router& targets, storage::store* db,
+                   std::unique_ptr<http_poster> poster, line_fn log)
+  : targets_(targets), db_(db), poster_(std::move(poster)),
+    log_(std::move(log)) {}
+
+sms_sink::~sms_sink() {
+  stop();
+}
+
+std::unique_ptr<sms_sink> sms_sink::start_webhook(const std::string& url,
+                                                  const router& targets,
+                                                  std::string* err,
+                                                  http_post_options opts) {
+  auto parsed = parse_http_url(url, "--sms-webhook", err);
+  if (!parsed) {
+    return nullptr;
+  }
+  opts.name = "sms webhook";
+  auto poster = http_poster::start(std::move(*parsed), opts, err);
+  if (!poster) {
+    return nullptr;
+  }
+  return std::unique_ptr<sms_sink>{
+    new sms_sink{targets, nullptr, std::move(poster), {}}};
+}
+
+std::unique_ptr<sms_sink>
+sms_sink::log_sink(storage::store& db, const router& targets, line_fn log) {
+  return std::unique_ptr<sms_sink>{
+    new sms_sink{targets, &db, nullptr, std::move(log)}};
+}
+
+void sms_sink::load() {
+  if (!db_) {
+    return;
+  }
+  std::lock_guard<std::mutex> guard{mu_};
+  db_->scan(
+    storage::cf::aux, prefix, [this](std::string_view k, std::string_view v) {
+      auto j = storage::codec::unpack(v);
+      if (!j.is_object()) {
+        return true;
+      }
+      entry e;
+      e.rec.notification_id = std::string{k.substr(prefix.size())};
+      e.rec.order_id = j.value("order", "");
+      e.rec.template_name = j.value("template", "");
+      e.rec.text = j.value("text", "");
+      e.rec.received = j.value("n", std::uint32_t{0});
+      e.printed = true;
+      auto id = e.rec.notification_id;
+      if (records_.insert_or_assign(std::move(id), std::move(e)).second) {
+        ++sent_;
+      }
+      return true;
+    });
+}
+
+void sms_sink::deliver(const actors::envelope& msg, std::string,
+                       reply_fn done) {
+  auto bad = [&](std::string why) {
+    answer(done, actors::errc::bad_request, "sms: " + why);
+  };
+  if (msg.type != "sms") {
+    return bad("unknown message " + msg.type);
+  }
+  if (!msg.body.is_object()) {
+    return bad("the body must be an object");
+  }
+  auto id = text_field(msg.body, "notification_id");
+  auto order = text_field(msg.body, "order_id");
+  auto tmpl = text_field(msg.body, "template");
+  auto text = text_field(msg.body, "text");
+  if (!id || id->empty() || !order || order->empty()) {
+    return bad("notification_id and order_id must be non-empty strings");
+  }
+  if (!tmpl || !text) {
+    return bad("template and text must be strings");
+  }
+  sms_record r{std::move(*id), std::move(*order), std::move(*tmpl),
+               std::move(*text), 0};
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    ++deliveries_;
+  }
+  if (poster_) {
+    post(std::move(r), std::move(done));
+  } else {
+    record(std::move(r), std::move(done));
+  }
+}
+
+void sms_sink::post(sms_record r, reply_fn done) {
+  auto body = nlohmann::json{
+    {"notification_id", r.notification_id},
+    {"order_id", r.order_id},
+    {"template", r.template_name},
+    {"text",
+     r.text}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  poster_->post("", std::move(body),
+                [this, r = std::move(r),
+                 done = std::move(done)](bool ok, std::string why) mutable {
+                  {
+                    std::lock_guard<std::mutex> guard{mu_};
+                    if (!ok) {
+                      ++failures_;
+                    } else if (posted_.insert(r.notification_id).second) {
+                      ++sent_;
+                    }
+                  }
+                  if (!ok) {
+                    return answer(done, actors::errc::unavailable,
+                                  std::move(why));
+                  }
+                  confirm_sms(targets_, r, std::move(done));
+                });
+}
+
+void sms_sink::record(sms_record r, reply_fn done) {
+  storage::batch b;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    auto& e = records_[r.notification_id];
+    if (e.rec.received == 0) {
+      e.rec = r; // first seen: what it says is what is sent
+    }
+    ++e.rec.received;
+    r = e.rec;
+  }
+  b.put(storage::cf::aux, std::string{prefix} + r.notification_id,
+        storage::codec::pack(to_json(r)));
+  db_->commit(std::move(b), [this, r = std::move(r), done = std::move(done)](
+                              const storage::status& s) mutable {
+    if (!s.ok()) {
+      {
+        std::lock_guard<std::mutex> guard{mu_};
+        ++failures_;
+      }
+      return answer(done, actors::errc::internal, "sms: " + s.message());
+    }
+    print(r);
+    confirm_sms(targets_, r, std::move(done));
+  });
+}
+
+void sms_sink::print(const sms_record& r) {
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    auto& e = records_[r.notification_id];
+    if (e.printed) {
+      return;
+    }
+    e.printed = true;
+    ++sent_;
+  }
+  auto line = "ordo sms: notification_id=" + token(r.notification_id)
+              + " order_id=" + token(r.order_id) + " template="
+              + token(r.template_name) + " text=" + quoted(r.text);
+  if (log_) {
+    log_(line);
+  } else {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+}
+
+std::vector<sms_record> sms_sink::sent() const {
+  std::lock_guard<std::mutex> guard{mu_};
+  std::vector<sms_record> out;
+  out.reserve(records_.size());
+  for (const auto& [id, e] : records_) {
+    if (e.printed) { // durable; not one whose first commit failed
+      out.push_back(e.rec);
+    }
+  }
+  return out;
+}
+
+sms_sink::figures sms_sink::stats() const {
+  std::lock_guard<std::mutex> guard{mu_};
+  figures f;
+  f.sent = sent_;
+  f.deliveries = deliveries_;
+  f.failures = failures_;
+  return f;
+}
+
+void sms_sink::stop() {
+  if (poster_) {
+    poster_->stop();
+  }
+}
+
+} // namespace ordo::runtime::detail

@@ -1,0 +1,149 @@
+#pragma once
+
+// The SMS adapter: the destination "sms" of the outbox (API.md "Server",
+// --sms-webhook). The notifier (actors/notifier.hpp) sends it
+//
+//   "sms" {"notification_id", "order_id", "template", "text"}
+//
+// and expects, once the SMS went out, "sms_sent" {"notification_id"} at
+// {"notifier", order_id}. The adapter delivers that through the router,
+// deduped on "sms/sms_sent/<notification_id>", and acknowledges the relay
+// with the notifier's reply: the outbox keeps the "sms" until the notifier
+// has durably recorded that it went out, so a crash anywhere repeats the
+// delivery and never loses it. A repeat reaches the adapter again; both
+// modes dedupe on notification_id, so one notification is sent once.
+//
+// Two modes:
+//   webhook (--sms-webhook URL): POST {URL} (the URL's own path) with the
+//     JSON {"notification_id","order_id","template","text"}; a 2xx answer
+//     is sent, anything else (non-2xx, connection error, timeout) answers
+//     `unavailable` and the relay retries. The webhook dedupes on
+//     notification_id.
+//   log sink (no URL): records the notification durably in the aux column
+//     family, prints ONE line to the log the first time a notification_id
+//     is recorded and never for a repeat, then confirms as above. The
+//     record, MessagePack in aux:
+//
+//       "sms/" notification_id -> {"order": order_id, "template": name,
+//                                  "text": text, "n": deliveries received}
+//
+// A message of another type, or without notification_id or order_id, or
+// with a template or text that is not a string, is answered bad_request on
+// the calling thread (a dead letter: retrying cannot help); an absent
+// template or text is "".
+//
+// Threading: thread-safe. Webhook replies run on the adapter's I/O thread;
+// log-sink replies on the store's commit thread. Neither blocks.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "runtime/detail/http_post.hpp"
+#include "runtime/detail/sink.hpp"
+
+namespace ordo::storage {
+class store;
+}
+
+namespace ordo::runtime::detail {
+
+/// One notification as the log sink recorded it.
+struct sms_record {
+  std::string notification_id;
+  std::string order_id;
+  std::string template_name;
+  std::string text;
+  std::uint32_t received = 0; ///< deliveries recorded (repeats included)
+};
+
+class sms_sink final : public sink {
+public:
+  /// Writes one log line (no newline); must not block for long.
+  using line_fn = std::function<void(const std::string& line)>;
+
+  /// What the adapter has done so far.
+  struct figures {
+    /// Distinct notification ids sent: log sink, recorded (ever); webhook,
+    /// answered 2xx (since start).
+    std::uint64_t sent = 0;
+    std::uint64_t deliveries = 0; ///< well-formed "sms" messages received
+    std::uint64_t failures = 0;   ///< failed POSTs, or failed commits
+  };
+
+  /// Webhook mode: parses `url` ("http://HOST[:PORT][/PATH]"; an error
+  /// names --sms-webhook) and starts the HTTP client's I/O thread. On
+  /// failure returns nullptr and sets `*err`. `targets` must outlive the
+  /// adapter.
+  static std::unique_ptr<sms_sink> start_webhook(const std::string& url,
+                                                 const router& targets,
+                                                 std::string* err,
+                                                 http_post_options opts = {});
+
+  /// Log-sink mode over `db` (which, like `targets`, must outlive the
+  /// adapter); call load() before the first delivery. `log` receives the
+  /// one line per notification; empty = stderr.
+  static std::unique_ptr<sms_sink>
+  log_sink(storage::store& db, const router& targets, line_fn log = {});
+
+  /// Stops (see stop()).
+  ~sms_sink() override;
+  sms_sink(const sms_sink&) = delete;
+  sms_sink& operator=(const sms_sink&) = delete;
+
+  /// Log sink: loads the recorded notifications (start-up scan of "sms/"
+  /// in aux); they count as printed. Webhook: does nothing.
+  void load();
+
+  /// Sends (webhook) or records (log sink) the SMS, then confirms it to
+  /// the notifier; returns at once. `done` may be empty.
+  void deliver(const actors::envelope& msg, std::string dedupe_id,
+               reply_fn done) override;
+
+  /// What the log sink has durably recorded, by notification_id; empty for
+  /// a webhook.
+  std::vector<sms_record> sent() const;
+
+  figures stats() const;
+
+  /// Webhook: stops the I/O thread; calls in flight are dropped unanswered
+  /// (the relay, stopped first, repeats them after a restart). Log sink:
+  /// nothing. Idempotent.
+  void stop();
+
+private:
+  /// An entry of `records_`: the record and whether its line was printed.
+  struct entry {
+    sms_record rec;
+    bool printed = false;
+  };
+
+  sms_sink(const router& targets, storage::store* db,
+           std::unique_ptr<http_poster> poster, line_fn log);
+
+  void record(sms_record r, reply_fn done);
+  void post(sms_record r, reply_fn done);
+  /// The log line of `r`, printed once per notification_id.
+  void print(const sms_record& r);
+
+  // Constant after construction.
+  const router& targets_;
+  storage::store* const db_;                  ///< log sink only
+  const std::unique_ptr<http_poster> poster_; ///< webhook only
+  const line_fn log_;
+
+  mutable std::mutex mu_;
+  // Guarded by mu_.
+  std::map<std::string, entry> records_; ///< log sink, by notification_id
+  std::set<std::string> posted_;         ///< webhook: ids answered 2xx
+  std::uint64_t sent_ = 0;
+  std::uint64_t deliveries_ = 0;
+  std::uint64_t failures_ = 0;
+};
+
+} // namespace ordo::runtime::detail
