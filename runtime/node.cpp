@@ -9,6 +9,7 @@
 #include "runtime/detail/kinds.hpp"
 #include "runtime/detail/relay.hpp"
 #include "runtime/detail/sandbox.hpp"
+#include "runtime/detail/sms.hpp"
 #include "runtime/detail/timers.hpp"
 #include "runtime/ids.hpp"
 #include "storage/keys.hpp"
@@ -19,6 +20,12 @@ namespace ordo::runtime {
 namespace {
 
 using namespace detail;
+
+actors::millis steady_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch())
+    .count();
+}
 
 /// Calls `cb` exactly once: with the reply, or with `unavailable` if the
 /// mail carrying it is dropped unanswered (its actor stopped).
@@ -107,6 +114,13 @@ public:
         return false;
       }
     }
+    std::unique_ptr<sms_sink> sms;
+    if (!opts_.sms_webhook.empty()) {
+      sms = sms_sink::start_webhook(opts_.sms_webhook, router_, err);
+      if (!sms) {
+        return false;
+      }
+    }
     if (opts_.outbox_backoff_cap < 1) {
       *err = "outbox_backoff_cap must be positive";
       return false;
@@ -128,6 +142,7 @@ public:
     } else {
       sandbox_ = std::make_unique<sandbox_provider>(*db_, router_);
     }
+    sms_ = sms ? std::move(sms) : sms_sink::log_sink(*db_, router_);
     env_.db = db_.get();
     env_.time = time_.get();
     env_.outbox = relay_.get();
@@ -144,17 +159,40 @@ public:
     system_ = std::make_unique<caf::actor_system>(cfg);
 
     orders_ = std::make_unique<directory<order_kind>>(
-      *system_, env_, actors::order::config{opts_.payment_timeout});
+      *system_, env_,
+      actors::order::config{opts_.payment_timeout, opts_.commission_ppm});
     skus_ = std::make_unique<directory<sku_kind>>(
       *system_, env_, actors::inventory::config{opts_.reservation_ttl});
+    // A lock outlives its order's payment deadline, so only the locks of
+    // orders that never came to exist (a crash mid-create) lapse.
+    coupons_ = std::make_unique<directory<coupon_kind>>(
+      *system_, env_, actors::coupon::config{opts_.payment_timeout + 60'000});
+    affiliates_ = std::make_unique<directory<affiliate_kind>>(
+      *system_, env_, actors::attribution::config{});
+    notifiers_ = std::make_unique<directory<notifier_kind>>(
+      *system_, env_,
+      actors::notifier::config{opts_.notify_delay, opts_.notify_ttl,
+                               opts_.recheck_delay});
+    dispatchers_ = std::make_unique<directory<dispatcher_kind>>(
+      *system_, env_,
+      actors::dispatcher::config{opts_.dispatch_delay, opts_.recheck_delay});
+    technicians_ = std::make_unique<directory<technicians_kind>>(
+      *system_, env_, actors::technicians::config{opts_.technicians});
     router_.add(order_kind::name, orders_.get());
     router_.add(sku_kind::name, skus_.get());
+    router_.add(coupon_kind::name, coupons_.get());
+    router_.add(affiliate_kind::name, affiliates_.get());
+    router_.add(notifier_kind::name, notifiers_.get());
+    router_.add(dispatcher_kind::name, dispatchers_.get());
+    router_.add(technicians_kind::name, technicians_.get());
     if (provider_) {
       router_.add("payment", provider_.get());
     } else {
       router_.add("payment", sandbox_.get());
       sandbox_->load();
     }
+    router_.add("sms", sms_.get());
+    sms_->load();
     timers_->load(*db_);
     relay_->load();
     relay_->start();
@@ -238,26 +276,91 @@ public:
     orders_->send(order_id, std::move(m));
   }
 
+  void put_coupon(const std::string& coupon_id, actors::coupon::put cmd,
+                  callback<actors::coupon::state> cb) override {
+    coupons_->send(coupon_id,
+                   state_mail<coupon_kind>(std::move(cmd), std::move(cb)));
+  }
+
+  void get_coupon(const std::string& coupon_id,
+                  callback<actors::coupon::state> cb) override {
+    auto r = read<coupon_kind>(coupon_id);
+    if (r.ok() && !r->exists) {
+      r = actors::error{actors::errc::not_found,
+                        "coupon " + coupon_id + " not found"};
+    }
+    cb(std::move(r));
+  }
+
+  void notifications(const std::string& order_id,
+                     callback<actors::notifier::state> cb) override {
+    cb(exists(order_id) ? read<notifier_kind>(order_id) : no_order(order_id));
+  }
+
+  void dispatches(const std::string& order_id,
+                  callback<actors::dispatcher::state> cb) override {
+    cb(exists(order_id) ? read<dispatcher_kind>(order_id) : no_order(order_id));
+  }
+
+  void commissions(const std::string& affiliate_id,
+                   callback<actors::attribution::state> cb) override {
+    cb(read<affiliate_kind>(affiliate_id));
+  }
+
   std::vector<provider_call> sandbox_calls() override {
     return sandbox_ ? sandbox_->calls() : std::vector<provider_call>{};
+  }
+
+  std::vector<outbox_message> outbox(bool dead, std::size_t limit) override {
+    std::vector<outbox_message> out;
+    auto now = steady_ms();
+    for (auto& m : relay_->messages(dead, limit)) {
+      out.push_back({m.seq, std::move(m.from), std::move(m.msg), m.attempts,
+                     std::move(m.last_error), m.dead,
+                     m.queued_at > 0 ? now - m.queued_at : 0});
+    }
+    return out;
+  }
+
+  std::vector<sent_sms> sms_log() override {
+    std::vector<sent_sms> out;
+    for (auto& r : sms_->sent()) {
+      out.push_back({std::move(r.notification_id), std::move(r.order_id),
+                     std::move(r.template_name), std::move(r.text),
+                     r.received});
+    }
+    return out;
   }
 
   node_stats stats() const override {
     node_stats s;
     s.active_orders = orders_->size();
     s.active_skus = skus_->size();
-    s.activations = orders_->activations() + skus_->activations();
-    s.passivations = orders_->passivations() + skus_->passivations();
+    s.active_others = coupons_->size() + affiliates_->size()
+                      + notifiers_->size() + dispatchers_->size()
+                      + technicians_->size();
+    for (const auto* d : directories()) {
+      s.activations += d->activations();
+      s.passivations += d->passivations();
+    }
     s.timers_pending = timers_->pending();
     auto r = relay_->stats();
     s.outbox_backlog = r.backlog;
     s.outbox_delivered = r.delivered;
     s.outbox_attempts = r.attempts;
     s.outbox_dead = r.dead;
+    s.outbox_dead_letters = r.dead_letters;
+    s.outbox_oldest_ms = r.oldest_ms;
     auto c = db_->stats();
     s.commits = c.commits;
     s.batches = c.batches;
     s.refund_anomalies = metrics_.get("refund_anomaly");
+    s.sms_sent = metrics_.get("sms_sent");
+    s.sms_suppressed = metrics_.get("sms_suppressed");
+    s.sms_expired = metrics_.get("sms_expired");
+    s.dispatch_assigned = metrics_.get("dispatch_assigned");
+    s.dispatch_suppressed = metrics_.get("dispatch_suppressed");
+    s.dispatch_recalled = metrics_.get("dispatch_recalled");
     if (provider_) {
       auto p = provider_->stats();
       s.payment_calls = p.calls;
@@ -288,9 +391,13 @@ public:
     if (provider_) {
       provider_->stop(); // no more replies into the relay or the orders
     }
+    if (sms_) {
+      sms_->stop();
+    }
     if (orders_) {
-      orders_->shutdown();
-      skus_->shutdown();
+      for (auto* d : directories()) {
+        d->shutdown();
+      }
     }
     // Storage first: its commit thread has sent to (and spawned) actors, and
     // CAF's actor_system waits at destruction for every thread that did so
@@ -303,6 +410,32 @@ public:
   }
 
 private:
+  /// Every directory, for what applies to all kinds.
+  std::vector<directory_base*> directories() const {
+    return {orders_.get(),     skus_.get(),      coupons_.get(),
+            affiliates_.get(), notifiers_.get(), dispatchers_.get(),
+            technicians_.get()};
+  }
+
+  /// The last durable state of `id` without activating its actor (the
+  /// kind's initial state when nothing is stored).
+  template <class Kind>
+  actors::result<typename Kind::state> read(const std::string& id) {
+    typename Kind::state s;
+    Kind::init(s, id);
+    try {
+      Kind::restore(*db_, id, s);
+    } catch (const std::exception& e) {
+      return actors::error{actors::errc::internal,
+                           std::string{"unreadable "} + Kind::name + " " + id};
+    }
+    return s;
+  }
+
+  static actors::error no_order(const std::string& order_id) {
+    return {actors::errc::not_found, "order " + order_id + " not found"};
+  }
+
   /// True if the order is in memory or stored, so unknown ids do not
   /// activate actors.
   bool exists(const std::string& order_id) {
@@ -333,12 +466,18 @@ private:
   std::unique_ptr<timer_service> timers_;
   std::unique_ptr<sandbox_provider> sandbox_; ///< without --payment-provider
   std::unique_ptr<http_provider> provider_;   ///< with --payment-provider
+  std::unique_ptr<sms_sink> sms_;
   services env_;
   /// The actor system keeps a reference to its config: it lives as long.
   caf::actor_system_config caf_config_;
   std::unique_ptr<caf::actor_system> system_;
   std::unique_ptr<directory<order_kind>> orders_;
   std::unique_ptr<directory<sku_kind>> skus_;
+  std::unique_ptr<directory<coupon_kind>> coupons_;
+  std::unique_ptr<directory<affiliate_kind>> affiliates_;
+  std::unique_ptr<directory<notifier_kind>> notifiers_;
+  std::unique_ptr<directory<dispatcher_kind>> dispatchers_;
+  std::unique_ptr<directory<technicians_kind>> technicians_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopped_{false};
 };

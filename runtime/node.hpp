@@ -14,7 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "actors/attribution.hpp"
+#include "actors/coupon.hpp"
+#include "actors/dispatcher.hpp"
 #include "actors/inventory.hpp"
+#include "actors/notifier.hpp"
 #include "actors/order.hpp"
 
 namespace ordo::runtime {
@@ -47,6 +51,26 @@ struct node_options {
   /// or to the payment provider); retries start at 100 ms and double.
   /// Default: 30 s.
   actors::millis outbox_backoff_cap = 30'000;
+  /// Cooling period before the admin "new order" SMS. Default: 180 s.
+  actors::millis notify_delay = 180'000;
+  /// Notifications older than this are dropped (EXPIRED). Default: 300 s.
+  actors::millis notify_ttl = 300'000;
+  /// Cooling period between payment and auto-dispatch. Default: 90 s.
+  actors::millis dispatch_delay = 90'000;
+  /// Wait before a double-check (notifier, dispatcher) is tried again when
+  /// its order or the technicians did not answer, or nobody was free.
+  /// Default: 10 s.
+  actors::millis recheck_delay = 10'000;
+  /// The affiliate's share of the payable amount, in millionths.
+  /// Default: 50'000 (5%).
+  std::int64_t commission_ppm = 50'000;
+  /// Technicians for auto-dispatch, in round-robin order. Default: none
+  /// (paid service orders wait, re-checking, until some are configured).
+  std::vector<std::string> technicians;
+  /// Where admin SMS go: "http://HOST:PORT/PATH" (POST JSON); empty = the
+  /// built-in log sink. A URL that does not parse makes start() fail.
+  /// Default: "".
+  std::string sms_webhook;
   /// The time source; nullptr = the system clock. Default: nullptr.
   std::shared_ptr<clock> time;
 };
@@ -75,22 +99,51 @@ struct provider_call {
   std::uint32_t received = 0; ///< calls seen with this id (retries included)
 };
 
+/// An admin SMS as the built-in log sink recorded it.
+struct sent_sms {
+  std::string notification_id;
+  std::string order_id;
+  std::string template_name; ///< "new_order" or "order_cancelled"
+  std::string text;
+  std::uint32_t received = 0; ///< deliveries seen (repeats included)
+};
+
+/// A message the outbox relay still holds, or a dead letter.
+struct outbox_message {
+  std::uint64_t seq = 0;
+  actors::address from;
+  actors::envelope msg;
+  std::uint32_t attempts = 0; ///< deliveries tried so far
+  std::string last_error;     ///< "" before the first failure
+  bool dead = false;          ///< rejected permanently; never retried
+  actors::millis age_ms = 0;  ///< since queued (this run of the node)
+};
+
 /// Figures about a running node (metrics, tests, tools).
 struct node_stats {
   std::size_t active_orders = 0;  ///< order actors in memory
   std::size_t active_skus = 0;    ///< SKU actors in memory
+  std::size_t active_others = 0;  ///< coupon, notifier, ... actors in memory
   std::uint64_t activations = 0;  ///< actors loaded, all kinds
   std::uint64_t passivations = 0; ///< actors that left memory, all kinds
   std::size_t timers_pending = 0; ///< durable timers armed
   std::size_t outbox_backlog = 0; ///< messages not yet acknowledged
   std::uint64_t outbox_delivered = 0;
   std::uint64_t outbox_attempts = 0;
-  std::uint64_t outbox_dead = 0;
-  std::uint64_t commits = 0;          ///< group commits (WAL writes)
-  std::uint64_t batches = 0;          ///< actor turns committed
-  std::uint64_t refund_anomalies = 0; ///< payments refunded automatically
-  std::uint64_t payment_calls = 0;    ///< HTTP calls to --payment-provider
-  std::uint64_t payment_failures = 0; ///< of which non-2xx, errors, timeouts
+  std::uint64_t outbox_dead = 0;       ///< rejected since start
+  std::size_t outbox_dead_letters = 0; ///< dead letters kept
+  actors::millis outbox_oldest_ms = 0; ///< age of the oldest pending
+  std::uint64_t commits = 0;           ///< group commits (WAL writes)
+  std::uint64_t batches = 0;           ///< actor turns committed
+  std::uint64_t refund_anomalies = 0;  ///< payments refunded automatically
+  std::uint64_t payment_calls = 0;     ///< HTTP calls to --payment-provider
+  std::uint64_t payment_failures = 0;  ///< of which non-2xx, errors, timeouts
+  std::uint64_t sms_sent = 0;          ///< admin SMS that went out
+  std::uint64_t sms_suppressed = 0;    ///< not sent: the order was cancelled
+  std::uint64_t sms_expired = 0;       ///< not sent: older than notify_ttl
+  std::uint64_t dispatch_assigned = 0;
+  std::uint64_t dispatch_suppressed = 0;
+  std::uint64_t dispatch_recalled = 0;
 };
 
 class node {
@@ -133,9 +186,39 @@ public:
                                 callback<payment_result> cb)
     = 0;
 
+  /// Admin: creates a coupon or changes an AVAILABLE one.
+  virtual void put_coupon(const std::string& coupon_id, actors::coupon::put cmd,
+                          callback<actors::coupon::state> cb)
+    = 0;
+  /// The coupon's last durable state; not_found if it was never put.
+  virtual void get_coupon(const std::string& coupon_id,
+                          callback<actors::coupon::state> cb)
+    = 0;
+  /// The admin SMS of an order (empty before any was created); not_found
+  /// if the order does not exist.
+  virtual void notifications(const std::string& order_id,
+                             callback<actors::notifier::state> cb)
+    = 0;
+  /// The auto-dispatch of an order (exists == false if none); not_found if
+  /// the order does not exist.
+  virtual void dispatches(const std::string& order_id,
+                          callback<actors::dispatcher::state> cb)
+    = 0;
+  /// An affiliate's commissions (empty for an unknown affiliate).
+  virtual void commissions(const std::string& affiliate_id,
+                           callback<actors::attribution::state> cb)
+    = 0;
+
   /// What the built-in sandbox provider has received (empty when an external
   /// provider is configured).
   virtual std::vector<provider_call> sandbox_calls() = 0;
+
+  /// Up to `limit` messages the relay still holds (dead == false) or its
+  /// dead letters (dead == true), oldest first.
+  virtual std::vector<outbox_message> outbox(bool dead, std::size_t limit) = 0;
+
+  /// What the built-in SMS log sink has sent (empty with --sms-webhook).
+  virtual std::vector<sent_sms> sms_log() = 0;
 
   virtual node_stats stats() const = 0;
 

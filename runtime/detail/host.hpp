@@ -188,8 +188,19 @@ struct aftermath {
   }
 };
 
+/// What the node does with every directory regardless of its kind.
+class directory_base : public sink {
+public:
+  /// Refuses further mail and stops every host.
+  virtual void shutdown() = 0;
+  /// Hosts in memory.
+  virtual std::size_t size() = 0;
+  virtual std::uint64_t activations() const noexcept = 0;
+  virtual std::uint64_t passivations() const noexcept = 0;
+};
+
 template <class Kind>
-class directory final : public sink {
+class directory final : public directory_base {
 public:
   using config = typename Kind::config;
 
@@ -259,8 +270,7 @@ public:
     }
   }
 
-  /// Refuses further mail and stops every host.
-  void shutdown() {
+  void shutdown() override {
     closed_.store(true);
     for (auto& sh : shards_) {
       std::lock_guard<std::mutex> guard{sh.mu};
@@ -271,7 +281,7 @@ public:
     }
   }
 
-  std::size_t size() {
+  std::size_t size() override {
     std::size_t n = 0;
     for (auto& sh : shards_) {
       std::lock_guard<std::mutex> guard{sh.mu};
@@ -279,10 +289,10 @@ public:
     }
     return n;
   }
-  std::uint64_t activations() const noexcept {
+  std::uint64_t activations() const noexcept override {
     return activations_.load();
   }
-  std::uint64_t passivations() const noexcept {
+  std::uint64_t passivations() const noexcept override {
     return passivations_.load();
   }
 
@@ -346,9 +356,20 @@ private:
 
 } // namespace ordo::runtime::detail
 
+// Mails stay inside one process: CAF never serializes them.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
   ordo::runtime::detail::mail<ordo::runtime::detail::order_kind>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
   ordo::runtime::detail::mail<ordo::runtime::detail::sku_kind>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
+  ordo::runtime::detail::mail<ordo::runtime::detail::coupon_kind>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
+  ordo::runtime::detail::mail<ordo::runtime::detail::affiliate_kind>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
+  ordo::runtime::detail::mail<ordo::runtime::detail::notifier_kind>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
+  ordo::runtime::detail::mail<ordo::runtime::detail::dispatcher_kind>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
+  ordo::runtime::detail::mail<ordo::runtime::detail::technicians_kind>)
 
 #include "runtime/detail/host_impl.hpp"

@@ -2,20 +2,27 @@
 
 // How the generic host (host.hpp) sees each actor kind of actors/: the
 // state machine's types and functions under one name, and how its state is
-// stored. Adding an actor kind means adding its traits here and a directory
-// in node.cpp.
+// stored. Adding an actor kind means writing a `spec` here (its types and
+// functions) and a directory in node.cpp.
 //
-// Stored state (family `actors`, see storage/keys.hpp):
-//   owner                 -> the snapshot (order) or the counters (sku)
-//   owner NUL "e/" order  -> one order's entries of a SKU (reservation,
-//                            shortfall), so a hot SKU's turn writes two small
-//                            records, not all its reservations
+// Two storage layouts (family `actors`, see storage/keys.hpp):
+//   snapshot_kind (order, coupon, notifier, dispatcher):
+//     owner                 -> the whole state
+//   ledger_kind (sku, affiliate, technicians): actors that keep one entry
+//   per order (or dispatch) and may hold many:
+//     owner                 -> the header (counters, sums)
+//     owner NUL "e/" entry  -> one entry, so a hot actor's turn writes two
+//                              small records, not all its entries
 
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "actors/attribution.hpp"
+#include "actors/coupon.hpp"
+#include "actors/dispatcher.hpp"
 #include "actors/inventory.hpp"
+#include "actors/notifier.hpp"
 #include "actors/order.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
@@ -36,38 +43,119 @@ inline bool read_record(storage::store& db, const std::string& key,
   return true;
 }
 
-struct order_kind {
+/// The parts shared by every layout. `Spec` names the state machine:
+///   state, input, config; name; id (pointer to the state's id member);
+///   handle_fn and decode_fn (the machine's handle and decode).
+template <class Spec>
+struct kind_base {
+  using state = typename Spec::state;
+  using input = typename Spec::input;
+  using config = typename Spec::config;
+  static constexpr const char* name = Spec::name;
+
+  static void init(state& s, const std::string& id) {
+    s.*Spec::id = id;
+  }
+  static actors::outcome handle(state& s, const input& in, actors::millis now,
+                                const config& cfg) {
+    return Spec::handle_fn(s, in, {now, &cfg});
+  }
+  static actors::result<input> decode(const actors::envelope& msg) {
+    return Spec::decode_fn(msg);
+  }
+  /// True while a turn waits for answers; the actor must stay in memory.
+  static bool busy(const state&) {
+    return false;
+  }
+  /// What a reply carries of the state.
+  static state view(const state& s) {
+    return s;
+  }
+};
+
+/// The whole state as one record.
+template <class Spec>
+struct snapshot_kind : kind_base<Spec> {
+  using state = typename Spec::state;
+  using input = typename Spec::input;
+
+  /// Adds the writes of a turn that changed the state.
+  static void persist(const state& s, const input&, storage::batch& b) {
+    b.put(storage::cf::actors, storage::keys::owner(Spec::name, s.*Spec::id),
+          storage::codec::pack(nlohmann::json(s)));
+  }
+  /// Loads the stored state of `id` into `s` (left as is when nothing is
+  /// stored); throws if unreadable. Also the read path that does not
+  /// activate an actor.
+  static void restore(storage::store& db, const std::string& id, state& s) {
+    nlohmann::json j;
+    if (read_record(db, storage::keys::owner(Spec::name, id), j)) {
+      j.get_to(s);
+    }
+  }
+};
+
+/// A header record plus one record per entry. `Spec` also names the
+/// machine's header_to_json, entries_to_json, entries_from_json and subject.
+template <class Spec>
+struct ledger_kind : kind_base<Spec> {
+  using state = typename Spec::state;
+  using input = typename Spec::input;
+
+  static std::string entry_key(const std::string& id,
+                               const std::string& entry) {
+    return storage::keys::owned(Spec::name, id, "e/" + entry);
+  }
+  static void persist(const state& s, const input& in, storage::batch& b) {
+    const auto& id = s.*Spec::id;
+    b.put(storage::cf::actors, storage::keys::owner(Spec::name, id),
+          storage::codec::pack(Spec::header_to_json(s)));
+    const auto& entry = Spec::subject(in);
+    if (entry.empty()) {
+      return;
+    }
+    auto j = Spec::entries_to_json(s, entry);
+    if (j.is_null()) {
+      b.del(storage::cf::actors, entry_key(id, entry));
+    } else {
+      b.put(storage::cf::actors, entry_key(id, entry), storage::codec::pack(j));
+    }
+  }
+  static void restore(storage::store& db, const std::string& id, state& s) {
+    nlohmann::json j;
+    if (!read_record(db, storage::keys::owner(Spec::name, id), j)) {
+      return;
+    }
+    j.get_to(s);
+    auto prefix = storage::keys::owned(Spec::name, id, "e/");
+    db.scan(storage::cf::actors, prefix,
+            [&](std::string_view key, std::string_view value) {
+              auto e = storage::codec::unpack(value);
+              if (e.is_discarded()) {
+                throw std::runtime_error{"unreadable entry of "
+                                         + std::string{Spec::name} + " " + id};
+              }
+              Spec::entries_from_json(e, std::string{key.substr(prefix.size())},
+                                      s);
+              return true;
+            });
+  }
+};
+
+struct order_spec {
   using state = actors::order::state;
   using input = actors::order::input;
   using config = actors::order::config;
   static constexpr const char* name = "order";
+  static constexpr auto id = &state::order_id;
+  static constexpr auto handle_fn = &actors::order::handle;
+  static constexpr auto decode_fn = &actors::order::decode;
+};
 
-  static void init(state& s, const std::string& id) {
-    s.order_id = id;
-  }
-  static actors::outcome handle(state& s, const input& in, actors::millis now,
-                                const config& cfg) {
-    return actors::order::handle(s, in, {now, &cfg});
-  }
-  static actors::result<input> decode(const actors::envelope& msg) {
-    return actors::order::decode(msg);
-  }
+struct order_kind : snapshot_kind<order_spec> {
   static bool busy(const state& s) {
     return actors::order::busy(s);
   }
-  /// Adds the writes of a turn that changed the state.
-  static void persist(const state& s, const input&, storage::batch& b) {
-    b.put(storage::cf::actors, storage::keys::owner(name, s.order_id),
-          storage::codec::pack(nlohmann::json(s)));
-  }
-  /// Loads the stored state of `id` into `s`; throws if unreadable.
-  static void restore(storage::store& db, const std::string& id, state& s) {
-    nlohmann::json j;
-    if (read_record(db, storage::keys::owner(name, id), j)) {
-      j.get_to(s);
-    }
-  }
-  /// What a reply carries of the state.
   static state view(const state& s) {
     auto v = s;
     v.creating.reset();
@@ -75,62 +163,22 @@ struct order_kind {
   }
 };
 
-struct sku_kind {
+struct sku_spec {
   using state = actors::inventory::state;
   using input = actors::inventory::input;
   using config = actors::inventory::config;
   static constexpr const char* name = "sku";
+  static constexpr auto id = &state::sku;
+  static constexpr auto handle_fn = &actors::inventory::handle;
+  static constexpr auto decode_fn = &actors::inventory::decode;
+  static constexpr auto header_to_json = &actors::inventory::header_to_json;
+  static constexpr auto entries_to_json = &actors::inventory::entries_to_json;
+  static constexpr auto entries_from_json
+    = &actors::inventory::entries_from_json;
+  static constexpr auto subject = &actors::inventory::subject;
+};
 
-  static void init(state& s, const std::string& id) {
-    s.sku = id;
-  }
-  static actors::outcome handle(state& s, const input& in, actors::millis now,
-                                const config& cfg) {
-    return actors::inventory::handle(s, in, {now, &cfg});
-  }
-  static actors::result<input> decode(const actors::envelope& msg) {
-    return actors::inventory::decode(msg);
-  }
-  static bool busy(const state&) {
-    return false;
-  }
-  static std::string entry_key(const std::string& sku,
-                               const std::string& order_id) {
-    return storage::keys::owned(name, sku, "e/" + order_id);
-  }
-  static void persist(const state& s, const input& in, storage::batch& b) {
-    b.put(storage::cf::actors, storage::keys::owner(name, s.sku),
-          storage::codec::pack(actors::inventory::header_to_json(s)));
-    const auto& order_id = actors::inventory::subject(in);
-    if (order_id.empty()) {
-      return;
-    }
-    auto entries = actors::inventory::entries_to_json(s, order_id);
-    if (entries.is_null()) {
-      b.del(storage::cf::actors, entry_key(s.sku, order_id));
-    } else {
-      b.put(storage::cf::actors, entry_key(s.sku, order_id),
-            storage::codec::pack(entries));
-    }
-  }
-  static void restore(storage::store& db, const std::string& id, state& s) {
-    nlohmann::json j;
-    if (!read_record(db, storage::keys::owner(name, id), j)) {
-      return;
-    }
-    j.get_to(s);
-    auto prefix = storage::keys::owned(name, id, "e/");
-    db.scan(storage::cf::actors, prefix,
-            [&](std::string_view key, std::string_view value) {
-              auto e = storage::codec::unpack(value);
-              if (e.is_discarded()) {
-                throw std::runtime_error{"unreadable entry of sku " + id};
-              }
-              actors::inventory::entries_from_json(
-                e, std::string{key.substr(prefix.size())}, s);
-              return true;
-            });
-  }
+struct sku_kind : ledger_kind<sku_spec> {
   /// Replies carry the counters, not the reservations.
   static state view(const state& s) {
     state v;
@@ -147,5 +195,70 @@ struct sku_kind {
     return v;
   }
 };
+
+struct coupon_spec {
+  using state = actors::coupon::state;
+  using input = actors::coupon::input;
+  using config = actors::coupon::config;
+  static constexpr const char* name = actors::coupon::kind;
+  static constexpr auto id = &state::coupon_id;
+  static constexpr auto handle_fn = &actors::coupon::handle;
+  static constexpr auto decode_fn = &actors::coupon::decode;
+};
+using coupon_kind = snapshot_kind<coupon_spec>;
+
+struct affiliate_spec {
+  using state = actors::attribution::state;
+  using input = actors::attribution::input;
+  using config = actors::attribution::config;
+  static constexpr const char* name = actors::attribution::kind;
+  static constexpr auto id = &state::affiliate_id;
+  static constexpr auto handle_fn = &actors::attribution::handle;
+  static constexpr auto decode_fn = &actors::attribution::decode;
+  static constexpr auto header_to_json = &actors::attribution::header_to_json;
+  static constexpr auto entries_to_json = &actors::attribution::entries_to_json;
+  static constexpr auto entries_from_json
+    = &actors::attribution::entries_from_json;
+  static constexpr auto subject = &actors::attribution::subject;
+};
+using affiliate_kind = ledger_kind<affiliate_spec>;
+
+struct notifier_spec {
+  using state = actors::notifier::state;
+  using input = actors::notifier::input;
+  using config = actors::notifier::config;
+  static constexpr const char* name = actors::notifier::kind;
+  static constexpr auto id = &state::order_id;
+  static constexpr auto handle_fn = &actors::notifier::handle;
+  static constexpr auto decode_fn = &actors::notifier::decode;
+};
+using notifier_kind = snapshot_kind<notifier_spec>;
+
+struct dispatcher_spec {
+  using state = actors::dispatcher::state;
+  using input = actors::dispatcher::input;
+  using config = actors::dispatcher::config;
+  static constexpr const char* name = actors::dispatcher::kind;
+  static constexpr auto id = &state::order_id;
+  static constexpr auto handle_fn = &actors::dispatcher::handle;
+  static constexpr auto decode_fn = &actors::dispatcher::decode;
+};
+using dispatcher_kind = snapshot_kind<dispatcher_spec>;
+
+struct technicians_spec {
+  using state = actors::technicians::state;
+  using input = actors::technicians::input;
+  using config = actors::technicians::config;
+  static constexpr const char* name = actors::technicians::kind;
+  static constexpr auto id = &state::id;
+  static constexpr auto handle_fn = &actors::technicians::handle;
+  static constexpr auto decode_fn = &actors::technicians::decode;
+  static constexpr auto header_to_json = &actors::technicians::header_to_json;
+  static constexpr auto entries_to_json = &actors::technicians::entries_to_json;
+  static constexpr auto entries_from_json
+    = &actors::technicians::entries_from_json;
+  static constexpr auto subject = &actors::technicians::subject;
+};
+using technicians_kind = ledger_kind<technicians_spec>;
 
 } // namespace ordo::runtime::detail

@@ -100,9 +100,53 @@ struct node_fixture {
     cmd.user_id = user;
     cmd.items = std::move(items);
     cmd.fingerprint = std::move(fingerprint);
-    cmd.token = std::hash<std::string>{}(user + key) | 1;
+    return create(key, std::move(cmd));
+  }
+  actors::result<runtime::created_order> create(const std::string& key,
+                                                actors::order::create cmd) {
+    cmd.token = std::hash<std::string>{}(cmd.user_id + key) | 1;
     return await<runtime::created_order>([&](auto cb) {
       node->create_order(key, cmd, cb);
+    });
+  }
+  actors::result<actors::order::state> complete(const std::string& id) {
+    return await<actors::order::state>([&](auto cb) {
+      node->complete_order(id, cb);
+    });
+  }
+  actors::result<actors::order::state> refund(const std::string& id) {
+    return await<actors::order::state>([&](auto cb) {
+      node->refund_order(id, cb);
+    });
+  }
+  actors::result<actors::coupon::state>
+  put_coupon(const std::string& id, const std::string& user,
+             std::int64_t discount, std::int64_t min_amount = 0) {
+    return await<actors::coupon::state>([&](auto cb) {
+      node->put_coupon(id, {user, discount, min_amount}, cb);
+    });
+  }
+  actors::result<actors::coupon::state> coupon(const std::string& id) {
+    return await<actors::coupon::state>([&](auto cb) {
+      node->get_coupon(id, cb);
+    });
+  }
+  actors::result<actors::notifier::state>
+  notifications(const std::string& order_id) {
+    return await<actors::notifier::state>([&](auto cb) {
+      node->notifications(order_id, cb);
+    });
+  }
+  actors::result<actors::dispatcher::state>
+  dispatches(const std::string& order_id) {
+    return await<actors::dispatcher::state>([&](auto cb) {
+      node->dispatches(order_id, cb);
+    });
+  }
+  actors::result<actors::attribution::state>
+  commissions(const std::string& affiliate_id) {
+    return await<actors::attribution::state>([&](auto cb) {
+      node->commissions(affiliate_id, cb);
     });
   }
   actors::result<actors::order::state> order(const std::string& id) {

@@ -174,8 +174,9 @@ BOOST_AUTO_TEST_CASE(restart_keeps_state_and_rearms_the_deadline) {
   BOOST_REQUIRE(node->quiesce(10'000));
   restart();
   BOOST_CHECK(order(paid->order.order_id)->st == status::paid);
-  // The pending order's payment deadline and its stock reservation.
-  BOOST_CHECK_EQUAL(node->stats().timers_pending, 2u);
+  // The pending order's payment deadline and its stock reservation, and
+  // both orders' admin SMS cooling periods.
+  BOOST_CHECK_EQUAL(node->stats().timers_pending, 4u);
   time->advance(opts.payment_timeout + 1);
   BOOST_REQUIRE(eventually([&] {
     return order(c->order.order_id)->st == status::cancelled;
