@@ -1,7 +1,10 @@
 #include "app/cli.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <ostream>
 #include <random>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -40,6 +43,12 @@ struct serve_flags {
   std::size_t scheduler_threads = 2;
   std::size_t http_threads = 1;
   std::string payment_provider;
+  std::string notify_delay = "180s";
+  std::string notify_ttl = "300s";
+  std::string dispatch_delay = "90s";
+  double commission_rate = 0.05;
+  std::string technicians;
+  std::string sms_webhook;
 };
 
 /// The raw flag values of `ordo sandbox-provider`.
@@ -61,6 +70,37 @@ std::int64_t duration_flag(const std::string& name, const std::string& text) {
                 "1h (at most 100 years)");
   }
   return *ms;
+}
+
+/// "a,b,c" → {"a","b","c"}: ids (see API.md) without repeats; "" → none.
+std::vector<std::string> technician_names(const std::string& text) {
+  std::vector<std::string> names;
+  if (text.empty()) {
+    return names;
+  }
+  std::string_view rest = text;
+  for (;;) {
+    auto comma = rest.find(',');
+    std::string name{rest.substr(0, comma)};
+    bool ok = !name.empty() && name.size() <= 128;
+    for (char c : name) {
+      ok = ok && c > 0x20 && c < 0x7f && c != '/';
+    }
+    if (!ok) {
+      throw CLI::ValidationError(
+        "--technicians", "'" + name
+                           + "' is not a name: use 1-128 printable ASCII "
+                             "characters without spaces, '/' or ','");
+    }
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      throw CLI::ValidationError("--technicians", name + " is listed twice");
+    }
+    names.push_back(std::move(name));
+    if (comma == std::string_view::npos) {
+      return names;
+    }
+    rest.remove_prefix(comma + 1);
+  }
 }
 
 /// THE place where flags become module options.
@@ -93,6 +133,27 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
     throw CLI::ValidationError("--payment-provider", why);
   }
   node.payment_provider = f.payment_provider;
+  if (!f.sms_webhook.empty() && !valid_provider_url(f.sms_webhook, &why)) {
+    throw CLI::ValidationError("--sms-webhook", why);
+  }
+  node.sms_webhook = f.sms_webhook;
+  node.notify_delay = duration_flag("--notify-delay", f.notify_delay);
+  node.notify_ttl = duration_flag("--notify-ttl", f.notify_ttl);
+  if (node.notify_ttl < node.notify_delay) {
+    throw CLI::ValidationError(
+      "--notify-ttl", f.notify_ttl + " is shorter than --notify-delay "
+                        + f.notify_delay
+                        + ": every \"new order\" SMS would expire before it "
+                          "could be sent");
+  }
+  node.dispatch_delay = duration_flag("--dispatch-delay", f.dispatch_delay);
+  auto ppm = std::llround(f.commission_rate * 1e6);
+  if (std::fabs(f.commission_rate * 1e6 - static_cast<double>(ppm)) > 1e-3) {
+    throw CLI::ValidationError("--commission-rate",
+                               "use at most 6 decimals (e.g. 0.05 or 0.0125)");
+  }
+  node.commission_ppm = ppm;
+  node.technicians = technician_names(f.technicians);
 
   if (!parse_listen_address(f.http, &http.host, &http.port)) {
     throw CLI::ValidationError(
@@ -212,6 +273,39 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     ->add_option("--payment-provider", f.payment_provider,
                  "Payment provider for close/refund calls, "
                  "http://HOST:PORT[/BASE] (default: the built-in sandbox)")
+    ->type_name("URL");
+  serve
+    ->add_option("--notify-delay", f.notify_delay,
+                 "Cooling period before the admin \"new order\" SMS")
+    ->type_name("D")
+    ->capture_default_str();
+  serve
+    ->add_option("--notify-ttl", f.notify_ttl,
+                 "Admin SMS older than this are dropped; at least "
+                 "--notify-delay")
+    ->type_name("D")
+    ->capture_default_str();
+  serve
+    ->add_option("--dispatch-delay", f.dispatch_delay,
+                 "Cooling period between payment and O2O auto-dispatch")
+    ->type_name("D")
+    ->capture_default_str();
+  serve
+    ->add_option("--commission-rate", f.commission_rate,
+                 "Affiliate share of the payable amount, 0..1 (at most 6 "
+                 "decimals)")
+    ->check(CLI::Range(0.0, 1.0))
+    ->type_name("R")
+    ->capture_default_str();
+  serve
+    ->add_option("--technicians", f.technicians,
+                 "Technicians for auto-dispatch, comma-separated (least "
+                 "loaded first, ties round-robin)")
+    ->type_name("A,B,C");
+  serve
+    ->add_option("--sms-webhook", f.sms_webhook,
+                 "Where admin SMS go: POST JSON to http://HOST:PORT/PATH "
+                 "(default: a log sink on stderr)")
     ->type_name("URL");
 
   auto* sandbox = app.add_subcommand(

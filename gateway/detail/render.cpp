@@ -82,6 +82,7 @@ ojson render(const actors::order::state& o) {
   j["pay_deadline"] = time_or_null(o.pay_deadline);
   j["cancel_reason"] = or_null(o.cancel_reason);
   j["payments"] = std::move(payments);
+  j["technician"] = or_null(o.technician);
   return j;
 }
 
@@ -94,6 +95,111 @@ ojson render(const actors::inventory::state& s) {
   j["available"] = s.available;
   j["reserved"] = s.reserved;
   j["sold"] = s.sold;
+  return j;
+}
+
+ojson render(const actors::coupon::state& s) {
+  ojson j;
+  j["coupon_id"] = s.coupon_id;
+  j["user_id"] = s.user_id;
+  j["discount"] = s.discount;
+  j["min_amount"] = s.min_amount;
+  j["status"] = actors::coupon::to_string(s.st);
+  j["order_id"] = or_null(s.order_id);
+  return j;
+}
+
+ojson render(const actors::notifier::state& s) {
+  ojson list = ojson::array();
+  for (const auto* n : {&s.new_order, &s.cancel_notice}) {
+    if (!*n) {
+      continue;
+    }
+    ojson e;
+    e["notification_id"] = (*n)->notification_id;
+    e["order_id"] = s.order_id;
+    e["template"] = (*n)->template_name;
+    e["status"] = actors::notifier::to_string((*n)->st);
+    e["created_at"] = time_or_null((*n)->created_at);
+    e["sent_at"] = time_or_null((*n)->sent_at);
+    list.push_back(std::move(e));
+  }
+  ojson j;
+  j["notifications"] = std::move(list);
+  return j;
+}
+
+ojson render(const actors::dispatcher::state& s) {
+  ojson list = ojson::array();
+  if (s.exists) {
+    ojson e;
+    e["dispatch_id"] = s.dispatch_id;
+    e["order_id"] = s.order_id;
+    e["technician"] = or_null(s.technician);
+    e["status"] = actors::dispatcher::to_string(s.st);
+    e["paid_at"] = time_or_null(s.paid_at);
+    list.push_back(std::move(e));
+  }
+  ojson j;
+  j["dispatches"] = std::move(list);
+  return j;
+}
+
+ojson render(const actors::attribution::state& s) {
+  ojson entries = ojson::array();
+  for (const auto& [order_id, e] : s.entries) {
+    entries.push_back({{"order_id", order_id},
+                       {"amount", e.amount},
+                       {"status", actors::attribution::to_string(e.st)},
+                       {"clawback", e.clawback}});
+  }
+  ojson j;
+  j["affiliate_id"] = s.affiliate_id;
+  j["pending"] = s.sums.pending;
+  j["invalid"] = s.sums.invalid;
+  j["settled"] = s.sums.settled;
+  j["clawback"] = s.sums.clawback;
+  j["entries"] = std::move(entries);
+  return j;
+}
+
+ojson render(const std::vector<runtime::outbox_message>& held,
+             const runtime::node_stats& stats) {
+  auto name = [](const actors::address& a) {
+    return a.id.empty() ? a.kind : a.kind + "/" + a.id;
+  };
+  ojson list = ojson::array();
+  for (const auto& m : held) {
+    list.push_back({{"seq", m.seq},
+                    {"id", m.msg.id},
+                    {"from", name(m.from)},
+                    {"to", name(m.msg.to)},
+                    {"type", m.msg.type},
+                    {"body", m.msg.body},
+                    {"attempts", m.attempts},
+                    {"last_error", or_null(m.last_error)},
+                    {"dead", m.dead},
+                    {"age_ms", m.age_ms}});
+  }
+  ojson j;
+  j["backlog"] = stats.outbox_backlog;
+  j["dead_letters"] = stats.outbox_dead_letters;
+  j["oldest_ms"] = stats.outbox_oldest_ms;
+  j["messages"] = std::move(list);
+  return j;
+}
+
+ojson render(const std::vector<runtime::sent_sms>& sent) {
+  ojson list = ojson::array();
+  for (const auto& m : sent) {
+    list.push_back({{"notification_id", m.notification_id},
+                    {"order_id", m.order_id},
+                    {"template", m.template_name},
+                    {"text", m.text},
+                    {"received", m.received}});
+  }
+  ojson j;
+  j["sms"] = std::move(list);
   return j;
 }
 

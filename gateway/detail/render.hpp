@@ -10,7 +10,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/attribution.hpp"
+#include "actors/coupon.hpp"
+#include "actors/dispatcher.hpp"
 #include "actors/inventory.hpp"
+#include "actors/notifier.hpp"
 #include "actors/order.hpp"
 #include "runtime/node.hpp"
 
@@ -22,12 +26,39 @@ std::string format_time(actors::millis t);
 /// An order: {"order_id", "user_id", "status", "version", "items", "amount",
 /// "discount", "payable", "coupon_id", "affiliate_id", "parent_id",
 /// "children", "created_at", "updated_at", "pay_deadline", "cancel_reason",
-/// "payments"}.
+/// "payments", "technician"}.
 nlohmann::ordered_json render(const actors::order::state& o);
 
 /// An SKU: {"sku", "price", "kind", "stocked", "available", "reserved",
 /// "sold"}.
 nlohmann::ordered_json render(const actors::inventory::state& s);
+
+/// A coupon: {"coupon_id", "user_id", "discount", "min_amount", "status",
+/// "order_id"}.
+nlohmann::ordered_json render(const actors::coupon::state& s);
+
+/// An order's admin SMS: {"notifications": [{"notification_id", "order_id",
+/// "template", "status", "created_at", "sent_at"}]}, new_order first.
+nlohmann::ordered_json render(const actors::notifier::state& s);
+
+/// An order's auto-dispatch: {"dispatches": [{"dispatch_id", "order_id",
+/// "technician", "status", "paid_at"}]} (empty list when there is none).
+nlohmann::ordered_json render(const actors::dispatcher::state& s);
+
+/// An affiliate's commissions: {"affiliate_id", "pending", "invalid",
+/// "settled", "clawback", "entries": [{"order_id", "amount", "status",
+/// "clawback"}]} (sums in cents).
+nlohmann::ordered_json render(const actors::attribution::state& s);
+
+/// The relay's messages: {"backlog", "dead_letters", "oldest_ms",
+/// "messages": [{"seq", "id", "from", "to", "type", "body", "attempts",
+/// "last_error", "dead", "age_ms"}]}; addresses as "kind/id".
+nlohmann::ordered_json render(const std::vector<runtime::outbox_message>& held,
+                              const runtime::node_stats& stats);
+
+/// The SMS log sink's record: {"sms": [{"notification_id", "order_id",
+/// "template", "text", "received"}]}.
+nlohmann::ordered_json render(const std::vector<runtime::sent_sms>& sent);
 
 /// The sandbox provider's calls: {"calls": [{"kind", "id", "order_id",
 /// "txn_id", "amount", "received"}]}.

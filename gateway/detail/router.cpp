@@ -36,7 +36,9 @@ int hex_value(char c) noexcept {
   return -1;
 }
 
-std::string percent_decode(const std::string& s) {
+} // namespace
+
+std::string percent_decode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -47,13 +49,15 @@ std::string percent_decode(const std::string& s) {
     int hi = i + 2 < s.size() ? hex_value(s[i + 1]) : -1;
     int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
     if (hi < 0 || lo < 0) {
-      bad_request("malformed percent-escape in the request path");
+      bad_request("malformed percent-escape in the request target");
     }
     out.push_back(static_cast<char>(hi * 16 + lo));
     i += 2;
   }
   return out;
 }
+
+namespace {
 
 bool is_param(const std::string& segment) noexcept {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
@@ -63,6 +67,36 @@ bool is_param(const std::string& segment) noexcept {
 
 std::string_view path_of(std::string_view target) noexcept {
   return target.substr(0, target.find('?'));
+}
+
+params query_of(std::string_view target) {
+  params out;
+  auto q = target.find('?');
+  if (q == std::string_view::npos) {
+    return out;
+  }
+  auto rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{}
+                                         : rest.substr(amp + 1);
+    if (pair.empty()) {
+      continue; // "a=1&&b=2"
+    }
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos || eq == 0) {
+      bad_request("malformed query parameter '" + std::string{pair}
+                  + "' (expected name=value)");
+    }
+    std::string value{pair.substr(eq + 1)};
+    std::replace(value.begin(), value.end(), '+', ' ');
+    auto name = percent_decode(pair.substr(0, eq));
+    if (!out.emplace(name, percent_decode(value)).second) {
+      bad_request("query parameter " + name + " given twice");
+    }
+  }
+  return out;
 }
 
 void router::add(http::verb method, std::string pattern, handler serve) {

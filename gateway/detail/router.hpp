@@ -55,4 +55,13 @@ private:
 /// The path of a request target: "/a/b?x=1" → "/a/b".
 std::string_view path_of(std::string_view target) noexcept;
 
+/// Decodes %XX escapes; throws api_error(bad_request) on a malformed one.
+std::string percent_decode(std::string_view s);
+
+/// The query of a request target, name → percent-decoded value ("+" is a
+/// space): "/a?x=1&y=b%2Fc" → {"x": "1", "y": "b/c"}. Throws
+/// api_error(bad_request) on a malformed escape, a parameter without '='
+/// or with an empty name, or a name given twice.
+params query_of(std::string_view target);
+
 } // namespace ordo::gateway::detail

@@ -33,6 +33,11 @@ std::string_view header(const request& req, std::string_view name) {
   return {v.data(), v.size()};
 }
 
+std::string_view target_of(const request& req) {
+  auto t = req.target();
+  return {t.data(), t.size()};
+}
+
 /// Admin endpoints: "Authorization: Bearer TOKEN", compared in constant time.
 void require_admin(const request& req, const std::string& token) {
   constexpr std::string_view scheme = "Bearer ";
@@ -119,6 +124,56 @@ router make_router(api_config cfg) {
                           }));
     });
 
+  r.add(
+    verb::put, "/v1/coupons/{id}",
+    [c, &node](const request& req, const params& p, const respond_fn& respond) {
+      require_admin(req, c->admin_token);
+      auto id = path_id(p, "id");
+      node.put_coupon(id, parse_put_coupon(req.body()),
+                      answer<actors::coupon::state>(
+                        respond, [](const actors::coupon::state& s) {
+                          return ok_json(render(s));
+                        }));
+    });
+  r.add(
+    verb::get, "/v1/coupons/{id}",
+    [c, &node](const request& req, const params& p, const respond_fn& respond) {
+      require_admin(req, c->admin_token);
+      node.get_coupon(path_id(p, "id"),
+                      answer<actors::coupon::state>(
+                        respond, [](const actors::coupon::state& s) {
+                          return ok_json(render(s));
+                        }));
+    });
+
+  // --- side effects, for inspection ----------------------------------------
+  r.add(verb::get, "/v1/notifications",
+        [&node](const request& req, const params&, const respond_fn& respond) {
+          auto order_id = query_id(target_of(req), "order_id");
+          node.notifications(order_id,
+                             answer<actors::notifier::state>(
+                               respond, [](const actors::notifier::state& s) {
+                                 return ok_json(render(s));
+                               }));
+        });
+  r.add(verb::get, "/v1/dispatches",
+        [&node](const request& req, const params&, const respond_fn& respond) {
+          auto order_id = query_id(target_of(req), "order_id");
+          node.dispatches(order_id,
+                          answer<actors::dispatcher::state>(
+                            respond, [](const actors::dispatcher::state& s) {
+                              return ok_json(render(s));
+                            }));
+        });
+  r.add(verb::get, "/v1/affiliates/{id}/commissions",
+        [&node](const request&, const params& p, const respond_fn& respond) {
+          node.commissions(path_id(p, "id"),
+                           answer<actors::attribution::state>(
+                             respond, [](const actors::attribution::state& s) {
+                               return ok_json(render(s));
+                             }));
+        });
+
   // --- orders ------------------------------------------------------------
   r.add(verb::post, "/v1/orders",
         [&node](const request& req, const params&, const respond_fn& respond) {
@@ -202,6 +257,32 @@ router make_router(api_config cfg) {
       auto calls = node.sandbox_calls();
       respond([calls = std::move(calls)] {
         return ok_json(render(calls));
+      });
+    });
+
+  // GET /v1/admin/outbox?state=pending|dead&limit=N: what the relay still
+  // holds, or its dead letters (docs/api-notes.md).
+  r.add(
+    verb::get, "/v1/admin/outbox",
+    [c, &node](const request& req, const params&, const respond_fn& respond) {
+      require_admin(req, c->admin_token);
+      auto q = parse_outbox_query(target_of(req));
+      auto held = node.outbox(q.dead, q.limit);
+      auto stats = node.stats();
+      respond([held = std::move(held), stats] {
+        return ok_json(render(held, stats));
+      });
+    });
+
+  // GET /v1/admin/sms: what the built-in SMS log sink sent (empty with
+  // --sms-webhook), so "sent once" can be checked from outside.
+  r.add(
+    verb::get, "/v1/admin/sms",
+    [c, &node](const request& req, const params&, const respond_fn& respond) {
+      require_admin(req, c->admin_token);
+      auto sent = node.sms_log();
+      respond([sent = std::move(sent)] {
+        return ok_json(render(sent));
       });
     });
 

@@ -152,6 +152,47 @@ std::string path_id(const params& args, std::string_view name) {
   return it->second;
 }
 
+std::string query_id(std::string_view target, std::string_view name) {
+  auto query = query_of(target);
+  for (const auto& [key, value] : query) {
+    if (key != name) {
+      bad_request("unknown query parameter " + key);
+    }
+  }
+  auto it = query.find(name);
+  if (it == query.end() || !valid_id(it->second)) {
+    bad_request("query parameter " + std::string(name) + " must be 1-"
+                + std::to_string(limits::id_length)
+                + " printable ASCII characters without spaces or '/'");
+  }
+  return it->second;
+}
+
+outbox_query parse_outbox_query(std::string_view target) {
+  outbox_query q;
+  for (const auto& [key, value] : query_of(target)) {
+    if (key == "state") {
+      if (value != "pending" && value != "dead") {
+        bad_request("state must be pending or dead");
+      }
+      q.dead = value == "dead";
+    } else if (key == "limit") {
+      bool digits = !value.empty() && value.size() <= 5;
+      for (char ch : value) {
+        digits = digits && ch >= '0' && ch <= '9';
+      }
+      auto n = digits ? std::stoul(value) : 0;
+      if (n < 1 || n > 10'000) {
+        bad_request("limit must be an integer in 1..10000");
+      }
+      q.limit = n;
+    } else {
+      bad_request("unknown query parameter " + key);
+    }
+  }
+  return q;
+}
+
 void check_idempotency_key(std::string_view key) {
   bool ok = !key.empty() && key.size() <= limits::key_length;
   for (char c : key) {
@@ -188,6 +229,18 @@ actors::inventory::put parse_put_sku(std::string_view body) {
       bad_request("kind must be \"goods\" or \"service\"");
     }
     cmd.kind = *kind;
+  }
+  return cmd;
+}
+
+actors::coupon::put parse_put_coupon(std::string_view body) {
+  json j = parse_object(body);
+  object_reader r(j, "", {"user_id", "discount", "min_amount"});
+  actors::coupon::put cmd;
+  cmd.user_id = r.id("user_id", true);
+  cmd.discount = r.integer("discount", 1, limits::amount);
+  if (r.get("min_amount", false) != nullptr) {
+    cmd.min_amount = r.integer("min_amount", 0, limits::amount);
   }
   return cmd;
 }

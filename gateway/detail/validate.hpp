@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/coupon.hpp"
 #include "actors/inventory.hpp"
 #include "actors/order.hpp"
 #include "gateway/detail/router.hpp"
@@ -40,6 +41,19 @@ bool valid_id(std::string_view id) noexcept;
 /// The path parameter `name`, checked with valid_id().
 std::string path_id(const params& args, std::string_view name);
 
+/// The query parameter `name` of request target `target`, checked with
+/// valid_id(); bad_request if it is missing or the query holds any other
+/// parameter.
+std::string query_id(std::string_view target, std::string_view name);
+
+/// GET /v1/admin/outbox?state=pending|dead&limit=N (both optional;
+/// defaults pending and 100, limit 1..10000).
+struct outbox_query {
+  bool dead = false;
+  std::size_t limit = 100;
+};
+outbox_query parse_outbox_query(std::string_view target);
+
 /// Checks an Idempotency-Key header value: 1..128 printable ASCII
 /// characters (interior spaces allowed). Missing = empty.
 void check_idempotency_key(std::string_view key);
@@ -49,6 +63,10 @@ nlohmann::json parse_object(std::string_view body);
 
 /// PUT /v1/skus/{sku}: {"price", "stock", "kind"?}.
 actors::inventory::put parse_put_sku(std::string_view body);
+
+/// PUT /v1/coupons/{id}: {"user_id", "discount" (1..10^15), "min_amount"?
+/// (0..10^15, default 0)}.
+actors::coupon::put parse_put_coupon(std::string_view body);
 
 /// POST /v1/orders: {"user_id", "items": [{"sku", "quantity"}],
 /// "coupon_id"?, "affiliate_id"?, "captcha"?: {"id", "answer"}}. Sets

@@ -65,7 +65,9 @@ BOOST_AUTO_TEST_CASE(serve_help_lists_flags) {
   for (auto flag :
        {"--data", "--http", "--admin-token", "--payment-secret",
         "--payment-timeout", "--reservation-ttl", "--passivate-after",
-        "--durability", "--scheduler-threads", "--http-threads"}) {
+        "--durability", "--scheduler-threads", "--http-threads",
+        "--notify-delay", "--notify-ttl", "--dispatch-delay",
+        "--commission-rate", "--technicians", "--sms-webhook"}) {
     BOOST_TEST(r.out.find(flag) != std::string::npos, flag);
   }
 }
@@ -83,6 +85,12 @@ BOOST_AUTO_TEST_CASE(defaults_match_api_md) {
   BOOST_TEST(c.http.host == "127.0.0.1");
   BOOST_TEST(c.http.port == 8080);
   BOOST_TEST(c.http.threads == 1u);
+  BOOST_TEST(c.node.notify_delay == 180'000);
+  BOOST_TEST(c.node.notify_ttl == 300'000);
+  BOOST_TEST(c.node.dispatch_delay == 90'000);
+  BOOST_TEST(c.node.commission_ppm == 50'000);
+  BOOST_TEST(c.node.technicians.empty());
+  BOOST_TEST(c.node.sms_webhook.empty());
   // A random admin token, shown on stderr; the dev secret, with a warning.
   BOOST_TEST(c.http.admin_token.size() == 32u);
   BOOST_TEST(r.err.find(c.http.admin_token) != std::string::npos);
@@ -122,6 +130,27 @@ BOOST_AUTO_TEST_CASE(flags_fill_the_options) {
   BOOST_TEST(r.err.empty(), r.err);
 }
 
+BOOST_AUTO_TEST_CASE(side_effect_flags_fill_the_options) {
+  auto r = parse({"serve", "--notify-delay", "2s", "--notify-ttl", "1m",
+                  "--dispatch-delay", "500ms", "--commission-rate", "0.0125",
+                  "--technicians", "ann,bob,c-3", "--sms-webhook",
+                  "http://127.0.0.1:9000/sms"});
+  BOOST_REQUIRE(r.cmd.serve.has_value());
+  const auto& n = r.cmd.serve->node;
+  BOOST_TEST(n.notify_delay == 2000);
+  BOOST_TEST(n.notify_ttl == 60'000);
+  BOOST_TEST(n.dispatch_delay == 500);
+  BOOST_TEST(n.commission_ppm == 12'500);
+  BOOST_TEST((n.technicians == std::vector<std::string>{"ann", "bob", "c-3"}));
+  BOOST_TEST(n.sms_webhook == "http://127.0.0.1:9000/sms");
+  BOOST_TEST(
+    parse({"serve", "--commission-rate", "0"}).cmd.serve->node.commission_ppm
+    == 0);
+  BOOST_TEST(
+    parse({"serve", "--commission-rate", "1"}).cmd.serve->node.commission_ppm
+    == 1'000'000);
+}
+
 BOOST_AUTO_TEST_CASE(environment_supplies_secrets) {
   setenv("ORDO_ADMIN_TOKEN", "env-admin", 1);
   setenv("ORDO_PAYMENT_SECRET", "env-secret", 1);
@@ -156,6 +185,18 @@ BOOST_AUTO_TEST_CASE(bad_values_fail_with_clear_messages) {
   fails({"serve", "--admin-token", ""}, "--admin-token");
   fails({"serve", "--payment-secret", ""}, "--payment-secret");
   fails({"serve", "--data", ""}, "--data");
+  fails({"serve", "--notify-delay", "0s"}, "--notify-delay");
+  fails({"serve", "--notify-ttl", "1m"}, "shorter than --notify-delay");
+  fails({"serve", "--dispatch-delay", "soon"}, "--dispatch-delay");
+  fails({"serve", "--commission-rate", "1.5"}, "--commission-rate");
+  fails({"serve", "--commission-rate", "-0.1"}, "--commission-rate");
+  fails({"serve", "--commission-rate", "0.0000001"}, "6 decimals");
+  fails({"serve", "--commission-rate", "five"}, "--commission-rate");
+  fails({"serve", "--technicians", "ann,,bob"}, "--technicians");
+  fails({"serve", "--technicians", "ann,ann"}, "listed twice");
+  fails({"serve", "--technicians", "a b"}, "--technicians");
+  fails({"serve", "--sms-webhook", "https://x"}, "--sms-webhook");
+  fails({"serve", "--sms-webhook", "http://:80"}, "--sms-webhook");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_flags_and_commands_fail) {

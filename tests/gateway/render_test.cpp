@@ -50,7 +50,7 @@ BOOST_AUTO_TEST_CASE(order_renders_as_api_md) {
     "created_at": "2026-11-22T10:15:30.123Z",
     "updated_at": "2026-11-22T10:15:30.123Z",
     "pay_deadline": "2026-11-22T10:30:30.123Z",
-    "cancel_reason": null, "payments": []})");
+    "cancel_reason": null, "payments": [], "technician": null})");
   BOOST_TEST(j == expected, j.dump());
   // Keys keep API.md's order; internal fields never leak.
   BOOST_TEST(j.begin().key() == "order_id");

@@ -104,4 +104,17 @@ BOOST_AUTO_TEST_CASE(malformed_escape_is_400) {
   BOOST_TEST(static_cast<int>(rep.status) == 400);
 }
 
+BOOST_AUTO_TEST_CASE(query_parameters_are_split_and_decoded) {
+  auto q = query_of("/v1/notifications?order_id=o%2D1&x=a+b&&y=");
+  BOOST_TEST(q.size() == 3u);
+  BOOST_TEST(q.at("order_id") == "o-1");
+  BOOST_TEST(q.at("x") == "a b");
+  BOOST_TEST(q.at("y") == "");
+  BOOST_TEST(query_of("/v1/notifications").empty());
+  BOOST_TEST(query_of("/v1/notifications?").empty());
+  for (auto bad : {"/a?x", "/a?=1", "/a?x=1&x=2", "/a?x=%4", "/a?x=%zz"}) {
+    BOOST_CHECK_THROW(query_of(bad), api_error);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

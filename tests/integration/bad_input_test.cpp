@@ -23,11 +23,19 @@ struct bad_request {
 };
 
 /// Everything a client can observe of the state the battery might touch.
-nlohmann::json observe(http_client& c, const std::string& order_id) {
+nlohmann::json observe(http_client& c, const std::string& order_id,
+                       const std::string& coupon_order_id) {
+  auto admin = bearer(admin_token);
   return {
     {"sku", get_sku(c, "A").json},
     {"order", c.get("/v1/orders/" + order_id).json},
-    {"calls", c.get("/v1/admin/sandbox/calls", bearer(admin_token)).json}};
+    {"coupon_order", c.get("/v1/orders/" + coupon_order_id).json},
+    {"coupons",
+     {c.get("/v1/coupons/c1", admin).json,
+      c.get("/v1/coupons/c2", admin).json}},
+    {"notifications", c.get("/v1/notifications?order_id=" + order_id).json},
+    {"commissions", c.get("/v1/affiliates/aff1/commissions").json},
+    {"calls", c.get("/v1/admin/sandbox/calls", admin).json}};
 }
 
 header_list signed_callback(const std::string& body) {
@@ -44,7 +52,23 @@ BOOST_AUTO_TEST_CASE(every_bad_request_gets_its_error_and_changes_nothing) {
   auto created = create_order(c, "k-good", "u1", "A", 2);
   BOOST_REQUIRE_EQUAL(created.status, 201u);
   std::string id = created.json["order_id"];
-  auto before = observe(c, id);
+  auto admin = bearer(admin_token);
+  BOOST_REQUIRE_EQUAL(
+    c.put("/v1/coupons/c1", R"({"user_id":"u1","discount":100})", admin).status,
+    200u);
+  BOOST_REQUIRE_EQUAL(c.put("/v1/coupons/c2",
+                            R"({"user_id":"u2","discount":100,"min_amount":0})",
+                            admin)
+                        .status,
+                      200u);
+  auto with_coupon = c.post(
+    "/v1/orders",
+    R"({"user_id":"u1","items":[{"sku":"A","quantity":1}],"coupon_id":"c1","affiliate_id":"aff1"})",
+    {{"Idempotency-Key", "k-coupon"}});
+  BOOST_REQUIRE_EQUAL(with_coupon.status, 201u);
+  std::string coupon_order = with_coupon.json["order_id"];
+  BOOST_REQUIRE(node->quiesce(10'000));
+  auto before = observe(c, id, coupon_order);
 
   const header_list key{{"Idempotency-Key", "k-bad"}};
   auto order_body = [](const std::string& items) {
@@ -200,6 +224,106 @@ BOOST_AUTO_TEST_CASE(every_bad_request_gets_its_error_and_changes_nothing) {
     {"complete unpaid order", "POST", "/v1/orders/" + id + "/complete", "",
      bearer(admin_token), 409, "invalid_transition"},
     {"unknown route", "GET", "/v1/nothing", "", {}, 404, "not_found"},
+    {"coupon without token",
+     "PUT",
+     "/v1/coupons/c9",
+     R"({"user_id":"u1","discount":1})",
+     {},
+     401,
+     "unauthorized"},
+    {"coupon read without token",
+     "GET",
+     "/v1/coupons/c1",
+     "",
+     {},
+     401,
+     "unauthorized"},
+    {"coupon without user", "PUT", "/v1/coupons/c9", R"({"discount":1})", admin,
+     400, "bad_request"},
+    {"coupon with zero discount", "PUT", "/v1/coupons/c9",
+     R"({"user_id":"u1","discount":0})", admin, 400, "bad_request"},
+    {"coupon with negative minimum", "PUT", "/v1/coupons/c9",
+     R"({"user_id":"u1","discount":5,"min_amount":-1})", admin, 400,
+     "bad_request"},
+    {"coupon with discount as string", "PUT", "/v1/coupons/c9",
+     R"({"user_id":"u1","discount":"5"})", admin, 400, "bad_request"},
+    {"coupon with huge discount", "PUT", "/v1/coupons/c9",
+     R"({"user_id":"u1","discount":10000000000000000})", admin, 400,
+     "bad_request"},
+    {"coupon with unknown field", "PUT", "/v1/coupons/c9",
+     R"({"user_id":"u1","discount":5,"percent":true})", admin, 400,
+     "bad_request"},
+    {"changing a locked coupon", "PUT", "/v1/coupons/c1",
+     R"({"user_id":"u1","discount":999})", admin, 409, "invalid_transition"},
+    {"unknown coupon", "GET", "/v1/coupons/c9", "", admin, 404, "not_found"},
+    {"order with a locked coupon", "POST", "/v1/orders",
+     R"({"user_id":"u1","items":[{"sku":"A","quantity":1}],"coupon_id":"c1"})",
+     key, 409, "coupon_unavailable"},
+    {"order with another user's coupon", "POST", "/v1/orders",
+     R"({"user_id":"u1","items":[{"sku":"A","quantity":1}],"coupon_id":"c2"})",
+     key, 409, "coupon_unavailable"},
+    {"order with an unknown coupon", "POST", "/v1/orders",
+     R"({"user_id":"u1","items":[{"sku":"A","quantity":1}],"coupon_id":"c9"})",
+     key, 409, "coupon_unavailable"},
+    {"order with a coupon id of the wrong type", "POST", "/v1/orders",
+     R"({"user_id":"u1","items":[{"sku":"A","quantity":1}],"coupon_id":7})",
+     key, 400, "bad_request"},
+    {"notifications without order_id",
+     "GET",
+     "/v1/notifications",
+     "",
+     {},
+     400,
+     "bad_request"},
+    {"notifications with an unknown parameter",
+     "GET",
+     "/v1/notifications?order_id=" + id + "&all=1",
+     "",
+     {},
+     400,
+     "bad_request"},
+    {"notifications with order_id twice",
+     "GET",
+     "/v1/notifications?order_id=" + id + "&order_id=" + id,
+     "",
+     {},
+     400,
+     "bad_request"},
+    {"notifications with a bad escape",
+     "GET",
+     "/v1/notifications?order_id=%zz",
+     "",
+     {},
+     400,
+     "bad_request"},
+    {"notifications of an unknown order",
+     "GET",
+     "/v1/notifications?order_id=o0000-ffffffffffffffff",
+     "",
+     {},
+     404,
+     "not_found"},
+    {"dispatches with an empty order_id",
+     "GET",
+     "/v1/dispatches?order_id=",
+     "",
+     {},
+     400,
+     "bad_request"},
+    {"dispatches of an unknown order",
+     "GET",
+     "/v1/dispatches?order_id=o0000-ffffffffffffffff",
+     "",
+     {},
+     404,
+     "not_found"},
+    {"commissions with a too long id",
+     "GET",
+     "/v1/affiliates/" + std::string(200, 'a') + "/commissions",
+     "",
+     {},
+     400,
+     "bad_request"},
     {"id too long",
      "GET",
      "/v1/orders/" + std::string(200, 'o'),
@@ -218,7 +342,7 @@ BOOST_AUTO_TEST_CASE(every_bad_request_gets_its_error_and_changes_nothing) {
   BOOST_REQUIRE(node->quiesce(10'000));
   http_client fresh{port()};
   BOOST_CHECK_EQUAL(fresh.get("/healthz").status, 200u);
-  auto after = observe(fresh, id);
+  auto after = observe(fresh, id, coupon_order);
   BOOST_CHECK_MESSAGE(after == before, "state changed:\nbefore "
                                          << before.dump() << "\nafter  "
                                          << after.dump());

@@ -276,4 +276,223 @@ BOOST_AUTO_TEST_CASE(deadline_passed_while_down_cancels_after_restart) {
   BOOST_CHECK_EQUAL(field(s, "sold"), 0);
 }
 
+namespace {
+
+/// An `ordo sandbox-provider` journaling to `dir`, serving close, refund
+/// and the SMS webhook; each of its POSTs fails with probability `fail`.
+std::unique_ptr<server_process> start_provider(const temp_dir& dir,
+                                               const std::string& fail) {
+  return std::make_unique<server_process>(
+    ORDO_BINARY, "sandbox-provider",
+    std::vector<std::string>{"--port", "0", "--data",
+                             dir.path() + "/provider.jsonl", "--fail-rate",
+                             fail, "--latency", "20ms"},
+    dir.path() + "/provider.log", "sandbox-provider listening on http://");
+}
+
+/// What one order of the side-effects crash test goes through.
+enum class fate { paid, cancelled_then_paid, cancelled };
+
+fate fate_of(int i) {
+  return static_cast<fate>(i % 3);
+}
+
+/// The client side of an order: what it sends (again after a restart).
+void act(http_client& c, const std::string& id, int i, std::int64_t payable) {
+  auto txn = "txn-" + std::to_string(i);
+  switch (fate_of(i)) {
+    case fate::paid: pay(c, id, txn, payable); break;
+    case fate::cancelled_then_paid:
+      cancel(c, id);
+      pay(c, id, txn, payable);
+      break;
+    case fate::cancelled: cancel(c, id); break;
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(sigkill_with_the_relay_in_flight_repeats_no_side_effect) {
+  constexpr int orders = 150;
+  auto provider = start_provider(dir, "0.3");
+  auto url = "http://127.0.0.1:" + std::to_string(provider->port());
+  std::vector<std::string> flags{
+    "--payment-provider", url,  "--sms-webhook", url + "/sms",
+    "--notify-delay",     "1s", "--notify-ttl",  "10m",
+    "--commission-rate",  "0.1"};
+  auto server = start(flags);
+  auto admin = bearer(admin_token);
+  std::vector<std::string> ids(orders);
+  std::vector<std::int64_t> payable(orders);
+  {
+    http_client c{server->port()};
+    BOOST_REQUIRE_EQUAL(put_sku(c, "A", 100000, 1000).status, 200u);
+    for (int i = 0; i < orders; ++i) {
+      auto n = std::to_string(i);
+      BOOST_REQUIRE_EQUAL(c.put("/v1/coupons/c" + n,
+                                R"({"user_id":"u)" + n + R"(","discount":)"
+                                  + std::to_string(100 + i) + "}",
+                                admin)
+                            .status,
+                          200u);
+      auto r
+        = c.post("/v1/orders",
+                 R"({"user_id":"u)" + n
+                   + R"(","items":[{"sku":"A","quantity":1}],"coupon_id":"c)"
+                   + n + R"(","affiliate_id":"aff"})",
+                 {{"Idempotency-Key", "k" + n}});
+      BOOST_REQUIRE_EQUAL(r.status, 201u);
+      ids[i] = r.json["order_id"];
+      payable[i] = r.json["payable"];
+      BOOST_REQUIRE_EQUAL(payable[i], 1000 - (100 + i));
+    }
+  }
+  // Pay and cancel from four clients; the node dies half way, with closes,
+  // refunds, SMS, coupon and commission messages in flight.
+  std::atomic<int> next{0};
+  std::atomic<int> done{0};
+  auto port = server->port();
+  auto client = [&] {
+    try {
+      http_client c{port};
+      for (int i = next++; i < orders; i = next++) {
+        act(c, ids[i], i, payable[i]);
+        ++done;
+      }
+    } catch (const std::exception&) {
+    }
+  };
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back(client);
+  }
+  while (done < orders / 2) {
+    std::this_thread::yield();
+  }
+  server->kill_and_wait(SIGKILL);
+  for (auto& t : clients) {
+    t.join();
+  }
+
+  // Restart; clients repeat everything (the node dedupes).
+  server = start(flags);
+  http_client c{server->port()};
+  auto resumed = c.get("/v1/admin/outbox", admin).json["backlog"];
+  for (int i = 0; i < orders; ++i) {
+    act(c, ids[i], i, payable[i]);
+  }
+  // Everything settles: orders, then every notification either sent or
+  // suppressed, then nothing left to deliver.
+  for (int i = 0; i < orders; ++i) {
+    BOOST_REQUIRE(eventually([&] {
+      auto o = c.get("/v1/orders/" + ids[i]).json;
+      if (fate_of(i) == fate::paid) {
+        return o["status"] == "PAID";
+      }
+      return o["status"] == "CANCELLED"
+             && (fate_of(i) == fate::cancelled
+                 || o["payments"][0]["status"] == "REFUNDED");
+    }));
+    BOOST_REQUIRE(eventually([&] {
+      auto n = c.get("/v1/notifications?order_id=" + ids[i]).json;
+      for (auto& m : n["notifications"]) {
+        if (m["status"] == "PENDING") {
+          return false;
+        }
+      }
+      return n["notifications"].size() > 0;
+    }));
+  }
+  BOOST_REQUIRE(eventually([&] {
+    return c.get("/v1/admin/outbox", admin).json["backlog"] == 0;
+  }));
+
+  auto calls = http_client{provider->port()}.get("/calls").json;
+  std::map<std::string, int> refunds, closes, sms;
+  for (auto& r : calls["refunds"]) {
+    BOOST_CHECK_EQUAL(r["received"].get<int>(), 1);
+    ++refunds[r["order_id"].get<std::string>()];
+  }
+  for (auto& r : calls["closes"]) {
+    BOOST_CHECK_EQUAL(r["received"].get<int>(), 1);
+    ++closes[r["order_id"].get<std::string>()];
+  }
+  for (auto& r : calls["sms"]) {
+    BOOST_CHECK_EQUAL(r["received"].get<int>(), 1);
+    ++sms[r["notification_id"].get<std::string>()];
+  }
+  std::int64_t pending = 0;
+  std::int64_t invalid = 0;
+  int sent = 0;
+  for (int i = 0; i < orders; ++i) {
+    const auto& id = ids[i];
+    auto f = fate_of(i);
+    auto coupon = c.get("/v1/coupons/c" + std::to_string(i), admin).json;
+    auto commission = payable[i] / 10;
+    if (f == fate::paid) {
+      BOOST_CHECK_EQUAL(coupon["status"], "USED");
+      BOOST_CHECK_EQUAL(coupon["order_id"], id);
+      BOOST_CHECK_EQUAL(closes.count(id), 0u);
+      pending += commission;
+    } else {
+      BOOST_CHECK_EQUAL(coupon["status"], "AVAILABLE");
+      BOOST_CHECK_EQUAL(closes[id], 1);
+      invalid += commission;
+    }
+    BOOST_CHECK_EQUAL(refunds[id], f == fate::cancelled_then_paid ? 1 : 0);
+    // An SMS went out at most once per notification, and exactly for those
+    // the node records as SENT; a cancel notice only after a new_order.
+    auto n = c.get("/v1/notifications?order_id=" + id).json["notifications"];
+    bool new_order_sent = false;
+    for (auto& m : n) {
+      std::string nid = m["notification_id"];
+      bool is_sent = m["status"] == "SENT";
+      BOOST_CHECK_EQUAL(sms.count(nid), is_sent ? 1u : 0u);
+      sent += is_sent ? 1 : 0;
+      if (m["template"] == "new_order") {
+        new_order_sent = is_sent;
+        BOOST_CHECK(is_sent || f != fate::paid);
+      } else {
+        BOOST_CHECK(new_order_sent);
+        BOOST_CHECK(f != fate::paid);
+      }
+    }
+  }
+  BOOST_CHECK_EQUAL(sms.size(), static_cast<std::size_t>(sent));
+  auto aff = c.get("/v1/affiliates/aff/commissions").json;
+  BOOST_CHECK_EQUAL(aff["entries"].size(), static_cast<std::size_t>(orders));
+  BOOST_CHECK_EQUAL(aff["pending"].get<std::int64_t>(), pending);
+  BOOST_CHECK_EQUAL(aff["invalid"].get<std::int64_t>(), invalid);
+  BOOST_CHECK_EQUAL(aff["settled"].get<std::int64_t>(), 0);
+
+  // A returned coupon backs a new order, and no late repeat of the old
+  // order's release takes it back.
+  for (int i = 2; i < orders; i += 3) {
+    auto n = std::to_string(i);
+    auto r = c.post("/v1/orders",
+                    R"({"user_id":"u)" + n
+                      + R"(","items":[{"sku":"A","quantity":1}],"coupon_id":"c)"
+                      + n + "\"}",
+                    {{"Idempotency-Key", "again" + n}});
+    BOOST_REQUIRE_EQUAL(r.status, 201u);
+  }
+  BOOST_REQUIRE(eventually([&] {
+    return c.get("/v1/admin/outbox", admin).json["backlog"] == 0;
+  }));
+  for (int i = 2; i < orders; i += 3) {
+    auto coupon = c.get("/v1/coupons/c" + std::to_string(i), admin).json;
+    BOOST_CHECK_EQUAL(coupon["status"], "LOCKED");
+    BOOST_CHECK(coupon["order_id"] != ids[i]);
+  }
+  auto s = get_sku(c, "A").json;
+  BOOST_CHECK_EQUAL(field(s, "sold"), orders / 3);
+  BOOST_CHECK_EQUAL(field(s, "reserved"), orders / 3);
+  BOOST_CHECK_EQUAL(
+    field(s, "available") + field(s, "reserved") + field(s, "sold"), 100000);
+  BOOST_TEST_MESSAGE("outbox resumed after the kill: "
+                     << resumed << " messages; then SMS sent: " << sent
+                     << ", closes: " << calls["closes"].size()
+                     << ", refunds: " << calls["refunds"].size());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
