@@ -4,6 +4,7 @@
 
 #include "gateway/detail/crypto.hpp"
 #include "gateway/detail/errors.hpp"
+#include "gateway/detail/metrics.hpp"
 #include "gateway/detail/render.hpp"
 #include "gateway/detail/validate.hpp"
 #include "runtime/node.hpp"
@@ -93,6 +94,18 @@ router make_router(api_config cfg) {
               throw api_error(actors::errc::unavailable, "starting up");
             }
             return ok_json({{"status", "ready"}});
+          });
+        });
+
+  r.add(verb::get, "/metrics",
+        [&node](const request&, const params&, const respond_fn& respond) {
+          auto stats = node.stats();
+          respond([stats] {
+            reply rep;
+            rep.body = prometheus_text(stats);
+            rep.headers.emplace_back(http::field::content_type,
+                                     prometheus_content_type);
+            return rep;
           });
         });
 

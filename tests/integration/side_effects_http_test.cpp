@@ -129,6 +129,18 @@ BOOST_AUTO_TEST_CASE(coupon_commission_sms_and_dispatch_as_api_md_says) {
   BOOST_CHECK_EQUAL(c.get("/v1/admin/outbox?state=gone", admin).status, 400u);
   BOOST_CHECK_EQUAL(c.get("/v1/admin/outbox?limit=0", admin).status, 400u);
   BOOST_CHECK_EQUAL(c.get("/v1/admin/outbox").status, 401u);
+
+  auto metrics = c.get("/metrics");
+  BOOST_REQUIRE_EQUAL(metrics.status, 200u);
+  for (auto line : {"ordo_sms_total{outcome=\"sent\"} 1\n",
+                    "ordo_sms_total{outcome=\"suppressed\"} 0\n",
+                    "ordo_dispatches_total{outcome=\"assigned\"} 1\n",
+                    "ordo_outbox_backlog 0\n", "ordo_outbox_dead_letters 0\n",
+                    "# TYPE ordo_outbox_delivered_total counter\n"}) {
+    BOOST_CHECK_MESSAGE(metrics.body.find(line) != std::string::npos,
+                        "no " << line << " in\n"
+                              << metrics.body);
+  }
   BOOST_CHECK_EQUAL(c.get("/v1/admin/sms").status, 401u);
 }
 

@@ -1,0 +1,131 @@
+#include "gateway/detail/metrics.hpp"
+
+#include <cstdint>
+#include <initializer_list>
+#include <string_view>
+#include <utility>
+
+namespace ordo::gateway::detail {
+
+namespace {
+
+/// Appends metric families to one exposition text.
+class exposition {
+public:
+  /// One unlabeled sample.
+  exposition& metric(std::string_view name, std::string_view type,
+                     std::string_view help, double value) {
+    header(name, type, help);
+    sample(name, "", value);
+    return *this;
+  }
+
+  /// One sample per value of `label`.
+  exposition&
+  labeled(std::string_view name, std::string_view type, std::string_view help,
+          std::string_view label,
+          std::initializer_list<std::pair<std::string_view, double>> values) {
+    header(name, type, help);
+    for (const auto& [label_value, value] : values) {
+      std::string labels{label};
+      labels += "=\"";
+      labels += label_value;
+      labels += '"';
+      sample(name, labels, value);
+    }
+    return *this;
+  }
+
+  std::string text() && {
+    return std::move(out_);
+  }
+
+private:
+  void header(std::string_view name, std::string_view type,
+              std::string_view help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+
+  void sample(std::string_view name, const std::string& labels, double value) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    out_ += ' ';
+    auto whole = static_cast<std::int64_t>(value);
+    out_ += static_cast<double>(whole) == value ? std::to_string(whole)
+                                                : std::to_string(value);
+    out_ += '\n';
+  }
+
+  std::string out_;
+};
+
+double d(std::uint64_t v) {
+  return static_cast<double>(v);
+}
+
+} // namespace
+
+std::string prometheus_text(const runtime::node_stats& s) {
+  exposition e;
+  e.labeled("ordo_actors_active", "gauge", "Actors in memory, by kind.", "kind",
+            {{"order", d(s.active_orders)},
+             {"sku", d(s.active_skus)},
+             {"other", d(s.active_others)}})
+    .metric("ordo_actor_activations_total", "counter",
+            "Actors loaded into memory.", d(s.activations))
+    .metric("ordo_actor_passivations_total", "counter",
+            "Idle actors that left memory.", d(s.passivations))
+    .metric("ordo_timers_pending", "gauge", "Durable timers armed.",
+            d(s.timers_pending))
+    .metric("ordo_commits_total", "counter",
+            "Group commits (one WAL write each).", d(s.commits))
+    .metric("ordo_batches_total", "counter", "Actor turns committed.",
+            d(s.batches))
+    .metric("ordo_outbox_backlog", "gauge",
+            "Outbox messages not yet acknowledged.", d(s.outbox_backlog))
+    .metric("ordo_outbox_oldest_seconds", "gauge",
+            "Age of the oldest unacknowledged outbox message.",
+            static_cast<double>(s.outbox_oldest_ms) / 1000.0)
+    .metric("ordo_outbox_dead_letters", "gauge",
+            "Outbox messages rejected permanently and kept for an operator.",
+            d(s.outbox_dead_letters))
+    .metric("ordo_outbox_delivered_total", "counter",
+            "Outbox messages acknowledged.", d(s.outbox_delivered))
+    .metric("ordo_outbox_attempts_total", "counter",
+            "Outbox deliveries tried, retries included.", d(s.outbox_attempts))
+    .metric("ordo_outbox_rejected_total", "counter",
+            "Outbox messages that became dead letters.", d(s.outbox_dead))
+    .metric("ordo_refund_anomalies_total", "counter",
+            "Payments captured and refunded automatically (rule 2).",
+            d(s.refund_anomalies))
+    .metric("ordo_payment_calls_total", "counter",
+            "HTTP calls to --payment-provider.", d(s.payment_calls))
+    .metric("ordo_payment_failures_total", "counter",
+            "Calls to --payment-provider that failed.", d(s.payment_failures))
+    .labeled("ordo_sms_total", "counter",
+             "Admin SMS by outcome: suppressed ones are money saved.",
+             "outcome",
+             {{"sent", d(s.sms_sent)},
+              {"suppressed", d(s.sms_suppressed)},
+              {"expired", d(s.sms_expired)}})
+    .labeled("ordo_dispatches_total", "counter", "O2O dispatches by outcome.",
+             "outcome",
+             {{"assigned", d(s.dispatch_assigned)},
+              {"suppressed", d(s.dispatch_suppressed)},
+              {"recalled", d(s.dispatch_recalled)}});
+  return std::move(e).text();
+}
+
+} // namespace ordo::gateway::detail
