@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/provider_process.hpp"
 #include "tests/integration/server_fixture.hpp"
-#include "tests/support/process.hpp"
 
 using namespace ordo;
 using namespace ordo::test;
@@ -278,18 +278,6 @@ BOOST_AUTO_TEST_CASE(deadline_passed_while_down_cancels_after_restart) {
 
 namespace {
 
-/// An `ordo sandbox-provider` journaling to `dir`, serving close, refund
-/// and the SMS webhook; each of its POSTs fails with probability `fail`.
-std::unique_ptr<server_process> start_provider(const temp_dir& dir,
-                                               const std::string& fail) {
-  return std::make_unique<server_process>(
-    ORDO_BINARY, "sandbox-provider",
-    std::vector<std::string>{"--port", "0", "--data",
-                             dir.path() + "/provider.jsonl", "--fail-rate",
-                             fail, "--latency", "20ms"},
-    dir.path() + "/provider.log", "sandbox-provider listening on http://");
-}
-
 /// What one order of the side-effects crash test goes through.
 enum class fate { paid, cancelled_then_paid, cancelled };
 
@@ -314,7 +302,8 @@ void act(http_client& c, const std::string& id, int i, std::int64_t payable) {
 
 BOOST_AUTO_TEST_CASE(sigkill_with_the_relay_in_flight_repeats_no_side_effect) {
   constexpr int orders = 150;
-  auto provider = start_provider(dir, "0.3");
+  auto provider
+    = start_provider(dir, {"--fail-rate", "0.3", "--latency", "20ms"});
   auto url = "http://127.0.0.1:" + std::to_string(provider->port());
   std::vector<std::string> flags{
     "--payment-provider", url,  "--sms-webhook", url + "/sms",
@@ -407,7 +396,7 @@ BOOST_AUTO_TEST_CASE(sigkill_with_the_relay_in_flight_repeats_no_side_effect) {
     return c.get("/v1/admin/outbox", admin).json["backlog"] == 0;
   }));
 
-  auto calls = http_client{provider->port()}.get("/calls").json;
+  auto calls = provider_calls(provider->port());
   std::map<std::string, int> refunds, closes, sms;
   for (auto& r : calls["refunds"]) {
     BOOST_CHECK_EQUAL(r["received"].get<int>(), 1);

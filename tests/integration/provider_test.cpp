@@ -17,34 +17,13 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/provider_process.hpp"
 #include "tests/integration/server_fixture.hpp"
-#include "tests/support/process.hpp"
 
 using namespace ordo;
 using namespace ordo::test;
 
 namespace {
-
-const std::string provider_ready = "sandbox-provider listening on http://";
-
-/// `ordo sandbox-provider` journaling to `dir`/provider.jsonl.
-std::unique_ptr<server_process> start_provider(const temp_dir& dir,
-                                               std::vector<std::string> extra,
-                                               std::uint16_t port = 0) {
-  std::vector<std::string> args{"--port", std::to_string(port), "--data",
-                                dir.path() + "/provider.jsonl"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return std::make_unique<server_process>(ORDO_BINARY, "sandbox-provider", args,
-                                          dir.path() + "/provider.log",
-                                          provider_ready);
-}
-
-nlohmann::json provider_calls(std::uint16_t port) {
-  http_client c{port};
-  auto r = c.get("/calls");
-  BOOST_REQUIRE_EQUAL(r.status, 200u);
-  return r.json;
-}
 
 /// An order that was paid after it was cancelled, so a refund is owed.
 struct owed {

@@ -30,8 +30,8 @@
 #include "runtime/detail/sink.hpp"
 #include "runtime/detail/sms.hpp"
 #include "storage/store.hpp"
+#include "tests/integration/provider_process.hpp"
 #include "tests/support/http_client.hpp"
-#include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace ordo;
@@ -43,26 +43,6 @@ using runtime::detail::sms_sink;
 using runtime::detail::turn_reply;
 
 namespace {
-
-const std::string provider_ready = "sandbox-provider listening on http://";
-
-/// `ordo sandbox-provider` journaling to `dir`/provider.jsonl.
-std::unique_ptr<server_process> start_provider(const temp_dir& dir,
-                                               std::vector<std::string> extra) {
-  std::vector<std::string> args{"--port", "0", "--data",
-                                dir.sub("provider.jsonl")};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return std::make_unique<server_process>(ORDO_BINARY, "sandbox-provider", args,
-                                          dir.sub("provider.log"),
-                                          provider_ready);
-}
-
-nlohmann::json provider_calls(std::uint16_t port) {
-  http_client c{port};
-  auto r = c.get("/calls");
-  BOOST_REQUIRE_EQUAL(r.status, 200u);
-  return r.json;
-}
 
 /// Stands in for the notifier actors: records every message delivered to
 /// kind "notifier" and answers with `answer` (success by default).
