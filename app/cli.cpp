@@ -129,11 +129,13 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
   node.scheduler_threads = f.scheduler_threads;
   std::string why;
   if (!f.payment_provider.empty()
-      && !valid_provider_url(f.payment_provider, &why)) {
+      && !runtime::valid_http_url(f.payment_provider, "--payment-provider",
+                                  &why)) {
     throw CLI::ValidationError("--payment-provider", why);
   }
   node.payment_provider = f.payment_provider;
-  if (!f.sms_webhook.empty() && !valid_provider_url(f.sms_webhook, &why)) {
+  if (!f.sms_webhook.empty()
+      && !runtime::valid_http_url(f.sms_webhook, "--sms-webhook", &why)) {
     throw CLI::ValidationError("--sms-webhook", why);
   }
   node.sms_webhook = f.sms_webhook;
@@ -391,56 +393,6 @@ bool parse_listen_address(std::string_view text, std::string* host,
   }
   *host = std::string(h);
   *port = static_cast<std::uint16_t>(value);
-  return true;
-}
-
-bool valid_provider_url(std::string_view url, std::string* why) {
-  auto bad = [&](const std::string& what) {
-    *why = "invalid URL '" + std::string(url) + "': " + what
-           + " (expected http://HOST:PORT[/BASE], e.g. "
-             "http://127.0.0.1:9090)";
-    return false;
-  };
-  constexpr std::string_view scheme = "http://";
-  if (url.substr(0, scheme.size()) != scheme) {
-    return bad("only http:// is supported");
-  }
-  auto rest = url.substr(scheme.size());
-  auto end = rest.find_first_of("/?#");
-  if (end != std::string_view::npos
-      && rest.find_first_of("?#", end) != std::string_view::npos) {
-    return bad("no query or fragment allowed");
-  }
-  auto authority = rest.substr(0, end);
-  std::string host;
-  std::uint16_t port = 80;
-  auto colon = authority.rfind(':');
-  bool has_port = colon != std::string_view::npos && authority.back() != ']'
-                  && (authority.front() == '[' || authority.find(':') == colon);
-  if (has_port) {
-    if (!parse_listen_address(authority, &host, &port) || port == 0) {
-      return bad("expected HOST:PORT with a port 1..65535");
-    }
-  } else {
-    auto h = authority;
-    if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
-      h = h.substr(1, h.size() - 2);
-    } else if (h.find(':') != std::string_view::npos) {
-      return bad("an IPv6 host needs brackets");
-    }
-    host = std::string(h);
-  }
-  if (host.empty()) {
-    return bad("no host");
-  }
-  for (char c : host) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'
-              || c == ':';
-    if (!ok) {
-      return bad("bad character in the host");
-    }
-  }
   return true;
 }
 

@@ -42,10 +42,6 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
 bool parse_listen_address(std::string_view text, std::string* host,
                           std::uint16_t* port);
 
-/// Checks a --payment-provider URL: "http://HOST[:PORT][/BASE]", port
-/// 1..65535 (default 80), no query or fragment. False and `*why` otherwise.
-bool valid_provider_url(std::string_view url, std::string* why);
-
 /// "http://HOST:PORT", with an IPv6 host in brackets.
 std::string listen_url(const std::string& host, std::uint16_t port);
 

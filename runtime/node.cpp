@@ -5,6 +5,7 @@
 
 #include "runtime/clock.hpp"
 #include "runtime/detail/host.hpp"
+#include "runtime/detail/http_post.hpp"
 #include "runtime/detail/http_provider.hpp"
 #include "runtime/detail/kinds.hpp"
 #include "runtime/detail/relay.hpp"
@@ -483,6 +484,11 @@ private:
 };
 
 } // namespace
+
+bool valid_http_url(std::string_view url, std::string_view what,
+                    std::string* why) {
+  return detail::parse_http_url(url, what, why).has_value();
+}
 
 std::unique_ptr<node> node::start(const node_options& opts, std::string* err) {
   auto n = std::make_unique<node_impl>(opts);

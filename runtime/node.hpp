@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actors/attribution.hpp"
@@ -145,6 +146,12 @@ struct node_stats {
   std::uint64_t dispatch_suppressed = 0;
   std::uint64_t dispatch_recalled = 0;
 };
+
+/// Checks an outbound URL ("http://HOST[:PORT][/PATH]": --payment-provider,
+/// --sms-webhook) exactly as node::start will; false and `*why`, naming
+/// `what`, otherwise. For front ends that validate their flags first.
+bool valid_http_url(std::string_view url, std::string_view what,
+                    std::string* why);
 
 class node {
 public:
