@@ -49,6 +49,7 @@ struct serve_flags {
   double commission_rate = 0.05;
   std::string technicians;
   std::string sms_webhook;
+  std::uint32_t journal_keep = 100;
 };
 
 /// The raw flag values of `ordo sandbox-provider`.
@@ -156,6 +157,7 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
   }
   node.commission_ppm = ppm;
   node.technicians = technician_names(f.technicians);
+  node.journal_keep = f.journal_keep;
 
   if (!parse_listen_address(f.http, &http.host, &http.port)) {
     throw CLI::ValidationError(
@@ -185,6 +187,31 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
         << dev_secret << "\"" << std::endl;
   }
   return c;
+}
+
+/// Checks `ordo inspect`'s flags: exactly one of --data and --url, a
+/// token with --url.
+inspect_options to_inspect_options(inspect_options o, bool url_given) {
+  if (url_given) {
+    std::string host;
+    std::uint16_t port = 0;
+    constexpr std::string_view scheme = "http://";
+    std::string_view url = o.url;
+    if (url.substr(0, scheme.size()) != scheme
+        || !parse_listen_address(url.substr(scheme.size()), &host, &port)
+        || port == 0) {
+      throw CLI::ValidationError("--url", "expected http://HOST:PORT, got '"
+                                            + o.url + "'");
+    }
+    if (o.admin_token.empty()) {
+      throw CLI::ValidationError(
+        "--admin-token", "required with --url (or set ORDO_ADMIN_TOKEN)");
+    }
+  } else if (o.data_dir.empty()) {
+    throw CLI::ValidationError("--data", "give --data DIR (a stopped node) or "
+                                         "--url URL (a running one)");
+  }
+  return o;
 }
 
 /// THE place where sandbox-provider flags become its options.
@@ -277,6 +304,12 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
                  "http://HOST:PORT[/BASE] (default: the built-in sandbox)")
     ->type_name("URL");
   serve
+    ->add_option("--journal-keep", f.journal_keep,
+                 "Journal entries kept per actor (older ones are deleted)")
+    ->check(CLI::Range(1, 1'000'000))
+    ->type_name("N")
+    ->capture_default_str();
+  serve
     ->add_option("--notify-delay", f.notify_delay,
                  "Cooling period before the admin \"new order\" SMS")
     ->type_name("D")
@@ -344,9 +377,35 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
                  "Seed of the failure draws (default: random)")
     ->type_name("N");
 
+  auto* insp = app.add_subcommand(
+    "inspect", "Print one actor: stored state, version, journal, timers, "
+               "outbox (from a stopped node's --data or a running --url)");
+  inspect_options io;
+  auto* insp_data = insp
+                      ->add_option("--data", io.data_dir,
+                                   "RocksDB directory of a stopped "
+                                   "node (opened read-only)")
+                      ->type_name("DIR");
+  auto* insp_url
+    = insp->add_option("--url", io.url, "A running node, http://HOST:PORT")
+        ->type_name("URL")
+        ->excludes(insp_data);
+  insp
+    ->add_option("--admin-token", io.admin_token,
+                 "Admin token for --url (default: env ORDO_ADMIN_TOKEN)")
+    ->type_name("T")
+    ->envname("ORDO_ADMIN_TOKEN");
+  insp->add_option("kind", io.kind, "Actor kind: order, sku, coupon, ...")
+    ->required();
+  insp->add_option("id", io.id, "Actor id")->required();
+
   command cmd;
   try {
     app.parse(argc, argv);
+    if (insp->parsed()) {
+      cmd.inspect = to_inspect_options(io, insp_url->count() > 0);
+      return cmd;
+    }
     if (sandbox->parsed()) {
       cmd.sandbox_provider = to_sandbox_options(sf);
       return cmd;
@@ -360,6 +419,7 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
   } catch (const CLI::ParseError& e) {
     cmd.serve.reset();
     cmd.sandbox_provider.reset();
+    cmd.inspect.reset();
     cmd.exit_code = app.exit(e, out, err);
   }
   return cmd;

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "app/inspect.hpp"
 #include "app/sandbox_provider.hpp"
 #include "gateway/server.hpp"
 #include "runtime/node.hpp"
@@ -28,6 +29,8 @@ struct command {
   std::optional<serve_config> serve;
   /// Set when the process should run the stand-alone sandbox provider.
   std::optional<sandbox_provider_options> sandbox_provider;
+  /// Set when the process should print one actor (`ordo inspect`).
+  std::optional<inspect_options> inspect;
   /// Otherwise the exit code: 0 after help, non-zero after a bad flag.
   int exit_code = 0;
 };

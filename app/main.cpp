@@ -102,6 +102,9 @@ int sandbox_provider(const ordo::app::sandbox_provider_options& opts) {
 
 int main(int argc, char** argv) {
   auto cmd = ordo::app::parse_command_line(argc, argv, std::cout, std::cerr);
+  if (cmd.inspect) {
+    return ordo::app::inspect(*cmd.inspect, std::cout, std::cerr);
+  }
   if (cmd.sandbox_provider) {
     return sandbox_provider(*cmd.sandbox_provider);
   }

@@ -7,6 +7,7 @@
 #include "runtime/detail/host.hpp"
 #include "runtime/detail/http_post.hpp"
 #include "runtime/detail/http_provider.hpp"
+#include "runtime/detail/inspect.hpp"
 #include "runtime/detail/kinds.hpp"
 #include "runtime/detail/relay.hpp"
 #include "runtime/detail/sandbox.hpp"
@@ -26,6 +27,15 @@ actors::millis steady_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch())
     .count();
+}
+
+actors::error unknown_kind(const std::string& kind) {
+  std::string known;
+  for (const auto& k : actor_kinds()) {
+    known += (known.empty() ? "" : ", ") + k;
+  }
+  return {actors::errc::not_found,
+          "no actor kind '" + kind + "' (kinds: " + known + ")"};
 }
 
 /// Calls `cb` exactly once: with the reply, or with `unavailable` if the
@@ -122,6 +132,10 @@ public:
         return false;
       }
     }
+    if (opts_.journal_keep < 1) {
+      *err = "journal_keep must be at least 1";
+      return false;
+    }
     if (opts_.outbox_backoff_cap < 1) {
       *err = "outbox_backoff_cap must be positive";
       return false;
@@ -151,6 +165,7 @@ public:
     env_.targets = &router_;
     env_.passivate_after = std::chrono::milliseconds{opts_.passivate_after};
     env_.metrics = &metrics_;
+    env_.journal_keep = opts_.journal_keep;
 
     auto& cfg = caf_config_;
     // Work sharing: the default work-stealing scheduler spins on 2 cores
@@ -312,13 +327,35 @@ public:
     return sandbox_ ? sandbox_->calls() : std::vector<provider_call>{};
   }
 
+  void inspect(const std::string& kind, const std::string& id,
+               callback<actor_view> cb) override {
+    actor_view v;
+    v.kind = kind;
+    v.id = id;
+    try {
+      if (!read_stored(*db_, v)) {
+        cb(unknown_kind(kind));
+        return;
+      }
+    } catch (const std::exception& e) {
+      cb(actors::error{actors::errc::internal, e.what()});
+      return;
+    }
+    auto* dir = directory_of(kind);
+    v.mailbox_size = dir->mailbox_size(id);
+    v.active = v.mailbox_size >= 0;
+    auto now = steady_ms();
+    for (auto& m : relay_->messages_of({kind, id})) {
+      v.outbox.push_back(view_of(std::move(m), now));
+    }
+    cb(std::move(v));
+  }
+
   std::vector<outbox_message> outbox(bool dead, std::size_t limit) override {
     std::vector<outbox_message> out;
     auto now = steady_ms();
     for (auto& m : relay_->messages(dead, limit)) {
-      out.push_back({m.seq, std::move(m.from), std::move(m.msg), m.attempts,
-                     std::move(m.last_error), m.dead,
-                     m.queued_at > 0 ? now - m.queued_at : 0});
+      out.push_back(view_of(std::move(m), now));
     }
     return out;
   }
@@ -418,6 +455,25 @@ private:
             technicians_.get()};
   }
 
+  directory_base* directory_of(const std::string& kind) const {
+    for (auto* d : directories()) {
+      if (router_.find(kind) == d) {
+        return d;
+      }
+    }
+    return nullptr;
+  }
+
+  static outbox_message view_of(relay::message_view m, actors::millis now) {
+    return {m.seq,
+            std::move(m.from),
+            std::move(m.msg),
+            m.attempts,
+            std::move(m.last_error),
+            m.dead,
+            m.queued_at > 0 ? now - m.queued_at : 0};
+  }
+
   /// The last durable state of `id` without activating its actor (the
   /// kind's initial state when nothing is stored).
   template <class Kind>
@@ -484,6 +540,43 @@ private:
 };
 
 } // namespace
+
+const std::vector<std::string>& actor_kinds() {
+  static const std::vector<std::string> kinds{
+    order_kind::name,      sku_kind::name,      coupon_kind::name,
+    affiliate_kind::name,  notifier_kind::name, dispatcher_kind::name,
+    technicians_kind::name};
+  return kinds;
+}
+
+actors::result<actor_view> inspect_offline(const std::string& data_dir,
+                                           const std::string& kind,
+                                           const std::string& id) {
+  const auto& kinds = actor_kinds();
+  if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+    return unknown_kind(kind);
+  }
+  storage::store_options so;
+  so.path = data_dir;
+  so.read_only = true;
+  std::string err;
+  auto db = storage::store::open(so, &err);
+  if (!db) {
+    return actors::error{actors::errc::internal, err};
+  }
+  actor_view v;
+  v.kind = kind;
+  v.id = id;
+  try {
+    if (!read_stored(*db, v)) {
+      return unknown_kind(kind);
+    }
+    v.outbox = scan_outbox(*db, {kind, id});
+  } catch (const std::exception& e) {
+    return actors::error{actors::errc::internal, e.what()};
+  }
+  return v;
+}
 
 bool valid_http_url(std::string_view url, std::string_view what,
                     std::string* why) {

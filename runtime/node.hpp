@@ -38,6 +38,9 @@ struct node_options {
   actors::millis payment_timeout = 15 * 60 * 1000;
   /// Unconfirmed reservations expire after this. Default: 15 min.
   actors::millis reservation_ttl = 15 * 60 * 1000;
+  /// Journal entries kept per actor (older ones are deleted as new ones
+  /// are written). Default: 100.
+  std::uint32_t journal_keep = 100;
   /// Idle order actors leave memory after this. Default: 60 s.
   actors::millis passivate_after = 60 * 1000;
   /// Partitions of the order id space. Default: 64.
@@ -119,6 +122,49 @@ struct outbox_message {
   bool dead = false;          ///< rejected permanently; never retried
   actors::millis age_ms = 0;  ///< since queued (this run of the node)
 };
+
+/// What one actor is, as stored (and, for a running node, in memory):
+/// GET /v1/admin/actors/{kind}/{id} and `ordo inspect`.
+struct actor_view {
+  struct transition {
+    std::uint64_t version = 0;
+    std::string event;
+    std::string cause;
+    actors::millis at = 0;
+  };
+  struct timer {
+    std::string name;
+    actors::millis due = 0;
+  };
+  std::string kind;
+  std::string id;
+  /// Something is stored for it.
+  bool exists = false;
+  /// In memory now (always false offline).
+  bool active = false;
+  std::uint64_t version = 0;
+  /// The stored state in its stored form, entries included.
+  nlohmann::json state;
+  /// The last transitions, oldest first (at most the journal bound).
+  std::vector<transition> journal;
+  /// Durable timers armed.
+  std::vector<timer> timers;
+  /// Messages it sent that are not yet acknowledged, with attempts.
+  std::vector<outbox_message> outbox;
+  /// Mails waiting in its mailbox; -1 when not active.
+  std::int64_t mailbox_size = -1;
+};
+
+/// The actor kinds a node hosts ("order", "sku", "coupon", "affiliate",
+/// "notifier", "dispatcher", "technicians").
+const std::vector<std::string>& actor_kinds();
+
+/// Inspects `kind`/`id` in the stopped node's storage at `data_dir`, opened
+/// read-only (`ordo inspect --data`). not_found for an unknown kind,
+/// internal with the reason if the storage cannot be opened.
+actors::result<actor_view> inspect_offline(const std::string& data_dir,
+                                           const std::string& kind,
+                                           const std::string& id);
 
 /// Figures about a running node (metrics, tests, tools).
 struct node_stats {
@@ -219,6 +265,12 @@ public:
   /// What the built-in sandbox provider has received (empty when an external
   /// provider is configured).
   virtual std::vector<provider_call> sandbox_calls() = 0;
+
+  /// Reads `kind`/`id` without activating it (see actor_view); not_found
+  /// for an unknown kind.
+  virtual void inspect(const std::string& kind, const std::string& id,
+                       callback<actor_view> cb)
+    = 0;
 
   /// Up to `limit` messages the relay still holds (dead == false) or its
   /// dead letters (dead == true), oldest first.

@@ -163,17 +163,58 @@ ojson render(const actors::attribution::state& s) {
   return j;
 }
 
+namespace {
+
+std::string address_name(const actors::address& a) {
+  return a.id.empty() ? a.kind : a.kind + "/" + a.id;
+}
+
+} // namespace
+
+ojson render(const runtime::actor_view& v) {
+  ojson journal = ojson::array();
+  for (const auto& t : v.journal) {
+    journal.push_back({{"version", t.version},
+                       {"event", t.event},
+                       {"cause", t.cause},
+                       {"at", time_or_null(t.at)}});
+  }
+  ojson timers = ojson::array();
+  for (const auto& t : v.timers) {
+    timers.push_back({{"name", t.name}, {"due_at", time_or_null(t.due)}});
+  }
+  ojson outbox = ojson::array();
+  for (const auto& m : v.outbox) {
+    outbox.push_back({{"seq", m.seq},
+                      {"id", m.msg.id},
+                      {"to", address_name(m.msg.to)},
+                      {"type", m.msg.type},
+                      {"attempts", m.attempts},
+                      {"last_error", or_null(m.last_error)}});
+  }
+  ojson j;
+  j["kind"] = v.kind;
+  j["id"] = v.id;
+  j["exists"] = v.exists;
+  j["active"] = v.active;
+  j["version"] = v.version;
+  j["state"] = v.state;
+  j["journal"] = std::move(journal);
+  j["timers"] = std::move(timers);
+  j["outbox"] = std::move(outbox);
+  j["mailbox_size"]
+    = v.mailbox_size < 0 ? ojson(nullptr) : ojson(v.mailbox_size);
+  return j;
+}
+
 ojson render(const std::vector<runtime::outbox_message>& held,
              const runtime::node_stats& stats) {
-  auto name = [](const actors::address& a) {
-    return a.id.empty() ? a.kind : a.kind + "/" + a.id;
-  };
   ojson list = ojson::array();
   for (const auto& m : held) {
     list.push_back({{"seq", m.seq},
                     {"id", m.msg.id},
-                    {"from", name(m.from)},
-                    {"to", name(m.msg.to)},
+                    {"from", address_name(m.from)},
+                    {"to", address_name(m.msg.to)},
                     {"type", m.msg.type},
                     {"body", m.msg.body},
                     {"attempts", m.attempts},

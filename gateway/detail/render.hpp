@@ -50,6 +50,12 @@ nlohmann::ordered_json render(const actors::dispatcher::state& s);
 /// "clawback"}]} (sums in cents).
 nlohmann::ordered_json render(const actors::attribution::state& s);
 
+/// An actor for inspection: {"kind", "id", "exists", "active", "version",
+/// "state", "journal": [{"version", "event", "cause", "at"}], "timers":
+/// [{"name", "due_at"}], "outbox": [{"seq", "id", "to", "type", "attempts",
+/// "last_error"}], "mailbox_size" (null when not active)}.
+nlohmann::ordered_json render(const runtime::actor_view& v);
+
 /// The relay's messages: {"backlog", "dead_letters", "oldest_ms",
 /// "messages": [{"seq", "id", "from", "to", "type", "body", "attempts",
 /// "last_error", "dead", "age_ms"}]}; addresses as "kind/id".

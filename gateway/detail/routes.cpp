@@ -273,6 +273,17 @@ router make_router(api_config cfg) {
       });
     });
 
+  r.add(
+    verb::get, "/v1/admin/actors/{kind}/{id}",
+    [c, &node](const request& req, const params& p, const respond_fn& respond) {
+      require_admin(req, c->admin_token);
+      node.inspect(
+        path_id(p, "kind"), path_id(p, "id"),
+        answer<runtime::actor_view>(respond, [](const runtime::actor_view& v) {
+          return ok_json(render(v));
+        }));
+    });
+
   // GET /v1/admin/outbox?state=pending|dead&limit=N: what the relay still
   // holds, or its dead letters (docs/api-notes.md).
   r.add(

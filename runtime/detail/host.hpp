@@ -75,6 +75,8 @@ struct services {
   const router* targets = nullptr;
   std::chrono::milliseconds passivate_after{60'000};
   counters* metrics = nullptr;
+  /// Journal entries kept per actor.
+  std::uint32_t journal_keep = 100;
 };
 
 /// The one message type a host receives (local only).
@@ -116,8 +118,9 @@ struct host_state {
   bool loaded = false;
   /// The stored snapshot could not be read: every mail is refused.
   bool broken = false;
-  /// Mails received from the directory.
-  std::uint64_t received = 0;
+  /// Mails received from the directory (shared with it: the mailbox size is
+  /// what it sent minus this).
+  std::shared_ptr<std::atomic<std::uint64_t>> received;
   /// Turns submitted to the store / known durable.
   std::uint64_t submitted = 0;
   std::shared_ptr<std::atomic<std::uint64_t>> durable
@@ -197,6 +200,9 @@ public:
   virtual std::size_t size() = 0;
   virtual std::uint64_t activations() const noexcept = 0;
   virtual std::uint64_t passivations() const noexcept = 0;
+  /// Mails sent to the host of `id` it has not taken up yet; -1 when no
+  /// host of `id` is in memory.
+  virtual std::int64_t mailbox_size(const std::string& id) = 0;
 };
 
 template <class Kind>
@@ -230,7 +236,8 @@ public:
     }
     auto& e = sh.map[id];
     if (!e.handle) {
-      e.handle = sys_.spawn<caf::lazy_init>(behavior, id, this);
+      e.received = std::make_shared<std::atomic<std::uint64_t>>(0);
+      e.handle = sys_.spawn<caf::lazy_init>(behavior, id, this, e.received);
       e.sent = 0;
       activations_.fetch_add(1, std::memory_order_relaxed);
     }
@@ -243,6 +250,17 @@ public:
     auto& sh = shard_of(id);
     std::lock_guard<std::mutex> guard{sh.mu};
     return sh.map.count(id) > 0;
+  }
+
+  std::int64_t mailbox_size(const std::string& id) override {
+    auto& sh = shard_of(id);
+    std::lock_guard<std::mutex> guard{sh.mu};
+    auto i = sh.map.find(id);
+    if (i == sh.map.end()) {
+      return -1;
+    }
+    return static_cast<std::int64_t>(i->second.sent
+                                     - i->second.received->load());
   }
 
   /// Forgets the host `who` of `id` if it has received all `sent` mails.
@@ -324,6 +342,7 @@ private:
   struct entry {
     caf::actor handle;
     std::uint64_t sent = 0;
+    std::shared_ptr<std::atomic<std::uint64_t>> received;
   };
   struct shard {
     std::mutex mu;
@@ -334,8 +353,9 @@ private:
     return shards_[std::hash<std::string>{}(id) % shards_.size()];
   }
 
-  static caf::behavior behavior(host_actor<Kind>* self, std::string id,
-                                directory* dir);
+  static caf::behavior
+  behavior(host_actor<Kind>* self, std::string id, directory* dir,
+           std::shared_ptr<std::atomic<std::uint64_t>> received);
   static void turn(host_actor<Kind>* self, directory* dir, mail<Kind>& m);
   static void load(host_actor<Kind>* self, directory* dir);
   static bool consumed(host_actor<Kind>* self, directory* dir,

@@ -6,9 +6,11 @@
 namespace ordo::runtime::detail {
 
 template <class Kind>
-caf::behavior directory<Kind>::behavior(host_actor<Kind>* self, std::string id,
-                                        directory* dir) {
+caf::behavior directory<Kind>::behavior(
+  host_actor<Kind>* self, std::string id, directory* dir,
+  std::shared_ptr<std::atomic<std::uint64_t>> received) {
   self->state.id = std::move(id);
+  self->state.received = std::move(received);
   self->state.last_active = std::chrono::steady_clock::now();
   self->delayed_send(self, dir->env_.passivate_after, idle_atom::value);
   return {
@@ -21,7 +23,7 @@ caf::behavior directory<Kind>::behavior(host_actor<Kind>* self, std::string id,
       auto idle = std::chrono::steady_clock::now() - st.last_active;
       if (idle >= after && !Kind::busy(st.s) && st.deferred.empty()
           && st.durable->load() == st.submitted
-          && dir->try_passivate(st.id, st.received, self->address())) {
+          && dir->try_passivate(st.id, st.received->load(), self->address())) {
         self->quit();
         return;
       }
@@ -66,7 +68,7 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
                            mail<Kind>& m) {
   auto& st = self->state;
   auto& env = dir->env_;
-  ++st.received;
+  st.received->fetch_add(1);
   st.last_active = std::chrono::steady_clock::now();
   if (!st.loaded) {
     load(self, dir);
@@ -103,6 +105,12 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
       storage::keys::journal(Kind::name, st.id, st.s.version),
       storage::codec::pack(
         {{"v", st.s.version}, {"e", out.event}, {"c", out.cause}, {"t", now}}));
+    if (st.s.version > env.journal_keep) {
+      // Bounded: each transition retires the one `journal_keep` before it.
+      b.del(storage::cf::journal,
+            storage::keys::journal(Kind::name, st.id,
+                                   st.s.version - env.journal_keep));
+    }
   }
   if (!m.dedupe_id.empty()) {
     b.put(storage::cf::dedupe,

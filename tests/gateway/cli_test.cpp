@@ -91,6 +91,7 @@ BOOST_AUTO_TEST_CASE(defaults_match_api_md) {
   BOOST_TEST(c.node.commission_ppm == 50'000);
   BOOST_TEST(c.node.technicians.empty());
   BOOST_TEST(c.node.sms_webhook.empty());
+  BOOST_TEST(c.node.journal_keep == 100u);
   // A random admin token, shown on stderr; the dev secret, with a warning.
   BOOST_TEST(c.http.admin_token.size() == 32u);
   BOOST_TEST(r.err.find(c.http.admin_token) != std::string::npos);
@@ -186,6 +187,8 @@ BOOST_AUTO_TEST_CASE(bad_values_fail_with_clear_messages) {
   fails({"serve", "--payment-secret", ""}, "--payment-secret");
   fails({"serve", "--data", ""}, "--data");
   fails({"serve", "--notify-delay", "0s"}, "--notify-delay");
+  fails({"serve", "--journal-keep", "0"}, "--journal-keep");
+  fails({"serve", "--journal-keep", "-5"}, "--journal-keep");
   fails({"serve", "--notify-ttl", "1m"}, "shorter than --notify-delay");
   fails({"serve", "--dispatch-delay", "soon"}, "--dispatch-delay");
   fails({"serve", "--commission-rate", "1.5"}, "--commission-rate");

@@ -14,6 +14,7 @@ using namespace ordo;
 using ordo::test::eventually;
 using status = actors::order::status;
 using pstatus = actors::order::payment_status;
+using ordo::test::await;
 
 namespace {
 
@@ -215,5 +216,97 @@ BOOST_AUTO_TEST_CASE(unknown_orders_are_not_found_and_not_activated) {
   BOOST_CHECK(p.err().code == actors::errc::not_found);
   BOOST_CHECK_EQUAL(node->stats().active_orders, 0u);
 }
+
+BOOST_AUTO_TEST_SUITE(inspection)
+
+BOOST_AUTO_TEST_CASE(an_actor_shows_state_journal_timers_and_activity) {
+  BOOST_REQUIRE(put_sku("A", 10));
+  auto c = create("u1", "k1", {{"A", 2}});
+  BOOST_REQUIRE(c);
+  auto id = c->order.order_id;
+  BOOST_REQUIRE(cancel(id));
+  BOOST_REQUIRE(node->quiesce(10'000));
+  auto v = await<runtime::actor_view>([&](auto cb) {
+    node->inspect("order", id, cb);
+  });
+  BOOST_REQUIRE(v);
+  BOOST_CHECK(v->exists);
+  BOOST_CHECK(v->active);
+  BOOST_CHECK_EQUAL(v->mailbox_size, 0);
+  BOOST_CHECK_EQUAL(v->version, 2u);
+  BOOST_CHECK_EQUAL(v->state["st"], "CANCELLED");
+  BOOST_REQUIRE_EQUAL(v->journal.size(), 2u);
+  BOOST_CHECK_EQUAL(v->journal[0].event, "created");
+  BOOST_CHECK_EQUAL(v->journal[1].event, "cancelled");
+  BOOST_CHECK_EQUAL(v->journal[1].cause, "cancel reason=user");
+  BOOST_CHECK(v->timers.empty()); // the deadline was disarmed
+  BOOST_CHECK(v->outbox.empty()); // releases and close acknowledged
+
+  // The SKU's reservation history, and its entries in the state.
+  auto s = await<runtime::actor_view>([&](auto cb) {
+    node->inspect("sku", "A", cb);
+  });
+  BOOST_REQUIRE(s);
+  BOOST_CHECK_EQUAL(s->journal.size(), 3u); // put, reserved, released
+  BOOST_CHECK_EQUAL(s->state["avail"], 10);
+
+  auto bad = await<runtime::actor_view>([&](auto cb) {
+    node->inspect("gizmo", "x", cb);
+  });
+  BOOST_REQUIRE(!bad);
+  BOOST_CHECK(bad.err().code == actors::errc::not_found);
+  auto none = await<runtime::actor_view>([&](auto cb) {
+    node->inspect("coupon", "nope", cb);
+  });
+  BOOST_REQUIRE(none);
+  BOOST_CHECK(!none->exists);
+  BOOST_CHECK(!none->active);
+}
+
+BOOST_AUTO_TEST_CASE(reading_a_passivated_actor_does_not_activate_it) {
+  node->stop();
+  node.reset();
+  opts.passivate_after = 20;
+  start();
+  BOOST_REQUIRE(put_sku("A", 10));
+  auto c = create("u1", "k1", {{"A", 1}});
+  BOOST_REQUIRE(c);
+  BOOST_REQUIRE(eventually([&] {
+    return node->stats().active_orders == 0;
+  }));
+  auto activations = node->stats().activations;
+  auto v = await<runtime::actor_view>([&](auto cb) {
+    node->inspect("order", c->order.order_id, cb);
+  });
+  BOOST_REQUIRE(v);
+  BOOST_CHECK(v->exists);
+  BOOST_CHECK(!v->active);
+  BOOST_CHECK_EQUAL(v->mailbox_size, -1);
+  BOOST_REQUIRE_EQUAL(v->timers.size(), 1u);
+  BOOST_CHECK_EQUAL(v->timers[0].name, "deadline");
+  BOOST_CHECK_EQUAL(v->timers[0].due, c->order.pay_deadline);
+  BOOST_CHECK_EQUAL(node->stats().activations, activations);
+  BOOST_CHECK_EQUAL(node->stats().active_orders, 0u);
+}
+
+BOOST_AUTO_TEST_CASE(the_journal_keeps_the_last_entries_only) {
+  node->stop();
+  node.reset();
+  opts.journal_keep = 3;
+  start();
+  for (int stock = 1; stock <= 10; ++stock) {
+    BOOST_REQUIRE(put_sku("A", stock));
+  }
+  auto v = await<runtime::actor_view>([&](auto cb) {
+    node->inspect("sku", "A", cb);
+  });
+  BOOST_REQUIRE(v);
+  BOOST_CHECK_EQUAL(v->version, 10u);
+  BOOST_REQUIRE_EQUAL(v->journal.size(), 3u);
+  BOOST_CHECK_EQUAL(v->journal[0].version, 8u);
+  BOOST_CHECK_EQUAL(v->journal[2].version, 10u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE_END()
