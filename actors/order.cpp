@@ -576,6 +576,26 @@ struct handler {
     return o;
   }
 
+  outcome operator()(const reissue_refunds&) {
+    outcome o;
+    o.cause = "reissue_refunds (auditor)";
+    for (auto& pm : s.payments) {
+      if (pm.status == payment_status::captured && s.st == status::cancelled) {
+        pm.status = payment_status::refund_pending;
+        pm.refund_id = refund_id_of(pm.txn_id);
+      }
+      if (pm.status == payment_status::refund_pending) {
+        o.outbox.push_back(
+          message(payment_address(), "refund", refund_body(s, pm)));
+      }
+    }
+    if (!o.outbox.empty()) {
+      o.signals.emplace_back("refund_reissued");
+      commit(s, o, "refunds_reissued", ctx);
+    }
+    return o;
+  }
+
   outcome operator()(const dispatched& d) {
     outcome o;
     o.cause = "dispatched technician=" + d.technician;
@@ -729,6 +749,9 @@ result<input> decode(const envelope& msg) {
                                "missing 'dispatch_id' or 'technician'");
     }
     return input{dispatched{*id, *tech}};
+  }
+  if (msg.type == "reissue_refunds") {
+    return input{reissue_refunds{}};
   }
   if (msg.type == "refund_done") {
     auto id = get_string(b, "refund_id");

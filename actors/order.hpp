@@ -35,6 +35,7 @@
 //   in  "refund_done": {"refund_id"}; "shortfall": {"sku"}
 //   in  "coupon_conflict": {"coupon_id"}; "dispatched": {"dispatch_id",
 //         "technician"}; "timer": {"name": "deadline"}
+//   in  "reissue_refunds" (from the auditor): {"order_id"}
 //
 // Threading: a `state` is confined to the actor that owns it.
 
@@ -145,15 +146,20 @@ struct status_query {};
 struct coupon_conflict {
   std::string coupon_id;
 };
+/// The auditor found a payment owed back with nothing on its way: send
+/// every REFUND_PENDING refund again (same refund_id, so the provider
+/// dedupes) and refund a CAPTURED payment of a cancelled order.
+struct reissue_refunds {};
 /// The dispatcher assigned a technician to this paid order.
 struct dispatched {
   std::string dispatch_id;
   std::string technician;
 };
 
-using input = std::variant<create, cancel, pay, complete, refund, deadline,
-                           reserved, refund_done, shortfall, coupon_locked,
-                           status_query, coupon_conflict, dispatched>;
+using input
+  = std::variant<create, cancel, pay, complete, refund, deadline, reserved,
+                 refund_done, shortfall, coupon_locked, status_query,
+                 coupon_conflict, dispatched, reissue_refunds>;
 
 struct state {
   std::string order_id;
@@ -220,7 +226,8 @@ outcome handle(state& s, const input& in, const context& ctx);
 
 /// Turns an inter-actor message into an input (types "reserve.reply",
 /// "lock.reply", "status", "refund_done", "shortfall", "coupon_conflict",
-/// "dispatched", "timer"); bad_request for anything else.
+/// "dispatched", "reissue_refunds", "timer"); bad_request for anything
+/// else.
 result<input> decode(const envelope& msg);
 
 /// True while a turn waits for answers; the actor must stay in memory.
