@@ -92,8 +92,14 @@ struct report {
   /// Messages that heal what was found; ids left empty for the runtime.
   std::vector<envelope> heals;
 
+  /// Nothing is left broken: every violation found (if any) was healed.
   bool ok() const noexcept {
-    return violations.empty();
+    for (const auto& v : violations) {
+      if (!v.healed) {
+        return false;
+      }
+    }
+    return true;
   }
 };
 

@@ -50,6 +50,8 @@ struct serve_flags {
   std::string technicians;
   std::string sms_webhook;
   std::uint32_t journal_keep = 100;
+  std::string audit_interval = "5m";
+  std::string alert_webhook;
 };
 
 /// The raw flag values of `ordo sandbox-provider`.
@@ -158,6 +160,14 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
   node.commission_ppm = ppm;
   node.technicians = technician_names(f.technicians);
   node.journal_keep = f.journal_keep;
+  node.audit_interval = f.audit_interval == "0"
+                          ? 0
+                          : duration_flag("--audit-interval", f.audit_interval);
+  if (!f.alert_webhook.empty()
+      && !runtime::valid_http_url(f.alert_webhook, "--alert-webhook", &why)) {
+    throw CLI::ValidationError("--alert-webhook", why);
+  }
+  node.alert_webhook = f.alert_webhook;
 
   if (!parse_listen_address(f.http, &http.host, &http.port)) {
     throw CLI::ValidationError(
@@ -302,6 +312,15 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     ->add_option("--payment-provider", f.payment_provider,
                  "Payment provider for close/refund calls, "
                  "http://HOST:PORT[/BASE] (default: the built-in sandbox)")
+    ->type_name("URL");
+  serve
+    ->add_option("--audit-interval", f.audit_interval,
+                 "Between scheduled audits (0 = only GET /v1/admin/audit)")
+    ->type_name("D")
+    ->capture_default_str();
+  serve
+    ->add_option("--alert-webhook", f.alert_webhook,
+                 "POST audit violations as JSON to http://HOST:PORT/PATH")
     ->type_name("URL");
   serve
     ->add_option("--journal-keep", f.journal_keep,

@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "runtime/clock.hpp"
+#include "runtime/detail/audit.hpp"
 #include "runtime/detail/host.hpp"
 #include "runtime/detail/http_post.hpp"
 #include "runtime/detail/http_provider.hpp"
@@ -213,6 +214,15 @@ public:
     relay_->load();
     relay_->start();
     timers_->start();
+    audit_options ao;
+    ao.interval = opts_.audit_interval;
+    ao.alert_webhook = opts_.alert_webhook;
+    ao.rules.commission_ppm = opts_.commission_ppm;
+    audit_ = audit_service::start(*db_, *relay_, router_, *time_, metrics_,
+                                  std::move(ao), err);
+    if (!audit_) {
+      return false;
+    }
     ready_ = true;
     return true;
   }
@@ -351,6 +361,12 @@ public:
     cb(std::move(v));
   }
 
+  void audit(callback<actors::auditor::report> cb) override {
+    audit_->request([cb = std::move(cb)](const actors::auditor::report& r) {
+      cb(r);
+    });
+  }
+
   std::vector<outbox_message> outbox(bool dead, std::size_t limit) override {
     std::vector<outbox_message> out;
     auto now = steady_ms();
@@ -399,6 +415,10 @@ public:
     s.dispatch_assigned = metrics_.get("dispatch_assigned");
     s.dispatch_suppressed = metrics_.get("dispatch_suppressed");
     s.dispatch_recalled = metrics_.get("dispatch_recalled");
+    s.audit_runs = metrics_.get("audit_runs");
+    s.audit_violations = metrics_.get("audit_violations");
+    s.audit_heals = metrics_.get("audit_heals");
+    s.refunds_reissued = metrics_.get("refund_reissued");
     if (provider_) {
       auto p = provider_->stats();
       s.payment_calls = p.calls;
@@ -420,6 +440,9 @@ public:
       return;
     }
     ready_ = false;
+    if (audit_) {
+      audit_->stop();
+    }
     if (timers_) {
       timers_->stop();
     }
@@ -524,6 +547,7 @@ private:
   std::unique_ptr<sandbox_provider> sandbox_; ///< without --payment-provider
   std::unique_ptr<http_provider> provider_;   ///< with --payment-provider
   std::unique_ptr<sms_sink> sms_;
+  std::unique_ptr<audit_service> audit_;
   services env_;
   /// The actor system keeps a reference to its config: it lives as long.
   caf::actor_system_config caf_config_;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "actors/attribution.hpp"
+#include "actors/auditor.hpp"
 #include "actors/coupon.hpp"
 #include "actors/dispatcher.hpp"
 #include "actors/inventory.hpp"
@@ -75,6 +76,12 @@ struct node_options {
   /// built-in log sink. A URL that does not parse makes start() fail.
   /// Default: "".
   std::string sms_webhook;
+  /// Between scheduled audits (rule 13); 0 = only on request.
+  /// Default: 5 min.
+  actors::millis audit_interval = 5 * 60'000;
+  /// Where audit reports with violations are POSTed ("http://HOST:PORT/
+  /// PATH"); empty = log and metrics only. Default: "".
+  std::string alert_webhook;
   /// The time source; nullptr = the system clock. Default: nullptr.
   std::shared_ptr<clock> time;
 };
@@ -191,6 +198,10 @@ struct node_stats {
   std::uint64_t dispatch_assigned = 0;
   std::uint64_t dispatch_suppressed = 0;
   std::uint64_t dispatch_recalled = 0;
+  std::uint64_t audit_runs = 0;
+  std::uint64_t audit_violations = 0; ///< found, all runs (healed included)
+  std::uint64_t audit_heals = 0;      ///< heal messages sent
+  std::uint64_t refunds_reissued = 0; ///< by an audit heal
 };
 
 /// Checks an outbound URL ("http://HOST[:PORT][/PATH]": --payment-provider,
@@ -271,6 +282,10 @@ public:
   virtual void inspect(const std::string& kind, const std::string& id,
                        callback<actor_view> cb)
     = 0;
+
+  /// Runs the auditor now (off the caller's thread) and answers with what
+  /// it found and healed.
+  virtual void audit(callback<actors::auditor::report> cb) = 0;
 
   /// Up to `limit` messages the relay still holds (dead == false) or its
   /// dead letters (dead == true), oldest first.

@@ -120,6 +120,15 @@ std::string prometheus_text(const runtime::node_stats& s) {
              {{"sent", d(s.sms_sent)},
               {"suppressed", d(s.sms_suppressed)},
               {"expired", d(s.sms_expired)}})
+    .metric("ordo_audit_runs_total", "counter", "Audits run (rule 13).",
+            d(s.audit_runs))
+    .metric("ordo_audit_violations_total", "counter",
+            "Violations found by audits, healed ones included.",
+            d(s.audit_violations))
+    .metric("ordo_audit_heals_total", "counter",
+            "Heal messages sent by audits.", d(s.audit_heals))
+    .metric("ordo_refunds_reissued_total", "counter",
+            "Owed refunds sent again after an audit.", d(s.refunds_reissued))
     .labeled("ordo_dispatches_total", "counter", "O2O dispatches by outcome.",
              "outcome",
              {{"assigned", d(s.dispatch_assigned)},

@@ -171,6 +171,21 @@ std::string address_name(const actors::address& a) {
 
 } // namespace
 
+ojson render(const actors::auditor::report& r) {
+  ojson open = ojson::array();
+  ojson healed = ojson::array();
+  for (const auto& v : r.violations) {
+    (v.healed ? healed : open)
+      .push_back(
+        {{"rule", v.rule}, {"subject", v.subject}, {"detail", v.detail}});
+  }
+  ojson j;
+  j["ok"] = open.empty();
+  j["violations"] = std::move(open);
+  j["healed"] = std::move(healed);
+  return j;
+}
+
 ojson render(const runtime::actor_view& v) {
   ojson journal = ojson::array();
   for (const auto& t : v.journal) {

@@ -50,6 +50,10 @@ nlohmann::ordered_json render(const actors::dispatcher::state& s);
 /// "clawback"}]} (sums in cents).
 nlohmann::ordered_json render(const actors::attribution::state& s);
 
+/// An audit: {"ok" (nothing left unhealed), "violations": [{"rule",
+/// "subject", "detail"}] (not healed), "healed": [same, healed]}.
+nlohmann::ordered_json render(const actors::auditor::report& r);
+
 /// An actor for inspection: {"kind", "id", "exists", "active", "version",
 /// "state", "journal": [{"version", "event", "cause", "at"}], "timers":
 /// [{"name", "due_at"}], "outbox": [{"seq", "id", "to", "type", "attempts",

@@ -274,6 +274,15 @@ router make_router(api_config cfg) {
     });
 
   r.add(
+    verb::get, "/v1/admin/audit",
+    [c, &node](const request& req, const params&, const respond_fn& respond) {
+      require_admin(req, c->admin_token);
+      node.audit(answer<actors::auditor::report>(
+        respond, [](const actors::auditor::report& r) {
+          return ok_json(render(r));
+        }));
+    });
+  r.add(
     verb::get, "/v1/admin/actors/{kind}/{id}",
     [c, &node](const request& req, const params& p, const respond_fn& respond) {
       require_admin(req, c->admin_token);

@@ -48,6 +48,7 @@ inline bool read_record(storage::store& db, const std::string& key,
 ///   handle_fn and decode_fn (the machine's handle and decode).
 template <class Spec>
 struct kind_base {
+  using spec = Spec;
   using state = typename Spec::state;
   using input = typename Spec::input;
   using config = typename Spec::config;

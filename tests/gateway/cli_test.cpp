@@ -92,6 +92,10 @@ BOOST_AUTO_TEST_CASE(defaults_match_api_md) {
   BOOST_TEST(c.node.technicians.empty());
   BOOST_TEST(c.node.sms_webhook.empty());
   BOOST_TEST(c.node.journal_keep == 100u);
+  BOOST_TEST(c.node.audit_interval == 300'000);
+  BOOST_TEST(
+    parse({"serve", "--audit-interval", "0"}).cmd.serve->node.audit_interval
+    == 0);
   // A random admin token, shown on stderr; the dev secret, with a warning.
   BOOST_TEST(c.http.admin_token.size() == 32u);
   BOOST_TEST(r.err.find(c.http.admin_token) != std::string::npos);
@@ -188,6 +192,8 @@ BOOST_AUTO_TEST_CASE(bad_values_fail_with_clear_messages) {
   fails({"serve", "--data", ""}, "--data");
   fails({"serve", "--notify-delay", "0s"}, "--notify-delay");
   fails({"serve", "--journal-keep", "0"}, "--journal-keep");
+  fails({"serve", "--audit-interval", "often"}, "--audit-interval");
+  fails({"serve", "--alert-webhook", "mailto:x"}, "--alert-webhook");
   fails({"serve", "--journal-keep", "-5"}, "--journal-keep");
   fails({"serve", "--notify-ttl", "1m"}, "shorter than --notify-delay");
   fails({"serve", "--dispatch-delay", "soon"}, "--dispatch-delay");

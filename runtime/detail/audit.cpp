@@ -1,0 +1,259 @@
+#include "runtime/detail/audit.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/detail/kinds.hpp"
+#include "storage/keys.hpp"
+#include "storage/store.hpp"
+
+namespace ordo::runtime::detail {
+
+namespace {
+
+using actors::auditor::report;
+using actors::auditor::snapshot;
+
+/// Ledger kinds: loads every stored actor of `Kind` into `out` (by id),
+/// headers and entries, in one scan of the kind's key range.
+template <class Kind, class Map>
+void load_all(storage::store& db, Map& out) {
+  std::string prefix = std::string{Kind::name} + "/";
+  db.scan(storage::cf::actors, prefix,
+          [&](std::string_view key, std::string_view value) {
+            std::string kind, id, suffix;
+            if (!storage::keys::split_owned(key, &kind, &id, &suffix)
+                || kind != Kind::name) {
+              return true;
+            }
+            auto j = storage::codec::unpack(value);
+            if (j.is_discarded()) {
+              std::fprintf(stderr, "ordo audit: unreadable record of %s/%s\n",
+                           kind.c_str(), id.c_str());
+              return true;
+            }
+            auto& s = out[id];
+            if (suffix.empty()) {
+              // A header sorts before its entries ("id" < "id" NUL ...).
+              j.get_to(s);
+              Kind::init(s, id);
+            } else if (suffix.rfind("e/", 0) == 0) {
+              Kind::spec::entries_from_json(j, suffix.substr(2), s);
+            }
+            return true;
+          });
+}
+
+/// Snapshot kinds: every key is a whole state.
+template <class Kind, class Map>
+void load_snapshots(storage::store& db, Map& out) {
+  std::string prefix = std::string{Kind::name} + "/";
+  db.scan(storage::cf::actors, prefix,
+          [&](std::string_view key, std::string_view value) {
+            std::string kind, id, suffix;
+            if (!storage::keys::split_owned(key, &kind, &id, &suffix)
+                || kind != Kind::name || !suffix.empty()) {
+              return true;
+            }
+            auto j = storage::codec::unpack(value);
+            if (!j.is_discarded()) {
+              j.get_to(out[id]);
+            }
+            return true;
+          });
+}
+
+std::string quoted(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false,
+                                nlohmann::json::error_handler_t::replace);
+}
+
+} // namespace
+
+audit_service::audit_service(storage::store& db, relay& outbox,
+                             const router& targets, clock& time,
+                             counters& metrics, audit_options opts,
+                             std::unique_ptr<http_poster> webhook)
+  : db_(db), outbox_(outbox), targets_(targets), time_(time), metrics_(metrics),
+    opts_(std::move(opts)), webhook_(std::move(webhook)) {}
+
+std::unique_ptr<audit_service>
+audit_service::start(storage::store& db, relay& outbox, const router& targets,
+                     clock& time, counters& metrics, audit_options opts,
+                     std::string* err) {
+  std::unique_ptr<http_poster> webhook;
+  if (!opts.alert_webhook.empty()) {
+    auto url = parse_http_url(opts.alert_webhook, "--alert-webhook", err);
+    if (!url) {
+      return nullptr;
+    }
+    http_post_options po;
+    po.name = "alert webhook";
+    webhook = http_poster::start(std::move(*url), po, err);
+    if (!webhook) {
+      return nullptr;
+    }
+  }
+  std::unique_ptr<audit_service> a{new audit_service{
+    db, outbox, targets, time, metrics, std::move(opts), std::move(webhook)}};
+  a->thread_ = std::thread{[p = a.get()] {
+    p->run();
+  }};
+  return a;
+}
+
+audit_service::~audit_service() {
+  stop();
+}
+
+void audit_service::request(done_fn done) {
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    if (!stopping_) {
+      requests_.push_back(std::move(done));
+      cv_.notify_all();
+      return;
+    }
+  }
+  done(report{});
+}
+
+void audit_service::stop() {
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  if (webhook_) {
+    webhook_->stop();
+  }
+  std::deque<done_fn> left;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    left.swap(requests_);
+  }
+  for (auto& done : left) {
+    done(report{});
+  }
+}
+
+void audit_service::run() {
+  using namespace std::chrono;
+  auto next = steady_clock::now() + milliseconds{opts_.interval};
+  std::unique_lock<std::mutex> lock{mu_};
+  while (!stopping_) {
+    bool due = false;
+    if (requests_.empty()) {
+      if (opts_.interval > 0) {
+        due = !cv_.wait_until(lock, next, [this] {
+          return stopping_ || !requests_.empty();
+        });
+      } else {
+        cv_.wait(lock, [this] {
+          return stopping_ || !requests_.empty();
+        });
+      }
+    }
+    if (stopping_) {
+      break;
+    }
+    std::deque<done_fn> waiting;
+    waiting.swap(requests_);
+    lock.unlock();
+    auto r = audit_once();
+    for (auto& done : waiting) {
+      done(r);
+    }
+    if (due || opts_.interval > 0) {
+      next = steady_clock::now() + milliseconds{opts_.interval};
+    }
+    lock.lock();
+  }
+}
+
+snapshot audit_service::take_snapshot() {
+  snapshot s;
+  auto settling = [this](snapshot& into) {
+    for (const auto& m : outbox_.messages(false, SIZE_MAX)) {
+      into.settling.insert(m.from.kind + "/" + m.from.id);
+    }
+  };
+  // Before and after the scan: an actor with messages in flight at either
+  // moment is settling (see auditor.hpp).
+  settling(s);
+  s.now = time_.now();
+  load_snapshots<order_kind>(db_, s.orders);
+  load_all<sku_kind>(db_, s.skus);
+  load_snapshots<coupon_kind>(db_, s.coupons);
+  load_all<affiliate_kind>(db_, s.affiliates);
+  std::map<std::string, actors::technicians::state> pools;
+  load_all<technicians_kind>(db_, pools);
+  for (auto& [id, p] : pools) {
+    s.pools.push_back(std::move(p));
+  }
+  settling(s);
+  auto f = outbox_.stats();
+  s.oldest_outbox_ms = f.oldest_ms;
+  s.dead_letters = f.dead_letters;
+  return s;
+}
+
+report audit_service::audit_once() {
+  report r;
+  try {
+    r = actors::auditor::audit(take_snapshot(), opts_.rules);
+  } catch (const std::exception& e) {
+    r.violations.push_back({"audit_failed", "storage",
+                            std::string{"cannot audit: "} + e.what(), false});
+  }
+  auto run = ++runs_;
+  for (std::size_t i = 0; i < r.heals.size(); ++i) {
+    auto& h = r.heals[i];
+    h.id = "audit#" + std::to_string(run) + "." + std::to_string(i);
+    targets_.deliver(h, h.id, nullptr); // lost: the next run heals again
+  }
+  metrics_.add("audit_runs");
+  metrics_.add("audit_violations", r.violations.size());
+  metrics_.add("audit_heals", r.heals.size());
+  alert(r);
+  return r;
+}
+
+void audit_service::alert(const report& r) {
+  for (const auto& v : r.violations) {
+    std::fprintf(stderr,
+                 "ordo audit: violation rule=%s subject=%s healed=%s "
+                 "detail=%s\n",
+                 v.rule.c_str(), v.subject.c_str(), v.healed ? "true" : "false",
+                 quoted(v.detail).c_str());
+  }
+  if (!webhook_ || r.violations.empty()) {
+    return;
+  }
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& v : r.violations) {
+    list.push_back({{"rule", v.rule},
+                    {"subject", v.subject},
+                    {"detail", v.detail},
+                    {"healed", v.healed}});
+  }
+  // Best effort: an alert that cannot be delivered is still in the log
+  // and the metrics.
+  webhook_->post(
+    "",
+    nlohmann::json{{"source", "ordo audit"}, {"violations", list}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace),
+    [](bool ok, const std::string& why) {
+      if (!ok) {
+        std::fprintf(stderr, "ordo audit: alert webhook: %s\n", why.c_str());
+      }
+    });
+}
+
+} // namespace ordo::runtime::detail
