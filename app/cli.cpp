@@ -52,6 +52,7 @@ struct serve_flags {
   std::uint32_t journal_keep = 100;
   std::string audit_interval = "5m";
   std::string alert_webhook;
+  std::string faults;
 };
 
 /// The raw flag values of `ordo sandbox-provider`.
@@ -168,6 +169,10 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
     throw CLI::ValidationError("--alert-webhook", why);
   }
   node.alert_webhook = f.alert_webhook;
+  if (!f.faults.empty()
+      && !runtime::parse_fault_spec(f.faults, &c.faults, &why)) {
+    throw CLI::ValidationError("--faults", why);
+  }
 
   if (!parse_listen_address(f.http, &http.host, &http.port)) {
     throw CLI::ValidationError(
@@ -322,6 +327,12 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     ->add_option("--alert-webhook", f.alert_webhook,
                  "POST audit violations as JSON to http://HOST:PORT/PATH")
     ->type_name("URL");
+  serve
+    ->add_option("--faults", f.faults,
+                 "Arm failure injection at start-up: POINT=ACTION[:DURATION]"
+                 "[@PROBABILITY][#COUNT],... (e.g. "
+                 "store.after_commit=crash@0.01); for tests and drills")
+    ->type_name("SPEC");
   serve
     ->add_option("--journal-keep", f.journal_keep,
                  "Journal entries kept per actor (older ones are deleted)")

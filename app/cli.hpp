@@ -9,10 +9,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "app/inspect.hpp"
 #include "app/sandbox_provider.hpp"
 #include "gateway/server.hpp"
+#include "runtime/faults.hpp"
 #include "runtime/node.hpp"
 
 namespace ordo::app {
@@ -21,6 +23,8 @@ namespace ordo::app {
 struct serve_config {
   runtime::node_options node;
   gateway::server_options http;
+  /// Failure injection armed at start-up (--faults), before the node opens.
+  std::vector<runtime::fault_rule> faults;
 };
 
 /// What the command line asks for.

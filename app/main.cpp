@@ -43,6 +43,15 @@ int serve(const ordo::app::serve_config& cfg) {
   signal(SIGPIPE, SIG_IGN);
 
   std::string err;
+  for (const auto& rule : cfg.faults) {
+    // Armed before storage opens, so store points see the first commit.
+    if (!ordo::runtime::faults::global().arm(rule, &err)) {
+      std::cerr << "ordo: --faults: " << err << std::endl;
+      return 1;
+    }
+    std::cerr << "ordo: fault armed: "
+              << ordo::runtime::rule_to_json(rule).dump() << std::endl;
+  }
   auto node = ordo::runtime::node::start(cfg.node, &err);
   if (!node) {
     std::cerr << "ordo: cannot start the node: " << err << std::endl;

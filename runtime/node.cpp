@@ -14,6 +14,7 @@
 #include "runtime/detail/sandbox.hpp"
 #include "runtime/detail/sms.hpp"
 #include "runtime/detail/timers.hpp"
+#include "runtime/faults.hpp"
 #include "runtime/ids.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
@@ -144,6 +145,7 @@ public:
     storage::store_options so;
     so.path = opts_.data_dir;
     so.sync = opts_.sync;
+    so.fault = storage_fault_hook();
     db_ = storage::store::open(so, err);
     if (!db_) {
       return false;

@@ -102,6 +102,16 @@ struct store_options {
   bool read_only = false;
   /// Most batches merged into one group commit. Default: 4096.
   std::size_t max_group = 4096;
+  /// Failure injection (the runtime binds it to its fault registry). Called
+  /// on the commit thread with "store.before_commit" before a group commit
+  /// is written, and with "store.after_commit" after its WAL write and
+  /// before its callbacks run. True from "store.before_commit" fails every
+  /// batch of the group with an error, as a write error does, but writes
+  /// nothing and leaves the store usable (nothing reached the WAL, so there
+  /// is no reason to stop). What "store.after_commit" returns is ignored.
+  /// The hook may block (a slow commit) or end the process. Default: empty
+  /// (no hook, no cost).
+  std::function<bool(const char* point)> fault;
 };
 
 /// Figures about the commit path, for metrics and benchmarks.

@@ -7,6 +7,7 @@
 #include "gateway/detail/metrics.hpp"
 #include "gateway/detail/render.hpp"
 #include "gateway/detail/validate.hpp"
+#include "runtime/faults.hpp"
 #include "runtime/node.hpp"
 
 namespace ordo::gateway::detail {
@@ -306,6 +307,68 @@ router make_router(api_config cfg) {
         return ok_json(render(held, stats));
       });
     });
+
+  // Failure injection (issue 5): list the armed rules and the points, arm
+  // one rule, clear all or one.
+  r.add(verb::get, "/v1/admin/faults",
+        [c](const request& req, const params&, const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          ojson armed = ojson::array();
+          for (const auto& rule : runtime::faults::global().list()) {
+            armed.push_back(ojson(runtime::rule_to_json(rule)));
+          }
+          ojson points = ojson::array();
+          for (const auto& p : runtime::fault_points()) {
+            ojson actions = ojson::array();
+            for (auto a :
+                 {runtime::fault_action::crash, runtime::fault_action::error,
+                  runtime::fault_action::delay, runtime::fault_action::drop}) {
+              if (p.supports(a)) {
+                actions.push_back(runtime::to_string(a));
+              }
+            }
+            points.push_back({{"name", p.name},
+                              {"actions", std::move(actions)},
+                              {"where", p.where}});
+          }
+          respond([armed = std::move(armed), points = std::move(points)] {
+            return ok_json({{"faults", armed}, {"points", points}});
+          });
+        });
+  r.add(verb::post, "/v1/admin/faults",
+        [c](const request& req, const params&, const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          auto body = parse_object(req.body());
+          runtime::fault_rule rule;
+          std::string why;
+          if (!runtime::rule_from_json(body, &rule, &why)
+              || !runtime::faults::global().arm(rule, &why)) {
+            throw api_error(actors::errc::bad_request, why);
+          }
+          respond([rule] {
+            return ok_json(ojson(runtime::rule_to_json(rule)));
+          });
+        });
+  r.add(verb::delete_, "/v1/admin/faults",
+        [c](const request& req, const params&, const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          runtime::faults::global().clear_all();
+          respond([] {
+            return ok_json({{"faults", ojson::array()}});
+          });
+        });
+  r.add(verb::delete_, "/v1/admin/faults/{point}",
+        [c](const request& req, const params& p, const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          auto point = path_id(p, "point");
+          if (!runtime::faults::global().clear(point)) {
+            throw api_error(actors::errc::not_found,
+                            "no fault armed at " + point);
+          }
+          respond([point] {
+            return ok_json({{"cleared", point}});
+          });
+        });
 
   // GET /v1/admin/sms: what the built-in SMS log sink sent (empty with
   // --sms-webhook), so "sent once" can be checked from outside.

@@ -5,12 +5,14 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include "gateway/detail/errors.hpp"
+#include "runtime/faults.hpp"
 
 namespace ordo::gateway::detail {
 
@@ -299,30 +301,57 @@ void session::finish(std::uint64_t seq, const reply_maker& make) {
 }
 
 void session::write(reply r, bool close) {
-  try {
-    res_ = {};
-    res_.version(version_);
-    res_.result(r.status);
-    res_.set(http::field::server, "ordo");
-    res_.set(http::field::content_type, "application/json");
-    for (auto& [name, value] : r.headers) {
-      res_.set(name, value);
+  // The write itself: at once, or after a gateway.before_reply delay.
+  auto send = [this](reply r, bool close) {
+    try {
+      res_ = {};
+      res_.version(version_);
+      res_.result(r.status);
+      res_.set(http::field::server, "ordo");
+      res_.set(http::field::content_type, "application/json");
+      for (auto& [name, value] : r.headers) {
+        res_.set(name, value);
+      }
+      res_.body() = std::move(r.body);
+      res_.keep_alive(keep_alive_ && !close);
+      res_.prepare_payload();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ordo gateway: cannot build a reply: %s\n",
+                   e.what());
+      this->close();
+      return;
     }
-    res_.body() = std::move(r.body);
-    res_.keep_alive(keep_alive_ && !close);
-    res_.prepare_payload();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "ordo gateway: cannot build a reply: %s\n", e.what());
-    this->close();
-    return;
+    bool keep = res_.keep_alive();
+    stream_.expires_after(state_.opts.write_timeout);
+    http::async_write(
+      stream_, res_,
+      [self = shared_from_this(), keep](beast::error_code ec, std::size_t) {
+        self->on_write(ec, keep);
+      });
+  };
+  if (auto f = runtime::fault_draw("gateway.before_reply")) {
+    if (f->action == runtime::fault_action::drop) {
+      this->close(); // nobody is answered
+      return;
+    }
+    if (f->action == runtime::fault_action::error) {
+      r = to_reply(std::make_exception_ptr(
+        std::runtime_error("injected fault at gateway.before_reply")));
+    } else if (f->action == runtime::fault_action::delay) {
+      // A timer on the strand: the I/O thread goes on serving others.
+      auto timer = std::make_shared<asio::steady_timer>(
+        executor_, std::chrono::milliseconds{f->delay_ms});
+      timer->async_wait([self = shared_from_this(), timer, send,
+                         r = std::move(r),
+                         close](beast::error_code ec) mutable {
+        if (!ec && !self->closed_) {
+          send(std::move(r), close);
+        }
+      });
+      return;
+    }
   }
-  bool keep = res_.keep_alive();
-  stream_.expires_after(state_.opts.write_timeout);
-  http::async_write(
-    stream_, res_,
-    [self = shared_from_this(), keep](beast::error_code ec, std::size_t) {
-      self->on_write(ec, keep);
-    });
+  send(std::move(r), close);
 }
 
 void session::on_write(beast::error_code ec, bool keep_alive) {

@@ -41,10 +41,40 @@ void http_provider::deliver(const actors::envelope& msg, std::string,
       done({actors::error{actors::errc::bad_request, std::move(why)}, {}, {}});
     }
   };
-  auto order_id = msg.body.value("order_id", "");
-  if (order_id.empty()) {
+  if (msg.body.value("order_id", "").empty()) {
     return fail("payment provider: " + msg.type + " without order_id");
   }
+  if (msg.type != "close" && msg.type != "refund") {
+    return fail("payment provider: unknown call " + msg.type);
+  }
+  if (msg.type == "refund" && msg.body.value("refund_id", "").empty()) {
+    return fail("payment provider: refund without refund_id");
+  }
+  bool answer = true;
+  if (auto f = fault_draw("payment.call")) {
+    if (f->action == fault_action::error) {
+      if (done) {
+        done({actors::error{actors::errc::unavailable,
+                            "payment provider: injected fault at payment.call"},
+              {},
+              {}});
+      }
+      return;
+    }
+    if (f->action == fault_action::delay) {
+      delayer_.after(f->delay_ms, [this, msg, done = std::move(done)] {
+        call(msg, done, true);
+      });
+      return;
+    }
+    answer = false; // drop: the call is made; its answer is lost
+  }
+  call(msg, std::move(done), answer);
+}
+
+void http_provider::call(const actors::envelope& msg, reply_fn done,
+                         bool answer) {
+  auto order_id = msg.body.value("order_id", "");
   auto unavailable = [done](const std::string& why) {
     if (done) {
       done({actors::error{actors::errc::unavailable, why}, {}, {}});
@@ -52,37 +82,38 @@ void http_provider::deliver(const actors::envelope& msg, std::string,
   };
   if (msg.type == "close") {
     poster_->post("/close", nlohmann::json{{"order_id", order_id}}.dump(),
-                  [done, unavailable](bool ok, const std::string& why) {
+                  [done, unavailable, answer](bool ok, const std::string& why) {
+                    if (!answer) {
+                      return;
+                    }
                     if (!ok) {
                       unavailable(why);
                     } else if (done) {
                       done({});
                     }
                   });
-  } else if (msg.type == "refund") {
-    auto refund_id = msg.body.value("refund_id", "");
-    if (refund_id.empty()) {
-      return fail("payment provider: refund without refund_id");
-    }
-    auto body = nlohmann::json{
-      {"refund_id", refund_id},
-      {"txn_id", msg.body.value("txn_id", "")},
-      {"amount", msg.body.value("amount", std::int64_t{0})},
-      {"order_id",
-       order_id}}.dump();
-    auto* targets = &targets_;
-    poster_->post("/refund", std::move(body),
-                  [targets, order_id, refund_id, done,
-                   unavailable](bool ok, const std::string& why) {
-                    if (!ok) {
-                      unavailable(why);
-                    } else {
-                      confirm_refund(*targets, order_id, refund_id, done);
-                    }
-                  });
-  } else {
-    return fail("payment provider: unknown call " + msg.type);
+    return;
   }
+  auto refund_id = msg.body.value("refund_id", "");
+  auto body = nlohmann::json{
+    {"refund_id", refund_id},
+    {"txn_id", msg.body.value("txn_id", "")},
+    {"amount", msg.body.value("amount", std::int64_t{0})},
+    {"order_id",
+     order_id}}.dump();
+  auto* targets = &targets_;
+  poster_->post("/refund", std::move(body),
+                [targets, order_id, refund_id, done, unavailable,
+                 answer](bool ok, const std::string& why) {
+                  if (!answer) {
+                    return;
+                  }
+                  if (!ok) {
+                    unavailable(why);
+                  } else {
+                    confirm_refund(*targets, order_id, refund_id, done);
+                  }
+                });
 }
 
 http_provider::figures http_provider::stats() const {
@@ -96,6 +127,7 @@ http_provider::figures http_provider::stats() const {
 }
 
 void http_provider::stop() {
+  delayer_.stop(); // first: a delayed call would post
   poster_->stop();
 }
 

@@ -16,6 +16,11 @@
 // run on it (or on the order's thread for a refund's confirmation) and must
 // not block either.
 //
+// Fault point payment.call (runtime/faults.hpp), once a call is well-formed:
+// error answers `unavailable` without calling; drop calls but never answers
+// (nor confirms a refund; the relay's ack timeout repeats it); delay calls
+// later, from the delayer's thread.
+//
 // Threading: thread-safe.
 
 #include <cstdint>
@@ -23,6 +28,7 @@
 #include <string>
 
 #include "runtime/detail/sink.hpp"
+#include "runtime/faults.hpp"
 
 namespace ordo::runtime::detail {
 
@@ -64,17 +70,23 @@ public:
 
   figures stats() const;
 
-  /// Stops the I/O thread and closes every connection; calls in flight are
-  /// dropped unanswered (the relay, stopped first, repeats them after a
-  /// restart). Idempotent.
+  /// Stops the I/O thread and closes every connection; calls in flight (or
+  /// held back by an injected delay) are dropped unanswered (the relay,
+  /// stopped first, repeats them after a restart). Idempotent.
   void stop();
 
 private:
   http_provider(std::unique_ptr<http_poster> poster, const router& targets);
 
+  /// Makes the well-formed call `msg`; answers `done` only if `answer`.
+  void call(const actors::envelope& msg, reply_fn done, bool answer);
+
   // Constant after construction.
   const std::unique_ptr<http_poster> poster_;
   const router& targets_;
+
+  /// Calls held back by a payment.call delay.
+  fault_delayer delayer_;
 };
 
 } // namespace ordo::runtime::detail

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "runtime/detail/sink.hpp"
+#include "runtime/faults.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
 
@@ -267,7 +268,7 @@ void relay::send(const lane_key& k, lane& l, deliveries& out) {
   ++l.attempts;
   ++attempts_;
   arm(k, l, steady_now() + opts_.ack_timeout);
-  out.push_back({k, seq, entries_.at(seq).e.msg});
+  out.push_back({k, seq, entries_.at(seq).e.msg, false});
 }
 
 void relay::release_slot(const actors::address& to, deliveries& out) {
@@ -307,6 +308,17 @@ void relay::arm(const lane_key& k, lane& l, actors::millis due) {
   if (timers_.size() > 2 * lanes_.size() + 1024) {
     compact_timers();
   }
+}
+
+void relay::postpone(const lane_key& k, std::uint64_t seq, actors::millis ms) {
+  std::lock_guard<std::mutex> guard{mu_};
+  auto i = lanes_.find(k);
+  if (i == lanes_.end() || i->second.at != phase::in_flight
+      || i->second.queue.front() != seq) {
+    return;
+  }
+  i->second.at = phase::delayed;
+  arm(k, i->second, steady_now() + ms);
 }
 
 void relay::compact_timers() {
@@ -349,6 +361,23 @@ void relay::hand_over(deliveries out) {
     auto next = std::move(q.front());
     q.pop_front();
     auto* self = next.self;
+    if (!next.d.faulted) {
+      // Fault point relay.deliver: never blocks this thread (it may be the
+      // commit thread); a delay goes through the lane's timer instead.
+      if (auto f = fault_draw("relay.deliver")) {
+        if (f->action == fault_action::error) {
+          self->on_reply(next.d.key, next.d.seq,
+                         {actors::error{actors::errc::unavailable,
+                                        "injected fault at relay.deliver"},
+                          {},
+                          {}});
+        } else if (f->action == fault_action::delay) {
+          self->postpone(next.d.key, next.d.seq, f->delay_ms);
+        }
+        // drop: neither handed over nor answered; the ack timeout repeats it.
+        continue;
+      }
+    }
     self->targets_.deliver(
       next.d.msg, next.d.msg.id,
       [self, k = std::move(next.d.key), seq = next.d.seq](const turn_reply& r) {
@@ -552,6 +581,12 @@ void relay::run() {
       } else if (l.at == phase::backoff) {
         l.at = phase::ready;
         start_lane(t.key, l, out);
+      } else if (l.at == phase::delayed) {
+        // The injected delay is over: hand over, then wait for the ack.
+        l.at = phase::in_flight;
+        arm(t.key, l, now + opts_.ack_timeout);
+        auto seq = l.queue.front();
+        out.push_back({t.key, seq, entries_.at(seq).e.msg, true});
       }
     }
     if (!out.empty()) {

@@ -20,6 +20,11 @@
 // for inspection; it is never delivered again, and its lane moves on.
 // Restart: `load` scans the outbox once and re-delivers everything in it
 // (receivers dedupe on the message id), and loads the dead letters.
+// Fault point relay.deliver (runtime/faults.hpp), at each hand-over: error
+// is a retryable failure without calling the sink, drop calls nothing and
+// answers nothing (the ack timeout repeats it), delay holds the lane (and
+// its slot) on its timer and hands over from the timer thread; no thread
+// sleeps.
 //
 // Records (MessagePack, storage::codec):
 //
@@ -155,6 +160,8 @@ private:
     waiting,   ///< in its destination's FIFO for a slot
     in_flight, ///< holds a slot; the ack timer runs
     backoff,   ///< after a retryable failure; the retry timer runs
+    delayed,   ///< holds a slot; handed over when its timer runs (an
+               ///< injected relay.deliver delay), then in_flight
   };
 
   struct lane {
@@ -192,12 +199,17 @@ private:
     lane_key key;
     std::uint64_t seq = 0;
     actors::envelope msg;
+    /// Already past the relay.deliver fault point (after a delay).
+    bool faulted = false;
   };
   using deliveries = std::vector<delivery>;
 
   void run();
   void on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r);
   void hand_over(deliveries out);
+  /// Holds the in-flight head `seq` of lane `k` back for `ms` (a
+  /// relay.deliver delay); takes mu_.
+  void postpone(const lane_key& k, std::uint64_t seq, actors::millis ms);
 
   // Require mu_ held; deliveries to start go to `out`.
   void start_lane(const lane_key& k, lane& l, deliveries& out);

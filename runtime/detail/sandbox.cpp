@@ -68,6 +68,30 @@ void sandbox_provider::deliver(const actors::envelope& msg, std::string,
   if (c.id.empty() || c.order_id.empty()) {
     return fail("payment provider: " + msg.type + " without ids");
   }
+  bool answer = true;
+  if (auto f = fault_draw("payment.call")) {
+    if (f->action == fault_action::error) {
+      if (done) {
+        done({actors::error{actors::errc::unavailable,
+                            "payment provider: injected fault at payment.call"},
+              {},
+              {}});
+      }
+      return;
+    }
+    if (f->action == fault_action::delay) {
+      delayer_.after(f->delay_ms, [this, c, done = std::move(done)] {
+        record(c, done, true);
+      });
+      return;
+    }
+    answer = false; // drop: the provider takes the call; its answer is lost
+  }
+  record(c, std::move(done), answer);
+}
+
+void sandbox_provider::record(const provider_call& c, reply_fn done,
+                              bool answer) {
   auto key = c.kind + "/" + c.id;
   storage::batch b;
   {
@@ -78,8 +102,11 @@ void sandbox_provider::deliver(const actors::envelope& msg, std::string,
           storage::codec::pack(to_record(i->second)));
   }
   auto* targets = &targets_;
-  db_.commit(std::move(b), [c, done = std::move(done),
-                            targets](const storage::status& s) mutable {
+  db_.commit(std::move(b), [c, done = std::move(done), targets,
+                            answer](const storage::status& s) mutable {
+    if (!answer) {
+      return;
+    }
     if (!s.ok()) {
       if (done) {
         done({actors::error{actors::errc::internal, s.message()}, {}, {}});

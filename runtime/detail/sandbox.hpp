@@ -8,6 +8,11 @@
 // acknowledge the relay, so a crash anywhere repeats the call, never loses
 // it, and the provider still counts one refund.
 //
+// Fault point payment.call (runtime/faults.hpp), once a call is well-formed:
+// error answers `unavailable` without recording it; drop records it but
+// neither confirms nor answers (the relay's ack timeout repeats it); delay
+// records it later, from the delayer's thread.
+//
 // Threading: thread-safe.
 
 #include <map>
@@ -16,6 +21,7 @@
 #include <vector>
 
 #include "runtime/detail/sink.hpp"
+#include "runtime/faults.hpp"
 #include "runtime/node.hpp"
 
 namespace ordo::storage {
@@ -45,6 +51,9 @@ public:
   std::vector<provider_call> calls() const;
 
 private:
+  /// Records `c` durably, then (if `answer`) confirms and answers `done`.
+  void record(const provider_call& c, reply_fn done, bool answer);
+
   // Constant after construction.
   storage::store& db_;
   const router& targets_;
@@ -52,6 +61,9 @@ private:
   mutable std::mutex mu_;
   // Guarded by mu_. Key: kind '/' id.
   std::map<std::string, provider_call> calls_;
+
+  /// Calls held back by a payment.call delay. Last: stopped first.
+  fault_delayer delayer_;
 };
 
 } // namespace ordo::runtime::detail

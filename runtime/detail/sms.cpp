@@ -157,14 +157,33 @@ void sms_sink::deliver(const actors::envelope& msg, std::string,
     std::lock_guard<std::mutex> guard{mu_};
     ++deliveries_;
   }
+  bool confirm = true;
+  if (auto f = fault_draw("sms.call")) {
+    if (f->action == fault_action::error) {
+      return answer(done, actors::errc::unavailable,
+                    "sms: injected fault at sms.call");
+    }
+    if (f->action == fault_action::delay) {
+      delayer_.after(f->delay_ms,
+                     [this, r = std::move(r), done = std::move(done)] {
+                       send(r, done, true);
+                     });
+      return;
+    }
+    confirm = false; // drop: the SMS goes out; its confirmation is lost
+  }
+  send(std::move(r), std::move(done), confirm);
+}
+
+void sms_sink::send(sms_record r, reply_fn done, bool confirm) {
   if (poster_) {
-    post(std::move(r), std::move(done));
+    post(std::move(r), std::move(done), confirm);
   } else {
-    record(std::move(r), std::move(done));
+    record(std::move(r), std::move(done), confirm);
   }
 }
 
-void sms_sink::post(sms_record r, reply_fn done) {
+void sms_sink::post(sms_record r, reply_fn done, bool confirm) {
   auto body = nlohmann::json{
     {"notification_id", r.notification_id},
     {"order_id", r.order_id},
@@ -172,8 +191,8 @@ void sms_sink::post(sms_record r, reply_fn done) {
     {"text",
      r.text}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   poster_->post("", std::move(body),
-                [this, r = std::move(r),
-                 done = std::move(done)](bool ok, std::string why) mutable {
+                [this, r = std::move(r), done = std::move(done),
+                 confirm](bool ok, std::string why) mutable {
                   {
                     std::lock_guard<std::mutex> guard{mu_};
                     if (!ok) {
@@ -181,6 +200,9 @@ void sms_sink::post(sms_record r, reply_fn done) {
                     } else if (posted_.insert(r.notification_id).second) {
                       ++sent_;
                     }
+                  }
+                  if (!confirm) {
+                    return;
                   }
                   if (!ok) {
                     return answer(done, actors::errc::unavailable,
@@ -190,7 +212,7 @@ void sms_sink::post(sms_record r, reply_fn done) {
                 });
 }
 
-void sms_sink::record(sms_record r, reply_fn done) {
+void sms_sink::record(sms_record r, reply_fn done, bool confirm) {
   storage::batch b;
   {
     std::lock_guard<std::mutex> guard{mu_};
@@ -203,16 +225,22 @@ void sms_sink::record(sms_record r, reply_fn done) {
   }
   b.put(storage::cf::aux, std::string{prefix} + r.notification_id,
         storage::codec::pack(to_json(r)));
-  db_->commit(std::move(b), [this, r = std::move(r), done = std::move(done)](
-                              const storage::status& s) mutable {
+  db_->commit(std::move(b), [this, r = std::move(r), done = std::move(done),
+                             confirm](const storage::status& s) mutable {
     if (!s.ok()) {
       {
         std::lock_guard<std::mutex> guard{mu_};
         ++failures_;
       }
+      if (!confirm) {
+        return;
+      }
       return answer(done, actors::errc::internal, "sms: " + s.message());
     }
     print(r);
+    if (!confirm) {
+      return;
+    }
     confirm_sms(targets_, r, std::move(done));
   });
 }
@@ -259,6 +287,7 @@ sms_sink::figures sms_sink::stats() const {
 }
 
 void sms_sink::stop() {
+  delayer_.stop(); // first: a delayed send would post or commit
   if (poster_) {
     poster_->stop();
   }

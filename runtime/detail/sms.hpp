@@ -32,6 +32,11 @@
 // the calling thread (a dead letter: retrying cannot help); an absent
 // template or text is "".
 //
+// Fault point sms.call (runtime/faults.hpp), once an "sms" is well-formed:
+// error answers `unavailable` without sending; drop sends (posts, or
+// records and prints) but neither confirms nor answers (the relay's ack
+// timeout repeats it); delay sends later, from the delayer's thread.
+//
 // Threading: thread-safe. Webhook replies run on the adapter's I/O thread;
 // log-sink replies on the store's commit thread. Neither blocks.
 
@@ -46,6 +51,7 @@
 
 #include "runtime/detail/http_post.hpp"
 #include "runtime/detail/sink.hpp"
+#include "runtime/faults.hpp"
 
 namespace ordo::storage {
 class store;
@@ -111,9 +117,9 @@ public:
 
   figures stats() const;
 
-  /// Webhook: stops the I/O thread; calls in flight are dropped unanswered
-  /// (the relay, stopped first, repeats them after a restart). Log sink:
-  /// nothing. Idempotent.
+  /// Drops the sends held back by an injected delay unanswered; webhook:
+  /// stops the I/O thread, and calls in flight are dropped unanswered too
+  /// (the relay, stopped first, repeats them after a restart). Idempotent.
   void stop();
 
 private:
@@ -126,8 +132,10 @@ private:
   sms_sink(const router& targets, storage::store* db,
            std::unique_ptr<http_poster> poster, line_fn log);
 
-  void record(sms_record r, reply_fn done);
-  void post(sms_record r, reply_fn done);
+  /// Sends `r`; confirms it and answers `done` only if `confirm`.
+  void send(sms_record r, reply_fn done, bool confirm);
+  void record(sms_record r, reply_fn done, bool confirm);
+  void post(sms_record r, reply_fn done, bool confirm);
   /// The log line of `r`, printed once per notification_id.
   void print(const sms_record& r);
 
@@ -144,6 +152,9 @@ private:
   std::uint64_t sent_ = 0;
   std::uint64_t deliveries_ = 0;
   std::uint64_t failures_ = 0;
+
+  /// Sends held back by an sms.call delay. Last: stopped first.
+  fault_delayer delayer_;
 };
 
 } // namespace ordo::runtime::detail

@@ -273,6 +273,12 @@ void rocks_store::write_group(pending* first, pending* last) {
     fail_all(failed_);
     return;
   }
+  if (opts_.fault && opts_.fault("store.before_commit")) {
+    static const status injected = status::error(
+      "storage: write failed: injected fault at store.before_commit");
+    fail_all(injected);
+    return;
+  }
   wb_.Clear();
   std::uint64_t accepted = 0;
   rocksdb::Status st;
@@ -317,6 +323,10 @@ void rocks_store::write_group(pending* first, pending* last) {
     failed_ = status::error("storage: write failed: " + st.ToString());
     fail_all(failed_);
     return;
+  }
+  if (opts_.fault && wb_.Count() > 0) {
+    // Durable now, and nobody has been told: the window a crash here tests.
+    static_cast<void>(opts_.fault("store.after_commit"));
   }
   batches_.fetch_add(accepted, std::memory_order_relaxed);
   static const status rejected = status::error(

@@ -156,6 +156,20 @@ BOOST_AUTO_TEST_CASE(side_effect_flags_fill_the_options) {
     == 1'000'000);
 }
 
+BOOST_AUTO_TEST_CASE(faults_flag_arms_rules_at_start_up) {
+  auto r = parse({"serve", "--faults",
+                  "store.after_commit=crash@0.01,relay.deliver=delay:200ms#3"});
+  BOOST_REQUIRE(r.cmd.serve.has_value());
+  const auto& f = r.cmd.serve->faults;
+  BOOST_REQUIRE_EQUAL(f.size(), 2u);
+  BOOST_TEST(f[0].point == "store.after_commit");
+  BOOST_TEST((f[0].action == ordo::runtime::fault_action::crash));
+  BOOST_TEST(f[0].probability == 0.01);
+  BOOST_TEST(f[1].delay_ms == 200u);
+  BOOST_TEST(f[1].count == 3u);
+  BOOST_TEST(parse({"serve"}).cmd.serve->faults.empty());
+}
+
 BOOST_AUTO_TEST_CASE(environment_supplies_secrets) {
   setenv("ORDO_ADMIN_TOKEN", "env-admin", 1);
   setenv("ORDO_PAYMENT_SECRET", "env-secret", 1);
@@ -193,6 +207,8 @@ BOOST_AUTO_TEST_CASE(bad_values_fail_with_clear_messages) {
   fails({"serve", "--notify-delay", "0s"}, "--notify-delay");
   fails({"serve", "--journal-keep", "0"}, "--journal-keep");
   fails({"serve", "--audit-interval", "often"}, "--audit-interval");
+  fails({"serve", "--faults", "store.after_commit=boom"}, "--faults");
+  fails({"serve", "--faults", "nowhere=crash"}, "--faults");
   fails({"serve", "--alert-webhook", "mailto:x"}, "--alert-webhook");
   fails({"serve", "--journal-keep", "-5"}, "--journal-keep");
   fails({"serve", "--notify-ttl", "1m"}, "shorter than --notify-delay");

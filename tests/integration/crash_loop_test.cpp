@@ -2,10 +2,11 @@
 // affiliate, payments, duplicate and conflicting callbacks, cancels,
 // repeated creates, payment timeouts, service orders that get dispatched)
 // against a real `ordo serve`, killed with SIGKILL at random moments N
-// times and restarted. After the last restart, once every deadline has
-// passed and the outbox is empty, the node's auditor and the test's own
-// recount from API reads must agree that no acknowledged write was lost,
-// every rule of DESIGN.md holds and nothing happened twice.
+// times (every other time it may first crash itself at an armed
+// store.after_commit fault point) and restarted. After the last restart, once
+// every deadline has passed and the outbox is empty, the node's auditor and the
+// test's own recount from API reads must agree that no acknowledged write was
+// lost, every rule of DESIGN.md holds and nothing happened twice.
 //
 //   crash_loop_test [-- --kills=N --seed=S]      (defaults: 5 kills, random)
 //
@@ -222,11 +223,18 @@ BOOST_AUTO_TEST_CASE(random_kills_lose_nothing_and_repeat_nothing) {
                                  "0",
                                  "--durability",
                                  "sync"};
-  auto start = [&] {
-    return std::make_unique<server_process>(ORDO_BINARY, flags,
+  // Every other round the node also carries an armed crash point: it
+  // kills itself right after a WAL write, before anyone is told.
+  auto start = [&](bool armed) {
+    auto args = flags;
+    if (armed) {
+      args.push_back("--faults");
+      args.push_back("store.after_commit=crash@0.01");
+    }
+    return std::make_unique<server_process>(ORDO_BINARY, args,
                                             dir.path() + "/ordo.log");
   };
-  auto server = start();
+  auto server = start(false);
   {
     http_client c{server->port()};
     BOOST_REQUIRE_EQUAL(put_sku(c, "A", stock, price).status, 200u);
@@ -252,12 +260,12 @@ BOOST_AUTO_TEST_CASE(random_kills_lose_nothing_and_repeat_nothing) {
     }
     // The kill comes at a random moment of the work: chaos, not a wait.
     std::this_thread::sleep_for(std::chrono::milliseconds{100 + rng() % 400});
-    server->kill_and_wait(SIGKILL);
+    server->kill_and_wait(SIGKILL); // if it has not crashed by itself
     stop = true;
     for (auto& t : clients) {
       t.join();
     }
-    server = start();
+    server = start(round + 1 < kills && (round + 1) % 2 == 1);
   }
 
   // After the last restart: every acknowledged write is there.

@@ -144,4 +144,51 @@ BOOST_AUTO_TEST_CASE(coupon_commission_sms_and_dispatch_as_api_md_says) {
   BOOST_CHECK_EQUAL(c.get("/v1/admin/sms").status, 401u);
 }
 
+BOOST_AUTO_TEST_CASE(faults_are_listed_armed_and_cleared_over_http) {
+  http_client c{port()};
+  auto admin = bearer(admin_token);
+  auto listed = c.get("/v1/admin/faults", admin);
+  BOOST_REQUIRE_EQUAL(listed.status, 200u);
+  BOOST_CHECK(listed.json["faults"].empty());
+  std::set<std::string> points;
+  for (auto& p : listed.json["points"]) {
+    points.insert(p["name"].get<std::string>());
+  }
+  for (auto name :
+       {"store.before_commit", "store.after_commit", "gateway.before_reply",
+        "relay.deliver", "payment.call", "sms.call"}) {
+    BOOST_CHECK_MESSAGE(points.count(name) == 1, name);
+  }
+  auto armed = c.post(
+    "/v1/admin/faults",
+    R"({"point":"relay.deliver","action":"error","probability":0.5,"count":3})",
+    admin);
+  BOOST_REQUIRE_EQUAL(armed.status, 200u);
+  BOOST_CHECK_EQUAL(armed.json["point"], "relay.deliver");
+  BOOST_CHECK_EQUAL(c.get("/v1/admin/faults", admin).json["faults"].size(), 1u);
+  BOOST_CHECK_EQUAL(
+    c.post("/v1/admin/faults", R"({"point":"nowhere","action":"crash"})", admin)
+      .status,
+    400u);
+  BOOST_CHECK_EQUAL(c.post("/v1/admin/faults",
+                           R"({"point":"store.after_commit","action":"drop"})",
+                           admin)
+                      .status,
+                    400u);
+  BOOST_CHECK_EQUAL(c.post("/v1/admin/faults", "{", admin).status, 400u);
+  BOOST_CHECK_EQUAL(
+    c.post("/v1/admin/faults", R"({"point":"relay.deliver","action":"error"})")
+      .status,
+    401u);
+  BOOST_CHECK_EQUAL(
+    c.request("DELETE", "/v1/admin/faults/relay.deliver", "", admin).status,
+    200u);
+  BOOST_CHECK_EQUAL(
+    c.request("DELETE", "/v1/admin/faults/relay.deliver", "", admin).status,
+    404u);
+  BOOST_CHECK_EQUAL(c.request("DELETE", "/v1/admin/faults", "", admin).status,
+                    200u);
+  BOOST_CHECK(c.get("/v1/admin/faults", admin).json["faults"].empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
