@@ -429,9 +429,32 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     ->required();
   insp->add_option("id", io.id, "Actor id")->required();
 
+  auto* aud = app.add_subcommand(
+    "audit", "Run the auditor over a stopped node's --data (report only) or "
+             "a running --url (which heals what is safe)");
+  inspect_options ao;
+  auto* aud_data = aud
+                     ->add_option("--data", ao.data_dir,
+                                  "RocksDB directory of a stopped "
+                                  "node (opened read-only)")
+                     ->type_name("DIR");
+  auto* aud_url
+    = aud->add_option("--url", ao.url, "A running node, http://HOST:PORT")
+        ->type_name("URL")
+        ->excludes(aud_data);
+  aud
+    ->add_option("--admin-token", ao.admin_token,
+                 "Admin token for --url (default: env ORDO_ADMIN_TOKEN)")
+    ->type_name("T")
+    ->envname("ORDO_ADMIN_TOKEN");
+
   command cmd;
   try {
     app.parse(argc, argv);
+    if (aud->parsed()) {
+      cmd.audit = to_inspect_options(ao, aud_url->count() > 0);
+      return cmd;
+    }
     if (insp->parsed()) {
       cmd.inspect = to_inspect_options(io, insp_url->count() > 0);
       return cmd;
@@ -450,6 +473,7 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     cmd.serve.reset();
     cmd.sandbox_provider.reset();
     cmd.inspect.reset();
+    cmd.audit.reset();
     cmd.exit_code = app.exit(e, out, err);
   }
   return cmd;

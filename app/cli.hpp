@@ -35,6 +35,8 @@ struct command {
   std::optional<sandbox_provider_options> sandbox_provider;
   /// Set when the process should print one actor (`ordo inspect`).
   std::optional<inspect_options> inspect;
+  /// Set when the process should print an audit (`ordo audit`).
+  std::optional<inspect_options> audit;
   /// Otherwise the exit code: 0 after help, non-zero after a bad flag.
   int exit_code = 0;
 };

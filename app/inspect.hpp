@@ -1,9 +1,10 @@
 #pragma once
 
-// `ordo inspect`: one actor's stored state, version, journal, timers and
-// outbox, as JSON on stdout (the body of GET /v1/admin/actors/{kind}/{id}).
-//   ordo inspect --data DIR KIND ID    a stopped node's storage, read-only
-//   ordo inspect --url URL KIND ID     a running node, over HTTP (admin)
+// The operator's read-only tools, as JSON on stdout (the bodies of the
+// admin endpoints), for a stopped node's storage (opened read-only) or a
+// running node over HTTP:
+//   ordo inspect (--data DIR | --url URL) KIND ID   one actor
+//   ordo audit   (--data DIR | --url URL)           the auditor's report
 //
 // Threading: runs on the caller's thread.
 
@@ -24,7 +25,12 @@ struct inspect_options {
 };
 
 /// Prints the actor to `out` (pretty JSON) and returns 0; prints why not to
-/// `err` and returns 1 (unknown kind, unreadable storage, HTTP error) .
+/// `err` and returns 1 (unknown kind, unreadable storage, HTTP error).
 int inspect(const inspect_options& opts, std::ostream& out, std::ostream& err);
+
+/// Prints the audit report (offline: nothing is healed, see
+/// runtime::audit_offline) and returns 0 when it is ok, 2 when it lists
+/// violations, 1 when it cannot run. `kind` and `id` are unused.
+int audit(const inspect_options& opts, std::ostream& out, std::ostream& err);
 
 } // namespace ordo::app

@@ -111,6 +111,9 @@ int sandbox_provider(const ordo::app::sandbox_provider_options& opts) {
 
 int main(int argc, char** argv) {
   auto cmd = ordo::app::parse_command_line(argc, argv, std::cout, std::cerr);
+  if (cmd.audit) {
+    return ordo::app::audit(*cmd.audit, std::cout, std::cerr);
+  }
   if (cmd.inspect) {
     return ordo::app::inspect(*cmd.inspect, std::cout, std::cerr);
   }

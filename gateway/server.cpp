@@ -26,8 +26,14 @@ using tcp = asio::ip::tcp;
 class server_impl final : public server {
 public:
   server_impl(const server_options& opts, runtime::node& n)
+    : server_impl(opts, n, std::make_shared<detail::request_metrics>()) {}
+
+  server_impl(const server_options& opts, runtime::node& n,
+              const std::shared_ptr<detail::request_metrics>& requests)
     : state_(opts,
-             detail::make_router({&n, opts.admin_token, opts.payment_secret})),
+             detail::make_router(
+               {&n, opts.admin_token, opts.payment_secret, requests}),
+             requests),
       work_(asio::make_work_guard(ioc_)), acceptor_(ioc_), retry_(ioc_) {}
 
   ~server_impl() override {

@@ -410,6 +410,8 @@ public:
     auto c = db_->stats();
     s.commits = c.commits;
     s.batches = c.batches;
+    s.commit_group_sizes = c.group_sizes;
+    s.wal_sync_seconds = c.sync_seconds;
     s.refund_anomalies = metrics_.get("refund_anomaly");
     s.sms_sent = metrics_.get("sms_sent");
     s.sms_suppressed = metrics_.get("sms_suppressed");
@@ -602,6 +604,47 @@ actors::result<actor_view> inspect_offline(const std::string& data_dir,
     return actors::error{actors::errc::internal, e.what()};
   }
   return v;
+}
+
+actors::result<actors::auditor::report>
+audit_offline(const std::string& data_dir, actors::millis now) {
+  storage::store_options so;
+  so.path = data_dir;
+  so.read_only = true;
+  std::string err;
+  auto db = storage::store::open(so, &err);
+  if (!db) {
+    return actors::error{actors::errc::internal, err};
+  }
+  actors::auditor::snapshot s;
+  s.now = now;
+  try {
+    load_state(*db, s);
+    db->scan(storage::cf::outbox, "",
+             [&](std::string_view k, std::string_view v) {
+               auto seq = storage::keys::from_be64(k);
+               if (auto e = seq ? relay::decode(*seq, v) : std::nullopt) {
+                 s.settling.insert(e->from.kind + "/" + e->from.id);
+               }
+               return true;
+             });
+    db->scan(storage::cf::aux, "deadletter/",
+             [&](std::string_view, std::string_view) {
+               ++s.dead_letters;
+               return true;
+             });
+  } catch (const std::exception& e) {
+    return actors::error{actors::errc::internal, e.what()};
+  }
+  auto r = actors::auditor::audit(s, {});
+  for (auto& v : r.violations) {
+    if (v.healed) {
+      v.healed = false; // nothing is sent offline
+      v.detail += " (a running node heals this)";
+    }
+  }
+  r.heals.clear();
+  return r;
 }
 
 bool valid_http_url(std::string_view url, std::string_view what,

@@ -22,6 +22,7 @@
 #include "actors/inventory.hpp"
 #include "actors/notifier.hpp"
 #include "actors/order.hpp"
+#include "storage/store.hpp"
 
 namespace ordo::runtime {
 
@@ -173,6 +174,13 @@ actors::result<actor_view> inspect_offline(const std::string& data_dir,
                                            const std::string& kind,
                                            const std::string& id);
 
+/// Audits the stopped node's storage at `data_dir`, opened read-only
+/// (`ordo audit --data`): reports only, heals nothing (a heal needs the
+/// running actors; what would be healed is reported with healed == false).
+/// Messages still in the outbox count as settling, as on a running node.
+actors::result<actors::auditor::report>
+audit_offline(const std::string& data_dir, actors::millis now);
+
 /// Figures about a running node (metrics, tests, tools).
 struct node_stats {
   std::size_t active_orders = 0;  ///< order actors in memory
@@ -202,6 +210,8 @@ struct node_stats {
   std::uint64_t audit_violations = 0; ///< found, all runs (healed included)
   std::uint64_t audit_heals = 0;      ///< heal messages sent
   std::uint64_t refunds_reissued = 0; ///< by an audit heal
+  storage::histogram_data commit_group_sizes; ///< batches per group commit
+  storage::histogram_data wal_sync_seconds;   ///< WAL write+sync per group
 };
 
 /// Checks an outbound URL ("http://HOST[:PORT][/PATH]": --payment-provider,

@@ -114,11 +114,28 @@ struct store_options {
   std::function<bool(const char* point)> fault;
 };
 
+/// A histogram as plain data. `counts[i]` is the number of observations
+/// `v` with `bounds[i-1] < v <= bounds[i]` (not cumulative); the last entry,
+/// `counts[bounds.size()]`, counts those above the last bound, so
+/// `counts.size() == bounds.size() + 1` and the counts add up to `count`.
+/// `bounds` is strictly increasing.
+struct histogram_data {
+  std::vector<double> bounds;
+  std::vector<std::uint64_t> counts;
+  double sum = 0;          ///< sum of the observed values
+  std::uint64_t count = 0; ///< number of observations
+};
+
 /// Figures about the commit path, for metrics and benchmarks.
 struct commit_stats {
   std::uint64_t commits = 0;     ///< group commits (WAL writes)
   std::uint64_t batches = 0;     ///< batches committed
   std::uint64_t sync_micros = 0; ///< total time inside the WAL write
+  /// Batches merged per successful group commit (one observation each).
+  histogram_data group_sizes;
+  /// Seconds inside the WAL write (with its fsync when `sync` is set), per
+  /// successful group commit.
+  histogram_data sync_seconds;
 };
 
 class store {

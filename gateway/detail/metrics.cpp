@@ -1,6 +1,7 @@
 #include "gateway/detail/metrics.hpp"
 
 #include <cstdint>
+#include <cstdio>
 #include <initializer_list>
 #include <string_view>
 #include <utility>
@@ -75,7 +76,83 @@ double d(std::uint64_t v) {
   return static_cast<double>(v);
 }
 
+/// Shortest usual form: "0.00025", "4096", "1e-05".
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  return buf;
+}
+
 } // namespace
+
+std::string escape_label_value(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void append_histogram_samples(std::string& out, std::string_view name,
+                              std::string_view labels,
+                              const storage::histogram_data& h) {
+  auto bucket = [&](std::string_view le, std::uint64_t cumulative) {
+    out += name;
+    out += "_bucket{";
+    if (!labels.empty()) {
+      out += labels;
+      out += ',';
+    }
+    out += "le=\"";
+    out += le;
+    out += "\"} ";
+    out += std::to_string(cumulative);
+    out += '\n';
+  };
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < h.bounds.size(); ++i) {
+    cumulative += i < h.counts.size() ? h.counts[i] : 0;
+    bucket(format_number(h.bounds[i]), cumulative);
+  }
+  // +Inf is every observation, whatever the buckets hold.
+  bucket("+Inf", h.count);
+  std::string braced
+    = labels.empty() ? std::string{} : "{" + std::string{labels} + "}";
+  out += name;
+  out += "_sum";
+  out += braced;
+  out += ' ';
+  out += format_number(h.sum);
+  out += '\n';
+  out += name;
+  out += "_count";
+  out += braced;
+  out += ' ';
+  out += std::to_string(h.count);
+  out += '\n';
+}
+
+std::string render_histogram(std::string_view name, std::string_view help,
+                             const storage::histogram_data& h) {
+  std::string out = "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += " histogram\n";
+  append_histogram_samples(out, name, "", h);
+  return out;
+}
 
 std::string prometheus_text(const runtime::node_stats& s) {
   exposition e;
@@ -134,7 +211,13 @@ std::string prometheus_text(const runtime::node_stats& s) {
              {{"assigned", d(s.dispatch_assigned)},
               {"suppressed", d(s.dispatch_suppressed)},
               {"recalled", d(s.dispatch_recalled)}});
-  return std::move(e).text();
+  return std::move(e).text()
+         + render_histogram("ordo_commit_batches",
+                            "Batches merged per group commit.",
+                            s.commit_group_sizes)
+         + render_histogram("ordo_wal_sync_seconds",
+                            "WAL write and sync time per group commit.",
+                            s.wal_sync_seconds);
 }
 
 } // namespace ordo::gateway::detail

@@ -99,11 +99,14 @@ router make_router(api_config cfg) {
         });
 
   r.add(verb::get, "/metrics",
-        [&node](const request&, const params&, const respond_fn& respond) {
-          auto stats = node.stats();
-          respond([stats] {
+        [c, &node](const request&, const params&, const respond_fn& respond) {
+          auto text = prometheus_text(node.stats());
+          if (c->requests) {
+            text += c->requests->prometheus_text();
+          }
+          respond([text = std::move(text)] {
             reply rep;
-            rep.body = prometheus_text(stats);
+            rep.body = text;
             rep.headers.emplace_back(http::field::content_type,
                                      prometheus_content_type);
             return rep;

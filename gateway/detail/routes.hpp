@@ -5,8 +5,10 @@
 // Threading: the handlers are immutable; they call the thread-safe node from
 // any I/O thread.
 
+#include <memory>
 #include <string>
 
+#include "gateway/detail/request_metrics.hpp"
 #include "gateway/detail/router.hpp"
 
 namespace ordo::runtime {
@@ -20,6 +22,8 @@ struct api_config {
   runtime::node* n = nullptr;
   std::string admin_token;
   std::string payment_secret;
+  /// The server's request registry, appended to GET /metrics; null = none.
+  std::shared_ptr<const request_metrics> requests;
 };
 
 /// A router serving API.md's routes of this stage with `cfg`.

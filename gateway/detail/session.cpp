@@ -86,8 +86,10 @@ constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // --- server_state ----------------------------------------------------------
 
-server_state::server_state(server_options o, router r)
-  : opts(std::move(o)), routes(std::move(r)), exit(std::make_shared<gate>()) {}
+server_state::server_state(server_options o, router r,
+                           std::shared_ptr<request_metrics> m)
+  : opts(std::move(o)), routes(std::move(r)), exit(std::make_shared<gate>()),
+    requests(std::move(m)) {}
 
 bool server_state::admit(const std::shared_ptr<session>& s) {
   std::lock_guard<std::mutex> guard(mu_);
@@ -235,6 +237,9 @@ void session::on_body(beast::error_code ec) {
 }
 
 void session::read_failed(beast::error_code ec) {
+  started_ = std::chrono::steady_clock::now();
+  route_ = unmatched_route;
+  method_ = http::verb::unknown;
   unread_ = true;
   keep_alive_ = false;
   version_ = 11;
@@ -262,7 +267,10 @@ void session::read_failed(beast::error_code ec) {
 }
 
 void session::dispatch() {
+  started_ = std::chrono::steady_clock::now();
+  route_ = unmatched_route;
   req_ = parser_->release();
+  method_ = req_.method();
   parser_.reset();
   keep_alive_ = req_.keep_alive();
   version_ = req_.version() == 10 ? 10 : 11;
@@ -276,6 +284,7 @@ void session::dispatch() {
   try {
     auto target = req_.target();
     auto m = state_.routes.find(req_.method(), {target.data(), target.size()});
+    route_ = m.found->pattern;
     m.found->serve(req_, m.args, respond);
   } catch (...) {
     if (slot->claim()) {
@@ -338,6 +347,7 @@ void session::write(reply r, bool close) {
       r = to_reply(std::make_exception_ptr(
         std::runtime_error("injected fault at gateway.before_reply")));
     } else if (f->action == runtime::fault_action::delay) {
+      observe(r.status); // the injected delay is not the server's time
       // A timer on the strand: the I/O thread goes on serving others.
       auto timer = std::make_shared<asio::steady_timer>(
         executor_, std::chrono::milliseconds{f->delay_ms});
@@ -351,7 +361,21 @@ void session::write(reply r, bool close) {
       return;
     }
   }
+  observe(r.status);
   send(std::move(r), close);
+}
+
+void session::observe(http::status status) noexcept {
+  try {
+    std::chrono::duration<double> took
+      = std::chrono::steady_clock::now() - started_;
+    auto method = http::to_string(method_);
+    state_.requests->record(route_, {method.data(), method.size()},
+                            static_cast<unsigned>(status), took.count());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ordo gateway: cannot record a request: %s\n",
+                 e.what());
+  }
 }
 
 void session::on_write(beast::error_code ec, bool keep_alive) {

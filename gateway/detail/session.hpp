@@ -11,6 +11,7 @@
 // server's gate.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,7 @@
 #include <boost/beast/http/parser.hpp>
 
 #include "gateway/detail/http.hpp"
+#include "gateway/detail/request_metrics.hpp"
 #include "gateway/detail/router.hpp"
 #include "gateway/server.hpp"
 
@@ -38,15 +40,20 @@ struct gate {
   bool open = true; // guarded by mu
 };
 
-/// What every session of one server shares. Threading: `opts` and `routes`
-/// are constant after construction; the session table is guarded by mu_.
+/// What every session of one server shares. Threading: `opts`, `routes`
+/// and the `requests` pointer are constant after construction (the registry
+/// is thread-safe); the session table is guarded by mu_.
 class server_state {
 public:
-  server_state(server_options opts, router routes);
+  /// `requests` must not be null; GET /metrics usually shares it.
+  server_state(server_options opts, router routes,
+               std::shared_ptr<request_metrics> requests);
 
   const server_options opts;
   const router routes;
   const std::shared_ptr<gate> exit;
+  /// Counts and times every answered request.
+  const std::shared_ptr<request_metrics> requests;
 
   /// Registers a new session unless max_connections are open.
   bool admit(const std::shared_ptr<session>& s);
@@ -98,6 +105,9 @@ private:
   void dispatch();
   /// Writes `r`; `close` forces Connection: close.
   void write(reply r, bool close);
+  /// Records the current request, answered with `status`, in
+  /// state_.requests.
+  void observe(http::status status) noexcept;
   void on_write(boost::beast::error_code ec, bool keep_alive);
   /// Sends FIN, discards what the client still sends (bounded), closes.
   void linger();
@@ -116,6 +126,12 @@ private:
   request req_;
   http::response<http::string_body> res_;
   std::uint64_t seq_ = 0;
+  /// Of the current request, for request_metrics: when it was read, its
+  /// route pattern (points into state_.routes or is unmatched_route) and
+  /// method.
+  std::chrono::steady_clock::time_point started_;
+  std::string_view route_ = unmatched_route;
+  http::verb method_ = http::verb::unknown;
   bool first_ = true;
   bool keep_alive_ = false;
   unsigned version_ = 11;

@@ -177,6 +177,18 @@ void audit_service::run() {
   }
 }
 
+void load_state(storage::store& db, snapshot& s) {
+  load_snapshots<order_kind>(db, s.orders);
+  load_all<sku_kind>(db, s.skus);
+  load_snapshots<coupon_kind>(db, s.coupons);
+  load_all<affiliate_kind>(db, s.affiliates);
+  std::map<std::string, actors::technicians::state> pools;
+  load_all<technicians_kind>(db, pools);
+  for (auto& [id, p] : pools) {
+    s.pools.push_back(std::move(p));
+  }
+}
+
 snapshot audit_service::take_snapshot() {
   snapshot s;
   auto settling = [this](snapshot& into) {
@@ -188,15 +200,7 @@ snapshot audit_service::take_snapshot() {
   // moment is settling (see auditor.hpp).
   settling(s);
   s.now = time_.now();
-  load_snapshots<order_kind>(db_, s.orders);
-  load_all<sku_kind>(db_, s.skus);
-  load_snapshots<coupon_kind>(db_, s.coupons);
-  load_all<affiliate_kind>(db_, s.affiliates);
-  std::map<std::string, actors::technicians::state> pools;
-  load_all<technicians_kind>(db_, pools);
-  for (auto& [id, p] : pools) {
-    s.pools.push_back(std::move(p));
-  }
+  load_state(db_, s);
   settling(s);
   auto f = outbox_.stats();
   s.oldest_outbox_ms = f.oldest_ms;

@@ -43,6 +43,10 @@ struct audit_options {
   std::string alert_webhook;
 };
 
+/// Loads every stored order, SKU, coupon, affiliate and technicians pool
+/// into `s` (the rest of the snapshot is the caller's).
+void load_state(storage::store& db, actors::auditor::snapshot& s);
+
 class audit_service {
 public:
   using done_fn = std::function<void(const actors::auditor::report&)>;

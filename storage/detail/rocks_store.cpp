@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <future>
 #include <limits>
 #include <utility>
 
+#include <boost/histogram.hpp>
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/filter_policy.h>
@@ -103,10 +105,67 @@ const status& ok_status() {
   return ok;
 }
 
+/// Bucket upper bounds of commit_stats::group_sizes (batches per group).
+const std::vector<double> group_size_bounds{1,  2,   4,   8,   16,   32,
+                                            64, 128, 256, 512, 1024, 4096};
+/// Bucket upper bounds of commit_stats::sync_seconds.
+const std::vector<double> sync_seconds_bounds{
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25};
+
+/// One histogram with Prometheus buckets (b[i-1], b[i]] and its sum.
+/// Boost.Histogram's bins are [lo, hi), so each edge sits just above its
+/// bound: the underflow bin is v <= b[0], the overflow bin v > b.back().
+class le_histogram {
+public:
+  explicit le_histogram(const std::vector<double>& bounds)
+    : bounds_(bounds),
+      h_(boost::histogram::make_histogram_with(std::vector<std::uint64_t>(),
+                                               axis_type(edges(bounds)))) {}
+
+  void observe(double v) {
+    h_(v);
+    sum_ += v;
+  }
+
+  histogram_data data() const {
+    histogram_data out;
+    out.bounds = bounds_;
+    out.sum = sum_;
+    // Index -1 is the underflow bin, size() the overflow bin.
+    for (int i = -1; i <= h_.axis().size(); ++i) {
+      out.counts.push_back(h_.at(i));
+      out.count += h_.at(i);
+    }
+    return out;
+  }
+
+private:
+  using axis_type = boost::histogram::axis::variable<double>;
+
+  static std::vector<double> edges(const std::vector<double>& bounds) {
+    std::vector<double> out;
+    for (double b : bounds) {
+      out.push_back(std::nextafter(b, HUGE_VAL));
+    }
+    return out;
+  }
+
+  std::vector<double> bounds_;
+  decltype(boost::histogram::make_histogram_with(std::vector<std::uint64_t>(),
+                                                 axis_type())) h_;
+  double sum_ = 0;
+};
+
 } // namespace
 
+struct rocks_store::histograms {
+  le_histogram group_sizes{group_size_bounds};
+  le_histogram sync_seconds{sync_seconds_bounds};
+};
+
 rocks_store::rocks_store(const store_options& opts)
-  : opts_(opts), wb_(write_batch_reserve) {
+  : opts_(opts), wb_(write_batch_reserve),
+    hist_(std::make_unique<histograms>()) {
   opts_.max_group = std::max<std::size_t>(opts_.max_group, 1);
 }
 
@@ -309,12 +368,17 @@ void rocks_store::write_group(pending* first, pending* last) {
     auto start = std::chrono::steady_clock::now();
     // db_ is not guarded here: close joins this thread before destroying it.
     st = db_->Write(wo, &wb_);
-    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::steady_clock::now() - start);
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    auto micros
+      = std::chrono::duration_cast<std::chrono::microseconds>(elapsed);
     if (st.ok()) {
       commits_.fetch_add(1, std::memory_order_relaxed);
       sync_micros_.fetch_add(static_cast<std::uint64_t>(micros.count()),
                              std::memory_order_relaxed);
+      std::lock_guard<std::mutex> guard(hist_mu_);
+      hist_->group_sizes.observe(static_cast<double>(accepted));
+      hist_->sync_seconds.observe(
+        std::chrono::duration<double>(elapsed).count());
     }
   }
   if (!st.ok()) {
@@ -385,6 +449,9 @@ commit_stats rocks_store::stats() const {
   s.commits = commits_.load(std::memory_order_relaxed);
   s.batches = batches_.load(std::memory_order_relaxed);
   s.sync_micros = sync_micros_.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> guard(hist_mu_);
+  s.group_sizes = hist_->group_sizes.data();
+  s.sync_seconds = hist_->sync_seconds.data();
   return s;
 }
 

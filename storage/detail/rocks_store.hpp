@@ -107,6 +107,12 @@ private:
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> batches_{0};
   std::atomic<std::uint64_t> sync_micros_{0};
+
+  // -- Guarded by hist_mu_ (written by the commit thread, read by stats) ------
+  /// Group sizes and WAL times as Boost.Histograms, defined in the .cpp.
+  struct histograms;
+  mutable std::mutex hist_mu_;
+  std::unique_ptr<histograms> hist_;
 };
 
 } // namespace ordo::storage::detail

@@ -1,5 +1,6 @@
-// `ordo inspect` against real processes: a running node over HTTP (--url)
-// and the same node's storage after kill -9 (--data, read-only).
+// `ordo inspect` and `ordo audit` against real processes: a running node
+// over HTTP (--url) and the same node's storage after kill -9 (--data,
+// read-only).
 
 #include <boost/test/unit_test.hpp>
 
@@ -50,7 +51,16 @@ BOOST_AUTO_TEST_CASE(reads_a_running_node_and_its_storage_after_a_kill) {
   BOOST_CHECK_NE(denied.exit_code, 0);
   BOOST_CHECK(denied.output.find("401") != std::string::npos);
 
+  auto audit = run_to_exit(
+    ORDO_BINARY, {"audit", "--url", url, "--admin-token", admin_token});
+  BOOST_CHECK_MESSAGE(audit.exit_code == 0, audit.output);
+  BOOST_CHECK_EQUAL(nlohmann::json::parse(audit.output)["ok"], true);
+
   server->kill_and_wait(SIGKILL);
+  auto offline = run_to_exit(ORDO_BINARY, {"audit", "--data", db});
+  BOOST_CHECK_MESSAGE(offline.exit_code == 0, offline.output);
+  BOOST_CHECK_EQUAL(nlohmann::json::parse(offline.output)["violations"].size(),
+                    0u);
   auto stored
     = run_to_exit(ORDO_BINARY, {"inspect", "--data", db, "order", id});
   BOOST_REQUIRE_MESSAGE(stored.exit_code == 0, stored.output);
@@ -80,6 +90,9 @@ BOOST_AUTO_TEST_CASE(bad_arguments_fail_with_a_message) {
           "--url"},
          {{"inspect", "--data", dir.path() + "/none", "order", "o1"}, ""},
          {{"inspect", "--data", dir.path(), "gizmo", "o1"}, "gizmo"},
+         {{"audit"}, "--data"},
+         {{"audit", "--url", "http://127.0.0.1:1"}, "--admin-token"},
+         {{"audit", "--data", dir.path() + "/none"}, ""},
        }) {
     auto r = run_to_exit(ORDO_BINARY, b.args);
     BOOST_CHECK_MESSAGE(r.exit_code != 0, "exit 0 for " << b.args.size());

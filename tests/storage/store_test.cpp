@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <future>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <sys/types.h>
@@ -160,6 +161,46 @@ BOOST_AUTO_TEST_CASE(scan_handles_prefixes_ending_in_ff_and_empty_prefixes) {
   BOOST_TEST(scan_all(*s, cf::outbox, "\xff\xff").size() == 1u);
   BOOST_TEST(scan_all(*s, cf::outbox, "").size() == 5u);
   BOOST_TEST(scan_all(*s, cf::outbox, "c").empty());
+}
+
+BOOST_AUTO_TEST_CASE(commit_histograms_count_every_group_and_batch) {
+  auto s = open(options(false));
+  constexpr int n = 50;
+  std::vector<std::future<status>> done;
+  for (int i = 0; i < n; ++i) {
+    auto p = std::make_shared<std::promise<status>>();
+    done.push_back(p->get_future());
+    s->commit(one_put(cf::aux, "h" + std::to_string(i), "v"),
+              [p](const status& st) {
+                p->set_value(st);
+              });
+  }
+  for (auto& f : done) {
+    BOOST_REQUIRE(f.get().ok());
+  }
+  // Group boundaries depend on timing; the totals do not.
+  auto c = s->stats();
+  const auto& g = c.group_sizes;
+  BOOST_REQUIRE(g.counts.size() == g.bounds.size() + 1);
+  BOOST_TEST(g.bounds.front() == 1.0);
+  BOOST_TEST(g.bounds.back() == 4096.0);
+  std::uint64_t groups = 0;
+  for (auto k : g.counts) {
+    groups += k;
+  }
+  BOOST_TEST(groups == g.count);
+  BOOST_TEST(g.count == c.commits);
+  BOOST_TEST(g.sum == static_cast<double>(c.batches));
+  BOOST_TEST(c.batches == static_cast<std::uint64_t>(n));
+  const auto& w = c.sync_seconds;
+  BOOST_REQUIRE(w.counts.size() == w.bounds.size() + 1);
+  BOOST_TEST(w.count == c.commits);
+  BOOST_TEST(w.sum >= 0.0);
+
+  // A lone commit is one group of one batch: the le="1" bucket.
+  auto before = s->stats().group_sizes.counts[0];
+  BOOST_REQUIRE(s->commit_sync(one_put(cf::aux, "lone", "v")).ok());
+  BOOST_TEST(s->stats().group_sizes.counts[0] == before + 1);
 }
 
 BOOST_AUTO_TEST_CASE(a_batch_over_every_family_is_applied_whole) {
