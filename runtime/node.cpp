@@ -395,8 +395,9 @@ public:
     s.active_others = coupons_->size() + affiliates_->size()
                       + notifiers_->size() + dispatchers_->size()
                       + technicians_->size();
-    for (const auto* d : directories()) {
+    for (auto* d : directories()) {
       s.activations += d->activations();
+      s.mailbox_depth += d->mailbox_depth();
       s.passivations += d->passivations();
     }
     s.timers_pending = timers_->pending();

@@ -183,13 +183,14 @@ audit_offline(const std::string& data_dir, actors::millis now);
 
 /// Figures about a running node (metrics, tests, tools).
 struct node_stats {
-  std::size_t active_orders = 0;  ///< order actors in memory
-  std::size_t active_skus = 0;    ///< SKU actors in memory
-  std::size_t active_others = 0;  ///< coupon, notifier, ... actors in memory
-  std::uint64_t activations = 0;  ///< actors loaded, all kinds
-  std::uint64_t passivations = 0; ///< actors that left memory, all kinds
-  std::size_t timers_pending = 0; ///< durable timers armed
-  std::size_t outbox_backlog = 0; ///< messages not yet acknowledged
+  std::size_t active_orders = 0;   ///< order actors in memory
+  std::size_t active_skus = 0;     ///< SKU actors in memory
+  std::size_t active_others = 0;   ///< coupon, notifier, ... actors in memory
+  std::uint64_t mailbox_depth = 0; ///< mails waiting, all actors
+  std::uint64_t activations = 0;   ///< actors loaded, all kinds
+  std::uint64_t passivations = 0;  ///< actors that left memory, all kinds
+  std::size_t timers_pending = 0;  ///< durable timers armed
+  std::size_t outbox_backlog = 0;  ///< messages not yet acknowledged
   std::uint64_t outbox_delivered = 0;
   std::uint64_t outbox_attempts = 0;
   std::uint64_t outbox_dead = 0;       ///< rejected since start

@@ -160,6 +160,9 @@ std::string prometheus_text(const runtime::node_stats& s) {
             {{"order", d(s.active_orders)},
              {"sku", d(s.active_skus)},
              {"other", d(s.active_others)}})
+    .metric("ordo_mailbox_depth", "gauge",
+            "Mails waiting in the mailboxes of all actors in memory.",
+            d(s.mailbox_depth))
     .metric("ordo_actor_activations_total", "counter",
             "Actors loaded into memory.", d(s.activations))
     .metric("ordo_actor_passivations_total", "counter",

@@ -181,6 +181,8 @@ public:
   /// Mails sent to the host of `id` it has not taken up yet; -1 when no
   /// host of `id` is in memory.
   virtual std::int64_t mailbox_size(const std::string& id) = 0;
+  /// Mails waiting in all its hosts' mailboxes.
+  virtual std::uint64_t mailbox_depth() = 0;
 };
 
 template <class Kind>
@@ -239,6 +241,17 @@ public:
     }
     return static_cast<std::int64_t>(i->second.sent
                                      - i->second.received->load());
+  }
+
+  std::uint64_t mailbox_depth() override {
+    std::uint64_t n = 0;
+    for (auto& sh : shards_) {
+      std::lock_guard<std::mutex> guard{sh.mu};
+      for (auto& [id, e] : sh.map) {
+        n += e.sent - e.received->load(std::memory_order_relaxed);
+      }
+    }
+    return n;
   }
 
   /// Forgets the host `who` of `id` if it has received all `sent` mails.

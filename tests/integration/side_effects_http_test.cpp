@@ -132,17 +132,18 @@ BOOST_AUTO_TEST_CASE(coupon_commission_sms_and_dispatch_as_api_md_says) {
 
   auto metrics = c.get("/metrics");
   BOOST_REQUIRE_EQUAL(metrics.status, 200u);
-  for (auto line : {"ordo_sms_total{outcome=\"sent\"} 1\n",
-                    "ordo_sms_total{outcome=\"suppressed\"} 0\n",
-                    "ordo_dispatches_total{outcome=\"assigned\"} 1\n",
-                    "ordo_outbox_backlog 0\n", "ordo_outbox_dead_letters 0\n",
-                    "# TYPE ordo_outbox_delivered_total counter\n",
-                    "# TYPE ordo_commit_batches histogram\n",
-                    "ordo_wal_sync_seconds_bucket{le=\"+Inf\"}",
-                    "ordo_http_requests_total{route=\"/v1/orders\",method="
-                    "\"POST\",status=\"201\"} 1\n",
-                    "ordo_http_request_duration_seconds_count{route=\"/v1/"
-                    "orders/{id}\",method=\"GET\"}"}) {
+  for (auto line :
+       {"ordo_sms_total{outcome=\"sent\"} 1\n",
+        "ordo_sms_total{outcome=\"suppressed\"} 0\n",
+        "ordo_dispatches_total{outcome=\"assigned\"} 1\n",
+        "ordo_outbox_backlog 0\n", "ordo_outbox_dead_letters 0\n",
+        "# TYPE ordo_outbox_delivered_total counter\n",
+        "# TYPE ordo_commit_batches histogram\n", "ordo_mailbox_depth 0\n",
+        "ordo_wal_sync_seconds_bucket{le=\"+Inf\"}",
+        "ordo_http_requests_total{route=\"/v1/orders\",method="
+        "\"POST\",status=\"201\"} 1\n",
+        "ordo_http_request_duration_seconds_count{route=\"/v1/"
+        "orders/{id}\",method=\"GET\"}"}) {
     BOOST_CHECK_MESSAGE(metrics.body.find(line) != std::string::npos,
                         "no " << line << " in\n"
                               << metrics.body);
