@@ -5,7 +5,15 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <future>
 #include <string>
+#include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 
 #include "runtime/detail/kinds.hpp"
 #include "storage/keys.hpp"
@@ -50,6 +58,48 @@ struct audit_fixture : test::node_fixture {
     }
     start();
   }
+};
+
+/// A one-request HTTP server on 127.0.0.1: answers 200 and hands over the
+/// body it received.
+class one_shot_webhook {
+public:
+  one_shot_webhook()
+    : acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread{[this] {
+      namespace http = boost::beast::http;
+      try {
+        auto socket = acceptor_.accept();
+        boost::beast::flat_buffer buffer;
+        http::request<http::string_body> req;
+        http::read(socket, buffer, req);
+        http::response<http::string_body> res{http::status::ok, 11};
+        res.body() = "{}";
+        res.prepare_payload();
+        http::write(socket, res);
+        body_.set_value(req.target().to_string() + " " + req.body());
+      } catch (const std::exception& e) {
+        body_.set_exception(std::current_exception());
+      }
+    }};
+  }
+  ~one_shot_webhook() {
+    acceptor_.close();
+    thread_.join();
+  }
+  std::uint16_t port() const {
+    return acceptor_.local_endpoint().port();
+  }
+  /// "TARGET BODY" of the request, once it came.
+  std::future<std::string> received() {
+    return body_.get_future();
+  }
+
+private:
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::promise<std::string> body_;
+  std::thread thread_;
 };
 
 bool has(const actors::auditor::report& r, const std::string& rule,
@@ -158,6 +208,36 @@ BOOST_AUTO_TEST_CASE(what_cannot_be_healed_is_reported_and_stays) {
   BOOST_CHECK(has(r, "stock_conservation", false));
   BOOST_CHECK(!audit().ok());
   BOOST_CHECK_GE(node->stats().audit_violations, 2u);
+}
+
+BOOST_AUTO_TEST_CASE(violations_are_posted_to_the_alert_webhook) {
+  one_shot_webhook hook;
+  auto got = hook.received();
+  node->stop();
+  node.reset();
+  opts.alert_webhook
+    = "http://127.0.0.1:" + std::to_string(hook.port()) + "/alerts";
+  start();
+  BOOST_REQUIRE(put_sku("A", 10));
+  tamper([&](storage::store& db) {
+    actors::inventory::state s;
+    runtime::detail::sku_kind::restore(db, "A", s);
+    s.sold += 1; // a sale nobody made
+    storage::batch b;
+    runtime::detail::sku_kind::persist(s, actors::inventory::input{}, b);
+    BOOST_REQUIRE(db.commit_sync(std::move(b)).ok());
+  });
+  BOOST_CHECK(!audit().ok());
+  BOOST_REQUIRE(got.wait_for(std::chrono::seconds{20})
+                == std::future_status::ready);
+  auto text = got.get();
+  BOOST_CHECK_EQUAL(text.substr(0, 8), "/alerts ");
+  auto j = nlohmann::json::parse(text.substr(8));
+  BOOST_CHECK_EQUAL(j["source"], "ordo audit");
+  BOOST_REQUIRE_EQUAL(j["violations"].size(), 1u);
+  BOOST_CHECK_EQUAL(j["violations"][0]["rule"], "stock_conservation");
+  BOOST_CHECK_EQUAL(j["violations"][0]["subject"], "sku/A");
+  BOOST_CHECK_EQUAL(j["violations"][0]["healed"], false);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
