@@ -62,10 +62,18 @@ struct handler {
     o.timers.push_back(timer_op{timer_name, due});
   }
 
-  /// Back to waiting for the timer, `recheck_delay` from now.
+  /// Back to waiting for the timer: `recheck_delay` from now, doubled for
+  /// every failure in a row (no technician configured must not mean a check
+  /// every few seconds forever), at most `max_recheck_delay`.
   void retry_later(outcome& o) {
     s.waiting = step::timer;
-    arm(o, ctx.now + cfg().recheck_delay);
+    auto delay = cfg().recheck_delay;
+    for (std::uint32_t i = 0; i < s.retries && delay < cfg().max_recheck_delay;
+         ++i) {
+      delay *= 2;
+    }
+    ++s.retries;
+    arm(o, ctx.now + std::min(delay, cfg().max_recheck_delay));
   }
 
   void recall(outcome& o) {
@@ -198,6 +206,7 @@ struct handler {
       return o;
     }
     s.st = status::assigned;
+    s.retries = 0;
     s.technician = r.technician;
     s.waiting = step::timer;
     arm(o, 0);
@@ -311,7 +320,8 @@ void to_json(nlohmann::json& j, const state& s) {
            {"id", s.dispatch_id},          {"tech", s.technician},
            {"st", to_string(s.st)},        {"paid", s.paid_at},
            {"wait", to_string(s.waiting)}, {"due", s.due},
-           {"asked", s.assign_requested},  {"refunded", s.refunded}};
+           {"asked", s.assign_requested},  {"refunded", s.refunded},
+           {"retries", s.retries}};
 }
 
 void from_json(const nlohmann::json& j, state& s) {
@@ -328,6 +338,7 @@ void from_json(const nlohmann::json& j, state& s) {
   r.due = j.value("due", millis{0});
   r.assign_requested = j.value("asked", false);
   r.refunded = j.value("refunded", false);
+  r.retries = j.value("retries", std::uint32_t{0});
   s = std::move(r);
 }
 

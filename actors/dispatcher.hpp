@@ -100,6 +100,9 @@ struct state {
   bool assign_requested = false;
   /// The order told us it was refunded.
   bool refunded = false;
+  /// Failed attempts in a row (no answer, or nobody free): each waits
+  /// twice as long as the one before, up to max_recheck_delay.
+  std::uint32_t retries = 0;
 };
 
 /// A paid order with service items, paid at `at` (0: now).
@@ -134,6 +137,9 @@ struct config {
   /// Wait before trying again when the order or the technicians did not
   /// answer, or nobody was free. Default: 10 s.
   millis recheck_delay = 10 * 1000;
+  /// The longest wait between two attempts (failures in a row back off
+  /// exponentially from recheck_delay). Default: 10 min.
+  millis max_recheck_delay = 10 * 60 * 1000;
 };
 
 /// Everything a handler may read besides the state.

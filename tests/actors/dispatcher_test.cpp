@@ -311,6 +311,26 @@ BOOST_AUTO_TEST_CASE(no_technician_available_tries_again_later) {
   BOOST_TEST(s.st == dispatcher::status::assigned);
 }
 
+BOOST_AUTO_TEST_CASE(failures_in_a_row_back_off_up_to_the_cap) {
+  auto s = assigning();
+  auto now = t0 + delay + 2;
+  millis wait = recheck;
+  for (int round = 0; round < 12; ++round) {
+    auto o = turn(
+      s, dispatcher::assign_reply{error{errc::unavailable, "nobody"}, ""}, now);
+    BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+    BOOST_TEST(o.timers[0].due == now + wait);
+    now += wait;
+    fire(s, now);
+    status_is(s, "PAID", now);
+    wait = std::min(wait * 2, dcfg.max_recheck_delay);
+  }
+  BOOST_TEST(wait == dcfg.max_recheck_delay); // reached and held
+  // Success resets the back-off for whatever comes next.
+  assigned_to(s, "bob", now);
+  BOOST_TEST(s.retries == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(an_unreachable_order_is_checked_again) {
   auto s = paid();
   fire(s, t0 + delay);
