@@ -192,8 +192,8 @@ void load_state(storage::store& db, snapshot& s) {
 snapshot audit_service::take_snapshot() {
   snapshot s;
   auto settling = [this](snapshot& into) {
-    for (const auto& m : outbox_.messages(false, SIZE_MAX)) {
-      into.settling.insert(m.from.kind + "/" + m.from.id);
+    for (const auto& from : outbox_.senders()) {
+      into.settling.insert(from.kind + "/" + from.id);
     }
   };
   // Before and after the scan: an actor with messages in flight at either

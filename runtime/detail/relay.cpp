@@ -549,6 +549,17 @@ relay::messages_of(const actors::address& from) const {
   return out;
 }
 
+std::set<actors::address> relay::senders() const {
+  std::lock_guard<std::mutex> guard{mu_};
+  std::set<actors::address> out;
+  for (const auto& [key, l] : lanes_) {
+    if (!l.queue.empty()) {
+      out.insert(key.first);
+    }
+  }
+  return out;
+}
+
 void relay::run() {
   std::unique_lock<std::mutex> lock{mu_};
   while (!stopping_) {

@@ -46,6 +46,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -147,6 +148,10 @@ public:
 
   /// The pending messages `from` still has in the outbox, lowest seq first.
   std::vector<message_view> messages_of(const actors::address& from) const;
+
+  /// The senders that still have pending messages (cheap: one entry per
+  /// lane, no message copied).
+  std::set<actors::address> senders() const;
 
   /// Waits until nothing is queued or in flight; false on timeout.
   bool wait_empty(actors::millis timeout);
