@@ -68,6 +68,17 @@ private:
     return s_.settling.count(name("order", order_id)) > 0;
   }
 
+  /// Settling, or one of its children is: a split order's stock moves
+  /// through its children's outboxes.
+  bool family_settling(const std::string& order_id,
+                       const order::state& o) const {
+    return settling(order_id)
+           || std::any_of(o.children.begin(), o.children.end(),
+                          [this](const order::child_ref& c) {
+                            return settling(c.order_id);
+                          });
+  }
+
   void flag(std::string rule, std::string subject, std::string detail) {
     r_.violations.push_back(
       {std::move(rule), std::move(subject), std::move(detail), false});
@@ -101,8 +112,10 @@ private:
         }
         continue;
       }
-      if (o->st == ostatus::pending_payment || settling(order_id)) {
-        continue;
+      if (o->st == ostatus::pending_payment
+          || o->st == ostatus::manual_intervention
+          || family_settling(order_id, *o)) {
+        continue; // manual_intervention: reported with the order
       }
       if (o->st == ostatus::cancelled) {
         heal("orphaned_reservation", subject,
@@ -124,6 +137,9 @@ private:
   void check_order(const std::string& id, const order::state& o) {
     if (settling(id)) {
       return;
+    }
+    if (o.st == ostatus::manual_intervention) {
+      flag("manual_intervention", name("order", id), o.manual_reason);
     }
     bool owed = false;
     for (const auto& p : o.payments) {
@@ -160,6 +176,9 @@ private:
     }
     const auto* o = order_of(c.order_id);
     bool held = o != nullptr && o->coupon_id == id;
+    if (held && o->st == ostatus::manual_intervention) {
+      return; // a human decides; the order is reported
+    }
     if (c.st == coupon::status::locked) {
       if (held && o->st == ostatus::pending_payment) {
         return;

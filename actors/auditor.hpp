@@ -26,6 +26,9 @@
 //                       "settle"; a missing entry: heal "pending"), or an
 //                       affiliate whose sums disagree with its entries
 //   technicians_load    the pool's loads disagree with its assignments
+//   manual_intervention a split order whose cancel could not finish
+//                       (reported with its reason; its coupon and stock are
+//                       left for the operator)
 //   outbox_age          an unacknowledged message older than the threshold
 //   dead_letters        messages rejected permanently (need an operator)
 //

@@ -12,6 +12,8 @@ const char* to_string(errc e) noexcept {
     case errc::already_paid: return "already_paid";
     case errc::invalid_transition: return "invalid_transition";
     case errc::idempotency_key_reused: return "idempotency_key_reused";
+    case errc::rate_limited: return "rate_limited";
+    case errc::captcha_required: return "captcha_required";
     case errc::unavailable: return "unavailable";
     case errc::internal: return "internal";
   }
@@ -19,11 +21,11 @@ const char* to_string(errc e) noexcept {
 }
 
 std::optional<errc> parse_errc(const std::string& s) noexcept {
-  for (auto e :
-       {errc::bad_request, errc::unauthorized, errc::not_found,
-        errc::insufficient_stock, errc::coupon_unavailable, errc::already_paid,
-        errc::invalid_transition, errc::idempotency_key_reused,
-        errc::unavailable, errc::internal}) {
+  for (auto e : {errc::bad_request, errc::unauthorized, errc::not_found,
+                 errc::insufficient_stock, errc::coupon_unavailable,
+                 errc::already_paid, errc::invalid_transition,
+                 errc::idempotency_key_reused, errc::rate_limited,
+                 errc::captcha_required, errc::unavailable, errc::internal}) {
     if (s == to_string(e)) {
       return e;
     }

@@ -26,6 +26,12 @@ enum class errc {
   invalid_transition,
   /// The Idempotency-Key was used before with another body (422).
   idempotency_key_reused,
+  /// The user placed too many orders in the window (429 rate_limited, with
+  /// Retry-After).
+  rate_limited,
+  /// The user must solve a captcha before the next order (403
+  /// captcha_required, with the challenge).
+  captcha_required,
   /// The owner of the data cannot be reached right now (503 unavailable).
   unavailable,
   /// Storage or another internal failure (500 internal).

@@ -1,6 +1,7 @@
 #include "actors/order.hpp"
 
 #include "actors/detail/support.hpp"
+#include "actors/reports.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -30,8 +31,27 @@ envelope message(address to, std::string type, json body) {
   return envelope{"", std::move(to), std::move(type), std::move(body)};
 }
 
-std::string refund_id_of(const std::string& txn_id) {
-  return "rf-" + txn_id;
+/// The refund id of payment `txn_id` of order `s`: "rf-" txn_id, and for a
+/// child (whose payment may be its share of the parent's) "@" its id.
+std::string refund_id_of(const state& s, const std::string& txn_id) {
+  return s.parent_id.empty() ? "rf-" + txn_id
+                             : "rf-" + txn_id + "@" + s.order_id;
+}
+
+/// The order whose name the stock reservations (and the coupon lock) are
+/// held in: a child's are its parent's.
+const std::string& holder(const state& s) {
+  return s.parent_id.empty() ? s.order_id : s.parent_id;
+}
+
+bool top_level(const state& s) {
+  return s.parent_id.empty();
+}
+
+/// A paid child can no longer be cancelled: its status only moves on.
+bool past_payment(status st) {
+  return st == status::paid || st == status::dispatched
+         || st == status::completed || st == status::refunded;
 }
 
 /// Records a state change (see detail::record).
@@ -40,7 +60,7 @@ void commit(state& s, outcome& o, std::string event, const context& ctx) {
 }
 
 json release_body(const state& s, std::uint64_t token) {
-  return json{{"order_id", s.order_id}, {"token", token}};
+  return json{{"order_id", holder(s)}, {"token", token}};
 }
 
 json refund_body(const state& s, const payment& p) {
@@ -52,6 +72,48 @@ json refund_body(const state& s, const payment& p) {
 
 json order_body(const state& s) {
   return json{{"order_id", s.order_id}};
+}
+
+json items_json(const std::vector<line_item>& items) {
+  json out = json::array();
+  for (const auto& i : items) {
+    out.push_back(json{{"sku", i.sku},
+                       {"q", i.quantity},
+                       {"p", i.unit_price},
+                       {"k", to_string(i.kind)}});
+  }
+  return out;
+}
+
+/// Reads items_json(); false if any item is malformed.
+bool items_from_json(const json& j, std::vector<line_item>& out) {
+  if (!j.is_array()) {
+    return false;
+  }
+  for (const auto& x : j) {
+    auto sku = get_string(x, "sku");
+    auto q = get_int(x, "q");
+    auto p = get_int(x, "p");
+    auto k = get_string(x, "k");
+    auto kind = k ? parse_item_kind(*k) : std::nullopt;
+    if (!sku || sku->empty() || !q || *q <= 0 || !p || *p < 0 || !kind) {
+      return false;
+    }
+    out.push_back(line_item{*sku, *q, *p, *kind});
+  }
+  return true;
+}
+
+json adopt_body(const adopt& a) {
+  return json{{"parent_id", a.parent_id},
+              {"user_id", a.user_id},
+              {"items", items_json(a.items)},
+              {"amount", a.amount},
+              {"discount", a.discount},
+              {"payable", a.payable},
+              {"created_at", a.created_at},
+              {"pay_deadline", a.pay_deadline},
+              {"token", a.token}};
 }
 
 /// `type` to the order's affiliate, if it has one.
@@ -75,6 +137,41 @@ void tell_notifier(const state& s, outcome& o, std::string type, millis at) {
                              json{{"order_id", s.order_id}, {"at", at}}));
 }
 
+/// One record of this transition to the report shard of the order's
+/// partition: top-level orders report placed, paid, cancelled and manual;
+/// refunds are reported by whoever refunds (a child refunds its share).
+void report(const state& s, outcome& o, reports::event_kind what,
+            bool flash = false) {
+  if (!top_level(s) && what != reports::event_kind::refunded) {
+    return;
+  }
+  json body{
+    {"order_id", s.order_id}, {"user_id", s.user_id}, {"amount", s.payable}};
+  if (flash) {
+    body["flash"] = true;
+  }
+  o.outbox.push_back(
+    message(address{reports::kind, reports::shard_of(s.order_id)},
+            reports::to_string(what), std::move(body)));
+}
+
+/// A child tells its parent its status as of version `version` (and why it
+/// refuses a cancel, if it does).
+void tell_parent(const state& s, outcome& o, std::uint64_t version,
+                 const std::string& refused = "") {
+  if (top_level(s)) {
+    return;
+  }
+  json body{{"order_id", s.order_id},
+            {"status", to_string(s.st)},
+            {"version", version}};
+  if (!refused.empty()) {
+    body["refused"] = refused;
+  }
+  o.outbox.push_back(
+    message(address{"order", s.parent_id}, "child_status", std::move(body)));
+}
+
 /// `type` to the order's dispatcher, if it holds service items.
 void tell_dispatcher(const state& s, outcome& o, std::string type, json body) {
   if (has_service(s)) {
@@ -83,28 +180,42 @@ void tell_dispatcher(const state& s, outcome& o, std::string type, json body) {
   }
 }
 
-/// PENDING_PAYMENT -> CANCELLED: give the stock and the coupon back, ask the
-/// provider to close the payment, void the commission, tell the notifier,
-/// disarm the deadline.
-void cancel_effects(state& s, outcome& o, std::string reason, millis now) {
+/// PENDING_PAYMENT -> CANCELLED: give the stock (a parent's children give
+/// theirs) and the coupon back, ask the provider to close the payment, void
+/// the commission, tell the notifier and the report, disarm the timers. A
+/// child only gives its stock back: the rest is its parent's.
+/// `requested_at` is when the cancel was asked for (flash cancels).
+void cancel_effects(state& s, outcome& o, std::string reason, millis now,
+                    millis requested_at, const config& cfg) {
   s.st = status::cancelled;
   s.cancel_reason = std::move(reason);
-  for (const auto& item : s.items) {
-    o.outbox.push_back(
-      message(sku_address(item.sku), "release", release_body(s, s.token)));
+  if (!is_parent(s)) {
+    for (const auto& item : s.items) {
+      o.outbox.push_back(
+        message(sku_address(item.sku), "release", release_body(s, s.token)));
+    }
   }
-  tell_coupon(s, o, "release", release_body(s, s.token));
-  o.outbox.push_back(
-    message(payment_address(), "close", json{{"order_id", s.order_id}}));
-  tell_affiliate(s, o, "invalidate", order_body(s));
-  tell_notifier(s, o, "order_cancelled", now);
-  o.timers.push_back(timer_op{"deadline", 0});
+  if (top_level(s)) {
+    tell_coupon(s, o, "release", release_body(s, s.token));
+    o.outbox.push_back(
+      message(payment_address(), "close", json{{"order_id", s.order_id}}));
+    tell_affiliate(s, o, "invalidate", order_body(s));
+    tell_notifier(s, o, "order_cancelled", now);
+    o.timers.push_back(timer_op{"deadline", 0});
+  }
+  if (is_parent(s)) {
+    o.timers.push_back(timer_op{"saga", 0});
+    s.saga.reset();
+  }
+  bool flash = s.cancel_reason != "timeout"
+               && requested_at - s.created_at <= cfg.flash_window;
+  report(s, o, reports::event_kind::cancelled, flash);
 }
 
 /// Records a payment that cannot be applied and refunds it (rule 2).
 void refund_anomaly(state& s, outcome& o, const pay& p) {
   payment pm{p.txn_id, p.amount, payment_status::refund_pending,
-             refund_id_of(p.txn_id)};
+             refund_id_of(s, p.txn_id)};
   o.outbox.push_back(message(payment_address(), "refund", refund_body(s, pm)));
   s.payments.push_back(std::move(pm));
   o.signals.emplace_back("refund_anomaly");
@@ -116,7 +227,7 @@ void refund_captured(state& s, outcome& o) {
   for (auto& pm : s.payments) {
     if (pm.status == payment_status::captured) {
       pm.status = payment_status::refund_pending;
-      pm.refund_id = refund_id_of(pm.txn_id);
+      pm.refund_id = refund_id_of(s, pm.txn_id);
       o.outbox.push_back(
         message(payment_address(), "refund", refund_body(s, pm)));
     }
@@ -129,7 +240,7 @@ void restock_items(const state& s, outcome& o, const std::string& except) {
     if (item.sku != except) {
       o.outbox.push_back(
         message(sku_address(item.sku), "restock",
-                json{{"order_id", s.order_id}, {"quantity", item.quantity}}));
+                json{{"order_id", holder(s)}, {"quantity", item.quantity}}));
     }
   }
 }
@@ -146,6 +257,7 @@ void refund_effects(state& s, outcome& o, bool shipped,
   }
   tell_affiliate(s, o, "invalidate", order_body(s));
   tell_dispatcher(s, o, "order_refunded", order_body(s));
+  report(s, o, reports::event_kind::refunded);
 }
 
 /// An answer whose outcome at the SKU is unknown (timeout, crash): the
@@ -346,18 +458,74 @@ struct handler {
     s.cancel_reason.clear();
     s.payments.clear();
     o.timers.push_back(timer_op{"deadline", s.pay_deadline});
-    o.resolves.push_back(resolution{"create", std::nullopt});
+    split(o);
+    if (!is_parent(s)) {
+      o.resolves.push_back(resolution{"create", std::nullopt});
+    }
     tell_notifier(s, o, "order_created", s.created_at);
     tell_affiliate(
       s, o, "pending",
       json{{"order_id", s.order_id},
            {"amount", commission(s.payable, config_of(ctx).commission_ppm)}});
-    o.cause = "create user=" + req.user_id
-              + " token=" + std::to_string(req.token) + " (stock reserved"
-              + (wants_coupon ? ", coupon locked)" : ")");
+    report(s, o, reports::event_kind::placed);
+    o.cause
+      = "create user=" + req.user_id + " token=" + std::to_string(req.token)
+        + " (stock reserved" + (wants_coupon ? ", coupon locked" : "")
+        + (is_parent(s) ? ", split into " + std::to_string(s.children.size())
+                            + " children)"
+                        : ")");
     s.creating.reset();
     commit(s, o, "created", ctx);
     return o;
+  }
+
+  /// Items of more than one kind: one child per kind, each adopted through
+  /// the outbox; the create is answered once every child has reported.
+  void split(outcome& o) {
+    std::vector<item_kind> kinds;
+    for (auto k : {item_kind::goods, item_kind::service}) {
+      auto of_kind = [k](const line_item& i) {
+        return i.kind == k;
+      };
+      if (std::any_of(s.items.begin(), s.items.end(), of_kind)) {
+        kinds.push_back(k);
+      }
+    }
+    s.children.clear();
+    if (kinds.size() < 2) {
+      return;
+    }
+    std::int64_t shared = 0;
+    for (std::size_t n = 0; n < kinds.size(); ++n) {
+      adopt a;
+      a.parent_id = s.order_id;
+      a.user_id = s.user_id;
+      for (const auto& i : s.items) {
+        if (i.kind == kinds[n]) {
+          a.items.push_back(i);
+          a.amount += i.quantity * i.unit_price;
+        }
+      }
+      // The discount in proportion to the amounts; the last child takes
+      // what rounding left, so the shares add up to the parent's payable.
+      a.discount = n + 1 == kinds.size()
+                     ? s.discount - shared
+                     : static_cast<std::int64_t>(
+                       static_cast<__int128>(s.discount) * a.amount / s.amount);
+      a.discount = std::min(a.discount, a.amount);
+      shared += a.discount;
+      a.payable = a.amount - a.discount;
+      a.created_at = s.created_at;
+      a.pay_deadline = s.pay_deadline;
+      a.token = s.token;
+      child_ref c;
+      c.order_id = s.order_id + "-" + std::to_string(n + 1);
+      c.kind = kinds[n];
+      c.payable = a.payable;
+      s.children.push_back(c);
+      o.outbox.push_back(
+        message(address{"order", c.order_id}, "adopt", adopt_body(a)));
+    }
   }
 
   /// Why the coupon's answer refuses an order of `total` cents, if it does.
@@ -388,7 +556,21 @@ struct handler {
         o.err = error{errc::not_found, "order " + s.order_id + " not found"};
         return o;
       case status::pending_payment:
-        cancel_effects(s, o, std::move(reason), ctx.now);
+        if (!top_level(s)) {
+          o.err = error{errc::invalid_transition,
+                        "order " + s.order_id + " is part of split order "
+                          + s.parent_id + ": cancel " + s.parent_id};
+          return o;
+        }
+        if (is_parent(s)) {
+          o.defer_tag = "cancel";
+          if (!s.saga) {
+            commit(s, o, start_cancel(o, std::move(reason)), ctx);
+          }
+          return o;
+        }
+        cancel_effects(s, o, std::move(reason), ctx.now, ctx.now,
+                       config_of(ctx));
         commit(s, o, "cancelled", ctx);
         return o;
       case status::cancelled: return o;
@@ -398,7 +580,11 @@ struct handler {
       case status::refunded:
         o.err = error{errc::already_paid, "order is paid; use the refund path"};
         return o;
-      case status::manual_intervention: break;
+      case status::manual_intervention:
+        o.err = error{errc::invalid_transition,
+                      "order " + s.order_id
+                        + " needs manual intervention: " + s.manual_reason};
+        return o;
     }
     o.err = error{errc::invalid_transition,
                   std::string{"cannot cancel an order in status "}
@@ -406,13 +592,227 @@ struct handler {
     return o;
   }
 
+  // -- the cancel saga of a split parent ------------------------------------
+
+  /// Asks every child that may still cancel to cancel, arms the saga timer,
+  /// and settles at once if no child has to answer. Returns the turn's
+  /// event.
+  std::string start_cancel(outcome& o, std::string reason) {
+    s.saga = saga_state{"cancel", std::move(reason), ctx.now};
+    for (auto& c : s.children) {
+      c.refused.clear();
+      if (!past_payment(c.st) && c.st != status::cancelled) {
+        o.outbox.push_back(message(address{"order", c.order_id},
+                                   "parent_cancel",
+                                   json{{"reason", s.saga->reason}}));
+      }
+    }
+    o.timers.push_back(timer_op{"saga", ctx.now + config_of(ctx).saga_timeout});
+    auto settled = settle_cancel(o, false);
+    return settled.empty() ? "cancelling" : settled;
+  }
+
+  /// Why child `c` will not cancel, or "" while it may still.
+  static std::string refusal(const child_ref& c) {
+    if (!c.refused.empty()) {
+      return c.refused;
+    }
+    if (past_payment(c.st)) {
+      return "child " + c.order_id + " is " + to_string(c.st);
+    }
+    return "";
+  }
+
+  /// Ends the saga once every child has answered (or `timed_out`): all
+  /// cancelled -> CANCELLED; otherwise MANUAL_INTERVENTION with the reason.
+  /// Returns the event, "" while children are still to answer.
+  std::string settle_cancel(outcome& o, bool timed_out) {
+    std::vector<std::string> refused;
+    std::vector<std::string> silent;
+    for (const auto& c : s.children) {
+      auto why = refusal(c);
+      if (!why.empty()) {
+        refused.push_back(why);
+      } else if (c.st != status::cancelled) {
+        silent.push_back(c.order_id);
+      }
+    }
+    if (!silent.empty() && !timed_out) {
+      return "";
+    }
+    auto reason = s.saga ? s.saga->reason : s.cancel_reason;
+    auto requested_at = s.saga ? s.saga->started_at : ctx.now;
+    o.resolves.push_back(resolution{"cancel", std::nullopt});
+    if (refused.empty() && silent.empty()) {
+      s.manual_reason.clear();
+      cancel_effects(s, o, reason, ctx.now, requested_at, config_of(ctx));
+      return reason == "timeout" ? "timed_out" : "cancelled";
+    }
+    std::string why;
+    for (const auto& r : refused) {
+      why += (why.empty() ? "" : "; ") + r;
+    }
+    for (const auto& id : silent) {
+      why += (why.empty() ? "" : "; ") + std::string{"child "} + id
+             + " did not answer the cancel";
+    }
+    s.st = status::manual_intervention;
+    s.cancel_reason = reason;
+    s.manual_reason = "cancel (" + reason + ") could not finish: " + why;
+    s.saga.reset();
+    o.timers.push_back(timer_op{"deadline", 0});
+    o.timers.push_back(timer_op{"saga", 0});
+    o.signals.emplace_back("manual_intervention");
+    report(s, o, reports::event_kind::manual);
+    return "manual_intervention";
+  }
+
+  outcome operator()(const child_status& c) {
+    outcome o;
+    o.cause = "child_status child=" + c.child_id + " status=" + to_string(c.st)
+              + " v=" + std::to_string(c.version)
+              + (c.refused.empty() ? "" : " refused");
+    auto same = [&c](const child_ref& x) {
+      return x.order_id == c.child_id;
+    };
+    auto i = std::find_if(s.children.begin(), s.children.end(), same);
+    if (i == s.children.end() || c.version < i->version
+        || (c.version == i->version && c.refused.empty())) {
+      return o; // not ours, or older than what we know
+    }
+    i->st = c.st;
+    i->version = c.version;
+    if (!c.refused.empty()) {
+      i->refused = c.refused;
+    }
+    if (std::all_of(s.children.begin(), s.children.end(),
+                    [](const child_ref& x) {
+                      return x.st != status::none;
+                    })) {
+      o.resolves.push_back(resolution{"create", std::nullopt});
+    }
+    std::string event = "child_status";
+    if (s.saga) {
+      auto settled = settle_cancel(o, false);
+      event = settled.empty() ? event : settled;
+    } else if (s.st == status::manual_intervention) {
+      // A late answer may complete the cancel after all.
+      bool all_cancelled = std::all_of(s.children.begin(), s.children.end(),
+                                       [](const child_ref& x) {
+                                         return x.st == status::cancelled;
+                                       });
+      if (all_cancelled) {
+        s.manual_reason.clear();
+        cancel_effects(s, o, s.cancel_reason, ctx.now, ctx.now, config_of(ctx));
+        event = "cancelled";
+      }
+    }
+    commit(s, o, event, ctx);
+    return o;
+  }
+
+  outcome operator()(const saga_timeout&) {
+    outcome o;
+    o.cause = "timer saga";
+    if (s.saga) {
+      commit(s, o, settle_cancel(o, true), ctx);
+    }
+    return o;
+  }
+
+  // -- a child's side of the saga --------------------------------------------
+
+  outcome operator()(const adopt& a) {
+    outcome o;
+    o.cause = "adopt parent=" + a.parent_id;
+    if (s.st != status::none) {
+      if (s.parent_id == a.parent_id) {
+        tell_parent(s, o, s.version);
+        number_outbox(o, "order/" + s.order_id + "#" + std::to_string(s.version)
+                           + ".adopt");
+      }
+      return o;
+    }
+    if (a.parent_id.empty() || a.items.empty()) {
+      o.err = error{errc::bad_request, "adopt needs a parent and items"};
+      return o;
+    }
+    s.st = status::pending_payment;
+    s.parent_id = a.parent_id;
+    s.user_id = a.user_id;
+    s.items = a.items;
+    s.amount = a.amount;
+    s.discount = a.discount;
+    s.payable = a.payable;
+    s.created_at = a.created_at;
+    s.pay_deadline = a.pay_deadline;
+    s.token = a.token;
+    tell_parent(s, o, s.version + 1);
+    commit(s, o, "adopted", ctx);
+    return o;
+  }
+
+  outcome operator()(const parent_paid& p) {
+    outcome o;
+    o.cause
+      = "parent_paid txn=" + p.txn_id + " amount=" + std::to_string(p.amount);
+    auto same_txn = [&p](const payment& x) {
+      return x.txn_id == p.txn_id;
+    };
+    if (s.st == status::none
+        || std::any_of(s.payments.begin(), s.payments.end(), same_txn)) {
+      return o;
+    }
+    if (s.st == status::pending_payment) {
+      s.payments.push_back(
+        payment{p.txn_id, p.amount, payment_status::captured, ""});
+      paid_effects(o);
+      tell_parent(s, o, s.version + 1);
+      commit(s, o, "paid", ctx);
+      return o;
+    }
+    // Paid on its own already: this share of the parent's payment goes back.
+    refund_anomaly(s, o, pay{p.txn_id, p.amount, true});
+    tell_parent(s, o, s.version + 1);
+    commit(s, o, "payment_refunded", ctx);
+    return o;
+  }
+
+  outcome operator()(const parent_cancel& c) {
+    outcome o;
+    o.cause = "parent_cancel reason=" + c.reason;
+    if (s.st == status::pending_payment) {
+      cancel_effects(s, o, c.reason.empty() ? "user" : c.reason, ctx.now,
+                     ctx.now, config_of(ctx));
+      tell_parent(s, o, s.version + 1);
+      commit(s, o, "cancelled", ctx);
+      return o;
+    }
+    if (s.st != status::none) {
+      tell_parent(s, o, s.version,
+                  s.st == status::cancelled
+                    ? ""
+                    : "child " + s.order_id + " is " + to_string(s.st));
+      number_outbox(o, "order/" + s.order_id + "#" + std::to_string(s.version)
+                         + ".answer");
+    }
+    return o;
+  }
+
   outcome operator()(const deadline&) {
     outcome o;
     o.cause = "timer deadline";
-    if (s.st == status::pending_payment) {
-      cancel_effects(s, o, "timeout", ctx.now);
-      commit(s, o, "timed_out", ctx);
+    if (s.st != status::pending_payment || !top_level(s)) {
+      return o;
     }
+    if (is_parent(s)) {
+      if (!s.saga) {
+        commit(s, o, start_cancel(o, "timeout"), ctx);
+      }
+      return o;
+    }
+    cancel_effects(s, o, "timeout", ctx.now, ctx.now, config_of(ctx));
+    commit(s, o, "timed_out", ctx);
     return o;
   }
 
@@ -439,28 +839,28 @@ struct handler {
       o.result = "ignored";
       return o;
     }
-    if (s.st == status::pending_payment) {
+    if (s.st == status::pending_payment && !s.saga) {
       if (ctx.now > s.pay_deadline) {
-        cancel_effects(s, o, "timeout", ctx.now);
         refund_anomaly(s, o, p);
+        if (!top_level(s)) {
+          // The parent's deadline cancels the whole split order.
+          commit(s, o, "payment_refunded", ctx);
+          return o;
+        }
+        if (is_parent(s)) {
+          commit(s, o, start_cancel(o, "timeout") + "+payment_refunded", ctx);
+          return o;
+        }
+        cancel_effects(s, o, "timeout", ctx.now, ctx.now, config_of(ctx));
         commit(s, o, "timed_out+payment_refunded", ctx);
         return o;
       }
       if (p.amount == s.payable) {
-        s.st = status::paid;
         s.payments.push_back(
           payment{p.txn_id, p.amount, payment_status::captured, ""});
-        for (const auto& item : s.items) {
-          o.outbox.push_back(message(sku_address(item.sku), "confirm",
-                                     json{{"order_id", s.order_id},
-                                          {"token", s.token},
-                                          {"quantity", item.quantity}}));
-        }
-        tell_coupon(s, o, "consume", order_body(s));
-        tell_dispatcher(s, o, "order_paid",
-                        json{{"order_id", s.order_id}, {"at", ctx.now}});
-        o.timers.push_back(timer_op{"deadline", 0});
+        paid_effects(o);
         o.result = "captured";
+        tell_parent(s, o, s.version + 1);
         commit(s, o, "paid", ctx);
         return o;
       }
@@ -468,6 +868,32 @@ struct handler {
     refund_anomaly(s, o, p);
     commit(s, o, "payment_refunded", ctx);
     return o;
+  }
+
+  /// PENDING_PAYMENT -> PAID (the payment is recorded): the stock is sold,
+  /// the coupon used, the dispatcher told; a parent pays its children.
+  void paid_effects(outcome& o) {
+    s.st = status::paid;
+    const auto& txn = s.payments.back().txn_id;
+    if (is_parent(s)) {
+      for (const auto& c : s.children) {
+        o.outbox.push_back(
+          message(address{"order", c.order_id}, "parent_paid",
+                  json{{"txn_id", txn}, {"amount", c.payable}}));
+      }
+    } else {
+      for (const auto& item : s.items) {
+        o.outbox.push_back(message(sku_address(item.sku), "confirm",
+                                   json{{"order_id", holder(s)},
+                                        {"token", s.token},
+                                        {"quantity", item.quantity}}));
+      }
+      tell_dispatcher(s, o, "order_paid",
+                      json{{"order_id", s.order_id}, {"at", ctx.now}});
+    }
+    tell_coupon(s, o, "consume", order_body(s));
+    o.timers.push_back(timer_op{"deadline", 0});
+    report(s, o, reports::event_kind::paid);
   }
 
   outcome operator()(const refund&) {
@@ -480,7 +906,11 @@ struct handler {
       case status::paid:
       case status::dispatched:
       case status::completed:
+        if (is_parent(s)) {
+          return per_child(o, "refund");
+        }
         refund_effects(s, o, s.st != status::paid, "");
+        tell_parent(s, o, s.version + 1);
         commit(s, o, "refunded", ctx);
         return o;
       case status::refunded: return o;
@@ -501,8 +931,12 @@ struct handler {
         return o;
       case status::paid:
       case status::dispatched:
+        if (is_parent(s)) {
+          return per_child(o, "complete");
+        }
         s.st = status::completed;
         tell_affiliate(s, o, "settle", order_body(s));
+        tell_parent(s, o, s.version + 1);
         commit(s, o, "completed", ctx);
         return o;
       case status::completed: return o;
@@ -511,6 +945,18 @@ struct handler {
     o.err = error{errc::invalid_transition,
                   std::string{"cannot complete an order in status "}
                     + to_string(s.st)};
+    return o;
+  }
+
+  /// A paid parent is completed or refunded through its children.
+  outcome per_child(outcome& o, const std::string& what) {
+    std::string ids;
+    for (const auto& c : s.children) {
+      ids += (ids.empty() ? "" : ", ") + c.order_id;
+    }
+    o.err = error{errc::invalid_transition,
+                  "order " + s.order_id + " is a split order: " + what
+                    + " each of its children (" + ids + ")"};
     return o;
   }
 
@@ -534,12 +980,27 @@ struct handler {
     auto same = [&sf](const line_item& x) {
       return x.sku == sf.sku;
     };
+    if (is_parent(s)) {
+      // The reservation was the parent's; the sale is the child's.
+      auto i = std::find_if(s.items.begin(), s.items.end(), same);
+      for (const auto& c : s.children) {
+        if (i != s.items.end() && c.kind == i->kind) {
+          o.outbox.push_back(message(address{"order", c.order_id}, "shortfall",
+                                     json{{"sku", sf.sku}}));
+          number_outbox(o, "order/" + s.order_id + "#"
+                             + std::to_string(s.version) + ".shortfall."
+                             + sf.sku);
+        }
+      }
+      return o;
+    }
     if (s.st != status::paid
         || std::none_of(s.items.begin(), s.items.end(), same)) {
       return o;
     }
     s.cancel_reason = "stock_shortfall";
     refund_effects(s, o, false, sf.sku);
+    tell_parent(s, o, s.version + 1);
     o.signals.emplace_back("stock_shortfall");
     commit(s, o, "stock_shortfall", ctx);
     return o;
@@ -562,9 +1023,9 @@ struct handler {
     if (c.coupon_id != s.coupon_id) {
       return o;
     }
-    if (s.st != status::paid) {
-      // Shipped or already refunded: nothing safe to undo here; a human
-      // decides (the signal raises an alert).
+    if (s.st != status::paid || is_parent(s)) {
+      // Shipped, already refunded, or paid through children: nothing safe
+      // to undo here; a human decides (the signal raises an alert).
       o.signals.emplace_back("coupon_conflict_unresolved");
       return o;
     }
@@ -582,7 +1043,7 @@ struct handler {
     for (auto& pm : s.payments) {
       if (pm.status == payment_status::captured && s.st == status::cancelled) {
         pm.status = payment_status::refund_pending;
-        pm.refund_id = refund_id_of(pm.txn_id);
+        pm.refund_id = refund_id_of(s, pm.txn_id);
       }
       if (pm.status == payment_status::refund_pending) {
         o.outbox.push_back(
@@ -604,6 +1065,7 @@ struct handler {
     }
     s.st = status::dispatched;
     s.technician = d.technician;
+    tell_parent(s, o, s.version + 1);
     commit(s, o, "dispatched", ctx);
     return o;
   }
@@ -618,17 +1080,6 @@ struct handler {
 // -- decoding helpers: never throw ------------------------------------------
 
 // -- persistence -------------------------------------------------------------
-
-status parse_status(const std::string& s) {
-  for (auto st : {status::pending_payment, status::paid, status::dispatched,
-                  status::completed, status::cancelled, status::refunded,
-                  status::manual_intervention}) {
-    if (s == to_string(st)) {
-      return st;
-    }
-  }
-  return status::none;
-}
 
 payment_status parse_payment_status(const std::string& s) {
   if (s == "REFUND_PENDING") {
@@ -654,6 +1105,17 @@ const char* to_string(status s) noexcept {
     case status::manual_intervention: return "MANUAL_INTERVENTION";
   }
   return "NONE";
+}
+
+status parse_status(const std::string& s) noexcept {
+  for (auto st : {status::pending_payment, status::paid, status::dispatched,
+                  status::completed, status::cancelled, status::refunded,
+                  status::manual_intervention}) {
+    if (s == to_string(st)) {
+      return st;
+    }
+  }
+  return status::none;
 }
 
 const char* to_string(payment_status s) noexcept {
@@ -768,25 +1230,83 @@ result<input> decode(const envelope& msg) {
     return input{shortfall{*sku}};
   }
   if (msg.type == "timer") {
-    if (get_string(b, "name") != std::optional<std::string>{"deadline"}) {
-      return detail::malformed("order", msg, "unknown timer");
+    auto name = get_string(b, "name");
+    if (name == std::optional<std::string>{"deadline"}) {
+      return input{deadline{}};
     }
-    return input{deadline{}};
+    if (name == std::optional<std::string>{"saga"}) {
+      return input{saga_timeout{}};
+    }
+    return detail::malformed("order", msg, "unknown timer");
+  }
+  if (msg.type == "adopt") {
+    adopt a;
+    auto parent = get_string(b, "parent_id");
+    auto user = get_string(b, "user_id");
+    auto amount = get_int(b, "amount");
+    auto discount = get_int(b, "discount");
+    auto payable = get_int(b, "payable");
+    auto created = get_int(b, "created_at");
+    auto deadline_at = get_int(b, "pay_deadline");
+    auto token = detail::get_uint(b, "token");
+    const auto* items = detail::field(b, "items");
+    if (!parent || parent->empty() || !user || !amount || !discount || !payable
+        || *payable < 0 || !created || !deadline_at || !token
+        || items == nullptr || !items_from_json(*items, a.items)
+        || a.items.empty()) {
+      return detail::malformed("order", msg, "incomplete adopt");
+    }
+    a.parent_id = *parent;
+    a.user_id = *user;
+    a.amount = *amount;
+    a.discount = *discount;
+    a.payable = *payable;
+    a.created_at = *created;
+    a.pay_deadline = *deadline_at;
+    a.token = *token;
+    return input{std::move(a)};
+  }
+  if (msg.type == "parent_paid") {
+    auto txn = get_string(b, "txn_id");
+    auto amount = get_int(b, "amount");
+    if (!txn || txn->empty() || !amount || *amount < 0) {
+      return detail::malformed("order", msg, "missing 'txn_id' or 'amount'");
+    }
+    return input{parent_paid{*txn, *amount}};
+  }
+  if (msg.type == "parent_cancel") {
+    return input{parent_cancel{get_string(b, "reason").value_or("")}};
+  }
+  if (msg.type == "child_status") {
+    auto id = get_string(b, "order_id");
+    auto st = get_string(b, "status");
+    auto version = detail::get_uint(b, "version");
+    if (!id || id->empty() || !st || parse_status(*st) == status::none
+        || !version) {
+      return detail::malformed("order", msg, "incomplete child_status");
+    }
+    return input{child_status{*id, parse_status(*st), *version,
+                              get_string(b, "refused").value_or("")}};
   }
   return detail::malformed("order", msg, "unknown message type");
 }
 
 // Stored form (not the API form; `creating` is never stored):
 //   {"id","user","st","v","items":[{"sku","q","p","k"}],"amt","disc","pay",
-//    "coupon","aff","parent","children":[...],"created","updated","deadline",
-//    "reason","payments":[{"txn","amt","st","rf"}],"tech","fp","token"}
+//    "coupon","aff","parent","children":[{"id","k","pay","st","v","ref"}],
+//    "saga":{"op","reason","at"} (a parent's cancel in progress),"manual",
+//    "created","updated","deadline","reason",
+//    "payments":[{"txn","amt","st","rf"}],"tech","fp","token"}
 void to_json(nlohmann::json& j, const state& s) {
-  json items = json::array();
-  for (const auto& i : s.items) {
-    items.push_back(json{{"sku", i.sku},
-                         {"q", i.quantity},
-                         {"p", i.unit_price},
-                         {"k", to_string(i.kind)}});
+  json items = items_json(s.items);
+  json children = json::array();
+  for (const auto& c : s.children) {
+    children.push_back(json{{"id", c.order_id},
+                            {"k", to_string(c.kind)},
+                            {"pay", c.payable},
+                            {"st", to_string(c.st)},
+                            {"v", c.version},
+                            {"ref", c.refused}});
   }
   json payments = json::array();
   for (const auto& p : s.payments) {
@@ -806,7 +1326,7 @@ void to_json(nlohmann::json& j, const state& s) {
            {"coupon", s.coupon_id},
            {"aff", s.affiliate_id},
            {"parent", s.parent_id},
-           {"children", s.children},
+           {"children", std::move(children)},
            {"created", s.created_at},
            {"updated", s.updated_at},
            {"deadline", s.pay_deadline},
@@ -815,6 +1335,14 @@ void to_json(nlohmann::json& j, const state& s) {
            {"tech", s.technician},
            {"fp", s.fingerprint},
            {"token", s.token}};
+  if (s.saga) {
+    j["saga"] = json{{"op", s.saga->op},
+                     {"reason", s.saga->reason},
+                     {"at", s.saga->started_at}};
+  }
+  if (!s.manual_reason.empty()) {
+    j["manual"] = s.manual_reason;
+  }
 }
 
 void from_json(const nlohmann::json& j, state& s) {
@@ -834,15 +1362,31 @@ void from_json(const nlohmann::json& j, state& s) {
       r.items.push_back(std::move(li));
     }
   }
+  if (auto i = j.find("children"); i != j.end() && i->is_array()) {
+    for (const auto& x : *i) {
+      child_ref c;
+      c.order_id = x.value("id", std::string{});
+      c.kind = parse_item_kind(x.value("k", std::string{}))
+                 .value_or(item_kind::goods);
+      c.payable = x.value("pay", std::int64_t{0});
+      c.st = parse_status(x.value("st", std::string{}));
+      c.version = x.value("v", std::uint64_t{0});
+      c.refused = x.value("ref", std::string{});
+      r.children.push_back(std::move(c));
+    }
+  }
+  if (auto i = j.find("saga"); i != j.end() && i->is_object()) {
+    r.saga = saga_state{i->value("op", std::string{}),
+                        i->value("reason", std::string{}),
+                        i->value("at", millis{0})};
+  }
+  r.manual_reason = j.value("manual", std::string{});
   r.amount = j.value("amt", std::int64_t{0});
   r.discount = j.value("disc", std::int64_t{0});
   r.payable = j.value("pay", std::int64_t{0});
   r.coupon_id = j.value("coupon", std::string{});
   r.affiliate_id = j.value("aff", std::string{});
   r.parent_id = j.value("parent", std::string{});
-  if (auto i = j.find("children"); i != j.end() && i->is_array()) {
-    r.children = i->get<std::vector<std::string>>();
-  }
   r.created_at = j.value("created", millis{0});
   r.updated_at = j.value("updated", millis{0});
   r.pay_deadline = j.value("deadline", millis{0});

@@ -27,6 +27,31 @@
 //                dispatcher when it holds service items
 // Creating locks the coupon with a request next to the stock reservations;
 // the order checks the coupon's min_amount itself once it knows its amount.
+// Every top-level transition also sends one record ("placed", "paid",
+// "cancelled" with `flash`, "refunded", "manual") to the report shard of
+// its partition (actors/reports.hpp).
+//
+// Split orders (DESIGN.md rule 9): when the reserved items have different
+// kinds, the order becomes a parent with one child per kind, ids
+// parent_id + "-1" (goods) and + "-2" (service). The parent keeps the
+// coupon, the affiliate, the notifier and the one payment; each child owns
+// its items, whose reservations stay keyed by the parent's id and token
+// (the child sends confirm/release/restock in the parent's name). The
+// discount is shared in proportion to the amounts, the last child taking
+// the rounding. A saga, persisted in the parent's state:
+//   create: "adopt" to every child; the create is answered once every
+//           child has reported its status ("child_status").
+//   pay:    the parent's payment pays every child ("parent_paid" with the
+//           child's share; a child that was paid already refunds it).
+//   cancel (user or deadline): "parent_cancel" to every child and the
+//           timer "saga"; each child cancels or refuses (it is paid). All
+//           cancelled: the parent is CANCELLED (coupon back, payment
+//           closed, commission void). Any refusal, or a child silent when
+//           the timer fires: MANUAL_INTERVENTION with `manual_reason`; a
+//           late answer that completes the cancel still cancels.
+// A child cannot be cancelled on its own (that would be a silent half-
+// cancel) and has no deadline of its own; it can be paid, completed and
+// refunded on its own. A parent is completed or refunded child by child.
 //
 // Messages (envelope type: body):
 //   in  "reserve.reply", "lock.reply": answers to the create's requests
@@ -36,6 +61,11 @@
 //   in  "coupon_conflict": {"coupon_id"}; "dispatched": {"dispatch_id",
 //         "technician"}; "timer": {"name": "deadline"}
 //   in  "reissue_refunds" (from the auditor): {"order_id"}
+//   in  (child) "adopt": {"parent_id","user_id","items":[{"sku","q","p","k"}],
+//         "amount","discount","payable","created_at","pay_deadline","token"};
+//         "parent_paid": {"txn_id","amount"}; "parent_cancel": {"reason"}
+//   in  (parent) "child_status": {"order_id","status","version","refused"};
+//         "timer": {"name": "saga"}
 //
 // Threading: a `state` is confined to the actor that owns it.
 
@@ -101,6 +131,11 @@ struct create {
   std::string fingerprint;
   /// Identifies this create attempt's reservations (any unique number).
   std::uint64_t token = 0;
+  /// The answer to the user's captcha challenge, if the request carries one
+  /// (read by the runtime's rate limiter, not by the order; not part of the
+  /// fingerprint).
+  std::string captcha_id;
+  std::string captcha_answer;
 };
 /// User cancel; an empty reason means "user".
 struct cancel {
@@ -156,10 +191,65 @@ struct dispatched {
   std::string technician;
 };
 
+/// Parent -> child: become the child holding these items.
+struct adopt {
+  std::string parent_id;
+  std::string user_id;
+  std::vector<line_item> items;
+  std::int64_t amount = 0;
+  std::int64_t discount = 0;
+  std::int64_t payable = 0;
+  millis created_at = 0;
+  millis pay_deadline = 0;
+  /// The parent's token: the reservations are the parent's.
+  std::uint64_t token = 0;
+};
+/// Parent -> child: the parent was paid by `txn_id`; `amount` is this
+/// child's share.
+struct parent_paid {
+  std::string txn_id;
+  std::int64_t amount = 0;
+};
+/// Parent -> child: the parent is being cancelled.
+struct parent_cancel {
+  std::string reason;
+};
+/// Child -> parent: the child's status after one of its turns; `refused`
+/// says why it would not cancel (empty otherwise).
+struct child_status {
+  std::string child_id;
+  status st = status::none;
+  std::uint64_t version = 0;
+  std::string refused;
+};
+/// The timer "saga" fired: children that have not answered the cancel.
+struct saga_timeout {};
+
 using input
   = std::variant<create, cancel, pay, complete, refund, deadline, reserved,
                  refund_done, shortfall, coupon_locked, status_query,
-                 coupon_conflict, dispatched, reissue_refunds>;
+                 coupon_conflict, dispatched, reissue_refunds, adopt,
+                 parent_paid, parent_cancel, child_status, saga_timeout>;
+
+/// What a split parent knows of one child.
+struct child_ref {
+  std::string order_id;
+  item_kind kind = item_kind::goods;
+  std::int64_t payable = 0;
+  /// The last status the child reported (none until it has).
+  status st = status::none;
+  std::uint64_t version = 0;
+  /// Why it refused the cancel, if it did.
+  std::string refused;
+};
+
+/// A parent's saga step in progress (persisted: it resumes after a crash).
+struct saga_state {
+  /// "cancel".
+  std::string op;
+  std::string reason;
+  millis started_at = 0;
+};
 
 struct state {
   std::string order_id;
@@ -172,8 +262,14 @@ struct state {
   std::int64_t payable = 0;
   std::string coupon_id;
   std::string affiliate_id;
+  /// A child's parent (empty for other orders).
   std::string parent_id;
-  std::vector<std::string> children;
+  /// A split parent's children (empty for other orders).
+  std::vector<child_ref> children;
+  /// A parent's cancel in progress.
+  std::optional<saga_state> saga;
+  /// Why a parent needs a human (MANUAL_INTERVENTION).
+  std::string manual_reason;
   millis created_at = 0;
   millis updated_at = 0;
   millis pay_deadline = 0;
@@ -206,6 +302,12 @@ struct config {
   /// The affiliate's share of the payable amount in millionths, rounded
   /// down to cents (--commission-rate 0.05 = 50'000). Default: 5%.
   std::int64_t commission_ppm = 50'000;
+  /// A cancel this soon after create is a flash cancel (reports).
+  /// Default: 60 s.
+  millis flash_window = 60'000;
+  /// How long a parent waits for its children to answer a cancel before it
+  /// asks for manual intervention. Default: 30 s.
+  millis saga_timeout = 30'000;
 };
 
 /// The commission of an order that pays `payable` cents: floor(payable x
@@ -214,6 +316,14 @@ std::int64_t commission(std::int64_t payable, std::int64_t ppm) noexcept;
 
 /// True if the order holds items of kind service (it is dispatched).
 bool has_service(const state& s) noexcept;
+
+/// True for a split parent.
+inline bool is_parent(const state& s) noexcept {
+  return !s.children.empty();
+}
+
+/// Parses a to_string() name; status::none for anything else.
+status parse_status(const std::string& s) noexcept;
 
 struct context {
   millis now = 0;

@@ -16,6 +16,7 @@
 #include "actors/coupon.hpp"
 #include "actors/inventory.hpp"
 #include "actors/order.hpp"
+#include "actors/reports.hpp"
 
 using namespace ordo::actors;
 using nlohmann::json;
@@ -64,11 +65,12 @@ order::reserved failed_answer(const std::string& sku, errc code) {
   return order::reserved{sku, error{code, "no"}, 0, item_kind::goods};
 }
 
-/// A PENDING_PAYMENT order o1: A x2 at 1000, B x1 at 500, payable 2500.
+/// A PENDING_PAYMENT order o1: A x2 at 1000, B x1 at 500, payable 2500;
+/// both services (one kind, so not split).
 order::state pending() {
   auto s = fresh();
   order::handle(s, make_create({{"A", 2}, {"B", 1}}), at(t0));
-  order::handle(s, ok_answer("A", 1000), at(t0));
+  order::handle(s, ok_answer("A", 1000, item_kind::service), at(t0));
   order::handle(s, ok_answer("B", 500, item_kind::service), at(t0));
   BOOST_REQUIRE(s.st == order::status::pending_payment);
   return s;
@@ -148,7 +150,7 @@ BOOST_AUTO_TEST_CASE(create_reserves_then_becomes_pending) {
   BOOST_TEST(o.event.empty());
   BOOST_TEST(o.resolves.empty());
   BOOST_TEST(s.st == order::status::none);
-  o = order::handle(s, ok_answer("A", 1000), at(t0 + 10));
+  o = order::handle(s, ok_answer("A", 1000, item_kind::service), at(t0 + 10));
   BOOST_TEST(o.event == "created");
   BOOST_TEST(!o.cause.empty());
   BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
@@ -171,8 +173,15 @@ BOOST_AUTO_TEST_CASE(create_reserves_then_becomes_pending) {
   BOOST_TEST(s.coupon_id.empty());
   BOOST_TEST(s.affiliate_id.empty());
   BOOST_TEST(s.fingerprint == "fp1");
-  // The notifier hears of every order; no affiliate, no commission.
-  BOOST_REQUIRE_EQUAL(o.outbox.size(), 1u);
+  // The notifier hears of every order; no affiliate, no commission; the
+  // report shard of its partition counts it as placed.
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 2u);
+  BOOST_TEST(o.outbox[1].to.kind == "report");
+  BOOST_TEST(o.outbox[1].to.id == "o0000");
+  BOOST_TEST(o.outbox[1].type == "placed");
+  BOOST_TEST(
+    o.outbox[1].body
+    == (json{{"order_id", "o1"}, {"user_id", "u1"}, {"amount", 2500}}));
   BOOST_TEST(o.outbox[0].to.kind == "notifier");
   BOOST_TEST(o.outbox[0].to.id == "o1");
   BOOST_TEST(o.outbox[0].type == "order_created");
@@ -374,7 +383,9 @@ BOOST_AUTO_TEST_CASE(cancel_pending_releases_closes_and_disarms) {
   BOOST_TEST(s.cancel_reason == "user");
   BOOST_TEST(s.version == 2u);
   BOOST_TEST(s.updated_at == t0 + minute);
-  BOOST_REQUIRE_EQUAL(o.outbox.size(), 4u);
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 5u);
+  BOOST_TEST(o.outbox[4].type == "cancelled");
+  BOOST_TEST(o.outbox[4].body["flash"] == true); // a minute after create
   BOOST_TEST(o.outbox[0].type == "release");
   BOOST_TEST(o.outbox[0].to.id == "A");
   BOOST_TEST(o.outbox[3].to.kind == "notifier");
@@ -474,7 +485,8 @@ BOOST_AUTO_TEST_CASE(pay_captures_and_confirms_the_stock) {
   BOOST_REQUIRE_EQUAL(paid_notes.size(), 1u);
   BOOST_TEST(paid_notes[0]->to.kind == "dispatcher");
   BOOST_TEST(paid_notes[0]->to.id == "o1");
-  BOOST_TEST(o.outbox.size() == 3u);
+  BOOST_TEST(of_type(o, "paid").size() == 1u); // the report
+  BOOST_TEST(o.outbox.size() == 4u);
   BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
   BOOST_TEST(o.timers[0].due == 0);
   BOOST_TEST(!has_signal(o, "refund_anomaly"));
@@ -790,9 +802,9 @@ BOOST_AUTO_TEST_CASE(outbox_ids_are_unique_across_a_lifetime) {
   add(order::handle(s, order::pay{"t2", 2500, true}, at(t0)));
   add(order::handle(s, order::pay{"t3", 2500, true}, at(t0)));
   add(order::handle(s, order::refund{}, at(t0)));
-  // pay: 2 confirms + dispatcher; 2 anomaly refunds; refund: 1 refund, 2
-  // restocks, dispatcher.
-  BOOST_TEST(n == 3u + 1u + 1u + 4u);
+  // pay: 2 confirms + dispatcher + report; 2 anomaly refunds; refund: 1
+  // refund, 2 restocks, dispatcher, report.
+  BOOST_TEST(n == 4u + 1u + 1u + 5u);
   BOOST_TEST(ids.size() == n);
   BOOST_TEST(ids.count("order/o1#2.0") == 1u);
   BOOST_TEST(ids.count("order/o1#5.2") == 1u);
@@ -907,7 +919,10 @@ BOOST_AUTO_TEST_CASE(state_json_round_trips) {
   auto s = paid();
   order::handle(s, order::pay{"t2", 10, true}, at(t0));
   s.parent_id = "p1";
-  s.children = {"c1", "c2"};
+  s.children = {{"c1", item_kind::goods, 5, order::status::cancelled, 2, ""},
+                {"c2", item_kind::service, 6, order::status::paid, 3, "no"}};
+  s.saga = order::saga_state{"cancel", "user", t0};
+  s.manual_reason = "why";
   s.discount = 3;
   json j;
   order::to_json(j, s);
@@ -924,6 +939,10 @@ BOOST_AUTO_TEST_CASE(state_json_round_trips) {
     (back.payments[1].status == order::payment_status::refund_pending));
   BOOST_TEST(back.payments[1].refund_id == "rf-t2");
   BOOST_TEST(back.children.size() == 2u);
+  BOOST_TEST((back.children[1].st == order::status::paid));
+  BOOST_TEST(back.children[1].refused == "no");
+  BOOST_TEST(back.saga.has_value());
+  BOOST_TEST(back.manual_reason == "why");
   BOOST_TEST(back.token == 7u);
   BOOST_TEST(!order::busy(back));
   // Through text as well (the stored form).
@@ -960,6 +979,7 @@ struct world {
   coupon::config ccfg;
   std::map<std::string, coupon::state> coupons;
   std::map<std::string, attribution::state> affiliates;
+  std::map<std::string, reports::state> report_shards;
   std::deque<envelope> in_flight;
   std::vector<envelope> to_provider;
   /// Messages to kinds the world does not run (notifier, dispatcher).
@@ -1065,6 +1085,12 @@ struct world {
         BOOST_REQUIRE(attribution::balanced(a));
       } else if (e.to.kind == "payment") {
         to_provider.push_back(e);
+      } else if (e.to.kind == reports::kind) {
+        auto in = reports::decode(e);
+        BOOST_REQUIRE(in.ok());
+        auto& r = report_shards[e.to.id];
+        r.shard = e.to.id;
+        BOOST_REQUIRE(!reports::handle(r, in.value(), {now, nullptr}).err);
       } else {
         others.push_back(e);
       }
@@ -1365,6 +1391,7 @@ BOOST_AUTO_TEST_CASE(discount_never_exceeds_the_amount) {
 
 BOOST_AUTO_TEST_CASE(refund_voids_commission_and_recalls_the_dispatch) {
   world w;
+  w.skus["A"].kind = item_kind::service;
   w.skus["B"].kind = item_kind::service;
   w.add_coupon();
   BOOST_REQUIRE(!w.create_with_coupon());

@@ -1,0 +1,129 @@
+#pragma once
+
+// The order gate of one user as a plain state machine (DESIGN.md rule 10):
+// at most `max_orders` creates per sliding `window`, and after
+// `captcha_after` consecutive cancellations by the user the next order needs
+// a solved captcha.
+//
+//   admit --(already admitted in the window)--> admitted, nothing changes
+//   admit --(window full)--> rate_limited {"retry_after_ms"}
+//   admit --(streak >= captcha_after, no or a wrong answer)-->
+//         captcha_required {"challenge": {"id", "question"}}
+//   admit --(streak below, or the open challenge solved)--> admitted
+//
+// The streak is the number of the user's latest consecutive cancellations
+// (`admit::cancel_run`, read by the runtime from the user's order index)
+// of orders created after the last solved captcha: solving one clears the
+// streak for the orders already cancelled; three new cancels bring it back.
+// A challenge stays open until it is solved or `challenge_ttl` passes; a
+// create without an answer is shown the open one again, a wrong answer gets
+// a new one (so answers cannot be guessed one after another against one
+// question). The reply never carries the expected answer.
+//
+// A repeat of a create already admitted inside the window (a retry of the
+// same order) is admitted again without counting twice. Admissions that fell
+// out of the window are dropped when the state next changes; a turn that
+// only reads them changes nothing.
+//
+// Messages (envelope type: body):
+//   in  "admit" (request): {"order_id", "cancel_run": [created_at...]?,
+//                           "captcha": {"id", "answer"}?}
+//         result "admitted"; errors rate_limited (reply {"retry_after_ms"}),
+//         captcha_required (reply {"challenge": {"id", "question"}})
+// The limiter sends nothing.
+//
+// Threading: a `state` is confined to the actor that owns it; the `config`
+// and its verifier are immutable and shared.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "actors/captcha.hpp"
+#include "actors/turn.hpp"
+
+namespace ordo::actors::limiter {
+
+/// The actor kind of a user's gate: its address is {"limiter", user_id}.
+inline constexpr const char* kind = "limiter";
+
+/// One create let through.
+struct admission {
+  millis at = 0;
+  std::string order_id;
+};
+
+struct state {
+  std::string user_id;
+  std::uint64_t version = 0;
+  millis updated_at = 0;
+  /// Creates admitted inside the window, oldest first.
+  std::vector<admission> admitted;
+  /// The last solved captcha; cancels of orders created at or before it no
+  /// longer count.
+  millis solved_at = 0;
+  /// The open challenge, if any.
+  std::optional<captcha::challenge> challenge;
+  /// Challenges issued so far (feeds their ids and seeds).
+  std::uint64_t issued = 0;
+};
+
+/// The user's answer to a challenge.
+struct answer {
+  std::string id;
+  std::string text;
+};
+
+/// A create for a new order asks to be let through. `cancel_run`: the
+/// created_at of the user's newest orders that were cancelled by the user,
+/// newest first, stopping at the first order that was not (the runtime reads
+/// it from the user's order index).
+struct admit {
+  std::string order_id;
+  std::vector<millis> cancel_run;
+  std::optional<answer> captcha;
+};
+
+using input = std::variant<admit>;
+
+/// Tunables of the limiter (API.md `--rate-limit`, `--captcha-after`).
+struct config {
+  /// Creates admitted per user per `window`; 0 = no limit (admissions are
+  /// then not recorded). Default: 5.
+  std::uint32_t max_orders = 5;
+  /// The sliding window of `max_orders`. Default: 1 minute.
+  millis window = 60'000;
+  /// Consecutive cancellations after which the next order needs a solved
+  /// captcha; 0 = never. Default: 3.
+  std::uint32_t captcha_after = 3;
+  /// An open challenge older than this is replaced; 0 = never expires.
+  /// Default: 5 minutes.
+  millis challenge_ttl = 5 * 60'000;
+  /// Puts and checks challenges; not owned, must outlive every turn.
+  /// nullptr = captcha::arithmetic(). Default: nullptr.
+  const captcha::verifier* verifier = nullptr;
+};
+
+/// Everything a handler may read besides the state.
+struct context {
+  millis now = 0;
+  const config* cfg = nullptr;
+};
+
+/// Applies `in` to `s`. Pure: same inputs, same outputs. A turn that sets a
+/// non-empty `event` bumps `version` and `updated_at`; a turn without one
+/// leaves `s` as it was.
+outcome handle(state& s, const input& in, const context& ctx);
+
+/// Turns an inter-actor message into an input (type "admit"); bad_request
+/// for anything else. Never throws.
+result<input> decode(const envelope& msg);
+
+void to_json(nlohmann::json& j, const state& s);
+void from_json(const nlohmann::json& j, state& s);
+
+} // namespace ordo::actors::limiter

@@ -1,0 +1,320 @@
+#include "actors/reports.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/detail/support.hpp"
+
+namespace ordo::actors::reports {
+
+namespace {
+
+using detail::get_int;
+using detail::get_string;
+using nlohmann::json;
+
+constexpr event_kind all_kinds[]
+  = {event_kind::placed, event_kind::paid, event_kind::cancelled,
+     event_kind::refunded, event_kind::manual};
+
+/// The order of `top`: most flash cancels first, ties by user_id ascending.
+bool ranks_before(const user_count& a, const user_count& b) {
+  return a.count > b.count || (a.count == b.count && a.user_id < b.user_id);
+}
+
+/// The first `n` users of `counts`, ranked.
+std::vector<user_count> rank(const std::map<std::string, std::int64_t>& counts,
+                             std::size_t n) {
+  std::vector<user_count> all;
+  all.reserve(counts.size());
+  for (const auto& [user_id, count] : counts) {
+    all.push_back(user_count{user_id, count});
+  }
+  auto keep = std::min(n, all.size());
+  std::partial_sort(all.begin(), all.begin() + keep, all.end(), ranks_before);
+  all.resize(keep);
+  return all;
+}
+
+/// Keeps `s.top` the ranking of `s.flash_by_user` after `user_id`'s count
+/// grew by one (`fresh`: it was their first). Counts only grow and only this
+/// user's changed, so everyone outside `top` still ranks below everyone
+/// inside but this user: they stay in (re-sorted) if they were in, and
+/// otherwise enter in place of the weakest entry when they beat it.
+void promote(state& s, const std::string& user_id, bool fresh,
+             std::size_t top_n) {
+  auto& top = s.top;
+  if (top.size() > top_n) {
+    top.resize(top_n); // top_n shrank since the last turn
+  }
+  auto before = s.flash_by_user.size() - (fresh ? 1 : 0);
+  if (top.size() != std::min(top_n, before)) {
+    // top_n grew since the last turn, or a state restored without its
+    // ranking: rank everyone once.
+    top = rank(s.flash_by_user, top_n);
+    return;
+  }
+  user_count mine{user_id, s.flash_by_user.at(user_id)};
+  auto i = std::find_if(top.begin(), top.end(), [&](const user_count& u) {
+    return u.user_id == user_id;
+  });
+  if (i != top.end()) {
+    i->count = mine.count;
+  } else if (top.size() < top_n) {
+    top.push_back(std::move(mine)); // `top` holds everyone: a newcomer
+  } else if (!top.empty() && ranks_before(mine, top.back())) {
+    top.back() = std::move(mine);
+  } else {
+    return;
+  }
+  std::sort(top.begin(), top.end(), ranks_before);
+}
+
+tally& tally_of(state& s, event_kind k) {
+  switch (k) {
+    case event_kind::placed: return s.placed;
+    case event_kind::paid: return s.paid;
+    case event_kind::cancelled: return s.cancelled;
+    case event_kind::refunded: return s.refunded;
+    case event_kind::manual: return s.manual;
+  }
+  return s.placed;
+}
+
+void add(tally& t, std::int64_t amount) {
+  ++t.count;
+  t.amount += amount;
+}
+
+void add(tally& t, const tally& x) {
+  t.count += x.count;
+  t.amount += x.amount;
+}
+
+struct handler {
+  state& s;
+  const context& ctx;
+
+  outcome operator()(const record& r) {
+    outcome o;
+    o.cause = std::string{to_string(r.what)} + " order=" + r.order_id
+              + " user=" + r.user_id + " amount=" + std::to_string(r.amount)
+              + (r.flash ? " (flash cancel)" : "");
+    if (r.order_id.empty() || r.amount < 0) {
+      o.err = error{errc::bad_request,
+                    "a report record needs an order_id and a non-negative "
+                    "amount"};
+      return o;
+    }
+    if (r.flash && r.what != event_kind::cancelled) {
+      o.err = error{errc::bad_request, "only a cancel can be a flash cancel"};
+      return o;
+    }
+    if (r.flash && r.user_id.empty()) {
+      // Its count would be an entry without a name: never stored.
+      o.err = error{errc::bad_request, "a flash cancel needs a user_id"};
+      return o;
+    }
+    add(tally_of(s, r.what), r.amount);
+    if (r.flash) {
+      add(s.flash, r.amount);
+      bool fresh = s.flash_by_user.count(r.user_id) == 0;
+      ++s.flash_by_user[r.user_id];
+      promote(s, r.user_id, fresh, detail::config_of(ctx).top_n);
+    }
+    detail::record(s, o, "counted", ctx.now, std::string{kind} + "/" + s.shard);
+    return o;
+  }
+};
+
+json tally_to_json(const tally& t) {
+  return json{{"n", t.count}, {"a", t.amount}};
+}
+
+tally tally_from_json(const json& j, const char* key) {
+  tally t;
+  if (auto i = j.find(key); i != j.end() && i->is_object()) {
+    t.count = i->value("n", std::int64_t{0});
+    t.amount = i->value("a", std::int64_t{0});
+  }
+  return t;
+}
+
+bool is_lower_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+} // namespace
+
+const char* to_string(event_kind k) noexcept {
+  switch (k) {
+    case event_kind::placed: return "placed";
+    case event_kind::paid: return "paid";
+    case event_kind::cancelled: return "cancelled";
+    case event_kind::refunded: return "refunded";
+    case event_kind::manual: return "manual";
+  }
+  return "placed";
+}
+
+outcome handle(state& s, const input& in, const context& ctx) {
+  return std::visit(handler{s, ctx}, in);
+}
+
+result<input> decode(const envelope& msg) {
+  const event_kind* what = nullptr;
+  for (const auto& k : all_kinds) {
+    if (msg.type == to_string(k)) {
+      what = &k;
+    }
+  }
+  if (what == nullptr) {
+    return detail::malformed(kind, msg, "unknown message type");
+  }
+  const auto& b = msg.body;
+  if (!b.is_object()) {
+    return detail::malformed(kind, msg, "body is not an object");
+  }
+  auto order_id = get_string(b, "order_id");
+  if (!order_id || order_id->empty()) {
+    return detail::malformed(kind, msg, "missing 'order_id'");
+  }
+  auto user_id = get_string(b, "user_id");
+  if (!user_id) {
+    return detail::malformed(kind, msg, "missing 'user_id'");
+  }
+  auto amount = get_int(b, "amount");
+  if (!amount || *amount < 0) {
+    return detail::malformed(kind, msg, "needs a non-negative 'amount'");
+  }
+  bool flash = false;
+  if (const auto* f = detail::field(b, "flash")) {
+    if (!f->is_boolean()) {
+      return detail::malformed(kind, msg, "'flash' is not a boolean");
+    }
+    flash = f->get<bool>();
+  }
+  return input{record{*what, *order_id, *user_id, *amount, flash}};
+}
+
+// Stored form:
+//   tally   {"n": count, "a": amount}
+//   header  {"shard","v","updated","placed","paid","cancelled","refunded",
+//            "manual","flash": tally, "top":[{"u": user_id, "n": count}]}
+//   entry   count                 (one record per user with a flash cancel)
+//   whole   header + {"users":{user_id: entry}}
+const std::string& subject(const input& in) noexcept {
+  static const std::string none;
+  const auto& r = std::get<record>(in);
+  return r.flash ? r.user_id : none;
+}
+
+json header_to_json(const state& s) {
+  json top = json::array();
+  for (const auto& u : s.top) {
+    top.push_back(json{{"u", u.user_id}, {"n", u.count}});
+  }
+  return json{{"shard", s.shard},
+              {"v", s.version},
+              {"updated", s.updated_at},
+              {"placed", tally_to_json(s.placed)},
+              {"paid", tally_to_json(s.paid)},
+              {"cancelled", tally_to_json(s.cancelled)},
+              {"refunded", tally_to_json(s.refunded)},
+              {"manual", tally_to_json(s.manual)},
+              {"flash", tally_to_json(s.flash)},
+              {"top", std::move(top)}};
+}
+
+json entries_to_json(const state& s, const std::string& user_id) {
+  auto i = s.flash_by_user.find(user_id);
+  if (i == s.flash_by_user.end()) {
+    return json{};
+  }
+  return json(i->second);
+}
+
+void entries_from_json(const json& j, const std::string& user_id, state& s) {
+  if (!j.is_number_integer()) {
+    return;
+  }
+  s.flash_by_user[user_id] = j.get<std::int64_t>();
+}
+
+void to_json(nlohmann::json& j, const state& s) {
+  j = header_to_json(s);
+  json users = json::object();
+  for (const auto& [user_id, count] : s.flash_by_user) {
+    users[user_id] = entries_to_json(s, user_id);
+  }
+  j["users"] = std::move(users);
+}
+
+void from_json(const nlohmann::json& j, state& s) {
+  state r;
+  if (!j.is_object()) {
+    s = std::move(r);
+    return;
+  }
+  r.shard = j.value("shard", std::string{});
+  r.version = j.value("v", std::uint64_t{0});
+  r.updated_at = j.value("updated", millis{0});
+  r.placed = tally_from_json(j, "placed");
+  r.paid = tally_from_json(j, "paid");
+  r.cancelled = tally_from_json(j, "cancelled");
+  r.refunded = tally_from_json(j, "refunded");
+  r.manual = tally_from_json(j, "manual");
+  r.flash = tally_from_json(j, "flash");
+  if (auto i = j.find("top"); i != j.end() && i->is_array()) {
+    for (const auto& u : *i) {
+      if (u.is_object()) {
+        r.top.push_back(user_count{u.value("u", std::string{}),
+                                   u.value("n", std::int64_t{0})});
+      }
+    }
+  }
+  if (auto i = j.find("users"); i != j.end() && i->is_object()) {
+    for (const auto& [user_id, x] : i->items()) {
+      entries_from_json(x, user_id, r);
+    }
+  }
+  s = std::move(r);
+}
+
+totals merge(const std::vector<state>& shards, std::size_t top_n) {
+  totals t;
+  std::map<std::string, std::int64_t> users;
+  for (const auto& s : shards) {
+    add(t.placed, s.placed);
+    add(t.paid, s.paid);
+    add(t.cancelled, s.cancelled);
+    add(t.refunded, s.refunded);
+    add(t.manual, s.manual);
+    add(t.flash, s.flash);
+    if (!s.flash_by_user.empty()) {
+      for (const auto& [user_id, count] : s.flash_by_user) {
+        users[user_id] += count;
+      }
+    } else {
+      for (const auto& u : s.top) {
+        users[u.user_id] += u.count;
+      }
+    }
+  }
+  t.top = rank(users, top_n);
+  return t;
+}
+
+std::string shard_of(const std::string& order_id) {
+  if (order_id.size() > 6 && order_id[0] == 'o' && order_id[5] == '-'
+      && std::all_of(order_id.begin() + 1, order_id.begin() + 5,
+                     is_lower_hex)) {
+    return order_id.substr(0, 5);
+  }
+  return "o0000";
+}
+
+} // namespace ordo::actors::reports
