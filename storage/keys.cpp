@@ -112,6 +112,18 @@ bool split_owned(std::string_view key, std::string* kind, std::string* id,
   return true;
 }
 
+std::string user_orders(std::string_view user_id) {
+  return owned("user_orders", user_id, "");
+}
+
+std::string user_order(std::string_view user_id, std::int64_t created_at,
+                       std::string_view order_id) {
+  auto key = user_orders(user_id);
+  append_be64(key, ~static_cast<std::uint64_t>(created_at));
+  key.append(order_id);
+  return key;
+}
+
 std::string be64(std::uint64_t n) {
   std::string out;
   out.reserve(8);

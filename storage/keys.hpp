@@ -11,7 +11,11 @@
 //   outbox:  be64(seq)                  -> envelope (MessagePack)
 //   timers:  owner NUL name             -> be64(due, ms since epoch)
 //   dedupe:  owner NUL message_id       -> "" (the receiver consumed it)
-//   aux:     component '/' rest         -> component-defined
+//   aux:     component '/' rest         -> component-defined, including
+//            "user_orders/" user_id NUL be64(2^64-1 - created_at) order_id
+//                                       -> a user's order as listed (written
+//                                          in the order's own batch; newest
+//                                          first in key order)
 //
 // The outbox sequence continues after the largest stored key at start-up.
 
@@ -42,6 +46,12 @@ std::string owned(std::string_view kind, std::string_view id,
 /// Returns false for a key not of that form.
 bool split_owned(std::string_view key, std::string* kind, std::string* id,
                  std::string* suffix);
+
+/// "user_orders/" user_id NUL: the prefix of a user's order index.
+std::string user_orders(std::string_view user_id);
+/// One entry of a user's order index (see the grammar above).
+std::string user_order(std::string_view user_id, std::int64_t created_at,
+                       std::string_view order_id);
 
 std::string be64(std::uint64_t n);
 /// Decodes 8 big-endian bytes; nullopt if `s` is not 8 bytes long.

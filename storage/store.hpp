@@ -168,6 +168,13 @@ public:
     const std::function<bool(std::string_view key, std::string_view value)>& fn)
     = 0;
 
+  /// As `scan`, starting at the first key >= `from` (a cursor: pass the
+  /// last key seen plus a NUL to resume after it).
+  virtual void scan_from(
+    cf family, std::string_view prefix, std::string_view from,
+    const std::function<bool(std::string_view key, std::string_view value)>& fn)
+    = 0;
+
   virtual commit_stats stats() const = 0;
 
   /// Flushes queued commits, stops the commit thread, closes the database.

@@ -420,6 +420,12 @@ std::optional<std::string> rocks_store::get(cf family, std::string_view key) {
 void rocks_store::scan(
   cf family, std::string_view prefix,
   const std::function<bool(std::string_view key, std::string_view value)>& fn) {
+  scan_from(family, prefix, prefix, fn);
+}
+
+void rocks_store::scan_from(
+  cf family, std::string_view prefix, std::string_view from,
+  const std::function<bool(std::string_view key, std::string_view value)>& fn) {
   std::shared_lock<std::shared_mutex> guard(db_mu_);
   auto* h = handle(family);
   if (db_ == nullptr || h == nullptr) {
@@ -433,7 +439,8 @@ void rocks_store::scan(
   }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, h));
   auto p = to_slice(prefix);
-  for (it->Seek(p); it->Valid(); it->Next()) {
+  auto start = from > prefix ? from : prefix;
+  for (it->Seek(to_slice(start)); it->Valid(); it->Next()) {
     auto key = it->key();
     if (!key.starts_with(p)) {
       break;

@@ -45,6 +45,10 @@ public:
   void scan(cf family, std::string_view prefix,
             const std::function<bool(std::string_view key,
                                      std::string_view value)>& fn) override;
+  void scan_from(
+    cf family, std::string_view prefix, std::string_view from,
+    const std::function<bool(std::string_view key, std::string_view value)>& fn)
+    override;
   commit_stats stats() const override;
   void close() override;
 

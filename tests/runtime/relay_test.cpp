@@ -229,6 +229,12 @@ public:
     override {
     inner_.scan(family, prefix, fn);
   }
+  void
+  scan_from(storage::cf family, std::string_view prefix, std::string_view from,
+            const std::function<bool(std::string_view, std::string_view)>& fn)
+    override {
+    inner_.scan_from(family, prefix, from, fn);
+  }
   storage::commit_stats stats() const override {
     return inner_.stats();
   }
