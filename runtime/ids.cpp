@@ -1,5 +1,6 @@
 #include "runtime/ids.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <openssl/sha.h>
@@ -48,7 +49,14 @@ std::string order_id(const std::string& user_id,
 }
 
 std::optional<std::uint32_t> order_partition(const std::string& order_id) {
-  if (order_id.size() != 22 || order_id[0] != 'o' || order_id[5] != '-') {
+  // A split order's child appends '-' and its number to the parent's id.
+  bool child
+    = order_id.size() > 23 && order_id[22] == '-'
+      && std::all_of(order_id.begin() + 23, order_id.end(), [](char c) {
+           return c >= '0' && c <= '9';
+         });
+  if ((order_id.size() != 22 && !child) || order_id[0] != 'o'
+      || order_id[5] != '-') {
     return std::nullopt;
   }
   std::uint32_t p = 0;

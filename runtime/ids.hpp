@@ -23,7 +23,8 @@ std::string order_id(const std::string& user_id,
                      const std::string& idempotency_key,
                      std::uint32_t partitions);
 
-/// The partition named in `order_id`; nullopt if it is not an order id.
+/// The partition named in `order_id` (a split order's child, parent id
+/// '-' N, is in its parent's); nullopt if it is not an order id.
 std::optional<std::uint32_t> order_partition(const std::string& order_id);
 
 } // namespace ordo::runtime

@@ -179,7 +179,8 @@ public:
 
     orders_ = std::make_unique<directory<order_kind>>(
       *system_, env_,
-      actors::order::config{opts_.payment_timeout, opts_.commission_ppm});
+      actors::order::config{opts_.payment_timeout, opts_.commission_ppm,
+                            opts_.flash_window, opts_.saga_timeout});
     skus_ = std::make_unique<directory<sku_kind>>(
       *system_, env_, actors::inventory::config{opts_.reservation_ttl});
     // A lock outlives its order's payment deadline, so only the locks of
@@ -197,6 +198,14 @@ public:
       actors::dispatcher::config{opts_.dispatch_delay, opts_.recheck_delay});
     technicians_ = std::make_unique<directory<technicians_kind>>(
       *system_, env_, actors::technicians::config{opts_.technicians});
+    actors::limiter::config lc;
+    lc.max_orders = opts_.rate_limit;
+    lc.window = opts_.rate_window;
+    lc.captcha_after = opts_.captcha_after;
+    lc.verifier = opts_.captcha;
+    limiters_ = std::make_unique<directory<limiter_kind>>(*system_, env_, lc);
+    reports_ = std::make_unique<directory<report_kind>>(
+      *system_, env_, actors::reports::config{});
     router_.add(order_kind::name, orders_.get());
     router_.add(sku_kind::name, skus_.get());
     router_.add(coupon_kind::name, coupons_.get());
@@ -204,6 +213,8 @@ public:
     router_.add(notifier_kind::name, notifiers_.get());
     router_.add(dispatcher_kind::name, dispatchers_.get());
     router_.add(technicians_kind::name, technicians_.get());
+    router_.add(limiter_kind::name, limiters_.get());
+    router_.add(report_kind::name, reports_.get());
     if (provider_) {
       router_.add("payment", provider_.get());
     } else {
@@ -249,6 +260,79 @@ public:
                     actors::order::create cmd,
                     callback<created_order> cb) override {
     auto id = order_id(cmd.user_id, idempotency_key, opts_.partitions);
+    bool limited = opts_.rate_limit > 0 || opts_.captcha_after > 0;
+    if (!limited || exists(id)) {
+      // A retry of an existing order is answered by it, never limited.
+      send_create(id, std::move(cmd), std::move(cb));
+      return;
+    }
+    // A new order passes the user's limiter first (rule 10).
+    actors::limiter::admit a;
+    a.order_id = id;
+    if (!cmd.captcha_id.empty()) {
+      a.captcha = actors::limiter::answer{cmd.captcha_id, cmd.captcha_answer};
+    }
+    try {
+      a.cancel_run = cancel_run(cmd.user_id);
+    } catch (const std::exception& e) {
+      cb(actors::error{actors::errc::internal, e.what()});
+      return;
+    }
+    auto user = cmd.user_id;
+    mail<limiter_kind> m;
+    m.in = std::move(a);
+    auto g = guard(std::move(cb));
+    m.done = [this, g, id, cmd = std::move(cmd)](
+               const turn_reply& r, const actors::limiter::state*) mutable {
+      if (!r.err) {
+        send_create(id, std::move(cmd), [g](actors::result<created_order> c) {
+          (*g)(std::move(c));
+        });
+        return;
+      }
+      if (r.err->code != actors::errc::rate_limited
+          && r.err->code != actors::errc::captcha_required) {
+        (*g)(*r.err);
+        return;
+      }
+      admission_refusal refused;
+      refused.code = r.err->code;
+      refused.message = r.err->message;
+      refused.retry_after_ms
+        = r.reply.value("retry_after_ms", actors::millis{0});
+      if (auto c = r.reply.find("challenge"); c != r.reply.end()) {
+        refused.challenge_id = c->value("id", "");
+        refused.question = c->value("question", "");
+      }
+      created_order out;
+      out.refused = std::move(refused);
+      (*g)(std::move(out));
+    };
+    limiters_->send(user, std::move(m));
+  }
+
+  /// The created_at of the user's newest orders cancelled by the user,
+  /// newest first, up to the first that was not (at most captcha_after).
+  std::vector<actors::millis> cancel_run(const std::string& user_id) {
+    std::vector<actors::millis> run;
+    if (opts_.captcha_after == 0) {
+      return run;
+    }
+    db_->scan(storage::cf::aux, storage::keys::user_orders(user_id),
+              [&](std::string_view, std::string_view value) {
+                auto e = storage::codec::unpack(value);
+                if (e.is_discarded() || e.value("st", "") != "CANCELLED"
+                    || e.value("reason", "") == "timeout") {
+                  return false;
+                }
+                run.push_back(e.value("created", actors::millis{0}));
+                return run.size() < opts_.captcha_after;
+              });
+    return run;
+  }
+
+  void send_create(const std::string& id, actors::order::create cmd,
+                   callback<created_order> cb) {
     mail<order_kind> m;
     m.in = std::move(cmd);
     m.want_state = true;
@@ -257,7 +341,10 @@ public:
       if (r.err) {
         (*g)(*r.err);
       } else {
-        (*g)(created_order{*s, r.result != "existing" && r.result != "joined"});
+        created_order c;
+        c.order = *s;
+        c.created = r.result != "existing" && r.result != "joined";
+        (*g)(std::move(c));
       }
     };
     orders_->send(id, std::move(m));
@@ -266,6 +353,78 @@ public:
   void get_order(const std::string& order_id,
                  callback<actors::order::state> cb) override {
     cb(read_snapshot<actors::order::state>(*db_, order_kind::name, order_id));
+  }
+
+  void user_orders(const std::string& user_id, std::size_t limit,
+                   const std::string& cursor,
+                   callback<user_orders_page> cb) override {
+    auto prefix = storage::keys::user_orders(user_id);
+    auto from = prefix;
+    if (!cursor.empty()) {
+      auto raw = unhex(cursor);
+      if (!raw || raw->size() < 9) {
+        cb(actors::error{actors::errc::bad_request,
+                         "cursor is not one this server gave out"});
+        return;
+      }
+      from += *raw;
+    }
+    user_orders_page page;
+    std::string last;
+    bool more = false;
+    try {
+      db_->scan_from(
+        storage::cf::aux, prefix, from,
+        [&](std::string_view key, std::string_view value) {
+          if (page.orders.size() == limit) {
+            more = true;
+            return false;
+          }
+          auto e = storage::codec::unpack(value);
+          if (e.is_discarded()) {
+            throw std::runtime_error{"unreadable order index entry"};
+          }
+          auto rest = key.substr(prefix.size());
+          user_order u;
+          u.order_id = std::string{rest.substr(8)};
+          u.status = actors::order::parse_status(e.value("st", ""));
+          u.payable = e.value("pay", std::int64_t{0});
+          u.created_at = e.value("created", actors::millis{0});
+          page.orders.push_back(std::move(u));
+          last = std::string{rest};
+          return true;
+        });
+    } catch (const std::exception& e) {
+      cb(actors::error{actors::errc::internal, e.what()});
+      return;
+    }
+    if (more) {
+      // Resume just after the last key listed.
+      page.next_cursor = hex(last + std::string(1, '\0'));
+    }
+    cb(std::move(page));
+  }
+
+  void sales(std::size_t top_n, callback<sales_report> cb) override {
+    std::vector<actors::reports::state> shards;
+    try {
+      for (std::uint32_t p = 0;
+           p < std::max<std::uint32_t>(opts_.partitions, 1); ++p) {
+        char name[16];
+        std::snprintf(name, sizeof(name), "o%04x", p);
+        actors::reports::state s;
+        nlohmann::json j;
+        if (read_record(*db_, storage::keys::owner(report_kind::name, name),
+                        j)) {
+          j.get_to(s);
+          shards.push_back(std::move(s));
+        }
+      }
+    } catch (const std::exception& e) {
+      cb(actors::error{actors::errc::internal, e.what()});
+      return;
+    }
+    cb(sales_report{actors::reports::merge(shards, top_n), opts_.flash_window});
   }
 
   void cancel_order(const std::string& order_id, actors::order::cancel cmd,
@@ -394,7 +553,8 @@ public:
     s.active_skus = skus_->size();
     s.active_others = coupons_->size() + affiliates_->size()
                       + notifiers_->size() + dispatchers_->size()
-                      + technicians_->size();
+                      + technicians_->size() + limiters_->size()
+                      + reports_->size();
     for (auto* d : directories()) {
       s.activations += d->activations();
       s.mailbox_depth += d->mailbox_depth();
@@ -478,9 +638,40 @@ public:
 private:
   /// Every directory, for what applies to all kinds.
   std::vector<directory_base*> directories() const {
-    return {orders_.get(),     skus_.get(),      coupons_.get(),
-            affiliates_.get(), notifiers_.get(), dispatchers_.get(),
-            technicians_.get()};
+    return {orders_.get(),      skus_.get(),      coupons_.get(),
+            affiliates_.get(),  notifiers_.get(), dispatchers_.get(),
+            technicians_.get(), limiters_.get(),  reports_.get()};
+  }
+
+  static std::string hex(const std::string& bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : bytes) {
+      out.push_back(digits[c >> 4]);
+      out.push_back(digits[c & 0xf]);
+    }
+    return out;
+  }
+
+  static std::optional<std::string> unhex(const std::string& text) {
+    if (text.size() % 2 != 0) {
+      return std::nullopt;
+    }
+    auto nibble = [](char c) {
+      return c >= '0' && c <= '9'   ? c - '0'
+             : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                    : -1;
+    };
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); i += 2) {
+      int hi = nibble(text[i]);
+      int lo = nibble(text[i + 1]);
+      if (hi < 0 || lo < 0) {
+        return std::nullopt;
+      }
+      out.push_back(static_cast<char>(hi * 16 + lo));
+    }
+    return out;
   }
 
   directory_base* directory_of(const std::string& kind) const {
@@ -564,6 +755,8 @@ private:
   std::unique_ptr<directory<notifier_kind>> notifiers_;
   std::unique_ptr<directory<dispatcher_kind>> dispatchers_;
   std::unique_ptr<directory<technicians_kind>> technicians_;
+  std::unique_ptr<directory<limiter_kind>> limiters_;
+  std::unique_ptr<directory<report_kind>> reports_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopped_{false};
 };
@@ -572,9 +765,9 @@ private:
 
 const std::vector<std::string>& actor_kinds() {
   static const std::vector<std::string> kinds{
-    order_kind::name,      sku_kind::name,      coupon_kind::name,
-    affiliate_kind::name,  notifier_kind::name, dispatcher_kind::name,
-    technicians_kind::name};
+    order_kind::name,       sku_kind::name,      coupon_kind::name,
+    affiliate_kind::name,   notifier_kind::name, dispatcher_kind::name,
+    technicians_kind::name, limiter_kind::name,  report_kind::name};
   return kinds;
 }
 

@@ -17,11 +17,13 @@
 
 #include "actors/attribution.hpp"
 #include "actors/auditor.hpp"
+#include "actors/captcha.hpp"
 #include "actors/coupon.hpp"
 #include "actors/dispatcher.hpp"
 #include "actors/inventory.hpp"
 #include "actors/notifier.hpp"
 #include "actors/order.hpp"
+#include "actors/reports.hpp"
 #include "storage/store.hpp"
 
 namespace ordo::runtime {
@@ -83,8 +85,37 @@ struct node_options {
   /// Where audit reports with violations are POSTed ("http://HOST:PORT/
   /// PATH"); empty = log and metrics only. Default: "".
   std::string alert_webhook;
+  /// A user cancel this soon after create is a flash cancel (reports).
+  /// Default: 60 s.
+  actors::millis flash_window = 60'000;
+  /// Orders a user may create per `rate_window`; 0 = no limit.
+  /// Default: 5.
+  std::uint32_t rate_limit = 5;
+  /// The sliding window of `rate_limit`. Default: 1 min.
+  actors::millis rate_window = 60'000;
+  /// Consecutive user cancels after which the next create needs a solved
+  /// captcha; 0 = never. Default: 3.
+  std::uint32_t captcha_after = 3;
+  /// Issues and checks captcha challenges; not owned, must outlive the
+  /// node. nullptr = the built-in arithmetic question. Default: nullptr.
+  const actors::captcha::verifier* captcha = nullptr;
+  /// How long a split parent waits for its children to answer a cancel
+  /// before it asks for manual intervention. Default: 30 s.
+  actors::millis saga_timeout = 30'000;
   /// The time source; nullptr = the system clock. Default: nullptr.
   std::shared_ptr<clock> time;
+};
+
+/// Why the user's rate limiter refused a create (rule 10).
+struct admission_refusal {
+  /// rate_limited or captcha_required.
+  actors::errc code = actors::errc::rate_limited;
+  std::string message;
+  /// rate_limited: when the next create may pass.
+  actors::millis retry_after_ms = 0;
+  /// captcha_required: the challenge to solve (never its answer).
+  std::string challenge_id;
+  std::string question;
 };
 
 /// A create's reply: the order, and whether this call created it (201) or
@@ -92,6 +123,29 @@ struct node_options {
 struct created_order {
   actors::order::state order;
   bool created = false;
+  /// Set instead of an order when the user's limiter refused the create.
+  std::optional<admission_refusal> refused;
+};
+
+/// One line of a user's order list.
+struct user_order {
+  std::string order_id;
+  actors::order::status status = actors::order::status::none;
+  std::int64_t payable = 0;
+  actors::millis created_at = 0;
+};
+
+/// A page of a user's orders, newest first; `next_cursor` continues after
+/// the last one ("" when there are no more).
+struct user_orders_page {
+  std::vector<user_order> orders;
+  std::string next_cursor;
+};
+
+/// GET /v1/reports/sales: every report shard merged.
+struct sales_report {
+  actors::reports::totals totals;
+  actors::millis flash_window = 0;
 };
 
 /// A payment callback's reply: "captured", "refunded", "duplicate" or
@@ -246,6 +300,16 @@ public:
   virtual void get_order(const std::string& order_id,
                          callback<actors::order::state> cb)
     = 0;
+  /// A user's top-level orders, newest first, from the index each order
+  /// writes in its own batch (so never older than get_order after an
+  /// acknowledged write). At most `limit` (1..100); `cursor` is "" or a
+  /// page's next_cursor (bad_request if it is not one).
+  virtual void user_orders(const std::string& user_id, std::size_t limit,
+                           const std::string& cursor,
+                           callback<user_orders_page> cb)
+    = 0;
+  /// The sales report with the `top_n` users with most flash cancels.
+  virtual void sales(std::size_t top_n, callback<sales_report> cb) = 0;
   virtual void cancel_order(const std::string& order_id,
                             actors::order::cancel cmd,
                             callback<actors::order::state> cb)

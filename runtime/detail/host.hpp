@@ -382,5 +382,9 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
   ordo::runtime::detail::mail<ordo::runtime::detail::dispatcher_kind>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
   ordo::runtime::detail::mail<ordo::runtime::detail::technicians_kind>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
+  ordo::runtime::detail::mail<ordo::runtime::detail::limiter_kind>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
+  ordo::runtime::detail::mail<ordo::runtime::detail::report_kind>)
 
 #include "runtime/detail/host_impl.hpp"

@@ -36,6 +36,8 @@ const std::map<std::string, reader>& readers() {
     {notifier_kind::name, state_reader<notifier_kind>()},
     {dispatcher_kind::name, state_reader<dispatcher_kind>()},
     {technicians_kind::name, state_reader<technicians_kind>()},
+    {limiter_kind::name, state_reader<limiter_kind>()},
+    {report_kind::name, state_reader<report_kind>()},
   };
   return table;
 }

@@ -6,13 +6,16 @@
 // functions) and a directory in node.cpp.
 //
 // Two storage layouts (family `actors`, see storage/keys.hpp):
-//   snapshot_kind (order, coupon, notifier, dispatcher):
+//   snapshot_kind (order, coupon, notifier, dispatcher, limiter):
 //     owner                 -> the whole state
-//   ledger_kind (sku, affiliate, technicians): actors that keep one entry
-//   per order (or dispatch) and may hold many:
+//   ledger_kind (sku, affiliate, technicians, report): actors that keep one
+//   entry per order (dispatch, user) and may hold many:
 //     owner                 -> the header (counters, sums)
 //     owner NUL "e/" entry  -> one entry, so a hot actor's turn writes two
 //                              small records, not all its entries
+// A top-level order's turn also writes its entry of the user's order index
+// (family aux, storage/keys.hpp), in the same batch: the list a user reads
+// is never older than the order.
 
 #include <string>
 
@@ -22,8 +25,10 @@
 #include "actors/coupon.hpp"
 #include "actors/dispatcher.hpp"
 #include "actors/inventory.hpp"
+#include "actors/limiter.hpp"
 #include "actors/notifier.hpp"
 #include "actors/order.hpp"
+#include "actors/reports.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
 
@@ -153,7 +158,23 @@ struct order_spec {
   static constexpr auto decode_fn = &actors::order::decode;
 };
 
+/// A user's order as its index lists it (the value of keys::user_order).
+inline nlohmann::json index_entry(const actors::order::state& s) {
+  return {{"st", actors::order::to_string(s.st)},
+          {"pay", s.payable},
+          {"created", s.created_at},
+          {"reason", s.cancel_reason}};
+}
+
 struct order_kind : snapshot_kind<order_spec> {
+  static void persist(const state& s, const input& in, storage::batch& b) {
+    snapshot_kind<order_spec>::persist(s, in, b);
+    if (s.parent_id.empty() && s.st != actors::order::status::none) {
+      b.put(storage::cf::aux,
+            storage::keys::user_order(s.user_id, s.created_at, s.order_id),
+            storage::codec::pack(index_entry(s)));
+    }
+  }
   static bool busy(const state& s) {
     return actors::order::busy(s);
   }
@@ -261,5 +282,31 @@ struct technicians_spec {
   static constexpr auto subject = &actors::technicians::subject;
 };
 using technicians_kind = ledger_kind<technicians_spec>;
+
+struct limiter_spec {
+  using state = actors::limiter::state;
+  using input = actors::limiter::input;
+  using config = actors::limiter::config;
+  static constexpr const char* name = actors::limiter::kind;
+  static constexpr auto id = &state::user_id;
+  static constexpr auto handle_fn = &actors::limiter::handle;
+  static constexpr auto decode_fn = &actors::limiter::decode;
+};
+using limiter_kind = snapshot_kind<limiter_spec>;
+
+struct report_spec {
+  using state = actors::reports::state;
+  using input = actors::reports::input;
+  using config = actors::reports::config;
+  static constexpr const char* name = actors::reports::kind;
+  static constexpr auto id = &state::shard;
+  static constexpr auto handle_fn = &actors::reports::handle;
+  static constexpr auto decode_fn = &actors::reports::decode;
+  static constexpr auto header_to_json = &actors::reports::header_to_json;
+  static constexpr auto entries_to_json = &actors::reports::entries_to_json;
+  static constexpr auto entries_from_json = &actors::reports::entries_from_json;
+  static constexpr auto subject = &actors::reports::subject;
+};
+using report_kind = ledger_kind<report_spec>;
 
 } // namespace ordo::runtime::detail

@@ -28,7 +28,8 @@ struct process_fixture {
   std::vector<std::string> args(std::vector<std::string> extra = {}) const {
     std::vector<std::string> a{
       "--data",        dir.path() + "/db", "--http",           "127.0.0.1:0",
-      "--admin-token", admin_token,        "--payment-secret", payment_secret};
+      "--admin-token", admin_token,        "--payment-secret", payment_secret,
+      "--rate-limit",  "off",              "--captcha-after",  "0"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }

@@ -23,7 +23,8 @@ inline const std::string payment_secret = "test-payment-secret";
 
 struct server_fixture {
   temp_dir dir;
-  /// The node's options as started (data_dir in `dir`, defaults otherwise).
+  /// The node's options as started (data_dir in `dir`, no rate limit or
+  /// captcha, defaults otherwise).
   runtime::node_options opts;
   /// The server's options as started (port 0, the test token and secret,
   /// 2 I/O threads, defaults otherwise).
@@ -40,6 +41,9 @@ struct server_fixture {
     const std::function<void(gateway::server_options&)>& tweak,
     const std::function<void(runtime::node_options&)>& tweak_node = {}) {
     opts.data_dir = dir.path() + "/db";
+    // Abuse control (rule 10) off unless a test turns it on.
+    opts.rate_limit = 0;
+    opts.captcha_after = 0;
     if (tweak_node) {
       tweak_node(opts);
     }
