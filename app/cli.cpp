@@ -53,6 +53,10 @@ struct serve_flags {
   std::string audit_interval = "5m";
   std::string alert_webhook;
   std::string faults;
+  std::string flash_window = "60s";
+  std::string rate_limit = "5/1m";
+  std::uint32_t captcha_after = 3;
+  std::string saga_timeout = "30s";
 };
 
 /// The raw flag values of `ordo sandbox-provider`.
@@ -74,6 +78,31 @@ std::int64_t duration_flag(const std::string& name, const std::string& text) {
                 "1h (at most 100 years)");
   }
   return *ms;
+}
+
+/// "N/D" (N orders per duration D, 1 <= N <= 1,000,000) or "off" (no
+/// limit: N = 0).
+void rate_limit_flag(const std::string& text, runtime::node_options& node) {
+  if (text == "off") {
+    node.rate_limit = 0;
+    return;
+  }
+  auto slash = text.find('/');
+  auto count = text.substr(0, slash);
+  bool digits
+    = slash != std::string::npos && !count.empty() && count.size() <= 7;
+  for (char c : count) {
+    digits = digits && c >= '0' && c <= '9';
+  }
+  auto n = digits ? std::stoul(count) : 0;
+  if (n < 1 || n > 1'000'000) {
+    throw CLI::ValidationError(
+      "--rate-limit", "expected N/D, N orders (1..1000000) per duration D "
+                      "(e.g. 5/1m), or off; got '"
+                        + text + "'");
+  }
+  node.rate_limit = static_cast<std::uint32_t>(n);
+  node.rate_window = duration_flag("--rate-limit", text.substr(slash + 1));
 }
 
 /// "a,b,c" → {"a","b","c"}: ids (see API.md) without repeats; "" → none.
@@ -169,6 +198,10 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
     throw CLI::ValidationError("--alert-webhook", why);
   }
   node.alert_webhook = f.alert_webhook;
+  node.flash_window = duration_flag("--flash-window", f.flash_window);
+  rate_limit_flag(f.rate_limit, node);
+  node.captcha_after = f.captcha_after;
+  node.saga_timeout = duration_flag("--saga-timeout", f.saga_timeout);
   if (!f.faults.empty()
       && !runtime::parse_fault_spec(f.faults, &c.faults, &why)) {
     throw CLI::ValidationError("--faults", why);
@@ -333,6 +366,31 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
                  "[@PROBABILITY][#COUNT],... (e.g. "
                  "store.after_commit=crash@0.01); for tests and drills")
     ->type_name("SPEC");
+  serve
+    ->add_option("--flash-window", f.flash_window,
+                 "A user cancel this soon after create is a flash cancel "
+                 "(reports)")
+    ->type_name("D")
+    ->capture_default_str();
+  serve
+    ->add_option("--rate-limit", f.rate_limit,
+                 "Orders a user may create per window, N/D (e.g. 5/1m), or "
+                 "off")
+    ->type_name("N/D")
+    ->capture_default_str();
+  serve
+    ->add_option("--captcha-after", f.captcha_after,
+                 "Consecutive cancels after which the next order needs a "
+                 "solved captcha (0 = never)")
+    ->check(CLI::Range(0, 1'000'000))
+    ->type_name("N")
+    ->capture_default_str();
+  serve
+    ->add_option("--saga-timeout", f.saga_timeout,
+                 "How long a split order waits for its children to answer a "
+                 "cancel before it asks for manual intervention")
+    ->type_name("D")
+    ->capture_default_str();
   serve
     ->add_option("--journal-keep", f.journal_keep,
                  "Journal entries kept per actor (older ones are deleted)")

@@ -20,6 +20,12 @@ api_error& api_error::with(http::field name, std::string value) {
   return *this;
 }
 
+api_error& api_error::with_member(std::string key,
+                                  nlohmann::ordered_json value) {
+  members_[std::move(key)] = std::move(value);
+  return *this;
+}
+
 void bad_request(std::string message) {
   throw api_error(actors::errc::bad_request, std::move(message));
 }
@@ -36,6 +42,8 @@ http::status status_of(actors::errc code) noexcept {
     case errc::invalid_transition: return http::status::conflict;
     case errc::idempotency_key_reused:
       return http::status::unprocessable_entity;
+    case errc::rate_limited: return http::status::too_many_requests;
+    case errc::captcha_required: return http::status::forbidden;
     case errc::unavailable: return http::status::service_unavailable;
     case errc::internal: return http::status::internal_server_error;
   }
@@ -45,10 +53,15 @@ http::status status_of(actors::errc code) noexcept {
 namespace {
 
 reply error_reply(http::status status, const std::string& code,
-                  const std::string& message) {
+                  const std::string& message,
+                  const nlohmann::ordered_json& members
+                  = nlohmann::ordered_json::object()) {
   nlohmann::ordered_json body;
   body["error"] = code;
   body["message"] = message;
+  for (const auto& [k, v] : members.items()) {
+    body[k] = v;
+  }
   // Messages may quote client input; never fail on invalid UTF-8.
   reply r;
   r.status = status;
@@ -63,7 +76,8 @@ reply to_reply(std::exception_ptr e) noexcept {
     try {
       std::rethrow_exception(e);
     } catch (const api_error& err) {
-      reply r = error_reply(err.status(), err.code(), err.what());
+      reply r
+        = error_reply(err.status(), err.code(), err.what(), err.members());
       r.headers = err.headers();
       if (err.status() == http::status::service_unavailable) {
         r.headers.emplace_back(http::field::retry_after, "1");

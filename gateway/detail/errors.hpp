@@ -31,6 +31,9 @@ public:
 
   /// Adds a header field to the reply (e.g. Allow).
   api_error& with(http::field name, std::string value);
+  /// Adds a member to the error body besides "error" and "message" (e.g.
+  /// the captcha "challenge").
+  api_error& with_member(std::string key, nlohmann::ordered_json value);
 
   http::status status() const noexcept {
     return status_;
@@ -41,11 +44,15 @@ public:
   const std::vector<std::pair<http::field, std::string>>& headers() const {
     return headers_;
   }
+  const nlohmann::ordered_json& members() const {
+    return members_;
+  }
 
 private:
   http::status status_;
   std::string code_;
   std::vector<std::pair<http::field, std::string>> headers_;
+  nlohmann::ordered_json members_ = nlohmann::ordered_json::object();
 };
 
 /// Throws api_error(bad_request, message).

@@ -76,13 +76,32 @@ ojson render(const actors::order::state& o) {
   j["coupon_id"] = or_null(o.coupon_id);
   j["affiliate_id"] = or_null(o.affiliate_id);
   j["parent_id"] = or_null(o.parent_id);
-  j["children"] = o.children;
+  ojson children = ojson::array();
+  ojson child_orders = ojson::array();
+  for (const auto& c : o.children) {
+    children.push_back(c.order_id);
+    child_orders.push_back({{"order_id", c.order_id},
+                            {"kind", actors::to_string(c.kind)},
+                            {"payable", c.payable},
+                            {"status", actors::order::to_string(c.st)}});
+  }
+  j["children"] = std::move(children);
+  if (!o.children.empty()) {
+    // Extension: what the parent last heard from each child.
+    j["child_orders"] = std::move(child_orders);
+  }
   j["created_at"] = time_or_null(o.created_at);
   j["updated_at"] = time_or_null(o.updated_at);
   j["pay_deadline"] = time_or_null(o.pay_deadline);
   j["cancel_reason"] = or_null(o.cancel_reason);
   j["payments"] = std::move(payments);
   j["technician"] = or_null(o.technician);
+  if (o.saga) {
+    j["saga"] = {{"op", o.saga->op}, {"reason", o.saga->reason}};
+  }
+  if (!o.manual_reason.empty()) {
+    j["manual_reason"] = o.manual_reason;
+  }
   return j;
 }
 
@@ -274,6 +293,38 @@ ojson render(const std::vector<runtime::provider_call>& calls) {
   ojson j;
   j["calls"] = std::move(list);
   return j;
+}
+
+ojson render(const runtime::user_orders_page& page) {
+  ojson orders = ojson::array();
+  for (const auto& o : page.orders) {
+    orders.push_back({{"order_id", o.order_id},
+                      {"status", actors::order::to_string(o.status)},
+                      {"payable", o.payable},
+                      {"created_at", time_or_null(o.created_at)}});
+  }
+  return {{"orders", std::move(orders)},
+          {"next_cursor", or_null(page.next_cursor)}};
+}
+
+ojson render(const runtime::sales_report& r) {
+  auto tally = [](const actors::reports::tally& t) {
+    return ojson{{"count", t.count}, {"amount", t.amount}};
+  };
+  const auto& t = r.totals;
+  ojson top = ojson::array();
+  for (const auto& u : t.top) {
+    top.push_back({{"user_id", u.user_id}, {"count", u.count}});
+  }
+  ojson flash = tally(t.flash);
+  flash["window_seconds"] = r.flash_window / 1000;
+  return {{"placed", tally(t.placed)},
+          {"paid", tally(t.paid)},
+          {"cancelled", tally(t.cancelled)},
+          {"refunded", tally(t.refunded)},
+          {"manual_intervention", tally(t.manual)},
+          {"flash_cancels", std::move(flash)},
+          {"top_flash_cancel_users", std::move(top)}};
 }
 
 } // namespace ordo::gateway::detail

@@ -74,4 +74,14 @@ nlohmann::ordered_json render(const std::vector<runtime::sent_sms>& sent);
 /// "txn_id", "amount", "received"}]}.
 nlohmann::ordered_json render(const std::vector<runtime::provider_call>& calls);
 
+/// A user's orders: {"orders": [{"order_id", "status", "payable",
+/// "created_at"}], "next_cursor": string or null}.
+nlohmann::ordered_json render(const runtime::user_orders_page& page);
+
+/// API.md's sales report: {"placed", "paid", "cancelled", "refunded",
+/// "manual_intervention": {"count", "amount"}, "flash_cancels": {"count",
+/// "amount", "window_seconds"}, "top_flash_cancel_users": [{"user_id",
+/// "count"}]}.
+nlohmann::ordered_json render(const runtime::sales_report& r);
+
 } // namespace ordo::gateway::detail

@@ -1,5 +1,6 @@
 #include "gateway/detail/routes.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include "gateway/detail/crypto.hpp"
@@ -71,6 +72,21 @@ runtime::callback<T> answer(const respond_fn& respond, Render render) {
 
 reply ok_json(const ojson& body) {
   return json_reply(http::status::ok, body);
+}
+
+/// The limiter's refusal of a create: 429 with Retry-After (whole seconds,
+/// rounded up), or 403 with the captcha challenge.
+[[noreturn]] void throw_refusal(const runtime::admission_refusal& r) {
+  api_error err(r.code, r.message);
+  if (r.code == actors::errc::rate_limited) {
+    auto seconds = std::max<actors::millis>(1, (r.retry_after_ms + 999) / 1000);
+    err.with(http::field::retry_after, std::to_string(seconds));
+    err.with_member("retry_after_ms", r.retry_after_ms);
+  } else {
+    err.with_member("challenge",
+                    {{"id", r.challenge_id}, {"question", r.question}});
+  }
+  throw err;
 }
 
 } // namespace
@@ -202,6 +218,9 @@ router make_router(api_config cfg) {
             key, std::move(cmd),
             answer<runtime::created_order>(
               respond, [](const runtime::created_order& c) {
+                if (c.refused) {
+                  throw_refusal(*c.refused);
+                }
                 reply rep = json_reply(c.created ? http::status::created
                                                  : http::status::ok,
                                        render(c.order));
@@ -221,6 +240,17 @@ router make_router(api_config cfg) {
           node.get_order(path_id(p, "id"),
                          answer<actors::order::state>(respond, order_reply));
         });
+  r.add(
+    verb::get, "/v1/users/{id}/orders",
+    [&node](const request& req, const params& p, const respond_fn& respond) {
+      auto user = path_id(p, "id");
+      auto q = parse_page_query(target_of(req));
+      node.user_orders(user, q.limit, q.cursor,
+                       answer<runtime::user_orders_page>(
+                         respond, [](const runtime::user_orders_page& pg) {
+                           return ok_json(render(pg));
+                         }));
+    });
   r.add(verb::post, "/v1/orders/{id}/cancel",
         [&node, order_reply](const request& req, const params& p,
                              const respond_fn& respond) {
@@ -275,6 +305,19 @@ router make_router(api_config cfg) {
       respond([calls = std::move(calls)] {
         return ok_json(render(calls));
       });
+    });
+
+  // GET /v1/reports/sales?top=N (admin): placed, paid, cancelled, refunded
+  // and flash cancels kept apart (rule 12), from the report shards.
+  r.add(
+    verb::get, "/v1/reports/sales",
+    [c, &node](const request& req, const params&, const respond_fn& respond) {
+      require_admin(req, c->admin_token);
+      auto top = parse_top_query(target_of(req));
+      node.sales(top, answer<runtime::sales_report>(
+                        respond, [](const runtime::sales_report& r) {
+                          return ok_json(render(r));
+                        }));
     });
 
   r.add(

@@ -168,6 +168,20 @@ std::string query_id(std::string_view target, std::string_view name) {
   return it->second;
 }
 
+/// A query integer `name` in 1..max.
+static std::size_t count_param(const std::string& name,
+                               const std::string& value, std::size_t max) {
+  bool digits = !value.empty() && value.size() <= 6;
+  for (char ch : value) {
+    digits = digits && ch >= '0' && ch <= '9';
+  }
+  auto n = digits ? std::stoul(value) : 0;
+  if (n < 1 || n > max) {
+    bad_request(name + " must be an integer in 1.." + std::to_string(max));
+  }
+  return n;
+}
+
 outbox_query parse_outbox_query(std::string_view target) {
   outbox_query q;
   for (const auto& [key, value] : query_of(target)) {
@@ -177,20 +191,44 @@ outbox_query parse_outbox_query(std::string_view target) {
       }
       q.dead = value == "dead";
     } else if (key == "limit") {
-      bool digits = !value.empty() && value.size() <= 5;
-      for (char ch : value) {
-        digits = digits && ch >= '0' && ch <= '9';
-      }
-      auto n = digits ? std::stoul(value) : 0;
-      if (n < 1 || n > 10'000) {
-        bad_request("limit must be an integer in 1..10000");
-      }
-      q.limit = n;
+      q.limit = count_param(key, value, 10'000);
     } else {
       bad_request("unknown query parameter " + key);
     }
   }
   return q;
+}
+
+page_query parse_page_query(std::string_view target) {
+  page_query q;
+  for (const auto& [key, value] : query_of(target)) {
+    if (key == "limit") {
+      q.limit = count_param(key, value, 100);
+    } else if (key == "cursor") {
+      bool hex = !value.empty() && value.size() <= 600;
+      for (char ch : value) {
+        hex = hex && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
+      }
+      if (!hex) {
+        bad_request("cursor must be a next_cursor this server gave out");
+      }
+      q.cursor = value;
+    } else {
+      bad_request("unknown query parameter " + key);
+    }
+  }
+  return q;
+}
+
+std::size_t parse_top_query(std::string_view target) {
+  std::size_t top = 10;
+  for (const auto& [key, value] : query_of(target)) {
+    if (key != "top") {
+      bad_request("unknown query parameter " + key);
+    }
+    top = count_param(key, value, 100);
+  }
+  return top;
 }
 
 void check_idempotency_key(std::string_view key) {
@@ -282,16 +320,18 @@ actors::order::create parse_create_order(std::string_view body) {
                   + std::string(type_name(*captcha)));
     }
     object_reader c(*captcha, "captcha.", {"id", "answer"});
-    c.id("id", true);
-    auto answer = c.string("answer", true);
-    if (answer.size() > limits::id_length) {
+    cmd.captcha_id = c.id("id", true);
+    cmd.captcha_answer = c.string("answer", true);
+    if (cmd.captcha_answer.size() > limits::id_length) {
       bad_request("captcha.answer must be at most "
                   + std::to_string(limits::id_length) + " bytes");
     }
   }
   // Canonical: keys sorted (std::map), no whitespace, and an optional field
-  // sent as null hashes like one left out.
-  for (const char* optional : {"coupon_id", "affiliate_id", "captcha"}) {
+  // sent as null hashes like one left out. The captcha answers the limiter,
+  // not the order: a retry with or without it is the same request.
+  j.erase("captcha");
+  for (const char* optional : {"coupon_id", "affiliate_id"}) {
     auto it = j.find(optional);
     if (it != j.end() && it->is_null()) {
       j.erase(it);

@@ -54,6 +54,17 @@ struct outbox_query {
 };
 outbox_query parse_outbox_query(std::string_view target);
 
+/// GET /v1/users/{id}/orders?limit=N&cursor=C (both optional; limit 1..100,
+/// default 20; cursor: a next_cursor, lower-case hex).
+struct page_query {
+  std::size_t limit = 20;
+  std::string cursor;
+};
+page_query parse_page_query(std::string_view target);
+
+/// GET /v1/reports/sales?top=N (optional; 1..100, default 10).
+std::size_t parse_top_query(std::string_view target);
+
 /// Checks an Idempotency-Key header value: 1..128 printable ASCII
 /// characters (interior spaces allowed). Missing = empty.
 void check_idempotency_key(std::string_view key);
