@@ -64,13 +64,22 @@ BOOST_AUTO_TEST_CASE(order_with_children_payments_and_reason) {
   o.coupon_id.clear();
   o.affiliate_id = "aff1";
   o.parent_id = "o-0";
-  o.children = {"o-2", "o-3"};
+  o.children = {{"o-2", ordo::actors::item_kind::goods, 100,
+                 order::status::cancelled, 2, ""},
+                {"o-3", ordo::actors::item_kind::service, 200,
+                 order::status::paid, 3, "child o-3 is PAID"}};
+  o.st = order::status::manual_intervention;
+  o.manual_reason = "cancel (user) could not finish: child o-3 is PAID";
   o.cancel_reason = "timeout";
   o.pay_deadline = 0;
   o.payments = {{"t1", 3498, order::payment_status::refund_pending, "r1"},
                 {"t2", 10, order::payment_status::refunded, "r2"}};
   auto j = render(o);
-  BOOST_TEST(j["status"] == "CANCELLED");
+  BOOST_TEST(j["status"] == "MANUAL_INTERVENTION");
+  BOOST_TEST(j["manual_reason"]
+             == "cancel (user) could not finish: child o-3 is PAID");
+  BOOST_TEST(j["child_orders"][1]["status"] == "PAID");
+  BOOST_TEST(j["child_orders"][0]["kind"] == "goods");
   BOOST_TEST(j["coupon_id"].is_null());
   BOOST_TEST(j["affiliate_id"] == "aff1");
   BOOST_TEST(j["parent_id"] == "o-0");
