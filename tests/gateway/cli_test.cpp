@@ -62,12 +62,26 @@ BOOST_AUTO_TEST_CASE(serve_help_lists_flags) {
   auto r = parse({"serve", "--help"});
   BOOST_TEST(!r.cmd.serve.has_value());
   BOOST_TEST(r.cmd.exit_code == 0);
-  for (auto flag :
-       {"--data", "--http", "--admin-token", "--payment-secret",
-        "--payment-timeout", "--reservation-ttl", "--passivate-after",
-        "--durability", "--scheduler-threads", "--http-threads",
-        "--notify-delay", "--notify-ttl", "--dispatch-delay",
-        "--commission-rate", "--technicians", "--sms-webhook"}) {
+  for (auto flag : {"--data",
+                    "--http",
+                    "--admin-token",
+                    "--payment-secret",
+                    "--payment-timeout",
+                    "--reservation-ttl",
+                    "--passivate-after",
+                    "--durability",
+                    "--scheduler-threads",
+                    "--http-threads",
+                    "--notify-delay",
+                    "--notify-ttl",
+                    "--dispatch-delay",
+                    "--commission-rate",
+                    "--technicians",
+                    "--sms-webhook",
+                    "--flash-window",
+                    "--rate-limit",
+                    "--captcha-after",
+                    "--saga-timeout"}) {
     BOOST_TEST(r.out.find(flag) != std::string::npos, flag);
   }
 }
@@ -93,6 +107,11 @@ BOOST_AUTO_TEST_CASE(defaults_match_api_md) {
   BOOST_TEST(c.node.sms_webhook.empty());
   BOOST_TEST(c.node.journal_keep == 100u);
   BOOST_TEST(c.node.audit_interval == 300'000);
+  BOOST_TEST(c.node.flash_window == 60'000);
+  BOOST_TEST(c.node.rate_limit == 5u);
+  BOOST_TEST(c.node.rate_window == 60'000);
+  BOOST_TEST(c.node.captcha_after == 3u);
+  BOOST_TEST(c.node.saga_timeout == 30'000);
   BOOST_TEST(
     parse({"serve", "--audit-interval", "0"}).cmd.serve->node.audit_interval
     == 0);
@@ -183,6 +202,32 @@ BOOST_AUTO_TEST_CASE(environment_supplies_secrets) {
   BOOST_TEST(r.cmd.serve->http.admin_token == "flag-admin");
   unsetenv("ORDO_ADMIN_TOKEN");
   unsetenv("ORDO_PAYMENT_SECRET");
+}
+
+BOOST_AUTO_TEST_CASE(abuse_and_saga_flags_reach_the_node) {
+  auto r = parse({"serve", "--rate-limit", "20/10s", "--captcha-after", "0",
+                  "--flash-window", "2m", "--saga-timeout", "5s"});
+  BOOST_REQUIRE(r.cmd.serve.has_value());
+  const auto& n = r.cmd.serve->node;
+  BOOST_TEST(n.rate_limit == 20u);
+  BOOST_TEST(n.rate_window == 10'000);
+  BOOST_TEST(n.captcha_after == 0u);
+  BOOST_TEST(n.flash_window == 120'000);
+  BOOST_TEST(n.saga_timeout == 5'000);
+  BOOST_TEST(parse({"serve", "--rate-limit", "off"}).cmd.serve->node.rate_limit
+             == 0u);
+  fails({"serve", "--rate-limit", "5"}, "--rate-limit");
+  fails({"serve", "--rate-limit", "0/1m"}, "--rate-limit");
+  fails({"serve", "--rate-limit", "-1/1m"}, "--rate-limit");
+  fails({"serve", "--rate-limit", "5/"}, "--rate-limit");
+  fails({"serve", "--rate-limit", "5/0s"}, "--rate-limit");
+  fails({"serve", "--rate-limit", "/1m"}, "--rate-limit");
+  fails({"serve", "--rate-limit", "99999999/1m"}, "--rate-limit");
+  fails({"serve", "--rate-limit", "5/1m/2"}, "--rate-limit");
+  fails({"serve", "--captcha-after", "-1"}, "--captcha-after");
+  fails({"serve", "--captcha-after", "x"}, "--captcha-after");
+  fails({"serve", "--flash-window", "0s"}, "--flash-window");
+  fails({"serve", "--saga-timeout", "soon"}, "--saga-timeout");
 }
 
 BOOST_AUTO_TEST_CASE(bad_values_fail_with_clear_messages) {

@@ -5,9 +5,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
@@ -16,6 +19,7 @@
 
 #include "tests/integration/provider_process.hpp"
 #include "tests/integration/server_fixture.hpp"
+#include "tests/support/process.hpp"
 
 using namespace ordo;
 using namespace ordo::test;
@@ -26,10 +30,12 @@ struct process_fixture {
   temp_dir dir;
 
   std::vector<std::string> args(std::vector<std::string> extra = {}) const {
-    std::vector<std::string> a{
-      "--data",        dir.path() + "/db", "--http",           "127.0.0.1:0",
-      "--admin-token", admin_token,        "--payment-secret", payment_secret,
-      "--rate-limit",  "off",              "--captcha-after",  "0"};
+    std::vector<std::string> a{"--data",           dir.path() + "/db",
+                               "--http",           "127.0.0.1:0",
+                               "--admin-token",    admin_token,
+                               "--payment-secret", payment_secret,
+                               "--rate-limit",     "off",
+                               "--captcha-after",  "0"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -483,6 +489,251 @@ BOOST_AUTO_TEST_CASE(sigkill_with_the_relay_in_flight_repeats_no_side_effect) {
                      << resumed << " messages; then SMS sent: " << sent
                      << ", closes: " << calls["closes"].size()
                      << ", refunds: " << calls["refunds"].size());
+}
+
+namespace {
+
+// The split-order saga killed in flight (DESIGN.md rules 9 and durability):
+// a parent whose cancel is persisted but not yet delivered to its children.
+
+/// The saga cases' node flags: a saga timer far beyond every poll, so only
+/// the children's answers (never the timer) can end the saga.
+const std::vector<std::string> saga_flags{"--saga-timeout", "10m"};
+
+struct split_order {
+  std::string parent;
+  std::string goods;   ///< parent + "-1"
+  std::string service; ///< parent + "-2"
+};
+
+/// SKUs G (goods, stock 10) and S (service, stock 5), coupon c1 of u1, and
+/// a split order of u1 for G x2 and S x1 with the coupon.
+split_order place_split_order(http_client& c) {
+  auto admin = bearer(admin_token);
+  BOOST_REQUIRE_EQUAL(put_sku(c, "G", 10, 1000, "goods").status, 200u);
+  BOOST_REQUIRE_EQUAL(put_sku(c, "S", 5, 3000, "service").status, 200u);
+  BOOST_REQUIRE_EQUAL(c.put("/v1/coupons/c1",
+                            R"({"user_id":"u1","discount":100,"min_amount":0})",
+                            admin)
+                        .status,
+                      200u);
+  auto r = c.post("/v1/orders",
+                  R"({"user_id":"u1","items":[{"sku":"G","quantity":2},)"
+                  R"({"sku":"S","quantity":1}],"coupon_id":"c1"})",
+                  {{"Idempotency-Key", "split-1"}});
+  BOOST_REQUIRE_MESSAGE(r.status == 201u, r.status << " " << r.body);
+  split_order o;
+  o.parent = r.json["order_id"];
+  o.goods = o.parent + "-1";
+  o.service = o.parent + "-2";
+  BOOST_REQUIRE_EQUAL(r.json["children"],
+                      nlohmann::json::array({o.goods, o.service}));
+  BOOST_CHECK_EQUAL(r.json["discount"], 100);
+  return o;
+}
+
+/// Polls (bounded) until the relay holds nothing.
+bool outbox_drained(http_client& c) {
+  return eventually([&] {
+    return c.get("/v1/admin/outbox", bearer(admin_token)).json["backlog"] == 0;
+  });
+}
+
+/// True once child process `pid` has ended; does not reap it (so
+/// server_process::kill_and_wait still collects its status).
+bool has_exited(int pid) {
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(pid), &info,
+                  WEXITED | WNOHANG | WNOWAIT)
+           == 0
+         && info.si_pid == pid;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+/// The stored form of order `id`, read with `ordo inspect --data` from the
+/// storage of a stopped node.
+nlohmann::json inspect_stored(const std::string& db, const std::string& id) {
+  auto r = run_to_exit(ORDO_BINARY, {"inspect", "--data", db, "order", id});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  return nlohmann::json::parse(r.output);
+}
+
+/// Arms a one-shot crash at relay.deliver, cancels `o.parent` (which must
+/// get no reply: the node dies delivering the saga's first message), waits
+/// for the node to end by itself, and proves from its storage that the
+/// saga was in flight: the parent stores the cancel saga and its
+/// "parent_cancel" messages, and a child has not cancelled.
+void crash_on_the_saga(std::unique_ptr<server_process>& server,
+                       const std::string& dir, const split_order& o) {
+  {
+    http_client c{server->port()};
+    auto armed
+      = c.post("/v1/admin/faults",
+               R"({"point":"relay.deliver","action":"crash","count":1})",
+               bearer(admin_token));
+    BOOST_REQUIRE_MESSAGE(armed.status == 200u, armed.body);
+  }
+  {
+    http_client c{server->port()};
+    bool answered = false;
+    try {
+      auto r = cancel(c, o.parent);
+      answered = true;
+      BOOST_ERROR("the cancel was answered " << r.status << " " << r.body
+                                             << "; the node should have died");
+    } catch (const std::exception& e) {
+      BOOST_TEST_MESSAGE("the cancel got no reply: " << e.what());
+    }
+    BOOST_REQUIRE(!answered);
+  }
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          return has_exited(server->pid());
+                        }),
+                        "the node did not die at relay.deliver");
+  auto status = server->kill_and_wait(SIGKILL);
+  BOOST_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  BOOST_CHECK(read_file(dir + "/ordo.log")
+                .find("injected crash at fault point relay.deliver")
+              != std::string::npos);
+
+  auto db = dir + "/db";
+  auto parent = inspect_stored(db, o.parent);
+  BOOST_TEST_MESSAGE("stored parent after the crash: " << parent.dump());
+  const auto& st = parent["state"];
+  BOOST_REQUIRE_MESSAGE(st.contains("saga"), "no saga stored: " << st.dump());
+  BOOST_CHECK_EQUAL(st["saga"]["op"], "cancel");
+  BOOST_CHECK(st["st"] != "CANCELLED");
+  int sends = 0;
+  for (const auto& m : parent["outbox"]) {
+    sends += m["type"] == "parent_cancel" ? 1 : 0;
+  }
+  BOOST_CHECK_GE(sends, 1);
+  int pending = 0;
+  for (const auto& id : {o.goods, o.service}) {
+    auto child = inspect_stored(db, id);
+    pending += child["state"]["st"] != "CANCELLED" ? 1 : 0;
+  }
+  BOOST_CHECK_GE(pending, 1);
+}
+
+/// Polls (bounded) until order `id` has status `want`; the last view.
+nlohmann::json await_status(http_client& c, const std::string& id,
+                            const std::string& want) {
+  nlohmann::json o;
+  bool reached = eventually([&] {
+    o = c.get("/v1/orders/" + id).json;
+    return o["status"] == want;
+  });
+  BOOST_REQUIRE_MESSAGE(reached, "order " << id << " never became " << want
+                                          << "; last: " << o.dump());
+  return o;
+}
+
+/// The sandbox provider's calls of `kind` ("close" or "refund").
+std::vector<nlohmann::json> sandbox_calls(http_client& c,
+                                          const std::string& kind) {
+  std::vector<nlohmann::json> out;
+  auto calls = c.get("/v1/admin/sandbox/calls", bearer(admin_token)).json;
+  for (const auto& call : calls["calls"]) {
+    if (call["kind"] == kind) {
+      out.push_back(call);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(sigkill_mid_saga_then_restart_finishes_the_cancel) {
+  auto server = start(saga_flags);
+  split_order o;
+  {
+    http_client c{server->port()};
+    o = place_split_order(c);
+    BOOST_REQUIRE(outbox_drained(c));
+  }
+  crash_on_the_saga(server, dir.path(), o);
+
+  server = start(saga_flags); // no fault armed
+  http_client c{server->port()};
+  BOOST_CHECK_EQUAL(
+    c.get("/v1/admin/faults", bearer(admin_token)).json["faults"].size(), 0u);
+  auto parent = await_status(c, o.parent, "CANCELLED");
+  BOOST_CHECK(!parent.contains("saga"));
+  BOOST_CHECK_EQUAL(parent["cancel_reason"], "user");
+  BOOST_REQUIRE(outbox_drained(c));
+  for (const auto& id : {o.goods, o.service}) {
+    BOOST_CHECK_EQUAL(c.get("/v1/orders/" + id).json["status"], "CANCELLED");
+  }
+  auto g = get_sku(c, "G").json;
+  BOOST_CHECK_EQUAL(field(g, "available"), 10);
+  BOOST_CHECK_EQUAL(field(g, "reserved"), 0);
+  BOOST_CHECK_EQUAL(field(g, "sold"), 0);
+  auto s = get_sku(c, "S").json;
+  BOOST_CHECK_EQUAL(field(s, "available"), 5);
+  BOOST_CHECK_EQUAL(field(s, "reserved"), 0);
+  BOOST_CHECK_EQUAL(field(s, "sold"), 0);
+  auto coupon = c.get("/v1/coupons/c1", bearer(admin_token)).json;
+  BOOST_CHECK_EQUAL(coupon["status"], "AVAILABLE");
+  // One close, by the parent (it holds the payment; children never close).
+  auto closes = sandbox_calls(c, "close");
+  BOOST_REQUIRE_EQUAL(closes.size(), 1u);
+  BOOST_CHECK_EQUAL(closes[0]["order_id"], o.parent);
+  BOOST_CHECK_EQUAL(closes[0]["received"], 1);
+  BOOST_CHECK_EQUAL(sandbox_calls(c, "refund").size(), 0u);
+  auto audit = c.get("/v1/admin/audit", bearer(admin_token)).json;
+  BOOST_CHECK_MESSAGE(audit["ok"] == true, audit.dump());
+}
+
+BOOST_AUTO_TEST_CASE(
+  sigkill_mid_saga_with_a_paid_child_still_ends_in_manual_intervention) {
+  auto server = start(saga_flags);
+  split_order o;
+  {
+    http_client c{server->port()};
+    o = place_split_order(c);
+    auto child = c.get("/v1/orders/" + o.service).json;
+    BOOST_REQUIRE_EQUAL(child["status"], "PENDING_PAYMENT");
+    BOOST_REQUIRE_EQUAL(child["parent_id"], o.parent);
+    auto p = pay(c, o.service, "txn-service", child["payable"]);
+    BOOST_REQUIRE_MESSAGE(p.status == 200u, p.body);
+    BOOST_CHECK_EQUAL(p.json["result"], "captured");
+    BOOST_REQUIRE(outbox_drained(c));
+    BOOST_REQUIRE_EQUAL(c.get("/v1/orders/" + o.service).json["status"],
+                        "PAID");
+  }
+  crash_on_the_saga(server, dir.path(), o);
+
+  server = start(saga_flags); // no fault armed
+  http_client c{server->port()};
+  auto parent = await_status(c, o.parent, "MANUAL_INTERVENTION");
+  BOOST_CHECK(!parent.contains("saga"));
+  std::string reason = parent.value("manual_reason", "");
+  BOOST_CHECK_MESSAGE(reason.find(o.service) != std::string::npos, reason);
+  BOOST_CHECK_MESSAGE(reason.find("did not answer") == std::string::npos,
+                      reason);
+  BOOST_REQUIRE(outbox_drained(c));
+  BOOST_CHECK_EQUAL(c.get("/v1/orders/" + o.goods).json["status"], "CANCELLED");
+  BOOST_CHECK_EQUAL(c.get("/v1/orders/" + o.service).json["status"], "PAID");
+  auto g = get_sku(c, "G").json;
+  BOOST_CHECK_EQUAL(field(g, "available"), 10);
+  BOOST_CHECK_EQUAL(field(g, "reserved"), 0);
+  BOOST_CHECK_EQUAL(field(g, "sold"), 0);
+  auto s = get_sku(c, "S").json;
+  BOOST_CHECK_EQUAL(field(s, "available"), 4);
+  BOOST_CHECK_EQUAL(field(s, "reserved"), 0);
+  BOOST_CHECK_EQUAL(field(s, "sold"), 1);
+  auto audit = c.get("/v1/admin/audit", bearer(admin_token)).json;
+  BOOST_CHECK_EQUAL(audit["ok"], false);
+  BOOST_REQUIRE_MESSAGE(audit["violations"].size() == 1u, audit.dump());
+  BOOST_CHECK_EQUAL(audit["violations"][0]["rule"], "manual_intervention");
+  BOOST_CHECK_EQUAL(audit["violations"][0]["subject"], "order/" + o.parent);
+  BOOST_CHECK_MESSAGE(audit["healed"].empty(), audit.dump());
+  BOOST_TEST_MESSAGE("manual_reason: " << reason);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
