@@ -584,6 +584,11 @@ public:
     s.audit_violations = metrics_.get("audit_violations");
     s.audit_heals = metrics_.get("audit_heals");
     s.refunds_reissued = metrics_.get("refund_reissued");
+    s.rate_limited = metrics_.get("order_rate_limited");
+    s.captcha_issued = metrics_.get("captcha_issued");
+    s.captcha_failed = metrics_.get("captcha_failed");
+    s.captcha_solved = metrics_.get("captcha_solved");
+    s.manual_interventions = metrics_.get("manual_intervention");
     if (provider_) {
       auto p = provider_->stats();
       s.payment_calls = p.calls;

@@ -265,6 +265,11 @@ struct node_stats {
   std::uint64_t audit_violations = 0; ///< found, all runs (healed included)
   std::uint64_t audit_heals = 0;      ///< heal messages sent
   std::uint64_t refunds_reissued = 0; ///< by an audit heal
+  std::uint64_t rate_limited = 0;     ///< creates refused with 429
+  std::uint64_t captcha_issued = 0;   ///< challenges put to users
+  std::uint64_t captcha_failed = 0;   ///< wrong or stale answers
+  std::uint64_t captcha_solved = 0;
+  std::uint64_t manual_interventions = 0;     ///< split orders a human must end
   storage::histogram_data commit_group_sizes; ///< batches per group commit
   storage::histogram_data wal_sync_seconds;   ///< WAL write+sync per group
 };

@@ -213,7 +213,18 @@ std::string prometheus_text(const runtime::node_stats& s) {
              "outcome",
              {{"assigned", d(s.dispatch_assigned)},
               {"suppressed", d(s.dispatch_suppressed)},
-              {"recalled", d(s.dispatch_recalled)}});
+              {"recalled", d(s.dispatch_recalled)}})
+    .metric("ordo_orders_rate_limited_total", "counter",
+            "Creates refused by the per-user rate limit (429).",
+            d(s.rate_limited))
+    .labeled("ordo_captcha_total", "counter",
+             "Captcha challenges by outcome (rule 10).", "outcome",
+             {{"issued", d(s.captcha_issued)},
+              {"failed", d(s.captcha_failed)},
+              {"solved", d(s.captcha_solved)}})
+    .metric("ordo_manual_interventions_total", "counter",
+            "Split orders whose cancel could not finish (rule 9).",
+            d(s.manual_interventions));
   return std::move(e).text()
          + render_histogram("ordo_commit_batches",
                             "Batches merged per group commit.",

@@ -70,6 +70,9 @@ BOOST_AUTO_TEST_CASE(the_sixth_order_in_a_minute_gets_429_with_retry_after) {
   BOOST_TEST(get_sku(c, "A").json["reserved"] == 5);
   BOOST_TEST(create(c, "u1", "k0").status == 200u);
   BOOST_TEST(create(c, "u2", "k0").status == 201u);
+  auto metrics = c.get("/metrics").body;
+  BOOST_TEST(metrics.find("\nordo_orders_rate_limited_total 1\n")
+             != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(
@@ -108,6 +111,13 @@ BOOST_AUTO_TEST_CASE(
   // The same request again is the same order; the streak is over.
   BOOST_TEST(create(c, "u1", "c3").status == 200u);
   BOOST_TEST(create(c, "u1", "c4").status == 201u);
+  auto metrics = c.get("/metrics").body;
+  BOOST_TEST(metrics.find("ordo_captcha_total{outcome=\"issued\"} 3")
+             != std::string::npos);
+  BOOST_TEST(metrics.find("ordo_captcha_total{outcome=\"failed\"} 2")
+             != std::string::npos);
+  BOOST_TEST(metrics.find("ordo_captcha_total{outcome=\"solved\"} 1")
+             != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_captchas_are_400_and_change_nothing) {
