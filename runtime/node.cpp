@@ -205,7 +205,7 @@ public:
     lc.verifier = opts_.captcha;
     limiters_ = std::make_unique<directory<limiter_kind>>(*system_, env_, lc);
     reports_ = std::make_unique<directory<report_kind>>(
-      *system_, env_, actors::reports::config{});
+      *system_, env_, actors::reports::config{max_top_users});
     router_.add(order_kind::name, orders_.get());
     router_.add(sku_kind::name, skus_.get());
     router_.add(coupon_kind::name, coupons_.get());

@@ -313,7 +313,11 @@ public:
                            const std::string& cursor,
                            callback<user_orders_page> cb)
     = 0;
-  /// The sales report with the `top_n` users with most flash cancels.
+  /// Most users a sales report ranks by flash cancels (each report shard
+  /// keeps this many, so any top_n up to it is exact).
+  static constexpr std::size_t max_top_users = 100;
+  /// The sales report with the `top_n` (1..max_top_users) users with most
+  /// flash cancels.
   virtual void sales(std::size_t top_n, callback<sales_report> cb) = 0;
   virtual void cancel_order(const std::string& order_id,
                             actors::order::cancel cmd,

@@ -313,7 +313,7 @@ router make_router(api_config cfg) {
     verb::get, "/v1/reports/sales",
     [c, &node](const request& req, const params&, const respond_fn& respond) {
       require_admin(req, c->admin_token);
-      auto top = parse_top_query(target_of(req));
+      auto top = parse_top_query(target_of(req), runtime::node::max_top_users);
       node.sales(top, answer<runtime::sales_report>(
                         respond, [](const runtime::sales_report& r) {
                           return ok_json(render(r));

@@ -1,5 +1,6 @@
 #include "gateway/detail/validate.hpp"
 
+#include <algorithm>
 #include <initializer_list>
 #include <set>
 
@@ -220,13 +221,13 @@ page_query parse_page_query(std::string_view target) {
   return q;
 }
 
-std::size_t parse_top_query(std::string_view target) {
-  std::size_t top = 10;
+std::size_t parse_top_query(std::string_view target, std::size_t max) {
+  std::size_t top = std::min<std::size_t>(10, max);
   for (const auto& [key, value] : query_of(target)) {
     if (key != "top") {
       bad_request("unknown query parameter " + key);
     }
-    top = count_param(key, value, 100);
+    top = count_param(key, value, max);
   }
   return top;
 }

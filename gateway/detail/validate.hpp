@@ -62,8 +62,8 @@ struct page_query {
 };
 page_query parse_page_query(std::string_view target);
 
-/// GET /v1/reports/sales?top=N (optional; 1..100, default 10).
-std::size_t parse_top_query(std::string_view target);
+/// GET /v1/reports/sales?top=N (optional; 1..max, default 10).
+std::size_t parse_top_query(std::string_view target, std::size_t max);
 
 /// Checks an Idempotency-Key header value: 1..128 printable ASCII
 /// characters (interior spaces allowed). Missing = empty.
