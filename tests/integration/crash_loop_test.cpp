@@ -1,6 +1,7 @@
 // The crash loop (issue 5): a mixed workload (creates with coupons and an
 // affiliate, payments, duplicate and conflicting callbacks, cancels,
-// repeated creates, payment timeouts, service orders that get dispatched)
+// repeated creates, payment timeouts, service orders that get dispatched,
+// split orders of goods and a service whose sagas the kills interrupt)
 // against a real `ordo serve`, killed with SIGKILL at random moments N
 // times (every other time it may first crash itself at an armed
 // store.after_commit fault point) and restarted. After the last restart, once
@@ -56,8 +57,8 @@ constexpr std::int64_t price = 100;
 /// What the clients were told (acknowledged), per order.
 struct acked_order {
   std::string user;
-  std::string sku;
-  std::int64_t quantity = 0;
+  /// Units by SKU (two SKUs: a split order).
+  std::map<std::string, std::int64_t> items;
   std::int64_t payable = 0;
   std::uint64_t version = 0;      ///< highest version seen in a reply
   bool cancelled = false;         ///< a cancel answered 200 CANCELLED
@@ -68,12 +69,11 @@ struct acked_order {
 class model {
 public:
   void created(const std::string& key, const nlohmann::json& o,
-               const std::string& sku, std::int64_t q) {
+               std::map<std::string, std::int64_t> items) {
     std::lock_guard<std::mutex> guard{mu_};
     auto& a = orders_[o["order_id"].get<std::string>()];
     a.user = o["user_id"];
-    a.sku = sku;
-    a.quantity = q;
+    a.items = std::move(items);
     a.payable = o["payable"];
     a.version = std::max(a.version, o["version"].get<std::uint64_t>());
     keys_[key] = o["order_id"];
@@ -137,10 +137,22 @@ void client(std::uint16_t port, std::uint64_t seed, int round,
         auto u = "u" + std::to_string(rng() % users);
         auto key = "r" + std::to_string(round) + "-"
                    + std::to_string(seed % 1000) + "-" + std::to_string(n);
-        auto sku = rng() % 4 == 0 ? "S" : "A";
-        auto q = static_cast<std::int64_t>(1 + rng() % 3);
-        nlohmann::json body{{"user_id", u},
-                            {"items", {{{"sku", sku}, {"quantity", q}}}}};
+        // Goods, a service, or both (a split order).
+        std::map<std::string, std::int64_t> items;
+        auto kind = rng() % 8;
+        if (kind != 0) {
+          items[kind < 3 ? "S" : "A"]
+            = static_cast<std::int64_t>(1 + rng() % 3);
+        }
+        if (kind == 0 || kind == 1) {
+          items["A"] = static_cast<std::int64_t>(1 + rng() % 3);
+          items["S"] = static_cast<std::int64_t>(1 + rng() % 3);
+        }
+        auto lines = nlohmann::json::array();
+        for (const auto& [sku, q] : items) {
+          lines.push_back({{"sku", sku}, {"quantity", q}});
+        }
+        nlohmann::json body{{"user_id", u}, {"items", lines}};
         if (rng() % 3 == 0) {
           body["coupon_id"] = "c-" + u;
         }
@@ -149,7 +161,7 @@ void client(std::uint16_t port, std::uint64_t seed, int round,
         }
         auto r = c.post("/v1/orders", body.dump(), {{"Idempotency-Key", key}});
         if (r.status == 201 || r.status == 200) {
-          m.created(key, r.json, sku, q);
+          m.created(key, r.json, items);
           if (rng() % 5 == 0) { // the client retries: same order back
             auto again
               = c.post("/v1/orders", body.dump(), {{"Idempotency-Key", key}});
@@ -337,7 +349,18 @@ BOOST_AUTO_TEST_CASE(random_kills_lose_nothing_and_repeat_nothing) {
     auto o = c.get("/v1/orders/" + id).json;
     std::string st = o["status"];
     if (paid_status(st)) {
-      sold[a.sku] += a.quantity;
+      for (const auto& [sku, q] : a.items) {
+        sold[sku] += q;
+      }
+    }
+    // A split order's children end as their parent did (rule 9).
+    BOOST_CHECK_EQUAL(o["children"].size(), a.items.size() > 1 ? 2u : 0u);
+    for (auto& child_id : o["children"]) {
+      auto child = c.get("/v1/orders/" + child_id.get<std::string>()).json;
+      std::string cst = child["status"];
+      BOOST_CHECK_MESSAGE(cst == st || (paid_status(st) && paid_status(cst)),
+                          child_id << " is " << cst << " under its " << st
+                                   << " parent " << id);
     }
     int captured = 0;
     for (auto& p : o["payments"]) {
