@@ -25,14 +25,17 @@ using tcp = asio::ip::tcp;
 /// runs on the owner's thread.
 class server_impl final : public server {
 public:
-  server_impl(const server_options& opts, runtime::node& n)
-    : server_impl(opts, n, std::make_shared<detail::request_metrics>()) {}
+  server_impl(const server_options& opts, runtime::node& n,
+              std::shared_ptr<const cluster::partition_map> map)
+    : server_impl(opts, n, std::make_shared<detail::request_metrics>(),
+                  std::move(map)) {}
 
   server_impl(const server_options& opts, runtime::node& n,
-              const std::shared_ptr<detail::request_metrics>& requests)
+              const std::shared_ptr<detail::request_metrics>& requests,
+              std::shared_ptr<const cluster::partition_map> map)
     : state_(opts,
-             detail::make_router(
-               {&n, opts.admin_token, opts.payment_secret, requests}),
+             detail::make_router({&n, opts.admin_token, opts.payment_secret,
+                                  requests, std::move(map)}),
              requests),
       work_(asio::make_work_guard(ioc_)), acceptor_(ioc_), retry_(ioc_) {}
 
@@ -182,8 +185,13 @@ std::unique_ptr<server> server::start(const server_options& opts,
   if (err == nullptr) {
     err = &ignored;
   }
+  auto map = cluster::partition_map::make(opts.membership, err);
+  if (!map) {
+    return nullptr;
+  }
   try {
-    auto s = std::make_unique<server_impl>(opts, n);
+    auto s = std::make_unique<server_impl>(
+      opts, n, std::make_shared<const cluster::partition_map>(std::move(*map)));
     if (!s->listen(err)) {
       return nullptr;
     }

@@ -26,6 +26,8 @@
 #include <memory>
 #include <string>
 
+#include "cluster/placement.hpp"
+
 namespace ordo::runtime {
 class node;
 } // namespace ordo::runtime
@@ -72,6 +74,10 @@ struct server_options {
   /// Open connections; beyond it new connections get 503 and are closed.
   // Default: 10000
   std::size_t max_connections = 10000;
+  /// Cluster membership, shown at GET /v1/admin/cluster; start() fails if
+  /// partition_map::make refuses it. Its partitions must be the node's.
+  // Default: a single node "local" with 64 partitions
+  cluster::membership_options membership;
 };
 
 /// A running gateway.

@@ -416,6 +416,36 @@ router make_router(api_config cfg) {
           });
         });
 
+  // GET /v1/admin/cluster: membership and the partition map. Until nodes
+  // talk to each other (issue 6) only this node is reachable.
+  auto map = c->map;
+  if (!map) {
+    std::string why;
+    map = std::make_shared<const cluster::partition_map>(
+      *cluster::partition_map::make({}, &why));
+  }
+  r.add(verb::get, "/v1/admin/cluster",
+        [c, map](const request& req, const params&, const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          ojson nodes = ojson::array();
+          for (const auto& n : map->nodes()) {
+            nodes.push_back({{"id", n.id},
+                             {"address", n.address()},
+                             {"reachable", n.id == map->self()},
+                             {"partitions", map->owned_by(n.id).size()}});
+          }
+          ojson owners = ojson::array();
+          for (std::uint32_t p = 0; p < map->partitions(); ++p) {
+            owners.push_back(map->owner(p));
+          }
+          respond([body = ojson{{"node_id", map->self()},
+                                {"nodes", std::move(nodes)},
+                                {"partitions", map->partitions()},
+                                {"partition_map", std::move(owners)}}] {
+            return ok_json(body);
+          });
+        });
+
   // GET /v1/admin/sms: what the built-in SMS log sink sent (empty with
   // --sms-webhook), so "sent once" can be checked from outside.
   r.add(

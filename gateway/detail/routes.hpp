@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "cluster/placement.hpp"
 #include "gateway/detail/request_metrics.hpp"
 #include "gateway/detail/router.hpp"
 
@@ -24,6 +25,9 @@ struct api_config {
   std::string payment_secret;
   /// The server's request registry, appended to GET /metrics; null = none.
   std::shared_ptr<const request_metrics> requests;
+  /// Membership and the partition map (GET /v1/admin/cluster); null = a
+  /// single node with the default map.
+  std::shared_ptr<const cluster::partition_map> map;
 };
 
 /// A router serving API.md's routes of this stage with `cfg`.

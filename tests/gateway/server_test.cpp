@@ -534,4 +534,31 @@ BOOST_AUTO_TEST_CASE(start_fails_cleanly_on_a_taken_port) {
   BOOST_TEST(!err.empty());
 }
 
+BOOST_AUTO_TEST_CASE(the_cluster_view_shows_membership_and_the_map) {
+  server_fixture f;
+  ordo::test::http_client c{f.port()};
+  BOOST_TEST(c.get("/v1/admin/cluster").status == 401u);
+  auto r = c.get("/v1/admin/cluster", bearer(admin_token));
+  BOOST_REQUIRE_EQUAL(r.status, 200u);
+  BOOST_TEST(r.json["node_id"] == "local");
+  BOOST_TEST(r.json["partitions"] == 64);
+  BOOST_REQUIRE_EQUAL(r.json["nodes"].size(), 1u);
+  BOOST_TEST(r.json["nodes"][0]["reachable"] == true);
+  BOOST_TEST(r.json["nodes"][0]["partitions"] == 64);
+  BOOST_REQUIRE_EQUAL(r.json["partition_map"].size(), 64u);
+  BOOST_TEST(r.json["partition_map"][63] == "local");
+  // A membership the map refuses stops the server from starting.
+  auto o = f.server_opts;
+  o.port = 0;
+  o.membership.node_id = "x";
+  std::string why;
+  auto peers = ordo::cluster::parse_peers("a=127.0.0.1:7001", &why);
+  BOOST_REQUIRE(peers);
+  o.membership.peers = *peers;
+  std::string err;
+  BOOST_TEST(!server::start(o, *f.node, &err));
+  BOOST_TEST(err.find("--node-id x is not one of --peers") != std::string::npos,
+             err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
