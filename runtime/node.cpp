@@ -147,7 +147,7 @@ public:
     so.sync = opts_.sync;
     so.fault = storage_fault_hook();
     db_ = storage::store::open(so, err);
-    if (!db_) {
+    if (!db_ || !check_partitions(err)) {
       return false;
     }
     relay_options ro;
@@ -237,6 +237,38 @@ public:
       return false;
     }
     ready_ = true;
+    return true;
+  }
+
+  /// The partition count is fixed for a data directory (order ids name
+  /// their partition): the first start records it, later ones must match.
+  bool check_partitions(std::string* err) {
+    if (opts_.partitions < 1 || opts_.partitions > 65536) {
+      *err = "partitions must be in 1..65536 (an order id names its "
+             "partition in 4 hex digits)";
+      return false;
+    }
+    static const std::string key = "meta/partitions";
+    auto stored = db_->get(storage::cf::aux, key);
+    if (!stored) {
+      storage::batch b;
+      b.put(storage::cf::aux, key, storage::keys::be64(opts_.partitions));
+      auto s = db_->commit_sync(std::move(b));
+      if (!s.ok()) {
+        *err = "cannot record the partition count: " + s.message();
+        return false;
+      }
+      return true;
+    }
+    auto n = storage::keys::from_be64(*stored);
+    if (n != std::optional<std::uint64_t>{opts_.partitions}) {
+      *err = "the data in " + opts_.data_dir + " was written with --partitions "
+             + (n ? std::to_string(*n) : std::string{"?"}) + ", not "
+             + std::to_string(opts_.partitions)
+             + ": order ids name their partition, so the count of a data "
+               "directory cannot change";
+      return false;
+    }
     return true;
   }
 

@@ -307,6 +307,23 @@ BOOST_AUTO_TEST_CASE(the_journal_keeps_the_last_entries_only) {
   BOOST_CHECK_EQUAL(v->journal[2].version, 10u);
 }
 
+BOOST_AUTO_TEST_CASE(a_data_directory_keeps_its_partition_count) {
+  node->stop();
+  node.reset();
+  opts.partitions = 32;
+  std::string err;
+  BOOST_TEST(!runtime::node::start(opts, &err));
+  BOOST_TEST(err.find("was written with --partitions 64, not 32")
+               != std::string::npos,
+             err);
+  opts.partitions = 0;
+  BOOST_TEST(!runtime::node::start(opts, &err));
+  BOOST_TEST(err.find("1..65536") != std::string::npos, err);
+  opts.partitions = 64;
+  start(); // the same count starts as before
+  BOOST_TEST(node->ready());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE_END()
