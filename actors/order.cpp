@@ -508,8 +508,9 @@ struct handler {
       }
       // The discount in proportion to the amounts; the last child takes
       // what rounding left, so the shares add up to the parent's payable.
-      a.discount = n + 1 == kinds.size()
-                     ? s.discount - shared
+      a.discount = n + 1 == kinds.size() ? s.discount - shared
+                   : s.amount == 0 // free items: nothing to share
+                     ? 0
                      : static_cast<std::int64_t>(
                        static_cast<__int128>(s.discount) * a.amount / s.amount);
       a.discount = std::min(a.discount, a.amount);

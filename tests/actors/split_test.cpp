@@ -245,6 +245,23 @@ BOOST_AUTO_TEST_CASE(items_of_two_kinds_make_a_parent_with_a_child_per_kind) {
   BOOST_TEST(w.totals().placed.amount == 2200);
 }
 
+BOOST_AUTO_TEST_CASE(free_items_split_without_dividing_by_zero) {
+  split_world w;
+  w.put_sku("F", 5, 0, item_kind::goods);
+  w.put_sku("FS", 5, 0, item_kind::service);
+  order::create c;
+  c.user_id = "u1";
+  c.items = {{"F", 1}, {"FS", 1}};
+  c.token = 4;
+  c.coupon_id = "c1";
+  w.order_turn("o3", c);
+  w.deliver();
+  BOOST_TEST(w.orders["o3"].st == status::pending_payment);
+  BOOST_TEST(w.orders["o3"].payable == 0);
+  BOOST_TEST(w.orders["o3-1"].payable == 0);
+  BOOST_TEST(w.orders["o3-2"].payable == 0);
+}
+
 BOOST_AUTO_TEST_CASE(one_kind_is_not_split) {
   split_world w;
   order::create c;
