@@ -69,6 +69,23 @@ struct sandbox_flags {
   std::uint64_t seed = 0;
 };
 
+/// The raw flag values of `ordo load`.
+struct load_flags {
+  std::string url;
+  std::string admin_token;
+  std::string payment_secret = "dev-secret";
+  std::string workload = "steady";
+  std::size_t connections = 64;
+  double rate = 0;
+  std::string duration = "10s";
+  std::string warmup = "2s";
+  double pay_ratio = 0.8;
+  std::size_t skus = 16;
+  std::string json;
+  bool no_check = false;
+  std::uint64_t seed = 0;
+};
+
 std::int64_t duration_flag(const std::string& name, const std::string& text) {
   auto ms = parse_duration_ms(text);
   if (!ms) {
@@ -237,20 +254,66 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
   return c;
 }
 
+/// Splits `--url` "http://HOST:PORT" (port 1..65535); throws otherwise.
+void node_url_flag(const std::string& url, std::string* host,
+                   std::uint16_t* port) {
+  constexpr std::string_view scheme = "http://";
+  std::string_view u = url;
+  if (u.substr(0, scheme.size()) != scheme
+      || !parse_listen_address(u.substr(scheme.size()), host, port)
+      || *port == 0) {
+    throw CLI::ValidationError("--url",
+                               "expected http://HOST:PORT, got '" + url + "'");
+  }
+}
+
+/// THE place where `ordo load`'s flags become its options.
+load_options to_load_options(const load_flags& f, bool rate_given) {
+  load_options o;
+  node_url_flag(f.url, &o.host, &o.port);
+  if (f.admin_token.empty()) {
+    throw CLI::ValidationError(
+      "--admin-token", "required: the generator puts its SKUs and checks "
+                       "the node as admin (or set ORDO_ADMIN_TOKEN)");
+  }
+  o.admin_token = f.admin_token;
+  if (f.payment_secret.empty()) {
+    throw CLI::ValidationError("--payment-secret", "must not be empty");
+  }
+  o.payment_secret = f.payment_secret;
+  auto w = parse_workload(f.workload);
+  if (!w) {
+    throw CLI::ValidationError("--workload",
+                               "expected steady, flash-cancel, race or "
+                               "hot-sku, got '"
+                                 + f.workload + "'");
+  }
+  o.workload = *w;
+  o.connections = f.connections;
+  if (rate_given && !(f.rate > 0 && f.rate <= 10'000'000)) {
+    throw CLI::ValidationError(
+      "--rate", "expected flows per second, more than 0 and at most 10^7");
+  }
+  o.rate = rate_given ? f.rate : 0;
+  o.duration_ms = duration_flag("--duration", f.duration);
+  o.warmup_ms = f.warmup == "0" || f.warmup == "0s" || f.warmup == "0ms"
+                  ? 0
+                  : duration_flag("--warmup", f.warmup);
+  o.pay_ratio = f.pay_ratio;
+  o.skus = f.skus;
+  o.json_file = f.json;
+  o.check = !f.no_check;
+  o.seed = f.seed;
+  return o;
+}
+
 /// Checks `ordo inspect`'s flags: exactly one of --data and --url, a
 /// token with --url.
 inspect_options to_inspect_options(inspect_options o, bool url_given) {
   if (url_given) {
     std::string host;
     std::uint16_t port = 0;
-    constexpr std::string_view scheme = "http://";
-    std::string_view url = o.url;
-    if (url.substr(0, scheme.size()) != scheme
-        || !parse_listen_address(url.substr(scheme.size()), &host, &port)
-        || port == 0) {
-      throw CLI::ValidationError("--url", "expected http://HOST:PORT, got '"
-                                            + o.url + "'");
-    }
+    node_url_flag(o.url, &host, &port);
     if (o.admin_token.empty()) {
       throw CLI::ValidationError(
         "--admin-token", "required with --url (or set ORDO_ADMIN_TOKEN)");
@@ -506,9 +569,74 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     ->type_name("T")
     ->envname("ORDO_ADMIN_TOKEN");
 
+  auto* ld = app.add_subcommand(
+    "load", "Generate load over HTTP against a running node (workloads, "
+            "closed or open loop), report throughput and latency, then check "
+            "that every order, SKU and refund adds up");
+  ld->footer("Durations: 250ms, 2s, 1m. Exit: 0 when the check passes, 1 "
+             "when it fails or the run cannot start, 2 on bad flags.\n");
+  load_flags lf;
+  ld->add_option("--url", lf.url, "The node, http://HOST:PORT")
+    ->type_name("URL")
+    ->required();
+  ld->add_option("--admin-token", lf.admin_token,
+                 "Admin token of the node (default: env ORDO_ADMIN_TOKEN)")
+    ->type_name("T")
+    ->envname("ORDO_ADMIN_TOKEN");
+  ld->add_option("--payment-secret", lf.payment_secret,
+                 "HMAC-SHA256 key of the node's payment callbacks (env "
+                 "ORDO_PAYMENT_SECRET)")
+    ->type_name("S")
+    ->envname("ORDO_PAYMENT_SECRET")
+    ->capture_default_str();
+  ld->add_option("--workload", lf.workload,
+                 "steady | flash-cancel | race | hot-sku")
+    ->type_name("W")
+    ->capture_default_str();
+  ld->add_option("--connections", lf.connections,
+                 "Keep-alive connections, each running one flow after "
+                 "another (race and flash-cancel add a second one each)")
+    ->type_name("N")
+    ->check(CLI::Range(1, 10'000))
+    ->capture_default_str();
+  auto* ld_rate
+    = ld->add_option("--rate", lf.rate,
+                     "Open loop: start R flows/s spread over the connections; "
+                     "latency counts from each flow's due time (default: "
+                     "closed loop)")
+        ->type_name("R");
+  ld->add_option("--duration", lf.duration, "Measured window")
+    ->type_name("D")
+    ->capture_default_str();
+  ld->add_option("--warmup", lf.warmup, "Load before the window, not counted")
+    ->type_name("D")
+    ->capture_default_str();
+  ld->add_option("--pay-ratio", lf.pay_ratio,
+                 "steady, hot-sku: share of the flows that pay, the rest "
+                 "cancel")
+    ->type_name("F")
+    ->check(CLI::Range(0.0, 1.0))
+    ->capture_default_str();
+  ld->add_option("--skus", lf.skus,
+                 "SKUs load-0..load-N-1 the flows spread over (hot-sku: 1)")
+    ->type_name("N")
+    ->check(CLI::Range(1, 10'000))
+    ->capture_default_str();
+  ld->add_option("--json", lf.json, "Also write the summary as JSON here")
+    ->type_name("FILE");
+  ld->add_flag("--no-check", lf.no_check,
+               "Skip the consistency check after the load");
+  ld->add_option("--seed", lf.seed,
+                 "Seed of the generator's draws (default: random)")
+    ->type_name("S");
+
   command cmd;
   try {
     app.parse(argc, argv);
+    if (ld->parsed()) {
+      cmd.load = to_load_options(lf, ld_rate->count() > 0);
+      return cmd;
+    }
     if (aud->parsed()) {
       cmd.audit = to_inspect_options(ao, aud_url->count() > 0);
       return cmd;
@@ -532,7 +660,11 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     cmd.sandbox_provider.reset();
     cmd.inspect.reset();
     cmd.audit.reset();
+    cmd.load.reset();
     cmd.exit_code = app.exit(e, out, err);
+    if (ld->parsed() && cmd.exit_code != 0) {
+      cmd.exit_code = 2; // `ordo load`'s documented code for a bad flag
+    }
   }
   return cmd;
 }

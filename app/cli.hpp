@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/inspect.hpp"
+#include "app/load.hpp"
 #include "app/sandbox_provider.hpp"
 #include "gateway/server.hpp"
 #include "runtime/faults.hpp"
@@ -37,7 +38,10 @@ struct command {
   std::optional<inspect_options> inspect;
   /// Set when the process should print an audit (`ordo audit`).
   std::optional<inspect_options> audit;
-  /// Otherwise the exit code: 0 after help, non-zero after a bad flag.
+  /// Set when the process should generate load (`ordo load`).
+  std::optional<load_options> load;
+  /// Otherwise the exit code: 0 after help, non-zero after a bad flag (2
+  /// for `ordo load`).
   int exit_code = 0;
 };
 

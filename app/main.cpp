@@ -1,7 +1,7 @@
 // `ordo`: flags → options → node → gateway → wait for SIGTERM/SIGINT →
 // clean shutdown (or, for `ordo sandbox-provider`, flags → the stand-alone
-// provider → wait → stop). Wiring only; the thinking is in cli.cpp and the
-// modules.
+// provider → wait → stop; for `ordo load`, flags → the load generator).
+// Wiring only; the thinking is in cli.cpp and the modules.
 
 #include <pthread.h>
 #include <signal.h>
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "app/cli.hpp"
+#include "app/load.hpp"
 #include "app/sandbox_provider.hpp"
 #include "gateway/server.hpp"
 #include "runtime/node.hpp"
@@ -119,6 +120,10 @@ int main(int argc, char** argv) {
   }
   if (cmd.sandbox_provider) {
     return sandbox_provider(*cmd.sandbox_provider);
+  }
+  if (cmd.load) {
+    signal(SIGPIPE, SIG_IGN);
+    return ordo::app::run_load(*cmd.load, std::cout, std::cerr);
   }
   if (!cmd.serve) {
     return cmd.exit_code;
