@@ -57,6 +57,10 @@ struct serve_flags {
   std::string rate_limit = "5/1m";
   std::uint32_t captcha_after = 3;
   std::string saga_timeout = "30s";
+  std::string node_id = "local";
+  std::uint32_t cluster_port = 0;
+  std::string peers;
+  std::uint32_t partitions = 64;
 };
 
 /// The raw flag values of `ordo sandbox-provider`.
@@ -153,6 +157,39 @@ std::vector<std::string> technician_names(const std::string& text) {
   }
 }
 
+/// --node-id, --cluster-port, --peers, --partitions: the same partition
+/// count for the node's order ids and the gateway's map; the membership is
+/// checked here as start-up would check it.
+void cluster_flags(const serve_flags& f, serve_config& c) {
+  auto& m = c.http.membership;
+  m.node_id = f.node_id;
+  m.cluster_port = static_cast<std::uint16_t>(f.cluster_port);
+  m.partitions = f.partitions;
+  std::string why;
+  if (!f.peers.empty()) {
+    auto peers = cluster::parse_peers(f.peers, &why);
+    if (!peers) {
+      throw CLI::ValidationError("--peers", why);
+    }
+    m.peers = std::move(*peers);
+  }
+  auto map = cluster::partition_map::make(m, &why);
+  if (!map) {
+    auto flag = why.substr(0, why.find(' '));
+    throw CLI::ValidationError(flag.rfind("--", 0) == 0 ? flag : "--peers",
+                               why);
+  }
+  if (map->nodes().size() > 1) {
+    // Honest until nodes forward to each other (issue 6): serving only our
+    // partitions would refuse the rest, serving all would take data that
+    // is not ours.
+    throw CLI::ValidationError(
+      "--peers", "this build serves a single node; routing between nodes "
+                 "is not there yet, so --peers may name only this node");
+  }
+  c.node.partitions = f.partitions;
+}
+
 /// THE place where flags become module options.
 serve_config to_config(const serve_flags& f, bool admin_token_given,
                        bool payment_secret_given, std::ostream& err) {
@@ -219,6 +256,7 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
   rate_limit_flag(f.rate_limit, node);
   node.captcha_after = f.captcha_after;
   node.saga_timeout = duration_flag("--saga-timeout", f.saga_timeout);
+  cluster_flags(f, c);
   if (!f.faults.empty()
       && !runtime::parse_fault_spec(f.faults, &c.faults, &why)) {
     throw CLI::ValidationError("--faults", why);
@@ -453,6 +491,25 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
                  "How long a split order waits for its children to answer a "
                  "cancel before it asks for manual intervention")
     ->type_name("D")
+    ->capture_default_str();
+  serve->add_option("--node-id", f.node_id, "This node's id in --peers")
+    ->type_name("ID")
+    ->capture_default_str();
+  serve
+    ->add_option("--cluster-port", f.cluster_port,
+                 "Port for other nodes (must match this node in --peers)")
+    ->check(CLI::Range(1, 65535))
+    ->type_name("P");
+  serve
+    ->add_option("--peers", f.peers,
+                 "Every node of the cluster, this one included: "
+                 "ID=HOST:PORT,...")
+    ->type_name("LIST");
+  serve
+    ->add_option("--partitions", f.partitions,
+                 "Partitions of the id space (fixed for a data directory)")
+    ->check(CLI::Range(1, 65536))
+    ->type_name("N")
     ->capture_default_str();
   serve
     ->add_option("--journal-keep", f.journal_keep,

@@ -230,6 +230,26 @@ BOOST_AUTO_TEST_CASE(abuse_and_saga_flags_reach_the_node) {
   fails({"serve", "--saga-timeout", "soon"}, "--saga-timeout");
 }
 
+BOOST_AUTO_TEST_CASE(cluster_flags_reach_the_node_and_the_map) {
+  auto r = parse({"serve", "--node-id", "n1", "--peers", "n1=127.0.0.1:7001",
+                  "--cluster-port", "7001", "--partitions", "16"});
+  BOOST_REQUIRE(r.cmd.serve.has_value());
+  BOOST_TEST(r.cmd.serve->node.partitions == 16u);
+  BOOST_TEST(r.cmd.serve->http.membership.partitions == 16u);
+  BOOST_TEST(r.cmd.serve->http.membership.node_id == "n1");
+  BOOST_TEST(parse({"serve"}).cmd.serve->node.partitions == 64u);
+  fails({"serve", "--partitions", "0"}, "--partitions");
+  fails({"serve", "--partitions", "65537"}, "--partitions");
+  fails({"serve", "--peers", "a=h"}, "--peers");
+  fails({"serve", "--peers", "a=h:1,a=h:2"}, "listed twice");
+  fails({"serve", "--node-id", "z", "--peers", "a=h:1"},
+        "--node-id z is not one of --peers (a)");
+  fails({"serve", "--node-id", "a", "--peers", "a=h:1", "--cluster-port", "2"},
+        "--cluster-port 2 differs");
+  fails({"serve", "--node-id", "a", "--peers", "a=h:1,b=h:2"},
+        "serves a single node");
+}
+
 BOOST_AUTO_TEST_CASE(bad_values_fail_with_clear_messages) {
   fails({"serve", "--payment-timeout", "0s"}, "--payment-timeout");
   fails({"serve", "--payment-timeout", "5"}, "invalid duration");
