@@ -258,6 +258,19 @@ result<input> decode(const envelope& msg) {
 //    "ch":{"id","q","exp","at"} | null,"issued"}
 // "adm" oldest first; "ch" keeps the expected answer ("exp"), which only the
 // state ever holds.
+std::vector<millis> cancel_run(const std::vector<recent_order>& newest_first,
+                               std::size_t max) {
+  std::vector<millis> run;
+  for (const auto& o : newest_first) {
+    if (run.size() == max || o.st != order::status::cancelled
+        || o.cancel_reason == "timeout") {
+      break; // a timeout is no user cancel
+    }
+    run.push_back(o.created_at);
+  }
+  return run;
+}
+
 void to_json(nlohmann::json& j, const state& s) {
   json adm = json::array();
   for (const auto& a : s.admitted) {

@@ -44,6 +44,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "actors/captcha.hpp"
+#include "actors/order.hpp"
 #include "actors/turn.hpp"
 
 namespace ordo::actors::limiter {
@@ -89,6 +90,19 @@ struct admit {
 };
 
 using input = std::variant<admit>;
+
+/// One of the user's orders as the runtime's order index lists it.
+struct recent_order {
+  order::status st = order::status::none;
+  std::string cancel_reason;
+  millis created_at = 0;
+};
+
+/// The `cancel_run` of an admit, from the user's newest orders (newest
+/// first): the created_at of those the user cancelled, up to the first that
+/// was not (paid, pending, timed out, ...); at most `max` of them.
+std::vector<millis> cancel_run(const std::vector<recent_order>& newest_first,
+                               std::size_t max);
 
 /// Tunables of the limiter (API.md `--rate-limit`, `--captcha-after`).
 struct config {

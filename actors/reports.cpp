@@ -314,7 +314,16 @@ std::string shard_of(const std::string& order_id) {
                      is_lower_hex)) {
     return order_id.substr(0, 5);
   }
-  return "o0000";
+  return shard_name(0);
+}
+
+std::string shard_name(std::uint32_t p) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string name = "o";
+  for (int shift = 12; shift >= 0; shift -= 4) {
+    name.push_back(digits[(p >> shift) & 0xf]);
+  }
+  return name;
 }
 
 } // namespace ordo::actors::reports

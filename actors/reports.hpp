@@ -179,4 +179,8 @@ totals merge(const std::vector<state>& shards, std::size_t top_n);
 /// maps to "o0000".
 std::string shard_of(const std::string& order_id);
 
+/// The shard of partition `p` (< 65536): "o" + 4 lower-case hex digits, as
+/// order ids of that partition begin.
+std::string shard_name(std::uint32_t p);
+
 } // namespace ordo::actors::reports

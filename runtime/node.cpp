@@ -343,24 +343,20 @@ public:
     limiters_->send(user, std::move(m));
   }
 
-  /// The created_at of the user's newest orders cancelled by the user,
-  /// newest first, up to the first that was not (at most captcha_after).
+  /// The limiter's cancel run of `user_id`, from the user's newest
+  /// captcha_after orders in the index (what counts: limiter::cancel_run).
   std::vector<actors::millis> cancel_run(const std::string& user_id) {
-    std::vector<actors::millis> run;
+    std::vector<actors::limiter::recent_order> recent;
     if (opts_.captcha_after == 0) {
-      return run;
+      return {};
     }
     db_->scan(storage::cf::aux, storage::keys::user_orders(user_id),
               [&](std::string_view, std::string_view value) {
-                auto e = storage::codec::unpack(value);
-                if (e.is_discarded() || e.value("st", "") != "CANCELLED"
-                    || e.value("reason", "") == "timeout") {
-                  return false;
-                }
-                run.push_back(e.value("created", actors::millis{0}));
-                return run.size() < opts_.captcha_after;
+                auto o = read_index_entry(value);
+                recent.push_back({o.st, o.cancel_reason, o.created_at});
+                return recent.size() < opts_.captcha_after;
               });
-    return run;
+    return actors::limiter::cancel_run(recent, opts_.captcha_after);
   }
 
   void send_create(const std::string& id, actors::order::create cmd,
@@ -405,27 +401,23 @@ public:
     std::string last;
     bool more = false;
     try {
-      db_->scan_from(
-        storage::cf::aux, prefix, from,
-        [&](std::string_view key, std::string_view value) {
-          if (page.orders.size() == limit) {
-            more = true;
-            return false;
-          }
-          auto e = storage::codec::unpack(value);
-          if (e.is_discarded()) {
-            throw std::runtime_error{"unreadable order index entry"};
-          }
-          auto rest = key.substr(prefix.size());
-          user_order u;
-          u.order_id = std::string{rest.substr(8)};
-          u.status = actors::order::parse_status(e.value("st", ""));
-          u.payable = e.value("pay", std::int64_t{0});
-          u.created_at = e.value("created", actors::millis{0});
-          page.orders.push_back(std::move(u));
-          last = std::string{rest};
-          return true;
-        });
+      db_->scan_from(storage::cf::aux, prefix, from,
+                     [&](std::string_view key, std::string_view value) {
+                       if (page.orders.size() == limit) {
+                         more = true;
+                         return false;
+                       }
+                       auto o = read_index_entry(value);
+                       auto rest = key.substr(prefix.size());
+                       user_order u;
+                       u.order_id = std::string{rest.substr(8)};
+                       u.status = o.st;
+                       u.payable = o.payable;
+                       u.created_at = o.created_at;
+                       page.orders.push_back(std::move(u));
+                       last = std::string{rest};
+                       return true;
+                     });
     } catch (const std::exception& e) {
       cb(actors::error{actors::errc::internal, e.what()});
       return;
@@ -442,11 +434,11 @@ public:
     try {
       for (std::uint32_t p = 0;
            p < std::max<std::uint32_t>(opts_.partitions, 1); ++p) {
-        char name[16];
-        std::snprintf(name, sizeof(name), "o%04x", p);
         actors::reports::state s;
         nlohmann::json j;
-        if (read_record(*db_, storage::keys::owner(report_kind::name, name),
+        if (read_record(*db_,
+                        storage::keys::owner(report_kind::name,
+                                             actors::reports::shard_name(p)),
                         j)) {
           j.get_to(s);
           shards.push_back(std::move(s));

@@ -166,6 +166,21 @@ inline nlohmann::json index_entry(const actors::order::state& s) {
           {"reason", s.cancel_reason}};
 }
 
+/// Reads an index entry back: the order's status, payable, created_at and
+/// cancel reason (order_id and user_id left empty); throws if unreadable.
+inline actors::order::state read_index_entry(std::string_view value) {
+  auto e = storage::codec::unpack(value);
+  if (e.is_discarded() || !e.is_object()) {
+    throw std::runtime_error{"unreadable order index entry"};
+  }
+  actors::order::state s;
+  s.st = actors::order::parse_status(e.value("st", ""));
+  s.payable = e.value("pay", std::int64_t{0});
+  s.created_at = e.value("created", actors::millis{0});
+  s.cancel_reason = e.value("reason", "");
+  return s;
+}
+
 struct order_kind : snapshot_kind<order_spec> {
   static void persist(const state& s, const input& in, storage::batch& b) {
     snapshot_kind<order_spec>::persist(s, in, b);

@@ -710,4 +710,20 @@ BOOST_AUTO_TEST_CASE(arithmetic_verifier_asks_small_sums_and_products) {
   BOOST_TEST(questions.size() > 50u);
 }
 
+BOOST_AUTO_TEST_CASE(the_cancel_run_counts_user_cancels_up_to_the_first_other) {
+  using ordo::actors::order::status;
+  std::vector<lim::recent_order> newest_first{
+    {status::cancelled, "user", 50},
+    {status::cancelled, "changed my mind", 40},
+    {status::paid, "", 30},
+    {status::cancelled, "user", 20}};
+  BOOST_TEST(lim::cancel_run(newest_first, 3) == (std::vector<millis>{50, 40}));
+  BOOST_TEST(lim::cancel_run(newest_first, 1) == (std::vector<millis>{50}));
+  newest_first[1].cancel_reason = "timeout"; // no user cancel: breaks it
+  BOOST_TEST(lim::cancel_run(newest_first, 3) == (std::vector<millis>{50}));
+  newest_first[0].st = status::pending_payment;
+  BOOST_TEST(lim::cancel_run(newest_first, 3).empty());
+  BOOST_TEST(lim::cancel_run({}, 3).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

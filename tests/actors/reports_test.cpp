@@ -468,4 +468,11 @@ BOOST_AUTO_TEST_CASE(shard_of_takes_the_partition_prefix) {
   BOOST_TEST(rep::shard_of("o002a_9f3a") == "o0000");
 }
 
+BOOST_AUTO_TEST_CASE(shard_name_is_the_prefix_of_the_partitions_order_ids) {
+  BOOST_TEST(rep::shard_name(0) == "o0000");
+  BOOST_TEST(rep::shard_name(42) == "o002a");
+  BOOST_TEST(rep::shard_name(65535) == "offff");
+  BOOST_TEST(rep::shard_of(rep::shard_name(42) + "-9f3a") == "o002a");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
