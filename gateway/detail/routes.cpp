@@ -416,33 +416,32 @@ router make_router(api_config cfg) {
           });
         });
 
-  // GET /v1/admin/cluster: membership and the partition map. Until nodes
-  // talk to each other (issue 6) only this node is reachable.
-  auto map = c->map;
-  if (!map) {
-    std::string why;
-    map = std::make_shared<const cluster::partition_map>(
-      *cluster::partition_map::make({}, &why));
+  // GET /v1/admin/cluster: membership and the partition map, fixed for the
+  // server's life. Until nodes talk to each other (issue 6) only this node
+  // is reachable.
+  const auto& map = *c->map;
+  ojson nodes = ojson::array();
+  for (const auto& n : map.nodes()) {
+    nodes.push_back({{"id", n.id},
+                     {"address", n.address()},
+                     {"reachable", n.id == map.self()},
+                     {"partitions", map.owned_by(n.id).size()}});
   }
+  ojson owners = ojson::array();
+  for (std::uint32_t p = 0; p < map.partitions(); ++p) {
+    owners.push_back(map.owner(p));
+  }
+  auto cluster_view = std::make_shared<const ojson>(
+    ojson{{"node_id", map.self()},
+          {"nodes", std::move(nodes)},
+          {"partitions", map.partitions()},
+          {"partition_map", std::move(owners)}});
   r.add(verb::get, "/v1/admin/cluster",
-        [c, map](const request& req, const params&, const respond_fn& respond) {
+        [c, cluster_view](const request& req, const params&,
+                          const respond_fn& respond) {
           require_admin(req, c->admin_token);
-          ojson nodes = ojson::array();
-          for (const auto& n : map->nodes()) {
-            nodes.push_back({{"id", n.id},
-                             {"address", n.address()},
-                             {"reachable", n.id == map->self()},
-                             {"partitions", map->owned_by(n.id).size()}});
-          }
-          ojson owners = ojson::array();
-          for (std::uint32_t p = 0; p < map->partitions(); ++p) {
-            owners.push_back(map->owner(p));
-          }
-          respond([body = ojson{{"node_id", map->self()},
-                                {"nodes", std::move(nodes)},
-                                {"partitions", map->partitions()},
-                                {"partition_map", std::move(owners)}}] {
-            return ok_json(body);
+          respond([cluster_view] {
+            return ok_json(*cluster_view);
           });
         });
 

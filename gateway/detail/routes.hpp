@@ -25,8 +25,7 @@ struct api_config {
   std::string payment_secret;
   /// The server's request registry, appended to GET /metrics; null = none.
   std::shared_ptr<const request_metrics> requests;
-  /// Membership and the partition map (GET /v1/admin/cluster); null = a
-  /// single node with the default map.
+  /// Membership and the partition map (GET /v1/admin/cluster); not null.
   std::shared_ptr<const cluster::partition_map> map;
 };
 
