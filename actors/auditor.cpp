@@ -64,6 +64,11 @@ private:
     return i == s_.orders.end() ? nullptr : &i->second;
   }
 
+  /// Kept by another node: not in this snapshot, whatever its state.
+  bool foreign(const char* kind, const std::string& id) const {
+    return s_.elsewhere && s_.elsewhere(address{kind, id});
+  }
+
   bool settling(const std::string& order_id) const {
     return s_.settling.count(name("order", order_id)) > 0;
   }
@@ -102,6 +107,9 @@ private:
              + std::to_string(sku.stocked));
     }
     for (const auto& [order_id, res] : sku.reservations) {
+      if (foreign("order", order_id)) {
+        continue;
+      }
       const auto* o = order_of(order_id);
       bool expired = s_.now > res.expires_at + cfg_.grace;
       if (o == nullptr) {
@@ -152,7 +160,7 @@ private:
            "a payment is owed back and nothing is on its way to the provider",
            {"order", id}, "reissue_refunds", json{{"order_id", id}});
     }
-    if (!o.affiliate_id.empty()) {
+    if (!o.affiliate_id.empty() && !foreign("affiliate", o.affiliate_id)) {
       auto a = s_.affiliates.find(o.affiliate_id);
       if (a == s_.affiliates.end() || a->second.entries.count(id) == 0) {
         heal(
@@ -171,7 +179,8 @@ private:
       flag("coupon_holder", subject, "status and holder disagree");
       return;
     }
-    if (c.st == coupon::status::available || settling(c.order_id)) {
+    if (c.st == coupon::status::available || settling(c.order_id)
+        || foreign("order", c.order_id)) {
       return;
     }
     const auto* o = order_of(c.order_id);
@@ -208,6 +217,9 @@ private:
       flag("commission_status", subject, "sums disagree with the entries");
     }
     for (const auto& [order_id, e] : a.entries) {
+      if (foreign("order", order_id)) {
+        continue;
+      }
       const auto* o = order_of(order_id);
       if (o == nullptr) {
         flag("commission_status", subject,

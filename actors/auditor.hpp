@@ -32,6 +32,9 @@
 //   outbox_age          an unacknowledged message older than the threshold
 //   dead_letters        messages rejected permanently (need an operator)
 //
+// Clusters: each node audits what it stores; pairs split across nodes
+// (an order here, its SKU there) are skipped, see snapshot::elsewhere.
+//
 // Races: a snapshot is taken while turns run. An order with messages still
 // in its outbox is "settling" and its cross-actor checks are skipped (the
 // relay is about to do what the auditor would); expiries are given a grace
@@ -41,6 +44,7 @@
 // Threading: pure functions.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -69,6 +73,10 @@ struct snapshot {
   /// letters are kept.
   millis oldest_outbox_ms = 0;
   std::size_t dead_letters = 0;
+  /// In a cluster: true for actors another node keeps. A check that pairs
+  /// an actor here with one of those is skipped (this snapshot cannot see
+  /// it, and "not found" must not read as "gone"). Empty = all are here.
+  std::function<bool(const address&)> elsewhere;
 };
 
 struct config {

@@ -179,14 +179,6 @@ void cluster_flags(const serve_flags& f, serve_config& c) {
     throw CLI::ValidationError(flag.rfind("--", 0) == 0 ? flag : "--peers",
                                why);
   }
-  if (map->nodes().size() > 1) {
-    // Honest until nodes forward to each other (issue 6): serving only our
-    // partitions would refuse the rest, serving all would take data that
-    // is not ours.
-    throw CLI::ValidationError(
-      "--peers", "this build serves a single node; routing between nodes "
-                 "is not there yet, so --peers may name only this node");
-  }
   c.node.partitions = f.partitions;
 }
 

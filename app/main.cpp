@@ -16,6 +16,7 @@
 #include "app/cli.hpp"
 #include "app/load.hpp"
 #include "app/sandbox_provider.hpp"
+#include "cluster/mesh.hpp"
 #include "gateway/server.hpp"
 #include "runtime/node.hpp"
 
@@ -53,10 +54,39 @@ int serve(const ordo::app::serve_config& cfg) {
     std::cerr << "ordo: fault armed: "
               << ordo::runtime::rule_to_json(rule).dump() << std::endl;
   }
-  auto node = ordo::runtime::node::start(cfg.node, &err);
+  // A cluster: join it before the node starts, so its relay can reach the
+  // peers (and a peer that refuses this node's flags stops it here).
+  std::unique_ptr<ordo::cluster::mesh> mesh;
+  auto node_opts = cfg.node;
+  auto http_opts = cfg.http;
+  if (cfg.http.membership.peers.size() > 1) {
+    ordo::cluster::mesh_options mo;
+    auto map = ordo::cluster::partition_map::make(cfg.http.membership, &err);
+    if (map) {
+      mo.map = std::make_shared<const ordo::cluster::partition_map>(*map);
+      mesh = ordo::cluster::mesh::start(std::move(mo), &err);
+    }
+    if (!mesh) {
+      std::cerr << "ordo: cannot join the cluster: " << err << std::endl;
+      return 1;
+    }
+    node_opts.cluster = mesh.get();
+    http_opts.mesh = mesh.get();
+  }
+  auto node = ordo::runtime::node::start(node_opts, &err);
   if (!node) {
     std::cerr << "ordo: cannot start the node: " << err << std::endl;
     return 1;
+  }
+  if (mesh) {
+    auto* n = node.get();
+    mesh->serve_messages([n](ordo::actors::envelope msg, std::string dedupe,
+                             ordo::runtime::remote_done done) {
+      n->receive(msg, std::move(dedupe), std::move(done));
+    });
+    mesh->on_peer_up([n](const std::string& id) {
+      n->peer_up(id);
+    });
   }
   // Start-up work (timer re-arm, outbox scan) finishes before we listen.
   int sig = 0;
@@ -65,9 +95,12 @@ int serve(const ordo::app::serve_config& cfg) {
   }
   std::unique_ptr<ordo::gateway::server> server;
   if (sig == 0) {
-    server = ordo::gateway::server::start(cfg.http, *node, &err);
+    server = ordo::gateway::server::start(http_opts, *node, &err);
     if (!server) {
       std::cerr << "ordo: cannot start the HTTP gateway: " << err << std::endl;
+      if (mesh) {
+        mesh->serve_messages(nullptr);
+      }
       node->stop();
       return 1;
     }
@@ -82,7 +115,14 @@ int serve(const ordo::app::serve_config& cfg) {
   if (server) {
     server->stop();
   }
+  if (mesh) {
+    mesh->serve_messages(nullptr);
+    mesh->on_peer_up(nullptr);
+  }
   node->stop();
+  if (mesh) {
+    mesh->stop();
+  }
   return 0;
 }
 

@@ -201,4 +201,40 @@ const std::string& partition_map::owner_of_key(const std::string& id) const {
   return owner_[runtime::user_partition(id, partitions())];
 }
 
+std::optional<std::string>
+partition_map::owner_of_actor(const std::string& kind,
+                              const std::string& id) const {
+  if (kind == "order" || kind == "notifier" || kind == "dispatcher") {
+    return owner_of_order(id);
+  }
+  if (kind == "limiter") {
+    return owner_[runtime::user_partition(id, partitions())];
+  }
+  if (kind == "report") {
+    // shard_name(p): 'o' hex4, the partition it counts.
+    if (id.size() != 5 || id[0] != 'o') {
+      return std::nullopt;
+    }
+    std::uint32_t p = 0;
+    for (char c : id.substr(1)) {
+      int d = c >= '0' && c <= '9'   ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                     : -1;
+      if (d < 0) {
+        return std::nullopt;
+      }
+      p = p * 16 + static_cast<std::uint32_t>(d);
+    }
+    if (p >= owner_.size()) {
+      return std::nullopt;
+    }
+    return owner_[p];
+  }
+  if (kind == "sku" || kind == "coupon" || kind == "affiliate"
+      || kind == "technicians") {
+    return owner_of_key(id);
+  }
+  return std::nullopt;
+}
+
 } // namespace ordo::cluster

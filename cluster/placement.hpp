@@ -87,6 +87,14 @@ public:
   std::optional<std::string> owner_of_order(const std::string& order_id) const;
   /// The node owning an SKU or coupon id (by the partition of the id).
   const std::string& owner_of_key(const std::string& id) const;
+  /// The node owning the actor `kind`/`id`: an order and its notifier and
+  /// dispatcher by the order id's partition, a user's limiter by the user's,
+  /// a report shard ("o" hex4) by the partition it is named after, SKUs,
+  /// coupons, affiliates and the technicians pool by their own id. nullopt
+  /// for what is not placed (the payment provider and the SMS sink run on
+  /// every node) and for an order id that names no partition of this map.
+  std::optional<std::string> owner_of_actor(const std::string& kind,
+                                            const std::string& id) const;
   /// True when this node owns `partition`.
   bool local(std::uint32_t partition) const {
     return owner(partition) == self_;

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "gateway/detail/forward.hpp"
 #include "gateway/detail/routes.hpp"
 #include "gateway/detail/session.hpp"
 
@@ -35,7 +36,7 @@ public:
               std::shared_ptr<const cluster::partition_map> map)
     : state_(opts,
              detail::make_router({&n, opts.admin_token, opts.payment_secret,
-                                  requests, std::move(map)}),
+                                  requests, std::move(map), opts.mesh}),
              requests),
       work_(asio::make_work_guard(ioc_)), acceptor_(ioc_), retry_(ioc_) {}
 
@@ -84,6 +85,14 @@ public:
 
   void run() {
     accept();
+    if (auto* mesh = state_.opts.mesh) {
+      const detail::router* routes = &state_.routes;
+      mesh->serve_http([routes](cluster::http_call call, std::string from,
+                                std::function<void(cluster::http_answer)> done) {
+        detail::serve_forwarded(*routes, std::move(call), from,
+                                std::move(done));
+      });
+    }
     for (std::size_t i = 0; i < state_.opts.threads; ++i) {
       threads_.emplace_back([this] {
         for (;;) {
@@ -109,6 +118,9 @@ public:
       return;
     }
     stopped_ = true;
+    if (state_.opts.mesh != nullptr) {
+      state_.opts.mesh->serve_http(nullptr);
+    }
     {
       std::lock_guard<std::mutex> guard(state_.exit->mu);
       state_.exit->open = false;
@@ -185,13 +197,18 @@ std::unique_ptr<server> server::start(const server_options& opts,
   if (err == nullptr) {
     err = &ignored;
   }
-  auto map = cluster::partition_map::make(opts.membership, err);
-  if (!map) {
-    return nullptr;
+  std::shared_ptr<const cluster::partition_map> shared;
+  if (opts.mesh != nullptr) {
+    shared = std::make_shared<const cluster::partition_map>(opts.mesh->map());
+  } else {
+    auto map = cluster::partition_map::make(opts.membership, err);
+    if (!map) {
+      return nullptr;
+    }
+    shared = std::make_shared<const cluster::partition_map>(std::move(*map));
   }
   try {
-    auto s = std::make_unique<server_impl>(
-      opts, n, std::make_shared<const cluster::partition_map>(std::move(*map)));
+    auto s = std::make_unique<server_impl>(opts, n, std::move(shared));
     if (!s->listen(err)) {
       return nullptr;
     }

@@ -206,6 +206,7 @@ public:
     limiters_ = std::make_unique<directory<limiter_kind>>(*system_, env_, lc);
     reports_ = std::make_unique<directory<report_kind>>(
       *system_, env_, actors::reports::config{max_top_users});
+    router_.set_remote(opts_.cluster);
     router_.add(order_kind::name, orders_.get());
     router_.add(sku_kind::name, skus_.get());
     router_.add(coupon_kind::name, coupons_.get());
@@ -569,6 +570,31 @@ public:
                      r.received});
     }
     return out;
+  }
+
+  void receive(const actors::envelope& msg, std::string dedupe_id,
+               remote_done done) override {
+    if (!ready_) {
+      remote_reply r;
+      r.err = actors::error{actors::errc::unavailable, "starting up"};
+      done(std::move(r));
+      return;
+    }
+    router_.deliver_here(
+      msg, std::move(dedupe_id),
+      answer_once([done = std::move(done)](const turn_reply& r) {
+        done({r.err, r.result, r.reply});
+      }));
+  }
+
+  void peer_up(const std::string& node_id) override {
+    if (relay_ == nullptr || opts_.cluster == nullptr) {
+      return;
+    }
+    auto* cluster = opts_.cluster;
+    relay_->retry_now([&](const actors::address& to) {
+      return cluster->elsewhere(to) == std::optional<std::string>{node_id};
+    });
   }
 
   node_stats stats() const override {

@@ -24,6 +24,7 @@
 #include "actors/notifier.hpp"
 #include "actors/order.hpp"
 #include "actors/reports.hpp"
+#include "runtime/remote.hpp"
 #include "storage/store.hpp"
 
 namespace ordo::runtime {
@@ -104,6 +105,10 @@ struct node_options {
   actors::millis saga_timeout = 30'000;
   /// The time source; nullptr = the system clock. Default: nullptr.
   std::shared_ptr<clock> time;
+  /// Where actors other nodes own are reached (a cluster, issue 6); not
+  /// owned, must outlive the node. nullptr = every actor is on this node.
+  /// Default: nullptr.
+  remote* cluster = nullptr;
 };
 
 /// Why the user's rate limiter refused a create (rule 10).
@@ -379,6 +384,17 @@ public:
   virtual std::vector<sent_sms> sms_log() = 0;
 
   virtual node_stats stats() const = 0;
+
+  /// A message from another node for an actor of this one (see `remote`):
+  /// delivered as the relay delivers locally; `done` runs once, after the
+  /// receiver's turn is durable, or with the error.
+  virtual void receive(const actors::envelope& msg, std::string dedupe_id,
+                       remote_done done)
+    = 0;
+
+  /// Node `node_id` is reachable again: messages for it waiting out a
+  /// retry backoff are delivered now.
+  virtual void peer_up(const std::string& node_id) = 0;
 
   /// Waits until every outbox message has been acknowledged (nothing in
   /// flight between actors or to adapters); false on timeout.

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <memory>
 
+#include "actors/limiter.hpp"
 #include "gateway/detail/crypto.hpp"
 #include "gateway/detail/errors.hpp"
+#include "gateway/detail/forward.hpp"
 #include "gateway/detail/metrics.hpp"
 #include "gateway/detail/render.hpp"
 #include "gateway/detail/validate.hpp"
@@ -89,6 +91,88 @@ reply ok_json(const ojson& body) {
   throw err;
 }
 
+// --- where a request is served (forward.hpp) ------------------------------
+// Called only with a mesh. Ids are taken raw: the owner validates them.
+
+locator key_in_path(cluster::mesh* m, std::string name) {
+  return [m, name](const request&, const params& p) {
+    return std::optional<std::string>{m->map().owner_of_key(p.at(name))};
+  };
+}
+
+locator order_in_path(cluster::mesh* m) {
+  return [m](const request&, const params& p) {
+    return m->map().owner_of_order(p.at("id"));
+  };
+}
+
+locator order_in_query(cluster::mesh* m) {
+  return [m](const request& req, const params&) {
+    auto q = query_of(target_of(req));
+    auto i = q.find("order_id");
+    return i == q.end() ? std::nullopt : m->map().owner_of_order(i->second);
+  };
+}
+
+locator user_in_path(cluster::mesh* m) {
+  return [m](const request&, const params& p) {
+    return m->map().owner_of_actor(actors::limiter::kind, p.at("id"));
+  };
+}
+
+/// POST /v1/orders: the user's partition, from a body that must be valid
+/// here already (a bad one is refused before it travels).
+locator user_in_body(cluster::mesh* m) {
+  return [m](const request& req, const params&) {
+    auto cmd = parse_create_order(req.body());
+    return m->map().owner_of_actor(actors::limiter::kind, cmd.user_id);
+  };
+}
+
+/// A payment callback: the order's node, once the signature holds (an
+/// unsigned one is refused here).
+locator paid_order(cluster::mesh* m, std::string secret) {
+  return [m, secret](const request& req,
+                     const params&) -> std::optional<std::string> {
+    if (!verify_signature(header(req, "X-Ordo-Signature"), secret,
+                          req.body())) {
+      return std::nullopt;
+    }
+    return m->map().owner_of_order(parse_payment_callback(req.body()).order_id);
+  };
+}
+
+locator actor_in_path(cluster::mesh* m) {
+  return [m](const request&, const params& p) {
+    return m->map().owner_of_actor(p.at("kind"), p.at("id"));
+  };
+}
+
+/// A sales report as render() wrote it, back as a header-only shard.
+actors::reports::state report_of(const nlohmann::json& j) {
+  actors::reports::state s;
+  auto tally = [&j](const char* name, actors::reports::tally& t) {
+    auto i = j.find(name);
+    if (i != j.end() && i->is_object()) {
+      t.count = i->value("count", std::int64_t{0});
+      t.amount = i->value("amount", std::int64_t{0});
+    }
+  };
+  tally("placed", s.placed);
+  tally("paid", s.paid);
+  tally("cancelled", s.cancelled);
+  tally("refunded", s.refunded);
+  tally("manual_intervention", s.manual);
+  tally("flash_cancels", s.flash);
+  if (auto i = j.find("top_flash_cancel_users");
+      i != j.end() && i->is_array()) {
+    for (const auto& u : *i) {
+      s.top.push_back({u.value("user_id", ""), u.value("count", 0)});
+    }
+  }
+  return s;
+}
+
 } // namespace
 
 router make_router(api_config cfg) {
@@ -130,167 +214,193 @@ router make_router(api_config cfg) {
         });
 
   // --- catalog (admin) ---------------------------------------------------
-  r.add(
-    verb::put, "/v1/skus/{sku}",
-    [c, &node](const request& req, const params& p, const respond_fn& respond) {
-      require_admin(req, c->admin_token);
-      auto sku = path_id(p, "sku");
-      auto cmd = parse_put_sku(req.body());
-      node.put_sku(sku, cmd,
-                   answer<actors::inventory::state>(
-                     respond, [](const actors::inventory::state& s) {
-                       return ok_json(render(s));
-                     }));
-    });
-  r.add(
-    verb::get, "/v1/skus/{sku}",
-    [c, &node](const request& req, const params& p, const respond_fn& respond) {
-      require_admin(req, c->admin_token);
-      auto sku = path_id(p, "sku");
-      node.get_sku(sku, answer<actors::inventory::state>(
-                          respond, [sku](const actors::inventory::state& s) {
-                            if (!s.exists) {
-                              throw api_error(actors::errc::not_found,
-                                              "no SKU " + sku);
-                            }
-                            return ok_json(render(s));
-                          }));
-    });
+  r.add(verb::put, "/v1/skus/{sku}",
+        owned(c->mesh, key_in_path(c->mesh, "sku"),
+              [c, &node](const request& req, const params& p,
+                         const respond_fn& respond) {
+                require_admin(req, c->admin_token);
+                auto sku = path_id(p, "sku");
+                auto cmd = parse_put_sku(req.body());
+                node.put_sku(sku, cmd,
+                             answer<actors::inventory::state>(
+                               respond, [](const actors::inventory::state& s) {
+                                 return ok_json(render(s));
+                               }));
+              }));
+  r.add(verb::get, "/v1/skus/{sku}",
+        owned(c->mesh, key_in_path(c->mesh, "sku"),
+              [c, &node](const request& req, const params& p,
+                         const respond_fn& respond) {
+                require_admin(req, c->admin_token);
+                auto sku = path_id(p, "sku");
+                node.get_sku(
+                  sku, answer<actors::inventory::state>(
+                         respond, [sku](const actors::inventory::state& s) {
+                           if (!s.exists) {
+                             throw api_error(actors::errc::not_found,
+                                             "no SKU " + sku);
+                           }
+                           return ok_json(render(s));
+                         }));
+              }));
 
-  r.add(
-    verb::put, "/v1/coupons/{id}",
-    [c, &node](const request& req, const params& p, const respond_fn& respond) {
-      require_admin(req, c->admin_token);
-      auto id = path_id(p, "id");
-      node.put_coupon(id, parse_put_coupon(req.body()),
-                      answer<actors::coupon::state>(
-                        respond, [](const actors::coupon::state& s) {
-                          return ok_json(render(s));
-                        }));
-    });
-  r.add(
-    verb::get, "/v1/coupons/{id}",
-    [c, &node](const request& req, const params& p, const respond_fn& respond) {
-      require_admin(req, c->admin_token);
-      node.get_coupon(path_id(p, "id"),
-                      answer<actors::coupon::state>(
-                        respond, [](const actors::coupon::state& s) {
-                          return ok_json(render(s));
-                        }));
-    });
+  r.add(verb::put, "/v1/coupons/{id}",
+        owned(c->mesh, key_in_path(c->mesh, "id"),
+              [c, &node](const request& req, const params& p,
+                         const respond_fn& respond) {
+                require_admin(req, c->admin_token);
+                auto id = path_id(p, "id");
+                node.put_coupon(id, parse_put_coupon(req.body()),
+                                answer<actors::coupon::state>(
+                                  respond, [](const actors::coupon::state& s) {
+                                    return ok_json(render(s));
+                                  }));
+              }));
+  r.add(verb::get, "/v1/coupons/{id}",
+        owned(c->mesh, key_in_path(c->mesh, "id"),
+              [c, &node](const request& req, const params& p,
+                         const respond_fn& respond) {
+                require_admin(req, c->admin_token);
+                node.get_coupon(path_id(p, "id"),
+                                answer<actors::coupon::state>(
+                                  respond, [](const actors::coupon::state& s) {
+                                    return ok_json(render(s));
+                                  }));
+              }));
 
   // --- side effects, for inspection ----------------------------------------
   r.add(verb::get, "/v1/notifications",
-        [&node](const request& req, const params&, const respond_fn& respond) {
-          auto order_id = query_id(target_of(req), "order_id");
-          node.notifications(order_id,
-                             answer<actors::notifier::state>(
-                               respond, [](const actors::notifier::state& s) {
-                                 return ok_json(render(s));
-                               }));
-        });
+        owned(c->mesh, order_in_query(c->mesh),
+              [&node](const request& req, const params&,
+                      const respond_fn& respond) {
+                auto order_id = query_id(target_of(req), "order_id");
+                node.notifications(
+                  order_id, answer<actors::notifier::state>(
+                              respond, [](const actors::notifier::state& s) {
+                                return ok_json(render(s));
+                              }));
+              }));
   r.add(verb::get, "/v1/dispatches",
-        [&node](const request& req, const params&, const respond_fn& respond) {
-          auto order_id = query_id(target_of(req), "order_id");
-          node.dispatches(order_id,
-                          answer<actors::dispatcher::state>(
-                            respond, [](const actors::dispatcher::state& s) {
-                              return ok_json(render(s));
-                            }));
-        });
-  r.add(verb::get, "/v1/affiliates/{id}/commissions",
-        [&node](const request&, const params& p, const respond_fn& respond) {
-          node.commissions(path_id(p, "id"),
-                           answer<actors::attribution::state>(
-                             respond, [](const actors::attribution::state& s) {
-                               return ok_json(render(s));
-                             }));
-        });
+        owned(c->mesh, order_in_query(c->mesh),
+              [&node](const request& req, const params&,
+                      const respond_fn& respond) {
+                auto order_id = query_id(target_of(req), "order_id");
+                node.dispatches(
+                  order_id, answer<actors::dispatcher::state>(
+                              respond, [](const actors::dispatcher::state& s) {
+                                return ok_json(render(s));
+                              }));
+              }));
+  r.add(
+    verb::get, "/v1/affiliates/{id}/commissions",
+    owned(c->mesh, key_in_path(c->mesh, "id"),
+          [&node](const request&, const params& p, const respond_fn& respond) {
+            node.commissions(
+              path_id(p, "id"),
+              answer<actors::attribution::state>(
+                respond, [](const actors::attribution::state& s) {
+                  return ok_json(render(s));
+                }));
+          }));
 
   // --- orders ------------------------------------------------------------
   r.add(verb::post, "/v1/orders",
-        [&node](const request& req, const params&, const respond_fn& respond) {
-          std::string key(header(req, "Idempotency-Key"));
-          check_idempotency_key(key);
-          auto cmd = parse_create_order(req.body());
-          cmd.token = random_u64();
-          node.create_order(
-            key, std::move(cmd),
-            answer<runtime::created_order>(
-              respond, [](const runtime::created_order& c) {
-                if (c.refused) {
-                  throw_refusal(*c.refused);
-                }
-                reply rep = json_reply(c.created ? http::status::created
-                                                 : http::status::ok,
-                                       render(c.order));
-                if (c.created) {
-                  rep.headers.emplace_back(http::field::location,
-                                           "/v1/orders/" + c.order.order_id);
-                }
-                return rep;
+        owned(c->mesh, user_in_body(c->mesh),
+              [&node](const request& req, const params&,
+                      const respond_fn& respond) {
+                std::string key(header(req, "Idempotency-Key"));
+                check_idempotency_key(key);
+                auto cmd = parse_create_order(req.body());
+                cmd.token = random_u64();
+                node.create_order(
+                  key, std::move(cmd),
+                  answer<runtime::created_order>(
+                    respond, [](const runtime::created_order& c) {
+                      if (c.refused) {
+                        throw_refusal(*c.refused);
+                      }
+                      reply rep = json_reply(c.created ? http::status::created
+                                                       : http::status::ok,
+                                             render(c.order));
+                      if (c.created) {
+                        rep.headers.emplace_back(http::field::location,
+                                                 "/v1/orders/"
+                                                   + c.order.order_id);
+                      }
+                      return rep;
+                    }));
               }));
-        });
   auto order_reply = [](const actors::order::state& o) {
     return ok_json(render(o));
   };
   r.add(verb::get, "/v1/orders/{id}",
-        [&node, order_reply](const request&, const params& p,
-                             const respond_fn& respond) {
-          node.get_order(path_id(p, "id"),
-                         answer<actors::order::state>(respond, order_reply));
-        });
+        owned(c->mesh, order_in_path(c->mesh),
+              [&node, order_reply](const request&, const params& p,
+                                   const respond_fn& respond) {
+                node.get_order(path_id(p, "id"), answer<actors::order::state>(
+                                                   respond, order_reply));
+              }));
   r.add(
     verb::get, "/v1/users/{id}/orders",
-    [&node](const request& req, const params& p, const respond_fn& respond) {
-      auto user = path_id(p, "id");
-      auto q = parse_page_query(target_of(req));
-      node.user_orders(user, q.limit, q.cursor,
-                       answer<runtime::user_orders_page>(
-                         respond, [](const runtime::user_orders_page& pg) {
-                           return ok_json(render(pg));
-                         }));
-    });
+    owned(
+      c->mesh, user_in_path(c->mesh),
+      [&node](const request& req, const params& p, const respond_fn& respond) {
+        auto user = path_id(p, "id");
+        auto q = parse_page_query(target_of(req));
+        node.user_orders(user, q.limit, q.cursor,
+                         answer<runtime::user_orders_page>(
+                           respond, [](const runtime::user_orders_page& pg) {
+                             return ok_json(render(pg));
+                           }));
+      }));
   r.add(verb::post, "/v1/orders/{id}/cancel",
-        [&node, order_reply](const request& req, const params& p,
-                             const respond_fn& respond) {
-          auto id = path_id(p, "id");
-          node.cancel_order(id, parse_cancel(req.body()),
-                            answer<actors::order::state>(respond, order_reply));
-        });
+        owned(c->mesh, order_in_path(c->mesh),
+              [&node, order_reply](const request& req, const params& p,
+                                   const respond_fn& respond) {
+                auto id = path_id(p, "id");
+                node.cancel_order(
+                  id, parse_cancel(req.body()),
+                  answer<actors::order::state>(respond, order_reply));
+              }));
   r.add(verb::post, "/v1/orders/{id}/complete",
-        [c, &node, order_reply](const request& req, const params& p,
-                                const respond_fn& respond) {
-          require_admin(req, c->admin_token);
-          node.complete_order(path_id(p, "id"), answer<actors::order::state>(
-                                                  respond, order_reply));
-        });
+        owned(c->mesh, order_in_path(c->mesh),
+              [c, &node, order_reply](const request& req, const params& p,
+                                      const respond_fn& respond) {
+                require_admin(req, c->admin_token);
+                node.complete_order(
+                  path_id(p, "id"),
+                  answer<actors::order::state>(respond, order_reply));
+              }));
   r.add(verb::post, "/v1/orders/{id}/refund",
-        [c, &node, order_reply](const request& req, const params& p,
-                                const respond_fn& respond) {
-          require_admin(req, c->admin_token);
-          node.refund_order(path_id(p, "id"),
-                            answer<actors::order::state>(respond, order_reply));
-        });
+        owned(c->mesh, order_in_path(c->mesh),
+              [c, &node, order_reply](const request& req, const params& p,
+                                      const respond_fn& respond) {
+                require_admin(req, c->admin_token);
+                node.refund_order(
+                  path_id(p, "id"),
+                  answer<actors::order::state>(respond, order_reply));
+              }));
 
   // --- payments ----------------------------------------------------------
   // The signature is checked on the raw body before anything parses it.
   r.add(
     verb::post, "/v1/payments/callback",
-    [c, &node](const request& req, const params&, const respond_fn& respond) {
-      if (!verify_signature(header(req, "X-Ordo-Signature"), c->payment_secret,
-                            req.body())) {
-        throw api_error(actors::errc::unauthorized,
-                        "X-Ordo-Signature must be sha256=<hex HMAC-SHA256 "
-                        "of the body with the payment secret>");
-      }
-      auto notice = parse_payment_callback(req.body());
-      node.payment_callback(notice.order_id, notice.pay,
-                            answer<runtime::payment_result>(
-                              respond, [](const runtime::payment_result& p) {
-                                return ok_json({{"result", p.result}});
-                              }));
-    });
+    owned(
+      c->mesh, paid_order(c->mesh, c->payment_secret),
+      [c, &node](const request& req, const params&, const respond_fn& respond) {
+        if (!verify_signature(header(req, "X-Ordo-Signature"),
+                              c->payment_secret, req.body())) {
+          throw api_error(actors::errc::unauthorized,
+                          "X-Ordo-Signature must be sha256=<hex HMAC-SHA256 "
+                          "of the body with the payment secret>");
+        }
+        auto notice = parse_payment_callback(req.body());
+        node.payment_callback(notice.order_id, notice.pay,
+                              answer<runtime::payment_result>(
+                                respond, [](const runtime::payment_result& p) {
+                                  return ok_json({{"result", p.result}});
+                                }));
+      }));
 
   // --- admin extensions (not in API.md) -----------------------------------
   // GET /v1/admin/sandbox/calls: what the built-in sandbox payment provider
@@ -314,10 +424,54 @@ router make_router(api_config cfg) {
     [c, &node](const request& req, const params&, const respond_fn& respond) {
       require_admin(req, c->admin_token);
       auto top = parse_top_query(target_of(req), runtime::node::max_top_users);
-      node.sales(top, answer<runtime::sales_report>(
-                        respond, [](const runtime::sales_report& r) {
-                          return ok_json(render(r));
-                        }));
+      if (c->mesh == nullptr || forwarded(req)) {
+        node.sales(top, answer<runtime::sales_report>(
+                          respond, [](const runtime::sales_report& r) {
+                            return ok_json(render(r));
+                          }));
+        return;
+      }
+      // Every node reports its own partitions; a user's flash cancels are
+      // all in their partition, so merging the nodes' top lists is exact.
+      auto* mesh = c->mesh;
+      node.sales(top, [mesh, req, respond,
+                       top](actors::result<runtime::sales_report>&& mine) {
+        if (!mine.ok()) {
+          respond([err = mine.err()]() -> reply {
+            throw api_error(err);
+          });
+          return;
+        }
+        ask_peers(*mesh, req,
+                  [respond, top, here = std::move(mine.value())](
+                    actors::result<std::vector<nlohmann::json>>&& theirs) {
+                    if (!theirs.ok()) {
+                      respond([err = theirs.err()]() -> reply {
+                        throw api_error(err);
+                      });
+                      return;
+                    }
+                    std::vector<actors::reports::state> shards;
+                    for (const auto& body : theirs.value()) {
+                      shards.push_back(report_of(body));
+                    }
+                    actors::reports::state own;
+                    own.placed = here.totals.placed;
+                    own.paid = here.totals.paid;
+                    own.cancelled = here.totals.cancelled;
+                    own.refunded = here.totals.refunded;
+                    own.manual = here.totals.manual;
+                    own.flash = here.totals.flash;
+                    own.top = here.totals.top;
+                    shards.push_back(std::move(own));
+                    runtime::sales_report all;
+                    all.totals = actors::reports::merge(shards, top);
+                    all.flash_window = here.flash_window;
+                    respond([all = std::move(all)] {
+                      return ok_json(render(all));
+                    });
+                  });
+      });
     });
 
   r.add(
@@ -329,16 +483,17 @@ router make_router(api_config cfg) {
           return ok_json(render(r));
         }));
     });
-  r.add(
-    verb::get, "/v1/admin/actors/{kind}/{id}",
-    [c, &node](const request& req, const params& p, const respond_fn& respond) {
-      require_admin(req, c->admin_token);
-      node.inspect(
-        path_id(p, "kind"), path_id(p, "id"),
-        answer<runtime::actor_view>(respond, [](const runtime::actor_view& v) {
-          return ok_json(render(v));
-        }));
-    });
+  r.add(verb::get, "/v1/admin/actors/{kind}/{id}",
+        owned(c->mesh, actor_in_path(c->mesh),
+              [c, &node](const request& req, const params& p,
+                         const respond_fn& respond) {
+                require_admin(req, c->admin_token);
+                node.inspect(path_id(p, "kind"), path_id(p, "id"),
+                             answer<runtime::actor_view>(
+                               respond, [](const runtime::actor_view& v) {
+                                 return ok_json(render(v));
+                               }));
+              }));
 
   // GET /v1/admin/outbox?state=pending|dead&limit=N: what the relay still
   // holds, or its dead letters (docs/api-notes.md).
@@ -416,32 +571,63 @@ router make_router(api_config cfg) {
           });
         });
 
-  // GET /v1/admin/cluster: membership and the partition map, fixed for the
-  // server's life. Until nodes talk to each other (issue 6) only this node
-  // is reachable.
+  // GET /v1/admin/cluster: membership, the partition map (fixed for the
+  // server's life) and, live, which peers are reachable and what went to
+  // and came from each (counts and round-trip latency).
   const auto& map = *c->map;
-  ojson nodes = ojson::array();
-  for (const auto& n : map.nodes()) {
-    nodes.push_back({{"id", n.id},
-                     {"address", n.address()},
-                     {"reachable", n.id == map.self()},
-                     {"partitions", map.owned_by(n.id).size()}});
-  }
   ojson owners = ojson::array();
   for (std::uint32_t p = 0; p < map.partitions(); ++p) {
     owners.push_back(map.owner(p));
   }
-  auto cluster_view = std::make_shared<const ojson>(
-    ojson{{"node_id", map.self()},
-          {"nodes", std::move(nodes)},
-          {"partitions", map.partitions()},
-          {"partition_map", std::move(owners)}});
+  auto partition_map = std::make_shared<const ojson>(std::move(owners));
   r.add(verb::get, "/v1/admin/cluster",
-        [c, cluster_view](const request& req, const params&,
-                          const respond_fn& respond) {
+        [c, partition_map](const request& req, const params&,
+                           const respond_fn& respond) {
           require_admin(req, c->admin_token);
-          respond([cluster_view] {
-            return ok_json(*cluster_view);
+          const auto& map = *c->map;
+          std::vector<cluster::peer_view> peers;
+          if (c->mesh != nullptr) {
+            peers = c->mesh->peers();
+          }
+          ojson nodes = ojson::array();
+          for (const auto& n : map.nodes()) {
+            bool reachable = n.id == map.self();
+            for (const auto& v : peers) {
+              reachable = reachable || (v.id == n.id && v.reachable);
+            }
+            nodes.push_back({{"id", n.id},
+                             {"address", n.address()},
+                             {"self", n.id == map.self()},
+                             {"reachable", reachable},
+                             {"partitions", map.owned_by(n.id).size()}});
+          }
+          ojson links = ojson::array();
+          for (const auto& v : peers) {
+            links.push_back({{"id", v.id},
+                             {"address", v.address},
+                             {"reachable", v.reachable},
+                             {"last_error", v.last_error},
+                             {"state_for_ms", v.for_ms},
+                             {"connects", v.connects},
+                             {"forwarded",
+                              {{"requests", v.calls_forwarded},
+                               {"messages", v.messages_forwarded},
+                               {"failed", v.failures}}},
+                             {"served",
+                              {{"requests", v.calls_served},
+                               {"messages", v.messages_served}}},
+                             {"latency_us",
+                              {{"p50", v.latency_p50_us},
+                               {"p99", v.latency_p99_us},
+                               {"max", v.latency_max_us}}}});
+          }
+          ojson body{{"node_id", map.self()},
+                     {"nodes", std::move(nodes)},
+                     {"peers", std::move(links)},
+                     {"partitions", map.partitions()},
+                     {"partition_map", *partition_map}};
+          respond([body = std::move(body)] {
+            return ok_json(body);
           });
         });
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "cluster/mesh.hpp"
 #include "cluster/placement.hpp"
 #include "gateway/detail/request_metrics.hpp"
 #include "gateway/detail/router.hpp"
@@ -27,6 +28,9 @@ struct api_config {
   std::shared_ptr<const request_metrics> requests;
   /// Membership and the partition map (GET /v1/admin/cluster); not null.
   std::shared_ptr<const cluster::partition_map> map;
+  /// The connections to the other nodes; null for a single node. Requests
+  /// for partitions others own are forwarded through it (forward.hpp).
+  cluster::mesh* mesh = nullptr;
 };
 
 /// A router serving API.md's routes of this stage with `cfg`.

@@ -1,5 +1,7 @@
 #include "gateway/detail/session.hpp"
 
+#include "gateway/detail/forward.hpp"
+
 #include <cstdio>
 #include <utility>
 
@@ -270,6 +272,8 @@ void session::dispatch() {
   started_ = std::chrono::steady_clock::now();
   route_ = unmatched_route;
   req_ = parser_->release();
+  // Only the cluster mesh may mark a request as forwarded by a peer.
+  req_.erase(via_header);
   method_ = req_.method();
   parser_.reset();
   keep_alive_ = req_.keep_alive();

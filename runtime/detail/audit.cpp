@@ -205,6 +205,11 @@ snapshot audit_service::take_snapshot() {
   auto f = outbox_.stats();
   s.oldest_outbox_ms = f.oldest_ms;
   s.dead_letters = f.dead_letters;
+  if (const auto* peers = targets_.peers()) {
+    s.elsewhere = [peers](const actors::address& a) {
+      return peers->elsewhere(a).has_value();
+    };
+  }
   return s;
 }
 

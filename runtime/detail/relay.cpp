@@ -560,6 +560,17 @@ std::set<actors::address> relay::senders() const {
   return out;
 }
 
+void relay::retry_now(
+  const std::function<bool(const actors::address&)>& match) {
+  std::lock_guard<std::mutex> lock{mu_};
+  auto now = steady_now();
+  for (auto& [k, l] : lanes_) {
+    if (l.at == phase::backoff && match(k.second)) {
+      arm(k, l, now);
+    }
+  }
+}
+
 void relay::run() {
   std::unique_lock<std::mutex> lock{mu_};
   while (!stopping_) {

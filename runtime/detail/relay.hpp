@@ -43,6 +43,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -130,6 +131,10 @@ public:
   /// Hands over entries whose batch is durable; delivery starts at once
   /// (on the calling thread) unless a lane or destination is busy.
   void enqueue(std::vector<entry> entries);
+
+  /// Retries now every lane in backoff whose receiver `match`es (a peer
+  /// node came back: its messages need not wait out their backoff).
+  void retry_now(const std::function<bool(const actors::address&)>& match);
 
   struct figures {
     std::size_t backlog = 0;      ///< queued or in flight

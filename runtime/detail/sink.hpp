@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/turn.hpp"
+#include "runtime/remote.hpp"
 
 namespace ordo::runtime::detail {
 
@@ -74,9 +75,38 @@ public:
     auto i = sinks_.find(kind);
     return i == sinks_.end() ? nullptr : i->second;
   }
-  /// Delivers to the sink of `msg.to.kind`; answers not_found without one.
+  /// Messages for actors another node owns go through `r` (not owned;
+  /// null = every actor is here). Set before the first delivery.
+  void set_remote(remote* r) {
+    remote_ = r;
+  }
+  const remote* peers() const {
+    return remote_;
+  }
+
+  /// Delivers to the node that owns `msg.to`: another one through the
+  /// remote, this one through deliver_here.
   void deliver(const actors::envelope& msg, std::string dedupe_id,
                reply_fn done) const {
+    if (remote_ != nullptr) {
+      if (auto node = remote_->elsewhere(msg.to)) {
+        remote_->deliver(*node, msg, dedupe_id,
+                         [done = std::move(done)](remote_reply r) {
+                           if (done) {
+                             done({std::move(r.err), std::move(r.result),
+                                   std::move(r.reply)});
+                           }
+                         });
+        return;
+      }
+    }
+    deliver_here(msg, std::move(dedupe_id), std::move(done));
+  }
+
+  /// Delivers to the sink of `msg.to.kind` on this node; answers not_found
+  /// without one.
+  void deliver_here(const actors::envelope& msg, std::string dedupe_id,
+                    reply_fn done) const {
     if (auto* s = find(msg.to.kind)) {
       s->deliver(msg, std::move(dedupe_id), std::move(done));
     } else if (done) {
@@ -89,6 +119,7 @@ public:
 
 private:
   std::map<std::string, sink*> sinks_;
+  remote* remote_ = nullptr;
 };
 
 } // namespace ordo::runtime::detail

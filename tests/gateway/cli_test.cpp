@@ -246,8 +246,13 @@ BOOST_AUTO_TEST_CASE(cluster_flags_reach_the_node_and_the_map) {
         "--node-id z is not one of --peers (a)");
   fails({"serve", "--node-id", "a", "--peers", "a=h:1", "--cluster-port", "2"},
         "--cluster-port 2 differs");
-  fails({"serve", "--node-id", "a", "--peers", "a=h:1,b=h:2"},
-        "serves a single node");
+  auto three = parse({"serve", "--node-id", "b", "--peers",
+                      "a=127.0.0.1:7001,b=127.0.0.1:7002,c=127.0.0.1:7003"});
+  BOOST_REQUIRE(three.cmd.serve.has_value());
+  BOOST_TEST(three.cmd.serve->http.membership.peers.size() == 3u);
+  BOOST_TEST(three.cmd.serve->http.membership.node_id == "b");
+  fails({"serve", "--node-id", "d", "--peers", "a=h:1,b=h:2"},
+        "--node-id d is not one of --peers (a, b)");
 }
 
 BOOST_AUTO_TEST_CASE(bad_values_fail_with_clear_messages) {
