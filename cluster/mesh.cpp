@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "runtime/faults.hpp"
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -287,10 +289,9 @@ public:
                    msg.type, msg.body.dump(), dedupe_id};
     pending p;
     p.on_ack = std::move(done);
-    auto sent = start_pending(node, std::move(p), false);
-    if (sent) {
-      caf::send_as(endpoint_, sent->first, msg_atom::value, sent->second,
-                   std::move(w));
+    if (auto sent = start_pending(node, std::move(p), false)) {
+      send(sent->first, sent->second,
+           caf::make_message(msg_atom::value, sent->second, std::move(w)));
     }
   }
 
@@ -313,10 +314,10 @@ public:
                std::function<void(actors::result<http_answer>)> done) override {
     pending p;
     p.on_answer = std::move(done);
-    auto sent = start_pending(node, std::move(p), true);
-    if (sent) {
-      caf::send_as(endpoint_, sent->first, call_atom::value, sent->second,
-                   to_wire(std::move(call)));
+    if (auto sent = start_pending(node, std::move(p), true)) {
+      send(sent->first, sent->second,
+           caf::make_message(call_atom::value, sent->second,
+                             to_wire(std::move(call))));
     }
   }
 
@@ -381,6 +382,7 @@ public:
         t.join();
       }
     }
+    delayer_.stop();
     std::vector<pending> left;
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -415,6 +417,7 @@ private:
     std::string last_error = "not connected yet";
     actors::millis changed_at = steady_ms();
     std::uint32_t failed_tries = 0;
+    actors::millis next_try = 0; ///< steady ms of the next connect
     std::uint64_t connects = 0;
     std::uint64_t calls_forwarded = 0;
     std::uint64_t messages_forwarded = 0;
@@ -479,6 +482,33 @@ private:
     p.deadline = steady_ms() + opts_.call_timeout;
     pending_.emplace(id, std::move(p));
     return std::make_pair(peer.proxy, id);
+  }
+
+  /// Hands `msg` (pending as `id`) to the peer behind `proxy`, through the
+  /// fault point cluster.forward: error fails it at once, drop leaves it to
+  /// its deadline, delay sends it later from the delayer's thread.
+  void send(const caf::actor& proxy, std::uint64_t id, caf::message msg) {
+    if (auto f = runtime::fault_draw("cluster.forward")) {
+      if (f->action == runtime::fault_action::error) {
+        if (auto p = finish(id)) {
+          fail(*p, {actors::errc::unavailable,
+                    "injected fault at cluster.forward"});
+        }
+      } else if (f->action == runtime::fault_action::delay) {
+        {
+          // The wait does not count against the peer's answer time.
+          std::lock_guard<std::mutex> lk(mu_);
+          if (auto i = pending_.find(id); i != pending_.end()) {
+            i->second.deadline += f->delay_ms;
+          }
+        }
+        delayer_.after(f->delay_ms, [ep = endpoint_, proxy, msg] {
+          caf::send_as(ep, proxy, msg);
+        });
+      }
+      return;
+    }
+    caf::send_as(endpoint_, proxy, std::move(msg));
   }
 
   /// Takes pending `id` out (nullopt if it already ended) and records its
@@ -574,7 +604,7 @@ private:
   }
 
   /// The handshake's verdict on a caller: "" accepts it.
-  std::string check(const hello& h) const {
+  std::string check(const hello& h) {
     const auto& map = *opts_.map;
     if (h.to != map.self()) {
       return "this is node '" + map.self() + "', not '" + h.to
@@ -597,6 +627,15 @@ private:
       return "--peers differs: '" + h.members + "' on '" + h.from + "', '"
              + members_ + "' on '" + map.self() + "'";
     }
+    {
+      // It is up: connect back now rather than when the backoff says.
+      std::lock_guard<std::mutex> lk(mu_);
+      auto& p = peers_.at(h.from);
+      if (!p.proxy) {
+        p.next_try = 0;
+      }
+    }
+    cv_.notify_all();
     return {};
   }
 
@@ -698,16 +737,15 @@ private:
   /// expires what is pending past its deadline.
   void connect_loop(const std::string& id) {
     std::unique_lock<std::mutex> lk(mu_);
-    actors::millis next_try = 0;
     while (!stopped_) {
       auto& p = peers_.at(id);
       auto now = steady_ms();
-      if (!p.proxy && now >= next_try) {
+      if (!p.proxy && now >= p.next_try) {
         auto addr = p.addr;
         lk.unlock();
         auto wait = connect(id, addr);
         lk.lock();
-        next_try = steady_ms() + wait;
+        peers_.at(id).next_try = steady_ms() + wait;
         peers_.at(id).tried = true;
         cv_.notify_all();
         continue;
@@ -793,6 +831,7 @@ private:
   std::unique_ptr<caf::actor_system> system_;
   caf::actor endpoint_;
   std::vector<std::thread> threads_;
+  runtime::fault_delayer delayer_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -241,7 +241,7 @@ const std::vector<fault_point>& fault_points() {
      "payment adapter (HTTP provider, sandbox), each close or refund"},
     {"sms.call", all_actions, "SMS adapter (webhook, log sink), each sms"},
     {"cluster.forward", all_actions,
-     "forwarding to the owning node (reserved; not checked yet)"},
+     "cluster mesh, where a request or message is sent to another node"},
   };
   return points;
 }

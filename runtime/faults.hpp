@@ -41,8 +41,11 @@
 //       call is made later from the adapter's fault_delayer thread.
 //   sms.call             [crash error delay drop]  the SMS adapter (webhook
 //       and log sink), for each "sms": as payment.call.
-//   cluster.forward      [crash error delay drop]  reserved for forwarding
-//       to another node; nothing checks it yet.
+//   cluster.forward      [crash error delay drop]  where the cluster mesh
+//       sends a forwarded HTTP request or an actor message to another node.
+//       error: fails it with `unavailable` unsent; drop: not sent, so it
+//       fails at its deadline; delay: sent later from the mesh's
+//       fault_delayer thread.
 //
 // Cost: while no rule is armed a point costs one relaxed atomic load.
 //

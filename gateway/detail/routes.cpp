@@ -148,6 +148,27 @@ locator actor_in_path(cluster::mesh* m) {
   };
 }
 
+/// A create is answered once its SKUs reserved and its coupon locked: while
+/// a node keeping one of them is unreachable, refuse it (503) at once
+/// rather than leave it waiting.
+void require_reachable(const cluster::mesh& m,
+                       const actors::order::create& cmd) {
+  auto check = [&m](const char* kind, const std::string& id) {
+    auto owner = m.map().owner_of_actor(kind, id);
+    if (owner && !m.reachable(*owner)) {
+      throw api_error(actors::errc::unavailable,
+                      "node " + *owner + ", which keeps " + kind + " " + id
+                        + ", is unreachable; retry");
+    }
+  };
+  for (const auto& line : cmd.items) {
+    check("sku", line.sku);
+  }
+  if (!cmd.coupon_id.empty()) {
+    check("coupon", cmd.coupon_id);
+  }
+}
+
 /// A sales report as render() wrote it, back as a header-only shard.
 actors::reports::state report_of(const nlohmann::json& j) {
   actors::reports::state s;
@@ -306,11 +327,14 @@ router make_router(api_config cfg) {
   // --- orders ------------------------------------------------------------
   r.add(verb::post, "/v1/orders",
         owned(c->mesh, user_in_body(c->mesh),
-              [&node](const request& req, const params&,
-                      const respond_fn& respond) {
+              [c, &node](const request& req, const params&,
+                         const respond_fn& respond) {
                 std::string key(header(req, "Idempotency-Key"));
                 check_idempotency_key(key);
                 auto cmd = parse_create_order(req.body());
+                if (c->mesh != nullptr) {
+                  require_reachable(*c->mesh, cmd);
+                }
                 cmd.token = random_u64();
                 node.create_order(
                   key, std::move(cmd),
