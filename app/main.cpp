@@ -99,7 +99,7 @@ int serve(const ordo::app::serve_config& cfg) {
     if (!server) {
       std::cerr << "ordo: cannot start the HTTP gateway: " << err << std::endl;
       if (mesh) {
-        mesh->serve_messages(nullptr);
+        mesh->stop();
       }
       node->stop();
       return 1;
@@ -115,14 +115,15 @@ int serve(const ordo::app::serve_config& cfg) {
   if (server) {
     server->stop();
   }
-  if (mesh) {
-    mesh->serve_messages(nullptr);
-    mesh->on_peer_up(nullptr);
-  }
-  node->stop();
+  // The mesh before the node: its CAF threads have spawned the node's
+  // actors (delivering peers' messages), and CAF's actor_system waits at
+  // destruction for every thread that spawned into it; the node's threads
+  // never spawn into the mesh's system. Until the node stops, its messages
+  // for peers fail as unavailable and stay in its outbox.
   if (mesh) {
     mesh->stop();
   }
+  node->stop();
   return 0;
 }
 

@@ -161,4 +161,30 @@ BOOST_AUTO_TEST_CASE(orders_follow_their_user_and_keys_their_id) {
              == m.owner(runtime::user_partition("sku-A", 64)));
 }
 
+BOOST_AUTO_TEST_CASE(every_actor_kind_has_one_home) {
+  auto m = map_of("a", three, 64);
+  auto id = runtime::order_id("u42", "key", 64);
+  auto home = m.owner_of_order(id);
+  BOOST_REQUIRE(home);
+  // An order's notifier, dispatcher, children, user limiter and report
+  // shard all live where the order does.
+  for (const char* kind : {"order", "notifier", "dispatcher"}) {
+    BOOST_TEST((m.owner_of_actor(kind, id) == home));
+  }
+  BOOST_TEST((m.owner_of_actor("order", id + "-2") == home));
+  BOOST_TEST((m.owner_of_actor("limiter", "u42") == home));
+  BOOST_TEST((m.owner_of_actor("report", id.substr(0, 5)) == home));
+  // SKUs, coupons, affiliates and the technicians pool by their own id.
+  for (const char* kind : {"sku", "coupon", "affiliate", "technicians"}) {
+    BOOST_TEST((m.owner_of_actor(kind, "x-17")
+                == std::optional<std::string>{m.owner_of_key("x-17")}));
+  }
+  // Adapters run on every node; malformed ids name nobody.
+  BOOST_TEST(!m.owner_of_actor("payment", "").has_value());
+  BOOST_TEST(!m.owner_of_actor("sms", "").has_value());
+  BOOST_TEST(!m.owner_of_actor("report", "o00zz").has_value());
+  BOOST_TEST(!m.owner_of_actor("report", "offff").has_value());
+  BOOST_TEST(!m.owner_of_actor("order", "nope").has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

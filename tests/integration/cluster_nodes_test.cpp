@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -352,6 +353,12 @@ BOOST_AUTO_TEST_CASE(every_node_serves_every_order_and_the_rules_hold) {
     BOOST_CHECK(p["reachable"].get<bool>());
     BOOST_CHECK_GT(p["forwarded"]["requests"].get<std::int64_t>(), 0);
     BOOST_CHECK_GT(p["latency_us"]["p50"].get<std::int64_t>(), 0);
+  }
+  // After all that traffic every node still shuts down cleanly.
+  for (const auto& id : ids) {
+    auto status = nodes.at(id)->kill_and_wait(SIGTERM);
+    BOOST_CHECK_MESSAGE(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                        id << " ended with status " << status);
   }
 }
 
