@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 #include "runtime/faults.hpp"
@@ -400,9 +401,13 @@ public:
     for (auto& p : left) {
       fail(p, {actors::errc::unavailable, "this node is stopping"});
     }
+    {
+      // No send may start once the system begins to go away.
+      std::unique_lock<std::shared_mutex> lk(send_mu_);
+      closed_ = true;
+    }
     if (system_) {
       caf::anon_send_exit(endpoint_, caf::exit_reason::user_shutdown);
-      endpoint_ = nullptr;
       system_.reset();
     }
   }
@@ -502,13 +507,23 @@ private:
             i->second.deadline += f->delay_ms;
           }
         }
-        delayer_.after(f->delay_ms, [ep = endpoint_, proxy, msg] {
-          caf::send_as(ep, proxy, msg);
+        delayer_.after(f->delay_ms, [this, proxy, msg] {
+          post(proxy, msg);
         });
       }
       return;
     }
-    caf::send_as(endpoint_, proxy, std::move(msg));
+    post(proxy, std::move(msg));
+  }
+
+  /// Sends `msg` to `to` as the endpoint, unless the mesh has stopped (its
+  /// actor system is gone): replies to peers come from node threads that may
+  /// finish a turn after that.
+  void post(const caf::actor& to, caf::message msg) {
+    std::shared_lock<std::shared_mutex> lk(send_mu_);
+    if (!closed_ && to) {
+      caf::send_as(endpoint_, to, std::move(msg));
+    }
   }
 
   /// Takes pending `id` out (nullopt if it already ended) and records its
@@ -652,17 +667,18 @@ private:
         }
       }
     }
-    auto ep = endpoint_;
     if (!h) {
       http_answer a;
       a.status = 503;
       a.headers.emplace_back("Retry-After", "1");
       a.body = R"({"error":"unavailable","message":"node starting"})";
-      caf::send_as(ep, back, answer_atom::value, id, to_wire(std::move(a)));
+      post(back,
+           caf::make_message(answer_atom::value, id, to_wire(std::move(a))));
       return;
     }
-    h(from_wire(std::move(c)), from, [ep, back, id](http_answer a) {
-      caf::send_as(ep, back, answer_atom::value, id, to_wire(std::move(a)));
+    h(from_wire(std::move(c)), from, [this, back, id](http_answer a) {
+      post(back,
+           caf::make_message(answer_atom::value, id, to_wire(std::move(a))));
     });
   }
 
@@ -677,9 +693,8 @@ private:
         }
       }
     }
-    auto ep = endpoint_;
-    auto reply = [ep, back, id](runtime::remote_reply r) {
-      caf::send_as(ep, back, ack_atom::value, id, to_wire(r));
+    auto reply = [this, back, id](runtime::remote_reply r) {
+      post(back, caf::make_message(ack_atom::value, id, to_wire(r)));
     };
     actors::envelope msg;
     msg.id = std::move(w.id);
@@ -832,6 +847,9 @@ private:
   caf::actor endpoint_;
   std::vector<std::thread> threads_;
   runtime::fault_delayer delayer_;
+  /// Shared by every send to a peer, exclusive in stop (see post).
+  std::shared_mutex send_mu_;
+  bool closed_ = false; ///< guarded by send_mu_
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -514,7 +514,7 @@ BOOST_AUTO_TEST_CASE(a_request_in_flight_to_a_dying_node_fails_fast) {
   // Its turn never committed: after the restart the retry decides it.
   start("c");
   BOOST_REQUIRE(await_state([&] {
-    return sees("b", "c", true);
+    return sees("a", "c", true) && sees("b", "c", true);
   }));
   BOOST_CHECK_EQUAL(order_status(a.get("/v1/orders/" + id).json),
                     "PENDING_PAYMENT");
