@@ -2,10 +2,11 @@
 //
 //   storage_bench [--benchmark_filter=...]
 //
-// BM_commit: every benchmark thread commits single-put batches without
-// waiting (at most `window` in flight per thread, as actors with pending
-// turns would) and waits for its last callback at the end; items/s is
-// durable batches per second. Arg 0 = sync (1: fsync per group commit).
+// BM_commit: every benchmark thread commits batches of `records` puts (one
+// snapshot, the rest journal entries: a turn's shape) without waiting (at
+// most `window` in flight per thread, as actors with pending turns would)
+// and waits for its last callback at the end; items/s is durable batches
+// per second. Args: sync (1: fsync per group commit), records.
 // BM_commit_sync: closed loop, one commit_sync at a time per thread.
 // BM_get_hit / BM_get_miss: point lookups on 100k actor snapshots (30 MB,
 // so mostly served from the memtable).
@@ -93,8 +94,13 @@ void BM_commit(benchmark::State& state) {
       ++in_flight;
     }
     batch b;
-    b.put(cf::actors, keys::owner("order", prefix + std::to_string(i++)),
-          value);
+    auto id = prefix + std::to_string(i++);
+    b.put(cf::actors, keys::owner("order", id), value);
+    // The rest of a turn's records: journal entries of the same actor.
+    for (std::int64_t r = 1; r < state.range(1); ++r) {
+      b.put(cf::journal,
+            keys::journal("order", id, static_cast<std::uint64_t>(r)), value);
+    }
     shared->db->commit(std::move(b), [&](const status& s) {
       if (!s.ok()) {
         std::abort();
@@ -119,9 +125,12 @@ void BM_commit(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_commit)
-  ->ArgName("sync")
-  ->Arg(1)
-  ->Arg(0)
+  ->ArgNames({"sync", "records"})
+  ->Args({1, 1})
+  ->Args({1, 5})
+  ->Args({1, 20})
+  ->Args({0, 1})
+  ->Args({0, 5})
   ->Threads(1)
   ->Threads(8)
   ->Iterations(20000)
