@@ -76,6 +76,7 @@ struct sandbox_flags {
 /// The raw flag values of `ordo load`.
 struct load_flags {
   std::string url;
+  std::vector<std::string> nodes;
   std::string admin_token;
   std::string payment_secret = "dev-secret";
   std::string workload = "steady";
@@ -284,15 +285,15 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
   return c;
 }
 
-/// Splits `--url` "http://HOST:PORT" (port 1..65535); throws otherwise.
+/// Splits `flag`'s "http://HOST:PORT" (port 1..65535); throws otherwise.
 void node_url_flag(const std::string& url, std::string* host,
-                   std::uint16_t* port) {
+                   std::uint16_t* port, const char* flag = "--url") {
   constexpr std::string_view scheme = "http://";
   std::string_view u = url;
   if (u.substr(0, scheme.size()) != scheme
       || !parse_listen_address(u.substr(scheme.size()), host, port)
       || *port == 0) {
-    throw CLI::ValidationError("--url",
+    throw CLI::ValidationError(flag,
                                "expected http://HOST:PORT, got '" + url + "'");
   }
 }
@@ -301,6 +302,11 @@ void node_url_flag(const std::string& url, std::string* host,
 load_options to_load_options(const load_flags& f, bool rate_given) {
   load_options o;
   node_url_flag(f.url, &o.host, &o.port);
+  for (const auto& url : f.nodes) {
+    std::pair<std::string, std::uint16_t> n;
+    node_url_flag(url, &n.first, &n.second, "--node");
+    o.others.push_back(std::move(n));
+  }
   if (f.admin_token.empty()) {
     throw CLI::ValidationError(
       "--admin-token", "required: the generator puts its SKUs and checks "
@@ -628,6 +634,11 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
   ld->add_option("--url", lf.url, "The node, http://HOST:PORT")
     ->type_name("URL")
     ->required();
+  ld->add_option("--node", lf.nodes,
+                 "Another node of the same cluster (repeat for each): the "
+                 "check also waits for its outbox and counts its sandbox "
+                 "provider's calls")
+    ->type_name("URL");
   ld->add_option("--admin-token", lf.admin_token,
                  "Admin token of the node (default: env ORDO_ADMIN_TOKEN)")
     ->type_name("T")

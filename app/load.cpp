@@ -31,6 +31,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -1273,14 +1274,56 @@ private:
     return res;
   }
 
-  /// Polls the node's outbox until nothing is left to deliver, bounded.
+  /// An admin GET of `target` on every node: the one under load (through
+  /// the pool) and the --node others (one blocking request each).
+  std::vector<reply> everywhere(const std::string& target) {
+    std::vector<reply> out;
+    out.push_back(fetch(request("GET", target, admin_headers())));
+    for (const auto& [host, port] : opts_.others) {
+      out.push_back(fetch_at(host, port, target));
+    }
+    return out;
+  }
+
+  reply fetch_at(const std::string& host, std::uint16_t port,
+                 const std::string& target) const {
+    reply r;
+    try {
+      asio::io_context ioc;
+      beast::tcp_stream stream{ioc};
+      stream.expires_after(std::chrono::seconds{10});
+      tcp::resolver resolver{ioc};
+      stream.connect(resolver.resolve(host, std::to_string(port)));
+      http::request<http::string_body> req{http::verb::get, target, 11};
+      req.set(http::field::host, host + ":" + std::to_string(port));
+      req.set(http::field::authorization, "Bearer " + opts_.admin_token);
+      http::write(stream, req);
+      beast::flat_buffer buf;
+      http::response<http::string_body> res;
+      http::read(stream, buf, res);
+      r.status = res.result_int();
+      r.body = std::move(res.body());
+    } catch (const std::exception& e) {
+      r.failure = e.what();
+    }
+    return r;
+  }
+
+  /// Polls every node's outbox until nothing is left to deliver, bounded.
   void settle(check_result& res) {
     auto until = clock_type::now() + settle_limit;
     for (;;) {
-      auto r
-        = fetch(request("GET", "/v1/admin/outbox?limit=1", admin_headers()));
-      auto backlog = r.status == 200 ? int_field(r.body, "backlog")
-                                     : std::optional<std::int64_t>{};
+      std::optional<std::int64_t> backlog = 0;
+      reply r;
+      for (auto& got : everywhere("/v1/admin/outbox?limit=1")) {
+        auto b = got.status == 200 ? int_field(got.body, "backlog")
+                                   : std::optional<std::int64_t>{};
+        backlog = backlog && b ? std::optional<std::int64_t>{*backlog + *b}
+                               : std::nullopt;
+        if (!b) {
+          r = std::move(got);
+        }
+      }
       res.backlog = backlog.value_or(-1);
       if (backlog == 0) {
         res.settled = true;
@@ -1305,14 +1348,18 @@ private:
                       const std::vector<order_view>& views,
                       const std::unordered_map<std::string, std::size_t>& index,
                       check_result& res) {
-    auto r = fetch(request("GET", "/v1/admin/sandbox/calls", admin_headers()));
-    auto j = json::parse(r.body, nullptr, false);
-    if (r.status != 200 || !j.is_object() || !j.contains("calls")) {
-      res.violate("provider_unreadable",
-                  "GET /v1/admin/sandbox/calls: " + error_kind(r));
-      return;
+    auto calls = json::array();
+    for (const auto& r : everywhere("/v1/admin/sandbox/calls")) {
+      auto j = json::parse(r.body, nullptr, false);
+      if (r.status != 200 || !j.is_object() || !j.contains("calls")) {
+        res.violate("provider_unreadable",
+                    "GET /v1/admin/sandbox/calls: " + error_kind(r));
+        return;
+      }
+      for (auto& c : j["calls"]) {
+        calls.push_back(std::move(c));
+      }
     }
-    const auto& calls = j["calls"];
     std::vector<int> refunds(orders.size(), 0), closes(orders.size(), 0);
     for (const auto& c : calls) {
       auto order_id = c.value("order_id", json{}).is_string()

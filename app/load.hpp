@@ -58,6 +58,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace ordo::app {
 
@@ -74,6 +76,10 @@ struct load_options {
   /// The node, split from --url http://HOST:PORT. Required.
   std::string host;
   std::uint16_t port = 0;
+  /// The other nodes of the same cluster (--node http://HOST:PORT, any
+  /// number): the check also waits for their outboxes to empty and counts
+  /// their built-in sandbox providers' calls. Default: none.
+  std::vector<std::pair<std::string, std::uint16_t>> others;
   /// Bearer token of the admin endpoints (setup and check). Required.
   std::string admin_token;
   /// HMAC-SHA256 key of the payment callbacks. Default: "dev-secret".

@@ -85,7 +85,12 @@ struct cluster_fixture {
     return *map;
   }
 
-  cluster_fixture() {
+  /// `external`: every node calls one `ordo sandbox-provider` (its calls
+  /// counted in one place); otherwise each uses its built-in sandbox.
+  explicit cluster_fixture(bool external = true) {
+    if (!external) {
+      provider.reset();
+    }
     for (const auto& id : ids) {
       start(id);
     }
@@ -104,25 +109,18 @@ struct cluster_fixture {
 
   std::vector<std::string> args(const std::string& id,
                                 std::vector<std::string> extra = {}) const {
-    std::vector<std::string> a{"--node-id",
-                               id,
-                               "--peers",
-                               peers,
-                               "--data",
-                               dir.path() + "/" + id,
-                               "--http",
-                               "127.0.0.1:0",
-                               "--admin-token",
-                               admin_token,
-                               "--payment-secret",
-                               payment_secret,
-                               "--rate-limit",
-                               "off",
-                               "--captcha-after",
-                               "0",
-                               "--payment-provider",
-                               "http://127.0.0.1:"
-                                 + std::to_string(provider->port())};
+    std::vector<std::string> a{"--node-id",        id,
+                               "--peers",          peers,
+                               "--data",           dir.path() + "/" + id,
+                               "--http",           "127.0.0.1:0",
+                               "--admin-token",    admin_token,
+                               "--payment-secret", payment_secret,
+                               "--rate-limit",     "off",
+                               "--captcha-after",  "0"};
+    if (provider) {
+      a.push_back("--payment-provider");
+      a.push_back("http://127.0.0.1:" + std::to_string(provider->port()));
+    }
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -185,6 +183,11 @@ struct cluster_fixture {
     }
     return true;
   }
+};
+
+/// Nodes with their built-in sandbox providers (what `ordo load` checks).
+struct sandboxed_cluster : cluster_fixture {
+  sandboxed_cluster() : cluster_fixture(false) {}
 };
 
 std::string order_status(const nlohmann::json& o) {
@@ -522,6 +525,43 @@ BOOST_AUTO_TEST_CASE(a_request_in_flight_to_a_dying_node_fails_fast) {
   auto retried = cancel(b, id);
   BOOST_CHECK_EQUAL(retried.status, 200u);
   BOOST_CHECK_EQUAL(order_status(retried.json), "CANCELLED");
+}
+
+// `ordo load` through one node of the cluster, every workload's flows
+// spread over all partitions, then its consistency check across all three
+// (outboxes settled everywhere, every sandbox's refunds and closes).
+BOOST_FIXTURE_TEST_CASE(ordo_load_through_the_cluster_checks_out,
+                        sandboxed_cluster) {
+  for (const char* workload : {"steady", "race", "flash-cancel"}) {
+    auto url = [&](const std::string& id) {
+      return "http://127.0.0.1:" + std::to_string(port(id));
+    };
+    auto r = run_to_exit(ORDO_BINARY,
+                         {"load",
+                          "--url",
+                          url("a"),
+                          "--node",
+                          url("b"),
+                          "--node",
+                          url("c"),
+                          "--admin-token",
+                          admin_token,
+                          "--payment-secret",
+                          payment_secret,
+                          "--workload",
+                          workload,
+                          "--connections",
+                          "8",
+                          "--duration",
+                          "1s",
+                          "--warmup",
+                          "0s",
+                          "--seed",
+                          "7"},
+                         std::chrono::seconds{60});
+    BOOST_CHECK_MESSAGE(r.exit_code == 0, workload << ":\n" << r.output);
+    BOOST_CHECK(r.output.find("check: passed") != std::string::npos);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(nodes_with_other_flags_are_refused_at_start_up) {
