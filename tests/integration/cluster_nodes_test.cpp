@@ -564,6 +564,39 @@ BOOST_FIXTURE_TEST_CASE(ordo_load_through_the_cluster_checks_out,
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_hung_node_answers_503_within_a_bound) {
+  auto sku_a = sku_on("a");
+  auto user_c = user_on("c");
+  http_client a{port("a")};
+  BOOST_REQUIRE_EQUAL(put_sku(a, sku_a, 10).status, 200u);
+  auto placed = create_order(a, "hung", user_c, sku_a, 1);
+  BOOST_REQUIRE_EQUAL(placed.status, 201u);
+  auto id = placed.json["order_id"].get<std::string>();
+  // c stops answering without closing a socket (SIGSTOP): a request to it
+  // through a gets 503 once the call deadline or the heartbeat gives up.
+  ::kill(nodes["c"]->pid(), SIGSTOP);
+  a.timeout(std::chrono::seconds{30});
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = a.get("/v1/orders/" + id);
+  auto waited = std::chrono::steady_clock::now() - t0;
+  BOOST_CHECK_EQUAL(r.status, 503u);
+  BOOST_CHECK_EQUAL(r.json["error"], "unavailable");
+  BOOST_TEST_MESSAGE(
+    "hung owner: 503 after "
+    << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()
+    << " ms: " << r.json["message"]);
+  BOOST_REQUIRE(await_state([&] {
+    return sees("a", "c", false);
+  }));
+  ::kill(nodes["c"]->pid(), SIGCONT);
+  BOOST_REQUIRE(await_state([&] {
+    return sees("a", "c", true);
+  }));
+  auto back = a.get("/v1/orders/" + id);
+  BOOST_CHECK_EQUAL(back.status, 200u);
+  BOOST_CHECK_EQUAL(back.json, placed.json);
+}
+
 BOOST_AUTO_TEST_CASE(nodes_with_other_flags_are_refused_at_start_up) {
   // c again, with another partition count, peer list or identity, while
   // the real c is down: the running nodes refuse it, and it exits.
