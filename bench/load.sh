@@ -11,6 +11,7 @@
 #   RATE=5000 bench/load.sh                         # open loop, 5000 flows/s
 #   SERVE_FLAGS="--scheduler-threads 1" bench/load.sh
 #   LOAD_FLAGS="--no-check" bench/load.sh
+#   PEER=off bench/load.sh                          # without the PostgreSQL run
 #
 # Needs build/ordo (scripts/build --target ordo) and jq or python3 to read
 # the JSON summaries. Exit: 0 when every check passed, 1 otherwise; the
@@ -149,5 +150,19 @@ if [ -n "${flows[steady]:-}" ] && [ -n "${flows[hot-sku]:-}" ]; then
   ratio=$(awk -v h="${flows[hot-sku]}" -v s="${flows[steady]}" \
     'BEGIN { if (s > 0) printf "%.0f%%", 100 * h / s; else print "?" }')
   echo "hot-sku / steady flows: $ratio"
+fi
+# The PostgreSQL peer, back to back (skipped when it is not installed or
+# PEER=off), and the ratio of steady flows to it.
+if [ "${PEER:-on}" != off ] && [ -n "${flows[steady]:-}" ]; then
+  echo
+  secs=10
+  [[ "$DURATION" =~ ^[0-9]+s$ ]] && secs=${DURATION%s}
+  peer=$(bench/postgres.sh "$secs" 8 32)
+  echo "$peer"
+  best=$(awk -F'|' '/steady \(pay/ { if ($4 + 0 > b) b = $4 + 0 } END { print b + 0 }' <<< "$peer")
+  if [ "$best" != 0 ]; then
+    awk -v s="${flows[steady]}" -v p="$best" \
+      'BEGIN { printf "ordo steady / PostgreSQL (best of 8, 32 clients): %.2fx\n", s / p }'
+  fi
 fi
 exit "$failed"
