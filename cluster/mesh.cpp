@@ -253,13 +253,15 @@ public:
       });
     }
     // Every peer gets one try before the start counts as done, so a
-    // reachable node that refuses this one fails it here.
+    // reachable node that refuses this one fails it here; one whose connect
+    // hangs (a dead host) is left to the background after a bound.
     std::unique_lock<std::mutex> lk(mu_);
-    cv_.wait(lk, [this] {
-      return std::all_of(peers_.begin(), peers_.end(), [](const auto& kv) {
-        return kv.second.tried;
+    cv_.wait_for(
+      lk, std::chrono::milliseconds{opts_.hello_timeout + 1'000}, [this] {
+        return std::all_of(peers_.begin(), peers_.end(), [](const auto& kv) {
+          return kv.second.tried;
+        });
       });
-    });
     for (const auto& [id, p] : peers_) {
       if (p.refused) {
         *err = "node " + id + " (" + p.addr.address()
