@@ -87,11 +87,12 @@ public:
     accept();
     if (auto* mesh = state_.opts.mesh) {
       const detail::router* routes = &state_.routes;
-      mesh->serve_http([routes](cluster::http_call call, std::string from,
-                                std::function<void(cluster::http_answer)> done) {
-        detail::serve_forwarded(*routes, std::move(call), from,
-                                std::move(done));
-      });
+      mesh->serve_http(
+        [routes](cluster::http_call call, std::string from,
+                 std::function<void(cluster::http_answer)> done) {
+          detail::serve_forwarded(*routes, std::move(call), from,
+                                  std::move(done));
+        });
     }
     for (std::size_t i = 0; i < state_.opts.threads; ++i) {
       threads_.emplace_back([this] {

@@ -90,13 +90,12 @@ public:
                reply_fn done) const {
     if (remote_ != nullptr) {
       if (auto node = remote_->elsewhere(msg.to)) {
-        remote_->deliver(*node, msg, dedupe_id,
-                         [done = std::move(done)](remote_reply r) {
-                           if (done) {
-                             done({std::move(r.err), std::move(r.result),
-                                   std::move(r.reply)});
-                           }
-                         });
+        remote_->deliver(
+          *node, msg, dedupe_id, [done = std::move(done)](remote_reply r) {
+            if (done) {
+              done({std::move(r.err), std::move(r.result), std::move(r.reply)});
+            }
+          });
         return;
       }
     }
