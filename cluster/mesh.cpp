@@ -656,18 +656,25 @@ private:
     return {};
   }
 
+  /// Counts a call (or message) the peer behind `back` sent here; that
+  /// peer's id, "" if this node has no connection to it. mu_ held.
+  std::string served(const caf::actor& back, bool call) {
+    for (auto& [pid, p] : peers_) {
+      if (back && back.node() == node_of(p)) {
+        ++(call ? p.calls_served : p.messages_served);
+        return pid;
+      }
+    }
+    return {};
+  }
+
   void serve_call(caf::actor back, std::uint64_t id, wire_call c) {
     http_handler h;
     std::string from;
     {
       std::lock_guard<std::mutex> lk(mu_);
       h = http_;
-      for (auto& [pid, p] : peers_) {
-        if (back && back.node() == node_of(p)) {
-          ++p.calls_served;
-          from = pid;
-        }
-      }
+      from = served(back, true);
     }
     if (!h) {
       http_answer a;
@@ -689,11 +696,7 @@ private:
     {
       std::lock_guard<std::mutex> lk(mu_);
       h = messages_;
-      for (auto& [pid, p] : peers_) {
-        if (back && back.node() == node_of(p)) {
-          ++p.messages_served;
-        }
-      }
+      served(back, false);
     }
     auto reply = [this, back, id](runtime::remote_reply r) {
       post(back, caf::make_message(ack_atom::value, id, to_wire(r)));

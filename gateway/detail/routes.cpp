@@ -479,15 +479,9 @@ router make_router(api_config cfg) {
                     for (const auto& body : theirs.value()) {
                       shards.push_back(report_of(body));
                     }
-                    actors::reports::state own;
-                    own.placed = here.totals.placed;
-                    own.paid = here.totals.paid;
-                    own.cancelled = here.totals.cancelled;
-                    own.refunded = here.totals.refunded;
-                    own.manual = here.totals.manual;
-                    own.flash = here.totals.flash;
-                    own.top = here.totals.top;
-                    shards.push_back(std::move(own));
+                    // This node's part, read like every peer's.
+                    shards.push_back(
+                      report_of(nlohmann::json::parse(render(here).dump())));
                     runtime::sales_report all;
                     all.totals = actors::reports::merge(shards, top);
                     all.flash_window = here.flash_window;
