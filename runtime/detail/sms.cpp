@@ -1,5 +1,6 @@
 #include "runtime/detail/sms.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <string_view>
@@ -14,12 +15,28 @@ namespace ordo::runtime::detail {
 namespace {
 
 constexpr std::string_view prefix = "sms/";
+constexpr std::string_view count_key = "sms-count";
 
 nlohmann::json to_json(const sms_record& r) {
   return {{"order", r.order_id},
           {"template", r.template_name},
           {"text", r.text},
           {"n", r.received}};
+}
+
+/// A stored record of `id`; received 0 when `bytes` is unreadable.
+sms_record from_record(std::string id, std::string_view bytes) {
+  sms_record r;
+  r.notification_id = std::move(id);
+  auto j = storage::codec::unpack(bytes);
+  if (!j.is_object()) {
+    return r;
+  }
+  r.order_id = j.value("order", "");
+  r.template_name = j.value("template", "");
+  r.text = j.value("text", "");
+  r.received = j.value("n", std::uint32_t{0});
+  return r;
 }
 
 /// The body's string field `name`: "" when absent, nullopt when not a string.
@@ -109,25 +126,20 @@ void sms_sink::load() {
     return;
   }
   std::lock_guard<std::mutex> guard{mu_};
-  db_->scan(
-    storage::cf::aux, prefix, [this](std::string_view k, std::string_view v) {
-      auto j = storage::codec::unpack(v);
-      if (!j.is_object()) {
-        return true;
-      }
-      entry e;
-      e.rec.notification_id = std::string{k.substr(prefix.size())};
-      e.rec.order_id = j.value("order", "");
-      e.rec.template_name = j.value("template", "");
-      e.rec.text = j.value("text", "");
-      e.rec.received = j.value("n", std::uint32_t{0});
-      e.printed = true;
-      auto id = e.rec.notification_id;
-      if (records_.insert_or_assign(std::move(id), std::move(e)).second) {
-        ++sent_;
-      }
-      return true;
-    });
+  if (auto bytes = db_->get(storage::cf::aux, count_key)) {
+    auto j = storage::codec::unpack(*bytes);
+    if (j.is_object()) {
+      sent_ = j.value("sent", std::uint64_t{0});
+    }
+    return;
+  }
+  // A data directory from before the count: count once (the first record
+  // written stores it).
+  db_->scan(storage::cf::aux, prefix,
+            [this](std::string_view, std::string_view) {
+              ++sent_;
+              return true;
+            });
 }
 
 void sms_sink::deliver(const actors::envelope& msg, std::string,
@@ -212,49 +224,73 @@ void sms_sink::post(sms_record r, reply_fn done, bool confirm) {
                 });
 }
 
+sms_record sms_sink::latest(const std::string& id) const {
+  if (auto i = writing_.find(id); i != writing_.end()) {
+    return i->second.rec;
+  }
+  auto bytes = db_->get(storage::cf::aux, std::string{prefix} + id);
+  if (!bytes) {
+    return sms_record{id, {}, {}, {}, 0};
+  }
+  auto r = from_record(id, *bytes);
+  r.received = std::max<std::uint32_t>(r.received, 1);
+  return r;
+}
+
 void sms_sink::record(sms_record r, reply_fn done, bool confirm) {
+  // Held from the read to the commit's submission: the store commits in
+  // submission order, so a repeat's write never lands before the first's.
+  // Not mu_, which the callback takes (a closed store calls it at once).
+  std::lock_guard<std::mutex> submitting{submit_mu_};
   storage::batch b;
+  bool first = false;
   {
     std::lock_guard<std::mutex> guard{mu_};
-    auto& e = records_[r.notification_id];
-    if (e.rec.received == 0) {
-      e.rec = r; // first seen: what it says is what is sent
+    auto last = latest(r.notification_id);
+    first = last.received == 0;
+    if (!first) {
+      r = std::move(last); // what was first received is what was sent
     }
-    ++e.rec.received;
-    r = e.rec;
+    ++r.received;
+    auto& e = writing_[r.notification_id];
+    e.rec = r;
+    ++e.writes;
+    if (first) {
+      ++sent_;
+      b.put(storage::cf::aux, std::string{count_key},
+            storage::codec::pack({{"sent", sent_}}));
+    }
   }
   b.put(storage::cf::aux, std::string{prefix} + r.notification_id,
         storage::codec::pack(to_json(r)));
-  db_->commit(std::move(b), [this, r = std::move(r), done = std::move(done),
-                             confirm](const storage::status& s) mutable {
-    if (!s.ok()) {
-      {
-        std::lock_guard<std::mutex> guard{mu_};
+  db_->commit(std::move(b), [this, r, done = std::move(done), confirm,
+                             first](const storage::status& s) mutable {
+    {
+      std::lock_guard<std::mutex> guard{mu_};
+      auto i = writing_.find(r.notification_id);
+      if (i != writing_.end() && --i->second.writes == 0) {
+        writing_.erase(i);
+      }
+      if (!s.ok()) {
         ++failures_;
       }
-      if (!confirm) {
-        return;
-      }
-      return answer(done, actors::errc::internal, "sms: " + s.message());
     }
-    print(r);
-    if (!confirm) {
+    if (!s.ok()) {
+      if (confirm) {
+        answer(done, actors::errc::internal, "sms: " + s.message());
+      }
       return;
     }
-    confirm_sms(targets_, r, std::move(done));
+    if (first) {
+      print(r);
+    }
+    if (confirm) {
+      confirm_sms(targets_, r, std::move(done));
+    }
   });
 }
 
 void sms_sink::print(const sms_record& r) {
-  {
-    std::lock_guard<std::mutex> guard{mu_};
-    auto& e = records_[r.notification_id];
-    if (e.printed) {
-      return;
-    }
-    e.printed = true;
-    ++sent_;
-  }
   auto line = "ordo sms: notification_id=" + token(r.notification_id)
               + " order_id=" + token(r.order_id) + " template="
               + token(r.template_name) + " text=" + quoted(r.text);
@@ -266,14 +302,18 @@ void sms_sink::print(const sms_record& r) {
 }
 
 std::vector<sms_record> sms_sink::sent() const {
-  std::lock_guard<std::mutex> guard{mu_};
   std::vector<sms_record> out;
-  out.reserve(records_.size());
-  for (const auto& [id, e] : records_) {
-    if (e.printed) { // durable; not one whose first commit failed
-      out.push_back(e.rec);
-    }
+  if (!db_) {
+    return out;
   }
+  db_->scan(storage::cf::aux, prefix,
+            [&](std::string_view k, std::string_view v) {
+              auto r = from_record(std::string{k.substr(prefix.size())}, v);
+              if (r.received > 0) {
+                out.push_back(std::move(r));
+              }
+              return true;
+            });
   return out;
 }
 

@@ -22,10 +22,15 @@
 //   log sink (no URL): records the notification durably in the aux column
 //     family, prints ONE line to the log the first time a notification_id
 //     is recorded and never for a repeat, then confirms as above. The
-//     record, MessagePack in aux:
+//     records, MessagePack in aux:
 //
 //       "sms/" notification_id -> {"order": order_id, "template": name,
 //                                  "text": text, "n": deliveries received}
+//       "sms-count"            -> {"sent": distinct ids recorded, ever}
+//
+//     Memory holds only the records whose write is in flight: a repeat is
+//     looked up in the store, so a node with a million notifications
+//     behind it starts without reading them.
 //
 // A message of another type, or without notification_id or order_id, or
 // with a template or text that is not a string, is answered bad_request on
@@ -102,8 +107,8 @@ public:
   sms_sink(const sms_sink&) = delete;
   sms_sink& operator=(const sms_sink&) = delete;
 
-  /// Log sink: loads the recorded notifications (start-up scan of "sms/"
-  /// in aux); they count as printed. Webhook: does nothing.
+  /// Log sink: reads the count of notifications sent (one record).
+  /// Webhook: does nothing.
   void load();
 
   /// Sends (webhook) or records (log sink) the SMS, then confirms it to
@@ -111,8 +116,8 @@ public:
   void deliver(const actors::envelope& msg, std::string dedupe_id,
                reply_fn done) override;
 
-  /// What the log sink has durably recorded, by notification_id; empty for
-  /// a webhook.
+  /// What the log sink has durably recorded, by notification_id (a scan of
+  /// the store); empty for a webhook.
   std::vector<sms_record> sent() const;
 
   figures stats() const;
@@ -123,10 +128,11 @@ public:
   void stop();
 
 private:
-  /// An entry of `records_`: the record and whether its line was printed.
+  /// An entry of `writing_`: the newest record of an id whose write is in
+  /// flight, and how many of its writes are.
   struct entry {
     sms_record rec;
-    bool printed = false;
+    std::uint32_t writes = 0;
   };
 
   sms_sink(const router& targets, storage::store* db,
@@ -135,6 +141,9 @@ private:
   /// Sends `r`; confirms it and answers `done` only if `confirm`.
   void send(sms_record r, reply_fn done, bool confirm);
   void record(sms_record r, reply_fn done, bool confirm);
+  /// The record of `id` as last written (in flight or stored); received 0
+  /// when there is none. Caller holds mu_.
+  sms_record latest(const std::string& id) const;
   void post(sms_record r, reply_fn done, bool confirm);
   /// The log line of `r`, printed once per notification_id.
   void print(const sms_record& r);
@@ -145,9 +154,11 @@ private:
   const std::unique_ptr<http_poster> poster_; ///< webhook only
   const line_fn log_;
 
+  /// Orders record()'s read-modify-write with its commit; taken before mu_.
+  std::mutex submit_mu_;
   mutable std::mutex mu_;
   // Guarded by mu_.
-  std::map<std::string, entry> records_; ///< log sink, by notification_id
+  std::map<std::string, entry> writing_; ///< log sink, by notification_id
   std::set<std::string> posted_;         ///< webhook: ids answered 2xx
   std::uint64_t sent_ = 0;
   std::uint64_t deliveries_ = 0;

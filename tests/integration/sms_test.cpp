@@ -29,6 +29,7 @@
 
 #include "runtime/detail/sink.hpp"
 #include "runtime/detail/sms.hpp"
+#include "storage/keys.hpp"
 #include "storage/store.hpp"
 #include "tests/integration/provider_process.hpp"
 #include "tests/support/http_client.hpp"
@@ -379,6 +380,41 @@ BOOST_AUTO_TEST_CASE(repeats_are_recorded_and_printed_once_and_survive_reopen) {
   BOOST_CHECK(!deliver_once(*sms, sms_message("d:new_order", "d")).err);
   BOOST_CHECK_EQUAL(lines.get().size(), 4u);
   BOOST_CHECK_EQUAL(sms->stats().sent, 4u);
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_without_the_count_is_counted_once_at_load) {
+  // Written before "sms-count" existed: records only. Loading counts them,
+  // the next new notification stores the count, and a reopen reads it.
+  temp_dir dir;
+  recording_notifier notifier;
+  router targets;
+  targets.add("notifier", &notifier);
+  line_log lines;
+  {
+    auto db = open_store(dir);
+    storage::batch b;
+    for (const char* id : {"x:new_order", "y:new_order"}) {
+      b.put(storage::cf::aux, std::string{"sms/"} + id,
+            storage::codec::pack({{"order", "x"},
+                                  {"template", "new_order"},
+                                  {"text", "t"},
+                                  {"n", 1}}));
+    }
+    BOOST_REQUIRE(db->commit_sync(std::move(b)).ok());
+    auto sms = sms_sink::log_sink(*db, targets, lines.fn());
+    sms->load();
+    BOOST_CHECK_EQUAL(sms->stats().sent, 2u);
+    BOOST_CHECK(!deliver_once(*sms, sms_message("x:new_order", "x")).err);
+    BOOST_CHECK(lines.get().empty()); // a repeat of a stored one
+    BOOST_CHECK(!deliver_once(*sms, sms_message("z:new_order", "z")).err);
+    BOOST_CHECK_EQUAL(lines.get().size(), 1u);
+    BOOST_CHECK_EQUAL(sms->stats().sent, 3u);
+  }
+  auto db = open_store(dir);
+  auto sms = sms_sink::log_sink(*db, targets, lines.fn());
+  sms->load();
+  BOOST_CHECK_EQUAL(sms->stats().sent, 3u);
+  BOOST_CHECK_EQUAL(by_id(sms->sent())["x:new_order"].received, 2u);
 }
 
 BOOST_AUTO_TEST_CASE(a_failing_notifier_is_retried_without_a_second_line) {
