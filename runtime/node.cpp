@@ -220,7 +220,6 @@ public:
       router_.add("payment", provider_.get());
     } else {
       router_.add("payment", sandbox_.get());
-      sandbox_->load();
     }
     router_.add("sms", sms_.get());
     sms_->load();

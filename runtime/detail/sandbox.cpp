@@ -14,6 +14,21 @@ nlohmann::json to_record(const provider_call& c) {
           {"txn", c.txn_id}, {"amount", c.amount}, {"n", c.received}};
 }
 
+/// A stored call; kind empty when `bytes` is unreadable.
+provider_call from_record(std::string_view bytes) {
+  provider_call c;
+  auto j = storage::codec::unpack(bytes);
+  if (j.is_object()) {
+    c.kind = j.value("kind", "");
+    c.id = j.value("id", "");
+    c.order_id = j.value("order", "");
+    c.txn_id = j.value("txn", "");
+    c.amount = j.value("amount", std::int64_t{0});
+    c.received = j.value("n", std::uint32_t{0});
+  }
+  return c;
+}
+
 } // namespace
 
 void confirm_refund(const router& targets, const std::string& order_id,
@@ -25,25 +40,6 @@ void confirm_refund(const router& targets, const std::string& order_id,
 
 sandbox_provider::sandbox_provider(storage::store& db, const router& targets)
   : db_(db), targets_(targets) {}
-
-void sandbox_provider::load() {
-  std::lock_guard<std::mutex> guard{mu_};
-  db_.scan(storage::cf::aux, prefix,
-           [this](std::string_view k, std::string_view v) {
-             auto j = storage::codec::unpack(v);
-             if (j.is_object()) {
-               provider_call c;
-               c.kind = j.value("kind", "");
-               c.id = j.value("id", "");
-               c.order_id = j.value("order", "");
-               c.txn_id = j.value("txn", "");
-               c.amount = j.value("amount", std::int64_t{0});
-               c.received = j.value("n", std::uint32_t{0});
-               calls_[std::string{k.substr(prefix.size())}] = c;
-             }
-             return true;
-           });
-}
 
 void sandbox_provider::deliver(const actors::envelope& msg, std::string,
                                reply_fn done) {
@@ -93,17 +89,36 @@ void sandbox_provider::deliver(const actors::envelope& msg, std::string,
 void sandbox_provider::record(const provider_call& c, reply_fn done,
                               bool answer) {
   auto key = c.kind + "/" + c.id;
+  // Held from the read to the commit's submission, so a repeat's write
+  // never lands before the first's; not mu_, which the callback takes.
+  std::lock_guard<std::mutex> submitting{submit_mu_};
   storage::batch b;
   {
     std::lock_guard<std::mutex> guard{mu_};
-    auto [i, added] = calls_.emplace(key, c);
-    ++i->second.received;
+    provider_call last;
+    if (auto i = writing_.find(key); i != writing_.end()) {
+      last = i->second.call;
+    } else if (auto bytes
+               = db_.get(storage::cf::aux, std::string{prefix} + key)) {
+      last = from_record(*bytes);
+    }
+    auto& w = writing_[key];
+    w.call = last.kind.empty() ? c : last; // the first call is what counts
+    ++w.call.received;
+    ++w.writes;
     b.put(storage::cf::aux, std::string{prefix} + key,
-          storage::codec::pack(to_record(i->second)));
+          storage::codec::pack(to_record(w.call)));
   }
   auto* targets = &targets_;
-  db_.commit(std::move(b), [c, done = std::move(done), targets,
+  db_.commit(std::move(b), [this, key, c, done = std::move(done), targets,
                             answer](const storage::status& s) mutable {
+    {
+      std::lock_guard<std::mutex> guard{mu_};
+      auto i = writing_.find(key);
+      if (i != writing_.end() && --i->second.writes == 0) {
+        writing_.erase(i);
+      }
+    }
     if (!answer) {
       return;
     }
@@ -124,12 +139,14 @@ void sandbox_provider::record(const provider_call& c, reply_fn done,
 }
 
 std::vector<provider_call> sandbox_provider::calls() const {
-  std::lock_guard<std::mutex> guard{mu_};
   std::vector<provider_call> out;
-  out.reserve(calls_.size());
-  for (auto& [k, c] : calls_) {
-    out.push_back(c);
-  }
+  db_.scan(storage::cf::aux, prefix, [&](std::string_view, std::string_view v) {
+    auto c = from_record(v);
+    if (!c.kind.empty()) {
+      out.push_back(std::move(c));
+    }
+    return true;
+  });
   return out;
 }
 

@@ -6,7 +6,9 @@
 // refund_id like a real provider, and confirms a refund to its order with a
 // "refund_done" message; only once the order has recorded that does it
 // acknowledge the relay, so a crash anywhere repeats the call, never loses
-// it, and the provider still counts one refund.
+// it, and the provider still counts one refund. Memory holds only the calls
+// whose write is in flight: a repeat is looked up in the store, so a node
+// with a long history starts without reading it.
 //
 // Fault point payment.call (runtime/faults.hpp), once a call is well-formed:
 // error answers `unavailable` without recording it; drop records it but
@@ -42,12 +44,10 @@ class sandbox_provider final : public sink {
 public:
   sandbox_provider(storage::store& db, const router& targets);
 
-  /// Loads the recorded calls (start-up).
-  void load();
-
   void deliver(const actors::envelope& msg, std::string dedupe_id,
                reply_fn done) override;
 
+  /// Every recorded call (a scan of the store), by kind and id.
   std::vector<provider_call> calls() const;
 
 private:
@@ -58,9 +58,16 @@ private:
   storage::store& db_;
   const router& targets_;
 
-  mutable std::mutex mu_;
+  /// A call whose write is in flight, and how many of its writes are.
+  struct writing {
+    provider_call call;
+    std::uint32_t writes = 0;
+  };
+  /// Orders record()'s read-modify-write with its commit; taken before mu_.
+  std::mutex submit_mu_;
+  std::mutex mu_;
   // Guarded by mu_. Key: kind '/' id.
-  std::map<std::string, provider_call> calls_;
+  std::map<std::string, writing> writing_;
 
   /// Calls held back by a payment.call delay. Last: stopped first.
   fault_delayer delayer_;
