@@ -391,6 +391,7 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq,
   deliveries out;
   storage::batch b;
   bool dead = false;
+  bool deleted = false; // counted in deleting_
   {
     std::lock_guard<std::mutex> guard{mu_};
     auto i = lanes_.find(k);
@@ -436,6 +437,8 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq,
         ++delivered_;
       }
       entries_.erase(p);
+      ++deleting_;
+      deleted = true;
       l.queue.pop_front();
       l.attempts = 0;
       l.last_error.clear();
@@ -446,9 +449,6 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq,
         lanes_.erase(i);
       } else {
         start_lane(k, l, out);
-      }
-      if (entries_.empty()) {
-        empty_cv_.notify_all();
       }
     }
   }
@@ -465,6 +465,12 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq,
       s.ignore();
     });
   }
+  if (deleted) {
+    std::lock_guard<std::mutex> guard{mu_};
+    if (--deleting_ == 0 && entries_.empty()) {
+      empty_cv_.notify_all();
+    }
+  }
   hand_over(std::move(out));
 }
 
@@ -480,7 +486,7 @@ actors::millis relay::backoff(std::uint32_t attempts) {
 bool relay::wait_empty(actors::millis timeout) {
   std::unique_lock<std::mutex> lock{mu_};
   return empty_cv_.wait_for(lock, std::chrono::milliseconds{timeout}, [this] {
-    return entries_.empty();
+    return entries_.empty() && deleting_ == 0;
   });
 }
 

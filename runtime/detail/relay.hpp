@@ -251,6 +251,10 @@ private:
   std::uint64_t delivered_ = 0;
   std::uint64_t attempts_ = 0;
   std::uint64_t dead_ = 0;
+  /// Acknowledged entries whose delete is not yet submitted to the store:
+  /// the outbox is not empty (wait_empty) until it is, so a stop right after
+  /// still writes the delete.
+  std::size_t deleting_ = 0;
   bool stopping_ = false;
 
   std::thread thread_;
