@@ -574,7 +574,7 @@ BOOST_AUTO_TEST_CASE(a_hung_node_answers_503_within_a_bound) {
   auto id = placed.json["order_id"].get<std::string>();
   // c stops answering without closing a socket (SIGSTOP): a request to it
   // through a gets 503 once the call deadline or the heartbeat gives up.
-  ::kill(nodes["c"]->pid(), SIGSTOP);
+  nodes["c"]->pause();
   a.timeout(std::chrono::seconds{30});
   auto t0 = std::chrono::steady_clock::now();
   auto r = a.get("/v1/orders/" + id);
@@ -588,7 +588,7 @@ BOOST_AUTO_TEST_CASE(a_hung_node_answers_503_within_a_bound) {
   BOOST_REQUIRE(await_state([&] {
     return sees("a", "c", false);
   }));
-  ::kill(nodes["c"]->pid(), SIGCONT);
+  nodes["c"]->resume();
   BOOST_REQUIRE(await_state([&] {
     return sees("a", "c", true);
   }));

@@ -113,6 +113,21 @@ int server_process::kill_and_wait(int sig) {
   return status;
 }
 
+void server_process::pause() {
+  int status = 0;
+  ::kill(pid_, SIGSTOP);
+  while (::waitpid(pid_, &status, WUNTRACED) == pid_ && !WIFSTOPPED(status)) {
+  }
+}
+
+void server_process::resume() {
+  int status = 0;
+  ::kill(pid_, SIGCONT);
+  while (::waitpid(pid_, &status, WCONTINUED) == pid_
+         && !WIFCONTINUED(status)) {
+  }
+}
+
 run_result run_to_exit(const std::string& binary, std::vector<std::string> args,
                        std::chrono::milliseconds within) {
   int out[2];

@@ -44,6 +44,12 @@ public:
   /// Sends `sig` and waits for the process to end; returns its wait status.
   int kill_and_wait(int sig);
 
+  /// SIGSTOP, returning once every thread has stopped: `kill` returns
+  /// before that, and a thread still running may answer one more request.
+  void pause();
+  /// SIGCONT, returning once the process runs again.
+  void resume();
+
 private:
   int pid_ = -1;
   std::uint16_t port_ = 0;
