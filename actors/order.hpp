@@ -76,6 +76,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "actors/boxed.hpp"
 #include "actors/turn.hpp"
 
 namespace ordo::actors::order {
@@ -267,7 +268,7 @@ struct state {
   /// A split parent's children (empty for other orders).
   std::vector<child_ref> children;
   /// A parent's cancel in progress.
-  std::optional<saga_state> saga;
+  boxed<saga_state> saga;
   /// Why a parent needs a human (MANUAL_INTERVENTION).
   std::string manual_reason;
   millis created_at = 0;
@@ -291,7 +292,7 @@ struct state {
     /// The coupon's answer (only when the request names a coupon).
     std::optional<coupon_locked> coupon;
   };
-  std::optional<creating_t> creating;
+  boxed<creating_t> creating;
 };
 
 /// Tunables of the order state machine.
