@@ -6,39 +6,28 @@
 namespace ordo::runtime::detail {
 
 template <class Kind>
-caf::behavior directory<Kind>::behavior(
-  host_actor<Kind>* self, std::string id, directory* dir,
-  std::shared_ptr<std::atomic<std::uint64_t>> received) {
-  self->state.id = std::move(id);
-  self->state.received = std::move(received);
-  self->state.last_active = std::chrono::steady_clock::now();
-  self->delayed_send(self, dir->env_.passivate_after, idle_atom::value);
+caf::behavior directory<Kind>::behavior(host_actor<Kind>* self, directory* dir,
+                                        std::shared_ptr<host_core<Kind>> core) {
+  self->state.core = std::move(core);
   return {
     [self, dir](mail<Kind>& m) {
       turn(self, dir, m);
     },
+    // From the directory's sweep; a busy host stays until a later sweep.
     [self, dir](idle_atom) {
-      auto& st = self->state;
-      auto after = dir->env_.passivate_after;
-      auto idle = std::chrono::steady_clock::now() - st.last_active;
-      if (idle >= after && !Kind::busy(st.s) && st.deferred.empty()
-          && st.durable->load() == st.submitted
-          && dir->try_passivate(st.id, st.received->load(), self->address())) {
+      auto& st = *self->state.core;
+      if (!Kind::busy(st.s) && st.deferred.empty()
+          && st.durable.load() == st.submitted
+          && dir->try_passivate(st.id, st.received.load(), self->address())) {
         self->quit();
-        return;
       }
-      auto wait = idle >= after
-                    ? after
-                    : std::chrono::duration_cast<std::chrono::milliseconds>(
-                      after - idle);
-      self->delayed_send(self, wait, idle_atom::value);
     },
   };
 }
 
 template <class Kind>
 void directory<Kind>::load(host_actor<Kind>* self, directory* dir) {
-  auto& st = self->state;
+  auto& st = *self->state.core;
   st.loaded = true;
   Kind::init(st.s, st.id);
   try {
@@ -53,23 +42,18 @@ void directory<Kind>::load(host_actor<Kind>* self, directory* dir) {
 
 template <class Kind>
 bool directory<Kind>::consumed(host_actor<Kind>* self, directory* dir,
-                               const std::string& msg_id) {
-  auto& st = self->state;
-  if (st.consumed.count(msg_id) > 0) {
-    return true;
-  }
-  return dir->env_.db
-    ->get(storage::cf::dedupe, storage::keys::owned(Kind::name, st.id, msg_id))
-    .has_value();
+                               const std::string& key) {
+  auto& st = *self->state.core;
+  return dir->consuming(st.id, key)
+         || dir->env_.db->get(storage::cf::dedupe, key).has_value();
 }
 
 template <class Kind>
 void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
                            mail<Kind>& m) {
-  auto& st = self->state;
+  auto& st = *self->state.core;
   auto& env = dir->env_;
-  st.received->fetch_add(1);
-  st.last_active = std::chrono::steady_clock::now();
+  st.received.fetch_add(1);
   if (!st.loaded) {
     load(self, dir);
   }
@@ -86,7 +70,11 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
     submit(self, dir, std::move(b), std::move(after));
     return;
   }
-  if (!m.dedupe_id.empty() && consumed(self, dir, m.dedupe_id)) {
+  std::string dedupe_key;
+  if (!m.dedupe_id.empty()) {
+    dedupe_key = storage::keys::owned(Kind::name, st.id, m.dedupe_id);
+  }
+  if (!dedupe_key.empty() && consumed(self, dir, dedupe_key)) {
     // Already applied: answer once the original turn is surely durable.
     after.answers.push_back(
       {std::move(m.done), {std::nullopt, "duplicate", {}}, m.want_state});
@@ -112,13 +100,10 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
                                    st.s.version - env.journal_keep));
     }
   }
-  if (!m.dedupe_id.empty()) {
-    b.put(storage::cf::dedupe,
-          storage::keys::owned(Kind::name, st.id, m.dedupe_id), "");
-    if (st.consumed.size() >= 4096) {
-      st.consumed.clear(); // a cache: the dedupe family is the truth
-    }
-    st.consumed.insert(m.dedupe_id);
+  if (!dedupe_key.empty()) {
+    b.put(storage::cf::dedupe, dedupe_key, "");
+    dir->begin_consuming(st.id, dedupe_key);
+    after.consumed = std::move(dedupe_key);
   }
   if (m.timer_due > 0) {
     auto key = storage::keys::owned(Kind::name, st.id, m.timer_name);
@@ -185,29 +170,32 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
 template <class Kind>
 void directory<Kind>::submit(host_actor<Kind>* self, directory* dir,
                              storage::batch b, aftermath<Kind> after) {
-  auto& st = self->state;
+  auto& st = *self->state.core;
   auto& env = dir->env_;
   auto seq = ++st.submitted;
-  auto durable = st.durable;
-  if (b.empty() && durable->load() == seq - 1) {
+  auto core = self->state.core;
+  if (b.empty() && st.durable.load() == seq - 1) {
     // Nothing to write and nothing in flight: answer now.
-    durable->store(seq);
+    st.durable.store(seq);
     after.run(env);
     return;
   }
   auto me = caf::actor_cast<caf::actor>(self);
-  auto id = st.id;
-  env.db->commit(std::move(b), [after = std::move(after), durable, seq, dir, me,
-                                id](const storage::status& s) mutable {
+  env.db->commit(std::move(b), [after = std::move(after), core, seq, dir,
+                                me](const storage::status& s) mutable {
+    if (!after.consumed.empty()) {
+      // Durable now (then the store has it) or never written.
+      dir->end_consuming(core->id, after.consumed);
+    }
     if (s.ok()) {
-      durable->store(seq);
+      core->durable.store(seq);
       after.run(dir->env_);
       return;
     }
-    std::cerr << "ordo: commit failed for " << Kind::name << "/" << id << ": "
-              << s.message() << "\n";
+    std::cerr << "ordo: commit failed for " << Kind::name << "/" << core->id
+              << ": " << s.message() << "\n";
     after.fail(s.message());
-    dir->evict(id, me.address());
+    dir->evict(core->id, me.address());
     caf::anon_send_exit(me, caf::exit_reason::user_shutdown);
   });
 }

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <future>
 #include <set>
 #include <thread>
 #include <vector>
@@ -138,6 +139,46 @@ BOOST_AUTO_TEST_CASE(cancel_then_pay_refunds_exactly_once) {
   BOOST_CHECK_EQUAL(s->available, 10);
   check_conserved(s.value());
   BOOST_CHECK_EQUAL(node->stats().refund_anomalies, 1u);
+}
+
+// A message delivered again while its first turn is still committing is
+// dropped: the in-flight dedupe keys cover the window before the dedupe
+// family has the first one.
+BOOST_AUTO_TEST_CASE(a_repeat_racing_the_first_commit_is_applied_once) {
+  BOOST_REQUIRE(put_sku("A", 30));
+  auto c = create("u1", "k1", {{"A", 20}});
+  BOOST_REQUIRE(c);
+  BOOST_REQUIRE(pay(c->order.order_id, "t1", c->order.payable));
+  BOOST_REQUIRE(node->quiesce(10'000));
+  BOOST_REQUIRE_EQUAL(sku("A")->sold, 20);
+  for (int round = 0; round < 20; ++round) {
+    auto id = "test/restock#" + std::to_string(round);
+    actors::envelope msg{id,
+                         {"sku", "A"},
+                         "restock",
+                         {{"order_id", "o-elsewhere"}, {"quantity", 1}}};
+    std::vector<std::future<runtime::remote_reply>> answers;
+    for (int copy = 0; copy < 3; ++copy) {
+      auto p = std::make_shared<std::promise<runtime::remote_reply>>();
+      answers.push_back(p->get_future());
+      node->receive(msg, id, [p](runtime::remote_reply r) {
+        p->set_value(std::move(r));
+      });
+    }
+    int duplicates = 0;
+    for (auto& a : answers) {
+      BOOST_REQUIRE(a.wait_for(std::chrono::seconds{30})
+                    == std::future_status::ready);
+      auto r = a.get();
+      BOOST_REQUIRE(!r.err);
+      duplicates += r.result == "duplicate" ? 1 : 0;
+    }
+    BOOST_CHECK_EQUAL(duplicates, 2);
+    BOOST_CHECK_EQUAL(sku("A")->sold, 19 - round);
+  }
+  auto s = sku("A");
+  BOOST_CHECK_EQUAL(s->available, 30);
+  check_conserved(s.value());
 }
 
 BOOST_AUTO_TEST_CASE(cancel_after_pay_is_refused) {
