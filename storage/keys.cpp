@@ -158,4 +158,103 @@ nlohmann::json unpack(std::string_view bytes) {
                                       /*allow_exceptions=*/false);
 }
 
+void writer::be(std::uint64_t n, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    out_.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  }
+}
+
+void writer::header(std::uint32_t n, unsigned char fix, unsigned char b16,
+                    unsigned char b32) {
+  if (n < 16) {
+    out_.push_back(static_cast<char>(fix | n));
+  } else if (n <= 0xffff) {
+    out_.push_back(static_cast<char>(b16));
+    be(n, 2);
+  } else {
+    out_.push_back(static_cast<char>(b32));
+    be(n, 4);
+  }
+}
+
+writer& writer::map(std::uint32_t n) {
+  header(n, 0x80, 0xde, 0xdf);
+  return *this;
+}
+
+writer& writer::array(std::uint32_t n) {
+  header(n, 0x90, 0xdc, 0xdd);
+  return *this;
+}
+
+writer& writer::str(std::string_view s) {
+  auto n = s.size();
+  if (n < 32) {
+    out_.push_back(static_cast<char>(0xa0 | n));
+  } else if (n <= 0xff) {
+    out_.push_back(static_cast<char>(0xd9));
+    be(n, 1);
+  } else if (n <= 0xffff) {
+    out_.push_back(static_cast<char>(0xda));
+    be(n, 2);
+  } else {
+    out_.push_back(static_cast<char>(0xdb));
+    be(n, 4);
+  }
+  out_.append(s);
+  return *this;
+}
+
+writer& writer::uinteger(std::uint64_t n) {
+  if (n < 128) {
+    out_.push_back(static_cast<char>(n));
+  } else if (n <= 0xff) {
+    out_.push_back(static_cast<char>(0xcc));
+    be(n, 1);
+  } else if (n <= 0xffff) {
+    out_.push_back(static_cast<char>(0xcd));
+    be(n, 2);
+  } else if (n <= 0xffffffff) {
+    out_.push_back(static_cast<char>(0xce));
+    be(n, 4);
+  } else {
+    out_.push_back(static_cast<char>(0xcf));
+    be(n, 8);
+  }
+  return *this;
+}
+
+writer& writer::integer(std::int64_t n) {
+  if (n >= 0) {
+    return uinteger(static_cast<std::uint64_t>(n));
+  }
+  auto u = static_cast<std::uint64_t>(n);
+  if (n >= -32) {
+    out_.push_back(static_cast<char>(u & 0xff));
+  } else if (n >= INT8_MIN) {
+    out_.push_back(static_cast<char>(0xd0));
+    be(u, 1);
+  } else if (n >= INT16_MIN) {
+    out_.push_back(static_cast<char>(0xd1));
+    be(u, 2);
+  } else if (n >= INT32_MIN) {
+    out_.push_back(static_cast<char>(0xd2));
+    be(u, 4);
+  } else {
+    out_.push_back(static_cast<char>(0xd3));
+    be(u, 8);
+  }
+  return *this;
+}
+
+writer& writer::boolean(bool b) {
+  out_.push_back(static_cast<char>(b ? 0xc3 : 0xc2));
+  return *this;
+}
+
+writer& writer::nil() {
+  out_.push_back(static_cast<char>(0xc0));
+  return *this;
+}
+
 } // namespace ordo::storage::codec

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <vector>
@@ -160,6 +161,67 @@ BOOST_AUTO_TEST_CASE(pack_then_unpack_gives_the_same_value) {
 BOOST_AUTO_TEST_CASE(pack_is_smaller_than_json_text) {
   nlohmann::json j = {{"state", "PENDING_PAYMENT"}, {"version", 1}};
   BOOST_TEST(codec::pack(j).size() < j.dump().size());
+}
+
+// The writer gives the bytes `pack` gives for the same JSON value, at every
+// boundary of every form (fix, 8, 16, 32 and 64 bits).
+BOOST_AUTO_TEST_CASE(the_writer_writes_what_pack_writes) {
+  std::vector<std::int64_t> ints{0,
+                                 1,
+                                 127,
+                                 128,
+                                 255,
+                                 256,
+                                 65535,
+                                 65536,
+                                 -1,
+                                 -32,
+                                 -33,
+                                 -128,
+                                 -129,
+                                 -32768,
+                                 -32769,
+                                 INT32_MIN,
+                                 std::int64_t{INT32_MIN} - 1,
+                                 std::int64_t{1} << 40,
+                                 INT64_MIN,
+                                 INT64_MAX};
+  for (auto n : ints) {
+    BOOST_TEST_CONTEXT(n) {
+      BOOST_TEST(codec::writer{}.integer(n).take() == codec::pack(n));
+    }
+  }
+  BOOST_TEST(codec::writer{}.uinteger(UINT64_MAX).take()
+             == codec::pack(UINT64_MAX));
+  BOOST_TEST(codec::writer{}.uinteger(4294967296u).take()
+             == codec::pack(4294967296u));
+  for (std::size_t len : {0, 31, 32, 255, 256, 65535, 65536}) {
+    std::string text(len, 'x');
+    BOOST_TEST_CONTEXT(len) {
+      BOOST_TEST(codec::writer{}.str(text).take() == codec::pack(text));
+    }
+  }
+  for (std::uint32_t n : {0u, 15u, 16u, 65535u, 65536u}) {
+    BOOST_TEST_CONTEXT(n) {
+      codec::writer a;
+      a.array(n);
+      nlohmann::json array = nlohmann::json::array();
+      codec::writer m;
+      m.map(n);
+      nlohmann::json object = nlohmann::json::object();
+      for (std::uint32_t i = 0; i < n; ++i) {
+        a.boolean(i % 2 == 0);
+        array.push_back(i % 2 == 0);
+        // Keys that sort as written: the same width, zero-padded.
+        char key[16];
+        std::snprintf(key, sizeof key, "%06u", static_cast<unsigned>(i));
+        m.str(key).nil();
+        object[key] = nullptr;
+      }
+      BOOST_TEST(a.take() == codec::pack(array));
+      BOOST_TEST(m.take() == codec::pack(object));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(unpack_of_garbage_is_discarded) {
