@@ -90,35 +90,26 @@ void sandbox_provider::record(const provider_call& c, reply_fn done,
                               bool answer) {
   auto key = c.kind + "/" + c.id;
   // Held from the read to the commit's submission, so a repeat's write
-  // never lands before the first's; not mu_, which the callback takes.
+  // never lands before the first's. The callback does not take it (a closed
+  // store calls it at once).
   std::lock_guard<std::mutex> submitting{submit_mu_};
-  storage::batch b;
-  {
-    std::lock_guard<std::mutex> guard{mu_};
-    provider_call last;
-    if (auto i = writing_.find(key); i != writing_.end()) {
-      last = i->second.call;
-    } else if (auto bytes
-               = db_.get(storage::cf::aux, std::string{prefix} + key)) {
-      last = from_record(*bytes);
-    }
-    auto& w = writing_[key];
-    w.call = last.kind.empty() ? c : last; // the first call is what counts
-    ++w.call.received;
-    ++w.writes;
-    b.put(storage::cf::aux, std::string{prefix} + key,
-          storage::codec::pack(to_record(w.call)));
+  provider_call last;
+  if (auto rec = writing_.find(key)) {
+    last = std::move(*rec);
+  } else if (auto bytes
+             = db_.get(storage::cf::aux, std::string{prefix} + key)) {
+    last = from_record(*bytes);
   }
+  auto call = last.kind.empty() ? c : std::move(last); // the first counts
+  ++call.received;
+  storage::batch b;
+  b.put(storage::cf::aux, std::string{prefix} + key,
+        storage::codec::pack(to_record(call)));
+  writing_.begin(key, std::move(call));
   auto* targets = &targets_;
   db_.commit(std::move(b), [this, key, c, done = std::move(done), targets,
                             answer](const storage::status& s) mutable {
-    {
-      std::lock_guard<std::mutex> guard{mu_};
-      auto i = writing_.find(key);
-      if (i != writing_.end() && --i->second.writes == 0) {
-        writing_.erase(i);
-      }
-    }
+    writing_.end(key);
     if (!answer) {
       return;
     }

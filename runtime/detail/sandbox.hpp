@@ -17,11 +17,11 @@
 //
 // Threading: thread-safe.
 
-#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "runtime/detail/inflight.hpp"
 #include "runtime/detail/sink.hpp"
 #include "runtime/faults.hpp"
 #include "runtime/node.hpp"
@@ -58,16 +58,10 @@ private:
   storage::store& db_;
   const router& targets_;
 
-  /// A call whose write is in flight, and how many of its writes are.
-  struct writing {
-    provider_call call;
-    std::uint32_t writes = 0;
-  };
-  /// Orders record()'s read-modify-write with its commit; taken before mu_.
+  /// Orders record()'s read-modify-write with its commit.
   std::mutex submit_mu_;
-  std::mutex mu_;
-  // Guarded by mu_. Key: kind '/' id.
-  std::map<std::string, writing> writing_;
+  /// Key: kind '/' id.
+  inflight_records<provider_call> writing_;
 
   /// Calls held back by a payment.call delay. Last: stopped first.
   fault_delayer delayer_;

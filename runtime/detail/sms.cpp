@@ -225,8 +225,8 @@ void sms_sink::post(sms_record r, reply_fn done, bool confirm) {
 }
 
 sms_record sms_sink::latest(const std::string& id) const {
-  if (auto i = writing_.find(id); i != writing_.end()) {
-    return i->second.rec;
+  if (auto rec = writing_.find(id)) {
+    return std::move(*rec);
   }
   auto bytes = db_->get(storage::cf::aux, std::string{prefix} + id);
   if (!bytes) {
@@ -240,42 +240,33 @@ sms_record sms_sink::latest(const std::string& id) const {
 void sms_sink::record(sms_record r, reply_fn done, bool confirm) {
   // Held from the read to the commit's submission: the store commits in
   // submission order, so a repeat's write never lands before the first's.
-  // Not mu_, which the callback takes (a closed store calls it at once).
+  // Not mu_, which the callback takes (a closed store calls it at once):
+  // the store read runs without it, so the commit thread never waits on it.
   std::lock_guard<std::mutex> submitting{submit_mu_};
-  storage::batch b;
-  bool first = false;
-  {
-    std::lock_guard<std::mutex> guard{mu_};
-    auto last = latest(r.notification_id);
-    first = last.received == 0;
-    if (!first) {
-      r = std::move(last); // what was first received is what was sent
-    }
-    ++r.received;
-    auto& e = writing_[r.notification_id];
-    e.rec = r;
-    ++e.writes;
-    if (first) {
-      ++sent_;
-      b.put(storage::cf::aux, std::string{count_key},
-            storage::codec::pack({{"sent", sent_}}));
-    }
+  auto last = latest(r.notification_id);
+  bool first = last.received == 0;
+  if (!first) {
+    r = std::move(last); // what was first received is what was sent
   }
+  ++r.received;
+  storage::batch b;
+  if (first) {
+    std::lock_guard<std::mutex> guard{mu_};
+    ++sent_;
+    b.put(storage::cf::aux, std::string{count_key},
+          storage::codec::pack({{"sent", sent_}}));
+  }
+  writing_.begin(r.notification_id, r);
   b.put(storage::cf::aux, std::string{prefix} + r.notification_id,
         storage::codec::pack(to_json(r)));
   db_->commit(std::move(b), [this, r, done = std::move(done), confirm,
                              first](const storage::status& s) mutable {
-    {
-      std::lock_guard<std::mutex> guard{mu_};
-      auto i = writing_.find(r.notification_id);
-      if (i != writing_.end() && --i->second.writes == 0) {
-        writing_.erase(i);
-      }
-      if (!s.ok()) {
+    writing_.end(r.notification_id);
+    if (!s.ok()) {
+      {
+        std::lock_guard<std::mutex> guard{mu_};
         ++failures_;
       }
-    }
-    if (!s.ok()) {
       if (confirm) {
         answer(done, actors::errc::internal, "sms: " + s.message());
       }

@@ -47,7 +47,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -55,6 +54,7 @@
 #include <vector>
 
 #include "runtime/detail/http_post.hpp"
+#include "runtime/detail/inflight.hpp"
 #include "runtime/detail/sink.hpp"
 #include "runtime/faults.hpp"
 
@@ -128,13 +128,6 @@ public:
   void stop();
 
 private:
-  /// An entry of `writing_`: the newest record of an id whose write is in
-  /// flight, and how many of its writes are.
-  struct entry {
-    sms_record rec;
-    std::uint32_t writes = 0;
-  };
-
   sms_sink(const router& targets, storage::store* db,
            std::unique_ptr<http_poster> poster, line_fn log);
 
@@ -142,7 +135,7 @@ private:
   void send(sms_record r, reply_fn done, bool confirm);
   void record(sms_record r, reply_fn done, bool confirm);
   /// The record of `id` as last written (in flight or stored); received 0
-  /// when there is none. Caller holds mu_.
+  /// when there is none. Caller holds submit_mu_, not mu_ (a store read).
   sms_record latest(const std::string& id) const;
   void post(sms_record r, reply_fn done, bool confirm);
   /// The log line of `r`, printed once per notification_id.
@@ -156,10 +149,11 @@ private:
 
   /// Orders record()'s read-modify-write with its commit; taken before mu_.
   std::mutex submit_mu_;
+  /// Log sink, by notification_id.
+  inflight_records<sms_record> writing_;
   mutable std::mutex mu_;
   // Guarded by mu_.
-  std::map<std::string, entry> writing_; ///< log sink, by notification_id
-  std::set<std::string> posted_;         ///< webhook: ids answered 2xx
+  std::set<std::string> posted_; ///< webhook: ids answered 2xx
   std::uint64_t sent_ = 0;
   std::uint64_t deliveries_ = 0;
   std::uint64_t failures_ = 0;
