@@ -24,6 +24,33 @@ class auditor {
 public:
   auditor(const snapshot& s, const config& cfg) : s_(s), cfg_(cfg) {}
 
+  /// The orders the other kinds name (what order_of may be asked for).
+  std::set<std::string> named() const {
+    std::set<std::string> ids;
+    for (const auto& [id, sku] : s_.skus) {
+      for (const auto& [order_id, res] : sku.reservations) {
+        ids.insert(order_id);
+      }
+    }
+    for (const auto& [id, c] : s_.coupons) {
+      if (c.st != coupon::status::available) {
+        ids.insert(c.order_id);
+      }
+    }
+    for (const auto& [id, a] : s_.affiliates) {
+      for (const auto& [order_id, e] : a.entries) {
+        ids.insert(order_id);
+      }
+    }
+    return ids;
+  }
+
+  /// What check_order reports for `o`, alone.
+  report check_one(const std::string& id, const order::state& o) {
+    check_order(id, o);
+    return std::move(r_);
+  }
+
   report run() {
     for (const auto& [id, sku] : s_.skus) {
       check_sku(id, sku);
@@ -264,6 +291,15 @@ private:
 
 report audit(const snapshot& s, const config& cfg) {
   return auditor{s, cfg}.run();
+}
+
+std::set<std::string> orders_named(const snapshot& s) {
+  return auditor{s, config{}}.named();
+}
+
+bool order_matters(const snapshot& s, const config& cfg, const std::string& id,
+                   const order::state& o) {
+  return !auditor{s, cfg}.check_one(id, o).violations.empty();
 }
 
 } // namespace ordo::actors::auditor

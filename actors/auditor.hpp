@@ -117,4 +117,17 @@ struct report {
 /// Checks `s` against the rules above.
 report audit(const snapshot& s, const config& cfg);
 
+// An audit without every order in memory. The checks of one order read
+// only the order itself and the other kinds; the checks of the other kinds
+// read the orders they name. So `audit` reports the same with `s.orders`
+// cut to the orders `orders_named` lists and those `order_matters` keeps
+// (more settling actors only ever skip more checks).
+
+/// The orders the SKUs, coupons and affiliates of `s` name.
+std::set<std::string> orders_named(const snapshot& s);
+/// True if a check of order `o` alone reports something in `s` (whose
+/// `orders` may be empty).
+bool order_matters(const snapshot& s, const config& cfg, const std::string& id,
+                   const order::state& o);
+
 } // namespace ordo::actors::auditor

@@ -867,7 +867,6 @@ audit_offline(const std::string& data_dir, actors::millis now) {
   actors::auditor::snapshot s;
   s.now = now;
   try {
-    load_state(*db, s);
     db->scan(storage::cf::outbox, "",
              [&](std::string_view k, std::string_view v) {
                auto seq = storage::keys::from_be64(k);
@@ -876,6 +875,7 @@ audit_offline(const std::string& data_dir, actors::millis now) {
                }
                return true;
              });
+    load_state(*db, s, {});
     db->scan(storage::cf::aux, "deadletter/",
              [&](std::string_view, std::string_view) {
                ++s.dead_letters;

@@ -47,9 +47,9 @@ void load_all(storage::store& db, Map& out) {
           });
 }
 
-/// Snapshot kinds: every key is a whole state.
-template <class Kind, class Map>
-void load_snapshots(storage::store& db, Map& out) {
+/// Snapshot kinds: every key is a whole state; `each(id, state)` for each.
+template <class Kind, class Fn>
+void each_snapshot(storage::store& db, Fn each) {
   std::string prefix = std::string{Kind::name} + "/";
   db.scan(storage::cf::actors, prefix,
           [&](std::string_view key, std::string_view value) {
@@ -60,10 +60,19 @@ void load_snapshots(storage::store& db, Map& out) {
             }
             auto j = storage::codec::unpack(value);
             if (!j.is_discarded()) {
-              j.get_to(out[id]);
+              typename Kind::state st;
+              j.get_to(st);
+              each(id, std::move(st));
             }
             return true;
           });
+}
+
+template <class Kind, class Map>
+void load_snapshots(storage::store& db, Map& out) {
+  each_snapshot<Kind>(db, [&](const std::string& id, auto st) {
+    out[id] = std::move(st);
+  });
 }
 
 std::string quoted(const std::string& s) {
@@ -177,8 +186,8 @@ void audit_service::run() {
   }
 }
 
-void load_state(storage::store& db, snapshot& s) {
-  load_snapshots<order_kind>(db, s.orders);
+void load_state(storage::store& db, snapshot& s,
+                const actors::auditor::config& rules) {
   load_all<sku_kind>(db, s.skus);
   load_snapshots<coupon_kind>(db, s.coupons);
   load_all<affiliate_kind>(db, s.affiliates);
@@ -187,6 +196,16 @@ void load_state(storage::store& db, snapshot& s) {
   for (auto& [id, p] : pools) {
     s.pools.push_back(std::move(p));
   }
+  // Orders last, streamed: only those the others name or whose own checks
+  // find something stay (see auditor.hpp), not a million of them.
+  auto named = actors::auditor::orders_named(s);
+  each_snapshot<order_kind>(
+    db, [&](const std::string& id, actors::order::state o) {
+      if (named.count(id) > 0
+          || actors::auditor::order_matters(s, rules, id, o)) {
+        s.orders.emplace(id, std::move(o));
+      }
+    });
 }
 
 snapshot audit_service::take_snapshot() {
@@ -200,16 +219,16 @@ snapshot audit_service::take_snapshot() {
   // moment is settling (see auditor.hpp).
   settling(s);
   s.now = time_.now();
-  load_state(db_, s);
-  settling(s);
-  auto f = outbox_.stats();
-  s.oldest_outbox_ms = f.oldest_ms;
-  s.dead_letters = f.dead_letters;
   if (const auto* peers = targets_.peers()) {
     s.elsewhere = [peers](const actors::address& a) {
       return peers->elsewhere(a).has_value();
     };
   }
+  load_state(db_, s, opts_.rules);
+  settling(s);
+  auto f = outbox_.stats();
+  s.oldest_outbox_ms = f.oldest_ms;
+  s.dead_letters = f.dead_letters;
   return s;
 }
 

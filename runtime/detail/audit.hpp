@@ -43,9 +43,12 @@ struct audit_options {
   std::string alert_webhook;
 };
 
-/// Loads every stored order, SKU, coupon, affiliate and technicians pool
-/// into `s` (the rest of the snapshot is the caller's).
-void load_state(storage::store& db, actors::auditor::snapshot& s);
+/// Loads every stored SKU, coupon, affiliate and technicians pool into `s`,
+/// and of the orders those the audit under `rules` needs (see auditor.hpp):
+/// `s.now`, `s.elsewhere` and the actors known to be settling so far are
+/// the caller's, set before.
+void load_state(storage::store& db, actors::auditor::snapshot& s,
+                const actors::auditor::config& rules);
 
 class audit_service {
 public:

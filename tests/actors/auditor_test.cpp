@@ -217,6 +217,69 @@ BOOST_AUTO_TEST_CASE(commissions_follow_their_orders) {
   BOOST_TEST(!v->healed); // a cancelled commission is never revived
 }
 
+// What the runtime does at scale: it keeps only the orders other actors
+// name and those whose own checks find something; the report is the same
+// as with every order.
+BOOST_AUTO_TEST_CASE(the_orders_it_needs_give_the_report_all_orders_give) {
+  auto s = base(order::status::cancelled); // o1: orphaned reservation
+  for (int i = 0; i < 50; ++i) {
+    auto id = "clean" + std::to_string(i);
+    s.orders[id]
+      = make_order(id, i % 2 ? order::status::completed : order::status::paid);
+  }
+  auto owed = make_order("owed", order::status::cancelled);
+  owed.payments.push_back({"t1", 200, order::payment_status::captured, ""});
+  s.orders["owed"] = owed;
+  auto manual = make_order("manual", order::status::manual_intervention);
+  manual.manual_reason = "child did not answer";
+  s.orders["manual"] = manual;
+  auto unpaid_commission = make_order("aff1", order::status::paid);
+  unpaid_commission.affiliate_id = "aff";
+  s.orders["aff1"] = unpaid_commission;
+  auto settled = make_order("aff2", order::status::cancelled);
+  settled.affiliate_id = "aff";
+  s.orders["aff2"] = settled;
+  attribution::state a;
+  a.affiliate_id = "aff";
+  a.entries["aff2"] = {10, true, attribution::status::pending, false};
+  a.entries["gone"] = {10, true, attribution::status::pending, false};
+  a.sums = attribution::sum(a);
+  s.affiliates["aff"] = a;
+  coupon::state c;
+  c.coupon_id = "C";
+  c.exists = true;
+  c.st = coupon::status::locked;
+  c.order_id = "clean3"; // completed, yet its coupon is locked
+  c.token = 7;
+  s.coupons["C"] = c;
+
+  auto full = auditor::audit(s, cfg);
+  auto cut = s;
+  cut.orders.clear();
+  auto named = auditor::orders_named(s);
+  for (const auto& [id, o] : s.orders) {
+    if (named.count(id) > 0 || auditor::order_matters(s, cfg, id, o)) {
+      cut.orders[id] = o;
+    }
+  }
+  BOOST_TEST(cut.orders.size() == 6u); // o1 owed manual aff1 aff2 clean3
+  auto kept = auditor::audit(cut, cfg);
+  auto lines = [](const auditor::report& r) {
+    std::vector<std::string> out;
+    for (const auto& v : r.violations) {
+      out.push_back(v.rule + " " + v.subject + " " + v.detail
+                    + (v.healed ? " healed" : ""));
+    }
+    for (const auto& h : r.heals) {
+      out.push_back(h.to.kind + "/" + h.to.id + " " + h.type + " "
+                    + h.body.dump());
+    }
+    return out;
+  };
+  BOOST_TEST(full.violations.size() >= 6u);
+  BOOST_TEST(lines(kept) == lines(full), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(old_and_dead_outbox_messages_are_reported) {
   auto s = base(order::status::pending_payment);
   s.oldest_outbox_ms = cfg.outbox_age + 1;
