@@ -173,7 +173,6 @@ void directory<Kind>::submit(host_actor<Kind>* self, directory* dir,
   auto& st = *self->state.core;
   auto& env = dir->env_;
   auto seq = ++st.submitted;
-  auto core = self->state.core;
   if (b.empty() && st.durable.load() == seq - 1) {
     // Nothing to write and nothing in flight: answer now.
     st.durable.store(seq);
@@ -181,6 +180,7 @@ void directory<Kind>::submit(host_actor<Kind>* self, directory* dir,
     return;
   }
   auto me = caf::actor_cast<caf::actor>(self);
+  auto core = self->state.core;
   env.db->commit(std::move(b), [after = std::move(after), core, seq, dir,
                                 me](const storage::status& s) mutable {
     if (!after.consumed.empty()) {
