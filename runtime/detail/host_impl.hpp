@@ -6,28 +6,41 @@
 namespace ordo::runtime::detail {
 
 template <class Kind>
-caf::behavior directory<Kind>::behavior(host_actor<Kind>* self, directory* dir,
-                                        std::shared_ptr<host_core<Kind>> core) {
-  self->state.core = std::move(core);
-  return {
-    [self, dir](mail<Kind>& m) {
-      turn(self, dir, m);
-    },
-    // From the directory's sweep; a busy host stays until a later sweep.
-    [self, dir](idle_atom) {
-      auto& st = *self->state.core;
-      if (!Kind::busy(st.s) && st.deferred.empty()
-          && st.durable.load() == st.submitted
-          && dir->try_passivate(st.id, st.received.load(), self->address())) {
-        self->quit();
-      }
-    },
-  };
+caf::behavior host_actor<Kind>::make_behavior() {
+  // Shared by every host of the kind, never freed (hosts may outlive
+  // static destruction order); consume() takes the mail before it.
+  static const auto* shared = new caf::behavior{[](idle_atom) {}};
+  return *shared;
+}
+
+template <class Kind>
+caf::invoke_message_result host_actor<Kind>::consume(caf::mailbox_element& x) {
+  auto& content = x.content();
+  if (content.match_elements<mail<Kind>>()) {
+    directory<Kind>::turn(this, dir, content.get_mutable_as<mail<Kind>>(0));
+    return caf::invoke_message_result::consumed;
+  }
+  if (content.match_elements<idle_atom>()) {
+    directory<Kind>::idle(this, dir);
+    return caf::invoke_message_result::consumed;
+  }
+  return caf::event_based_actor::consume(x);
+}
+
+// From the directory's sweep; a busy host stays until a later sweep.
+template <class Kind>
+void directory<Kind>::idle(host_actor<Kind>* self, directory* dir) {
+  auto& st = *self->core;
+  if (!Kind::busy(st.s) && st.deferred.empty()
+      && st.durable.load() == st.submitted
+      && dir->try_passivate(st.id, st.received.load(), self->address())) {
+    self->quit();
+  }
 }
 
 template <class Kind>
 void directory<Kind>::load(host_actor<Kind>* self, directory* dir) {
-  auto& st = *self->state.core;
+  auto& st = *self->core;
   st.loaded = true;
   Kind::init(st.s, st.id);
   try {
@@ -43,7 +56,7 @@ void directory<Kind>::load(host_actor<Kind>* self, directory* dir) {
 template <class Kind>
 bool directory<Kind>::consumed(host_actor<Kind>* self, directory* dir,
                                const std::string& key) {
-  auto& st = *self->state.core;
+  auto& st = *self->core;
   return dir->consuming(st.id, key)
          || dir->env_.db->get(storage::cf::dedupe, key).has_value();
 }
@@ -51,7 +64,7 @@ bool directory<Kind>::consumed(host_actor<Kind>* self, directory* dir,
 template <class Kind>
 void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
                            mail<Kind>& m) {
-  auto& st = *self->state.core;
+  auto& st = *self->core;
   auto& env = dir->env_;
   st.received.fetch_add(1);
   if (!st.loaded) {
@@ -170,7 +183,7 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
 template <class Kind>
 void directory<Kind>::submit(host_actor<Kind>* self, directory* dir,
                              storage::batch b, aftermath<Kind> after) {
-  auto& st = *self->state.core;
+  auto& st = *self->core;
   auto& env = dir->env_;
   auto seq = ++st.submitted;
   if (b.empty() && st.durable.load() == seq - 1) {
@@ -180,7 +193,7 @@ void directory<Kind>::submit(host_actor<Kind>* self, directory* dir,
     return;
   }
   auto me = caf::actor_cast<caf::actor>(self);
-  auto core = self->state.core;
+  auto core = self->core;
   env.db->commit(std::move(b), [after = std::move(after), core, seq, dir,
                                 me](const storage::status& s) mutable {
     if (!after.consumed.empty()) {
