@@ -274,7 +274,7 @@ struct handler {
     outcome o;
     o.cause = "create user=" + c.user_id + " token=" + std::to_string(c.token);
     if (s.st != status::none) {
-      if (c.fingerprint != s.fingerprint) {
+      if (fingerprint_hash(c.fingerprint) != s.fingerprint) {
         return reused(o);
       }
       o.result = "existing";
@@ -452,7 +452,7 @@ struct handler {
     s.payable = s.amount - s.discount;
     s.coupon_id = req.coupon_id;
     s.affiliate_id = req.affiliate_id;
-    s.fingerprint = req.fingerprint;
+    s.fingerprint = fingerprint_hash(req.fingerprint);
     s.created_at = ctx.now;
     s.pay_deadline = ctx.now + config_of(ctx).payment_timeout;
     s.cancel_reason.clear();
@@ -1136,6 +1136,14 @@ std::int64_t commission(std::int64_t payable, std::int64_t ppm) noexcept {
                                    / 1'000'000);
 }
 
+std::uint64_t fingerprint_hash(std::string_view fingerprint) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : fingerprint) {
+    h = (h ^ c) * 0x100000001b3ULL;
+  }
+  return h;
+}
+
 bool has_service(const state& s) noexcept {
   return std::any_of(s.items.begin(), s.items.end(), [](const line_item& i) {
     return i.kind == item_kind::service;
@@ -1298,6 +1306,7 @@ result<input> decode(const envelope& msg) {
 //    "saga":{"op","reason","at"} (a parent's cancel in progress),"manual",
 //    "created","updated","deadline","reason",
 //    "payments":[{"txn","amt","st","rf"}],"tech","fp","token"}
+//   ("fp" is fingerprint_hash(); a string in stores before the hash)
 void to_json(nlohmann::json& j, const state& s) {
   json items = items_json(s.items);
   json children = json::array();
@@ -1403,7 +1412,12 @@ void from_json(const nlohmann::json& j, state& s) {
     }
   }
   r.technician = j.value("tech", std::string{});
-  r.fingerprint = j.value("fp", std::string{});
+  // Stores before the hash kept the fingerprint itself.
+  if (auto i = j.find("fp"); i != j.end()) {
+    r.fingerprint = i->is_string()
+                      ? fingerprint_hash(i->get_ref<const std::string&>())
+                      : i->get<std::uint64_t>();
+  }
   r.token = j.value("token", std::uint64_t{0});
   s = std::move(r);
 }

@@ -71,6 +71,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -278,8 +279,9 @@ struct state {
   std::vector<payment> payments;
   /// Who was dispatched (DISPATCHED, and after a refund of one).
   std::string technician;
-  /// Request fingerprint of the create that made this order.
-  std::string fingerprint;
+  /// fingerprint_hash() of the create that made this order (8 bytes where
+  /// the gateway's 64 hex digits took a heap block of 80 in every order).
+  std::uint64_t fingerprint = 0;
   /// Token of the reservations this order holds.
   std::uint64_t token = 0;
 
@@ -314,6 +316,11 @@ struct config {
 /// The commission of an order that pays `payable` cents: floor(payable x
 /// ppm / 10^6), exact for every amount up to max_amount.
 std::int64_t commission(std::int64_t payable, std::int64_t ppm) noexcept;
+
+/// A stable 64-bit hash (FNV-1a) of a create's fingerprint: two requests
+/// under one Idempotency-Key differ unless their hashes are equal (odds
+/// 2^-64 for an honest client; a client can only confuse its own orders).
+std::uint64_t fingerprint_hash(std::string_view fingerprint) noexcept;
 
 /// True if the order holds items of kind service (it is dispatched).
 bool has_service(const state& s) noexcept;

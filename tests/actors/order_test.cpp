@@ -172,7 +172,7 @@ BOOST_AUTO_TEST_CASE(create_reserves_then_becomes_pending) {
   BOOST_TEST(s.payable == 2500);
   BOOST_TEST(s.coupon_id.empty());
   BOOST_TEST(s.affiliate_id.empty());
-  BOOST_TEST(s.fingerprint == "fp1");
+  BOOST_TEST(s.fingerprint == order::fingerprint_hash("fp1"));
   // The notifier hears of every order; no affiliate, no commission; the
   // report shard of its partition counts it as placed.
   BOOST_REQUIRE_EQUAL(o.outbox.size(), 2u);
@@ -961,6 +961,24 @@ BOOST_AUTO_TEST_CASE(from_json_tolerates_missing_fields) {
   BOOST_TEST(s.payments.empty());
   order::from_json(json::object(), s);
   BOOST_TEST(s.st == order::status::none);
+}
+
+BOOST_AUTO_TEST_CASE(fingerprints_are_kept_as_a_stable_hash) {
+  // FNV-1a 64: stored hashes must mean the same in every later build.
+  BOOST_TEST(order::fingerprint_hash("") == 0xcbf29ce484222325ULL);
+  BOOST_TEST(order::fingerprint_hash("a") == 0xaf63dc4c8601ec8cULL);
+  BOOST_TEST(order::fingerprint_hash("fp1") != order::fingerprint_hash("fp2"));
+  // A store written before the hash kept the fingerprint itself: it reads
+  // as its hash, so a retry of that create still answers "existing".
+  order::state old;
+  order::from_json(json{{"id", "o9"}, {"st", "PAID"}, {"fp", "fp1"}}, old);
+  BOOST_TEST(old.fingerprint == order::fingerprint_hash("fp1"));
+  auto o = order::handle(old, make_create({{"A", 1}}, "fp1"), at(t0));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.result == "existing");
+  o = order::handle(old, make_create({{"A", 1}}, "fp2"), at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::idempotency_key_reused));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
