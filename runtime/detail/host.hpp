@@ -36,6 +36,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/boxed.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/detail/counters.hpp"
 #include "runtime/detail/kinds.hpp"
@@ -83,10 +84,10 @@ using idle_atom = caf::atom_constant<caf::atom("idle")>;
 template <class Kind>
 class directory;
 
-/// Everything a host keeps, in one allocation beside the CAF actor object:
-/// the directory reads its counts and keys its map by its id, the commit
-/// callbacks mark turns durable. (Inside the actor object it would push
-/// that object over tcmalloc's 1,536 B size class into the 1,792 B one.)
+/// Everything a host keeps, inside its actor object: the directory reads
+/// its counts and keys its map by its id, the commit callbacks mark turns
+/// durable (both hold a strong reference to the actor, which keeps the
+/// object, and so the core, alive after the actor quit).
 template <class Kind>
 struct host_core {
   using state_type = typename Kind::state;
@@ -114,33 +115,40 @@ struct host_core {
   bool broken = false;
   /// Turns submitted to the store.
   std::uint64_t submitted = 0;
-  /// Callers whose reply a turn deferred.
-  std::vector<waiter> deferred;
+  /// Callers whose reply a turn deferred; no vector while there are none
+  /// (most hosts, most of the time).
+  actors::boxed<std::vector<waiter>> deferred;
+
+  bool has_deferred() const noexcept {
+    return deferred && !deferred->empty();
+  }
 };
 
-/// The CAF actor of one host. It takes its two kinds of mail straight from
-/// the mailbox element (consume), so it needs no behavior of its own: all
-/// hosts of a kind share one that is never matched (a behavior per actor
-/// was 144 B of every resident host). Anything else, exit messages
-/// included, goes the usual way.
+/// The CAF actor of one host: a scheduled_actor without event_based_actor's
+/// mixins (their group set alone is 56 B), holding its core. It takes its
+/// two kinds of mail straight from the mailbox element (consume), so it
+/// needs no behavior of its own: all hosts of a kind share one that is
+/// never matched (a behavior per actor was 144 B). Anything else, exit
+/// messages included, goes the usual way.
 template <class Kind>
-class host_actor final : public caf::event_based_actor {
+class host_actor final : public caf::scheduled_actor,
+                         public caf::dynamically_typed_actor_base {
 public:
-  host_actor(caf::actor_config& cfg, directory<Kind>* dir,
-             std::shared_ptr<host_core<Kind>> core)
-    : caf::event_based_actor(cfg), dir(dir), core(std::move(core)) {}
+  using signatures = caf::none_t;
+  using behavior_type = caf::behavior;
+
+  host_actor(caf::actor_config& cfg, directory<Kind>* dir, std::string id)
+    : caf::scheduled_actor(cfg), dir(dir), core(std::move(id)) {}
 
   const char* name() const override {
     return "ordo.host";
   }
 
+  void initialize() override;
   caf::invoke_message_result consume(caf::mailbox_element& x) override;
 
   directory<Kind>* const dir;
-  const std::shared_ptr<host_core<Kind>> core;
-
-protected:
-  caf::behavior make_behavior() override;
+  host_core<Kind> core;
 };
 
 /// What a turn leaves for after its commit; runs on the commit thread.
@@ -249,12 +257,13 @@ public:
     }
     auto i = sh.map.find(id);
     if (i == sh.map.end()) {
-      auto core = std::make_shared<host_core<Kind>>(id);
-      auto handle = sys_.spawn<host_actor<Kind>, caf::lazy_init>(this, core);
-      // The key views the id the core holds as long as the entry.
-      std::string_view key{core->id};
-      i = sh.map.emplace(key, entry{std::move(handle), 0, std::move(core), {}})
-            .first;
+      auto handle = sys_.spawn<host_actor<Kind>, caf::lazy_init>(this, id);
+      auto* host = static_cast<host_actor<Kind>*>(
+        caf::actor_cast<caf::abstract_actor*>(handle));
+      // The key views the id the host holds as long as the entry (and its
+      // handle, which keeps the host object).
+      std::string_view key{host->core.id};
+      i = sh.map.emplace(key, entry{std::move(handle), host, 0, {}}).first;
       activations_.fetch_add(1, std::memory_order_relaxed);
     }
     auto& e = i->second;
@@ -278,7 +287,7 @@ public:
       return -1;
     }
     return static_cast<std::int64_t>(i->second.sent
-                                     - i->second.core->received.load());
+                                     - i->second.host->core.received.load());
   }
 
   std::uint64_t mailbox_depth() override {
@@ -286,7 +295,7 @@ public:
     for (auto& sh : shards_) {
       std::lock_guard<std::mutex> guard{sh.mu};
       for (auto& [id, e] : sh.map) {
-        n += e.sent - e.core->received.load(std::memory_order_relaxed);
+        n += e.sent - e.host->core.received.load(std::memory_order_relaxed);
       }
     }
     return n;
@@ -373,8 +382,9 @@ public:
 private:
   struct entry {
     caf::actor handle;
+    /// The object `handle` names (kept alive by it).
+    host_actor<Kind>* host;
     std::uint64_t sent = 0;
-    std::shared_ptr<host_core<Kind>> core;
     std::chrono::steady_clock::time_point last_sent;
   };
   struct shard {
@@ -420,7 +430,8 @@ private:
       std::lock_guard<std::mutex> guard{sh.mu};
       for (auto& [id, e] : sh.map) {
         if (idle_since(e, now)
-            && e.sent == e.core->received.load(std::memory_order_relaxed)) {
+            && e.sent
+                 == e.host->core.received.load(std::memory_order_relaxed)) {
           caf::anon_send(e.handle, idle_atom::value);
         }
       }

@@ -6,10 +6,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
 namespace ordo::test {
+
+namespace {
+
+/// The last `n` bytes of the file at `path` (what a child said on stderr
+/// before it died), or "" if there is none.
+std::string tail_of(const std::string& path, std::size_t n = 2000) {
+  std::ifstream in{path, std::ios::binary};
+  std::stringstream all;
+  all << in.rdbuf();
+  auto s = all.str();
+  return s.size() > n ? s.substr(s.size() - n) : s;
+}
+
+} // namespace
 
 server_process::server_process(const std::string& binary,
                                std::vector<std::string> args,
@@ -61,8 +77,9 @@ server_process::server_process(const std::string& binary,
     if (left <= 0) {
       ::close(out[0]);
       kill_and_wait(SIGKILL);
-      throw std::runtime_error("ordo " + subcommand
-                               + " did not report ready; stdout: " + seen);
+      throw std::runtime_error(
+        "ordo " + subcommand + " did not report ready; stdout: " + seen
+        + "; its log " + log_path + " ends: " + tail_of(log_path));
     }
     pollfd p{out[0], POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left)) <= 0) {
@@ -73,8 +90,9 @@ server_process::server_process(const std::string& binary,
     if (n <= 0) {
       ::close(out[0]);
       kill_and_wait(SIGKILL);
-      throw std::runtime_error("ordo " + subcommand
-                               + " exited before ready; stdout: " + seen);
+      throw std::runtime_error(
+        "ordo " + subcommand + " exited before ready; stdout: " + seen
+        + "; its log " + log_path + " ends: " + tail_of(log_path));
     }
     seen.append(buf, static_cast<std::size_t>(n));
     auto at = seen.find(marker);
