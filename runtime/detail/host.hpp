@@ -116,12 +116,8 @@ struct host_core {
   /// Turns submitted to the store.
   std::uint64_t submitted = 0;
   /// Callers whose reply a turn deferred; no vector while there are none
-  /// (most hosts, most of the time).
+  /// (most hosts, most of the time: a turn that answers the last resets it).
   actors::boxed<std::vector<waiter>> deferred;
-
-  bool has_deferred() const noexcept {
-    return deferred && !deferred->empty();
-  }
 };
 
 /// The CAF actor of one host: a scheduled_actor without event_based_actor's

@@ -34,8 +34,7 @@ caf::invoke_message_result host_actor<Kind>::consume(caf::mailbox_element& x) {
 template <class Kind>
 void directory<Kind>::idle(host_actor<Kind>* self, directory* dir) {
   auto& st = self->core;
-  if (!Kind::busy(st.s) && !st.has_deferred()
-      && st.durable.load() == st.submitted
+  if (!Kind::busy(st.s) && !st.deferred && st.durable.load() == st.submitted
       && dir->try_passivate(st.id, st.received.load(), self->address())) {
     self->quit();
   }

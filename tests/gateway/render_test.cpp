@@ -21,7 +21,7 @@ order::state sample_order() {
   o.created_at = 1795342530123;
   o.updated_at = 1795342530123;
   o.pay_deadline = 1795342530123 + 15 * 60 * 1000;
-  o.fingerprint = ordo::actors::order::fingerprint_hash("f");
+  o.fingerprint = order::fingerprint_hash("f");
   o.token = 9;
   return o;
 }

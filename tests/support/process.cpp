@@ -70,6 +70,11 @@ server_process::server_process(const std::string& binary,
   std::string seen;
   auto until = std::chrono::steady_clock::now() + ready_within;
   const std::string& marker = ready_marker;
+  auto not_ready = [&](const char* what) {
+    return std::runtime_error("ordo " + subcommand + " " + what
+                              + "; stdout: " + seen + "; its log " + log_path
+                              + " ends: " + tail_of(log_path));
+  };
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                   until - std::chrono::steady_clock::now())
@@ -77,9 +82,7 @@ server_process::server_process(const std::string& binary,
     if (left <= 0) {
       ::close(out[0]);
       kill_and_wait(SIGKILL);
-      throw std::runtime_error(
-        "ordo " + subcommand + " did not report ready; stdout: " + seen
-        + "; its log " + log_path + " ends: " + tail_of(log_path));
+      throw not_ready("did not report ready");
     }
     pollfd p{out[0], POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left)) <= 0) {
@@ -90,9 +93,7 @@ server_process::server_process(const std::string& binary,
     if (n <= 0) {
       ::close(out[0]);
       kill_and_wait(SIGKILL);
-      throw std::runtime_error(
-        "ordo " + subcommand + " exited before ready; stdout: " + seen
-        + "; its log " + log_path + " ends: " + tail_of(log_path));
+      throw not_ready("exited before ready");
     }
     seen.append(buf, static_cast<std::size_t>(n));
     auto at = seen.find(marker);
