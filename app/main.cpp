@@ -93,6 +93,9 @@ int serve(const ordo::app::serve_config& cfg) {
   while (!node->ready() && sig == 0) {
     sig = wait_signal(signals, 10);
   }
+  if (mesh && sig == 0) {
+    mesh->announce_ready();
+  }
   std::unique_ptr<ordo::gateway::server> server;
   if (sig == 0) {
     server = ordo::gateway::server::start(http_opts, *node, &err);

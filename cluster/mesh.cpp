@@ -100,6 +100,7 @@ using answer_atom = caf::atom_constant<caf::atom("o_answer")>;
 using msg_atom = caf::atom_constant<caf::atom("o_msg")>;
 using ack_atom = caf::atom_constant<caf::atom("o_ack")>;
 using watch_atom = caf::atom_constant<caf::atom("o_watch")>;
+using ready_atom = caf::atom_constant<caf::atom("o_ready")>;
 
 actors::millis steady_ms() {
   using namespace std::chrono;
@@ -311,6 +312,21 @@ public:
   void on_peer_up(peer_up_handler h) override {
     std::lock_guard<std::mutex> lk(mu_);
     peer_up_ = std::move(h);
+  }
+
+  void announce_ready() override {
+    std::vector<caf::actor> to;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      for (auto& [id, p] : peers_) {
+        if (p.proxy) {
+          to.push_back(p.proxy);
+        }
+      }
+    }
+    for (auto& proxy : to) {
+      post(proxy, caf::make_message(ready_atom::value, opts_.map->self()));
+    }
   }
 
   void forward(const std::string& node, http_call call,
@@ -617,7 +633,33 @@ private:
       [self](watch_atom, const caf::actor& proxy) {
         self->monitor(proxy);
       },
+      [m](ready_atom, const std::string& from) {
+        m->peer_ready(from);
+      },
     };
+  }
+
+  /// Peer `from` says it serves now: what waits for it goes at once (it may
+  /// have been refused with "node starting" since it connected). Not yet
+  /// connected to it: connect now, and the connection tells the node.
+  void peer_ready(const std::string& from) {
+    peer_up_handler up;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      auto i = peers_.find(from);
+      if (i == peers_.end()) {
+        return;
+      }
+      if (!i->second.proxy) {
+        i->second.next_try = 0;
+        cv_.notify_all();
+        return;
+      }
+      up = peer_up_;
+    }
+    if (up) {
+      up(from);
+    }
   }
 
   /// The handshake's verdict on a caller: "" accepts it.

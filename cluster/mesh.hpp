@@ -117,6 +117,11 @@ public:
   virtual void serve_http(http_handler h) = 0;
   virtual void serve_messages(message_handler h) = 0;
   virtual void on_peer_up(peer_up_handler h) = 0;
+  /// Tells every connected peer that this node serves now, so that what
+  /// they hold for it is sent at once rather than after the backoff its
+  /// "node starting" answers caused. Peers that connect later are not
+  /// told: their first sends find it serving.
+  virtual void announce_ready() = 0;
 
   /// Sends `call` to `node` and answers with its reply, or unavailable.
   virtual void forward(const std::string& node, http_call call,
