@@ -61,6 +61,7 @@ struct serve_flags {
   std::uint32_t cluster_port = 0;
   std::string peers;
   std::uint32_t partitions = 64;
+  std::string min_free_disk = "256MiB";
 };
 
 /// The raw flag values of `ordo sandbox-provider`.
@@ -195,6 +196,14 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
   }
   node.data_dir = f.data;
   node.sync = f.durability == "sync";
+  auto min_free = parse_size_bytes(f.min_free_disk);
+  if (!min_free) {
+    throw CLI::ValidationError(
+      "--min-free-disk",
+      "invalid size '" + f.min_free_disk
+        + "': use 0 (no guard) or an integer and a unit, e.g. 64MiB, 1GiB");
+  }
+  node.min_free_disk = *min_free;
   node.payment_timeout = duration_flag("--payment-timeout", f.payment_timeout);
   node.reservation_ttl = duration_flag("--reservation-ttl", f.reservation_ttl);
   node.passivate_after = duration_flag("--passivate-after", f.passivate_after);
@@ -431,6 +440,13 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     ->add_option("--passivate-after", f.passivate_after,
                  "Idle order actors leave memory after this")
     ->type_name("D")
+    ->capture_default_str();
+  serve
+    ->add_option("--min-free-disk", f.min_free_disk,
+                 "Refuse writes (503) while the data directory's disk has "
+                 "less free space than this; they resume by themselves (0 = "
+                 "no guard)")
+    ->type_name("SIZE")
     ->capture_default_str();
   serve
     ->add_option("--durability", f.durability,

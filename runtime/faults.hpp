@@ -25,6 +25,10 @@
 //   store.after_commit   [crash delay]             storage commit thread,
 //       after the WAL write, before the batches' callbacks: a crash here
 //       leaves data durable that nobody was told about.
+//   store.disk_low       [error]                   storage commit thread,
+//       where the free-space guard (--min-free-disk) looks at the disk.
+//       error: the disk counts as nearly full: the group fails (nothing is
+//       written), /readyz says why, and the next group looks again.
 //   gateway.before_reply [crash error delay drop]  just before an HTTP reply
 //       is written. error: 500 internal instead of the reply; drop: the
 //       connection is closed without an answer; delay: an Asio timer, the

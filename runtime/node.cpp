@@ -145,7 +145,8 @@ public:
     storage::store_options so;
     so.path = opts_.data_dir;
     so.sync = opts_.sync;
-    so.fault = storage_fault_hook();
+    so.min_free_bytes = opts_.min_free_disk;
+    so.fault = opts_.store_fault ? opts_.store_fault : storage_fault_hook();
     db_ = storage::store::open(so, err);
     if (!db_ || !check_partitions(err)) {
       return false;
@@ -168,6 +169,7 @@ public:
     env_.targets = &router_;
     env_.passivate_after = std::chrono::milliseconds{opts_.passivate_after};
     env_.metrics = &metrics_;
+    env_.touched = opts_.audit_interval > 0 ? &touched_ : nullptr;
     env_.journal_keep = opts_.journal_keep;
 
     auto& cfg = caf_config_;
@@ -229,6 +231,8 @@ public:
     timers_->start();
     audit_options ao;
     ao.interval = opts_.audit_interval;
+    ao.touched = opts_.audit_interval > 0 ? &touched_ : nullptr;
+    ao.sweep = opts_.audit_sweep;
     ao.alert_webhook = opts_.alert_webhook;
     ao.rules.commission_ppm = opts_.commission_ppm;
     audit_ = audit_service::start(*db_, *relay_, router_, *time_, metrics_,
@@ -620,6 +624,13 @@ public:
     auto c = db_->stats();
     s.commits = c.commits;
     s.batches = c.batches;
+    s.batches_failed = c.failed;
+    s.commit_queue = c.queued;
+    s.actors_recovered = metrics_.get("recovered");
+    auto h = db_->health();
+    s.writable = h.writable;
+    s.disk_free_bytes = h.free_bytes;
+    s.writes_refused = h.refused;
     s.commit_group_sizes = c.group_sizes;
     s.wal_sync_seconds = c.sync_seconds;
     s.refund_anomalies = metrics_.get("refund_anomaly");
@@ -630,6 +641,7 @@ public:
     s.dispatch_suppressed = metrics_.get("dispatch_suppressed");
     s.dispatch_recalled = metrics_.get("dispatch_recalled");
     s.audit_runs = metrics_.get("audit_runs");
+    s.audit_orders_read = metrics_.get("audit_orders_read");
     s.audit_violations = metrics_.get("audit_violations");
     s.audit_heals = metrics_.get("audit_heals");
     s.refunds_reissued = metrics_.get("refund_reissued");
@@ -652,6 +664,10 @@ public:
 
   bool ready() const override {
     return ready_.load();
+  }
+
+  storage::write_health storage_health() const override {
+    return db_->health();
   }
 
   void stop() override {
@@ -798,6 +814,7 @@ private:
   std::unique_ptr<http_provider> provider_;   ///< with --payment-provider
   std::unique_ptr<sms_sink> sms_;
   std::unique_ptr<audit_service> audit_;
+  touched_orders touched_;
   services env_;
   /// The actor system keeps a reference to its config: it lives as long.
   caf::actor_system_config caf_config_;

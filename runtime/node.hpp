@@ -37,6 +37,9 @@ using callback = std::function<void(actors::result<T>)>;
 struct node_options {
   /// RocksDB directory. Default: ./data
   std::string data_dir = "./data";
+  /// Writes are refused (503) while the data directory's file system has
+  /// fewer free bytes; 0 = no guard. Default: 256 MiB (--min-free-disk).
+  std::uint64_t min_free_disk = 256ULL << 20;
   /// fsync before acknowledging. Default: true (--durability sync).
   bool sync = true;
   /// Unpaid orders auto-cancel after this. Default: 15 min.
@@ -83,6 +86,9 @@ struct node_options {
   /// Between scheduled audits (rule 13); 0 = only on request.
   /// Default: 5 min.
   actors::millis audit_interval = 5 * 60'000;
+  /// Unchanged orders each scheduled audit re-reads besides those written
+  /// since the last one (see runtime/detail/audit.hpp). Default: 20,000.
+  std::size_t audit_sweep = 20'000;
   /// Where audit reports with violations are POSTed ("http://HOST:PORT/
   /// PATH"); empty = log and metrics only. Default: "".
   std::string alert_webhook;
@@ -109,6 +115,10 @@ struct node_options {
   /// owned, must outlive the node. nullptr = every actor is on this node.
   /// Default: nullptr.
   remote* cluster = nullptr;
+  /// The storage fault hook (storage::store_options::fault); empty = the
+  /// process's fault registry (--faults). For a test that must fail one
+  /// particular commit. Default: empty.
+  std::function<bool(const char* point)> store_fault;
 };
 
 /// Why the user's rate limiter refused a create (rule 10).
@@ -257,6 +267,12 @@ struct node_stats {
   actors::millis outbox_oldest_ms = 0; ///< age of the oldest pending
   std::uint64_t commits = 0;           ///< group commits (WAL writes)
   std::uint64_t batches = 0;           ///< actor turns committed
+  std::uint64_t batches_failed = 0;    ///< turns whose batch failed
+  std::uint64_t commit_queue = 0;      ///< batches waiting to be written
+  std::uint64_t actors_recovered = 0;  ///< reloaded after a failed batch
+  bool writable = true;                ///< the store takes writes
+  std::uint64_t disk_free_bytes = 0;   ///< at the guard's last look
+  std::uint64_t writes_refused = 0;    ///< batches refused for low disk
   std::uint64_t refund_anomalies = 0;  ///< payments refunded automatically
   std::uint64_t payment_calls = 0;     ///< HTTP calls to --payment-provider
   std::uint64_t payment_failures = 0;  ///< of which non-2xx, errors, timeouts
@@ -267,12 +283,13 @@ struct node_stats {
   std::uint64_t dispatch_suppressed = 0;
   std::uint64_t dispatch_recalled = 0;
   std::uint64_t audit_runs = 0;
-  std::uint64_t audit_violations = 0; ///< found, all runs (healed included)
-  std::uint64_t audit_heals = 0;      ///< heal messages sent
-  std::uint64_t refunds_reissued = 0; ///< by an audit heal
-  std::uint64_t rate_limited = 0;     ///< creates refused with 429
-  std::uint64_t captcha_issued = 0;   ///< challenges put to users
-  std::uint64_t captcha_failed = 0;   ///< wrong or stale answers
+  std::uint64_t audit_orders_read = 0; ///< stored orders the audits read
+  std::uint64_t audit_violations = 0;  ///< found, all runs (healed included)
+  std::uint64_t audit_heals = 0;       ///< heal messages sent
+  std::uint64_t refunds_reissued = 0;  ///< by an audit heal
+  std::uint64_t rate_limited = 0;      ///< creates refused with 429
+  std::uint64_t captcha_issued = 0;    ///< challenges put to users
+  std::uint64_t captcha_failed = 0;    ///< wrong or stale answers
   std::uint64_t captcha_solved = 0;
   std::uint64_t manual_interventions = 0;     ///< split orders a human must end
   storage::histogram_data commit_group_sizes; ///< batches per group commit
@@ -402,6 +419,10 @@ public:
 
   /// True once start-up (timer re-arm, outbox scan) is complete.
   virtual bool ready() const = 0;
+
+  /// Whether the store takes writes now (the free-space guard, a failed
+  /// write), and why not.
+  virtual storage::write_health storage_health() const = 0;
 
   /// Stops accepting work, drains commits, stops the actor system. Idempotent.
   virtual void stop() = 0;

@@ -72,6 +72,18 @@ struct write_op {
 /// of the same group commit.
 class batch {
 public:
+  /// Written only if `still_valid()` holds when the commit thread takes the
+  /// batch into a group; otherwise the batch fails with an error and
+  /// writes nothing. Asked on the commit thread after every earlier batch's
+  /// callback ran, so a writer whose earlier batch failed can refuse the
+  /// batches it built on it. Must not block. Default: always valid.
+  void only_if(std::function<bool()> still_valid) {
+    still_valid_ = std::move(still_valid);
+  }
+  bool still_valid() const {
+    return !still_valid_ || still_valid_();
+  }
+
   void put(cf family, std::string key, std::string value) {
     ops_.push_back({family, std::move(key), std::move(value)});
   }
@@ -90,6 +102,7 @@ public:
 
 private:
   std::vector<write_op> ops_;
+  std::function<bool()> still_valid_;
 };
 
 struct store_options {
@@ -102,9 +115,17 @@ struct store_options {
   bool read_only = false;
   /// Most batches merged into one group commit. Default: 4096.
   std::size_t max_group = 4096;
+  /// The free-space guard: while the file system holding `path` has fewer
+  /// free bytes than this, every batch fails (writing nothing), so RocksDB
+  /// never meets a full disk mid-write (it aborts or stops for good then).
+  /// Writes resume by themselves once space returns. 0 = no guard.
+  /// Default: 0.
+  std::uint64_t min_free_bytes = 0;
   /// Failure injection (the runtime binds it to its fault registry). Called
   /// on the commit thread with "store.before_commit" before a group commit
-  /// is written, and with "store.after_commit" after its WAL write and
+  /// is written, with "store.disk_low" where the free-space guard looks at
+  /// the disk (true: as if it were below min_free_bytes), and with
+  /// "store.after_commit" after its WAL write and
   /// before its callbacks run. True from "store.before_commit" fails every
   /// batch of the group with an error, as a write error does, but writes
   /// nothing and leaves the store usable (nothing reached the WAL, so there
@@ -130,12 +151,27 @@ struct histogram_data {
 struct commit_stats {
   std::uint64_t commits = 0;     ///< group commits (WAL writes)
   std::uint64_t batches = 0;     ///< batches committed
+  std::uint64_t failed = 0;      ///< batches that failed (nothing written)
+  std::uint64_t queued = 0;      ///< batches waiting for the commit thread
   std::uint64_t sync_micros = 0; ///< total time inside the WAL write
   /// Batches merged per successful group commit (one observation each).
   histogram_data group_sizes;
   /// Seconds inside the WAL write (with its fsync when `sync` is set), per
   /// successful group commit.
   histogram_data sync_seconds;
+};
+
+/// Whether the store takes writes now.
+struct write_health {
+  /// False while batches are refused: low disk (then resuming by itself)
+  /// or a failed write (for good: restart the node).
+  bool writable = true;
+  /// Why not, for /readyz and the logs; "" while writable.
+  std::string reason;
+  /// Free bytes where the data lives, at the last look (0 = not looked).
+  std::uint64_t free_bytes = 0;
+  /// Batches refused for low disk since open.
+  std::uint64_t refused = 0;
 };
 
 class store {
@@ -176,6 +212,12 @@ public:
     = 0;
 
   virtual commit_stats stats() const = 0;
+
+  /// Whether writes are taken now, and why not. Default: always (a store
+  /// without a guard).
+  virtual write_health health() const {
+    return {};
+  }
 
   /// Flushes queued commits, stops the commit thread, closes the database.
   /// Idempotent; the destructor calls it.

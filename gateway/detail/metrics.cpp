@@ -173,6 +173,29 @@ std::string prometheus_text(const runtime::node_stats& s) {
             "Group commits (one WAL write each).", d(s.commits))
     .metric("ordo_batches_total", "counter", "Actor turns committed.",
             d(s.batches))
+    .metric("ordo_batches_failed_total", "counter",
+            "Actor turns whose batch failed or was dropped (nothing written).",
+            d(s.batches_failed))
+    .metric("ordo_commit_queue", "gauge",
+            "Batches waiting for the commit thread.", d(s.commit_queue))
+    .metric("ordo_storage_writable", "gauge",
+            "1 while the store takes writes; 0 while it refuses them (low "
+            "disk: see /readyz).",
+            s.writable ? 1.0 : 0.0)
+    .metric("ordo_disk_free_bytes", "gauge",
+            "Free space where the data lives, at the guard's last look.",
+            d(s.disk_free_bytes))
+    .metric("ordo_writes_refused_total", "counter",
+            "Batches refused by the free-space guard (--min-free-disk).",
+            d(s.writes_refused))
+    .metric("ordo_audit_orders_read_total", "counter",
+            "Stored orders the audits read (a scheduled run reads those "
+            "written since the last one and a slice of a sweep).",
+            d(s.audit_orders_read))
+    .metric("ordo_actors_recovered_total", "counter",
+            "Actors that dropped their state after a failed batch and "
+            "reloaded it.",
+            d(s.actors_recovered))
     .metric("ordo_outbox_backlog", "gauge",
             "Outbox messages not yet acknowledged.", d(s.outbox_backlog))
     .metric("ordo_outbox_oldest_seconds", "gauge",

@@ -211,9 +211,14 @@ router make_router(api_config cfg) {
   r.add(verb::get, "/readyz",
         [&node](const request&, const params&, const respond_fn& respond) {
           bool ready = node.ready();
-          respond([ready]() -> reply {
+          auto health = node.storage_health();
+          respond([ready, health]() -> reply {
             if (!ready) {
               throw api_error(actors::errc::unavailable, "starting up");
+            }
+            if (!health.writable) {
+              throw api_error(actors::errc::unavailable,
+                              "not taking writes: " + health.reason);
             }
             return ok_json({{"status", "ready"}});
           });

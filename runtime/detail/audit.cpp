@@ -68,6 +68,31 @@ void each_snapshot(storage::store& db, Fn each) {
           });
 }
 
+/// The next `scope.sweep` order ids after `*scope.cursor`, to `each`;
+/// the cursor wraps to the start after the last order.
+template <class Fn>
+void sweep_orders(storage::store& db, const order_scope& scope, Fn each) {
+  if (scope.cursor == nullptr || scope.sweep == 0) {
+    return;
+  }
+  std::string prefix = std::string{order_kind::name} + "/";
+  std::string from = scope.cursor->empty() ? prefix : *scope.cursor + '\0';
+  std::size_t n = 0;
+  std::string last;
+  db.scan_from(storage::cf::actors, prefix, from,
+               [&](std::string_view key, std::string_view) {
+                 std::string kind, id, suffix;
+                 if (storage::keys::split_owned(key, &kind, &id, &suffix)
+                     && kind == order_kind::name && suffix.empty()) {
+                   each(id);
+                   ++n;
+                 }
+                 last = key;
+                 return n < scope.sweep;
+               });
+  *scope.cursor = n < scope.sweep ? std::string{} : last;
+}
+
 template <class Kind, class Map>
 void load_snapshots(storage::store& db, Map& out) {
   each_snapshot<Kind>(db, [&](const std::string& id, auto st) {
@@ -175,7 +200,7 @@ void audit_service::run() {
     std::deque<done_fn> waiting;
     waiting.swap(requests_);
     lock.unlock();
-    auto r = audit_once();
+    auto r = audit_once(waiting.empty());
     for (auto& done : waiting) {
       done(r);
     }
@@ -186,8 +211,9 @@ void audit_service::run() {
   }
 }
 
-void load_state(storage::store& db, snapshot& s,
-                const actors::auditor::config& rules) {
+std::size_t load_state(storage::store& db, snapshot& s,
+                       const actors::auditor::config& rules,
+                       const order_scope* scope) {
   load_all<sku_kind>(db, s.skus);
   load_snapshots<coupon_kind>(db, s.coupons);
   load_all<affiliate_kind>(db, s.affiliates);
@@ -199,16 +225,44 @@ void load_state(storage::store& db, snapshot& s,
   // Orders last, streamed: only those the others name or whose own checks
   // find something stay (see auditor.hpp), not a million of them.
   auto named = actors::auditor::orders_named(s);
-  each_snapshot<order_kind>(
-    db, [&](const std::string& id, actors::order::state o) {
-      if (named.count(id) > 0
-          || actors::auditor::order_matters(s, rules, id, o)) {
-        s.orders.emplace(id, std::move(o));
-      }
-    });
+  std::size_t read = 0;
+  auto keep = [&](const std::string& id, actors::order::state o) {
+    ++read;
+    if (named.count(id) > 0
+        || actors::auditor::order_matters(s, rules, id, o)) {
+      s.orders.emplace(id, std::move(o));
+    }
+  };
+  if (scope == nullptr) {
+    each_snapshot<order_kind>(db, keep);
+    return read;
+  }
+  auto read_one = [&](const std::string& id) {
+    if (s.orders.count(id) > 0) {
+      return;
+    }
+    auto v
+      = db.get(storage::cf::actors, storage::keys::owner(order_kind::name, id));
+    auto j = v ? storage::codec::unpack(*v) : nlohmann::json{};
+    if (v && !j.is_discarded()) {
+      actors::order::state o;
+      j.get_to(o);
+      keep(id, std::move(o));
+    }
+  };
+  for (const auto& id : named) {
+    read_one(id);
+  }
+  if (scope->ids != nullptr) {
+    for (const auto& id : *scope->ids) {
+      read_one(id);
+    }
+  }
+  sweep_orders(db, *scope, read_one);
+  return read;
 }
 
-snapshot audit_service::take_snapshot() {
+snapshot audit_service::take_snapshot(bool scheduled) {
   snapshot s;
   auto settling = [this](snapshot& into) {
     for (const auto& from : outbox_.senders()) {
@@ -224,7 +278,17 @@ snapshot audit_service::take_snapshot() {
       return peers->elsewhere(a).has_value();
     };
   }
-  load_state(db_, s, opts_.rules);
+  std::size_t read = 0;
+  auto touched = scheduled && opts_.touched != nullptr
+                   ? opts_.touched->take()
+                   : touched_orders::taken{{}, true};
+  if (touched.all) {
+    read = load_state(db_, s, opts_.rules);
+  } else {
+    order_scope scope{&touched.ids, &sweep_cursor_, opts_.sweep};
+    read = load_state(db_, s, opts_.rules, &scope);
+  }
+  metrics_.add("audit_orders_read", read);
   settling(s);
   auto f = outbox_.stats();
   s.oldest_outbox_ms = f.oldest_ms;
@@ -232,13 +296,17 @@ snapshot audit_service::take_snapshot() {
   return s;
 }
 
-report audit_service::audit_once() {
+report audit_service::audit_once(bool scheduled) {
   report r;
   try {
-    r = actors::auditor::audit(take_snapshot(), opts_.rules);
+    r = actors::auditor::audit(take_snapshot(scheduled), opts_.rules);
   } catch (const std::exception& e) {
     r.violations.push_back({"audit_failed", "storage",
                             std::string{"cannot audit: "} + e.what(), false});
+  }
+  if (auto h = db_.health(); !h.writable) {
+    r.violations.push_back({"storage_writable", "storage",
+                            "writes are refused: " + h.reason, false});
   }
   auto run = ++runs_;
   for (std::size_t i = 0; i < r.heals.size(); ++i) {

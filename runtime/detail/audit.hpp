@@ -8,19 +8,25 @@
 // report to an alert webhook. Runs on its own thread: every `interval`, and
 // on request.
 //
-// Cost: a run reads every stored order, SKU, coupon and affiliate into
-// memory; fine for an on-demand audit and a schedule of minutes, not for a
-// tight loop.
+// Cost: a run reads every stored SKU, coupon and affiliate. An on-demand
+// run reads every stored order too; a scheduled one only the orders written
+// since the last run (`touched_orders`), those the other kinds name, and a
+// slice of a sweep that walks all orders over many runs, so its cost follows
+// what changed, not the history. (An unchanged order can still turn bad
+// through time or another actor; the sweep finds it within
+// orders / sweep runs.) The first scheduled run after start-up reads all.
 //
 // Threading: thread-safe; audits run one at a time on the internal thread.
 
 #include <condition_variable>
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 
 #include "actors/auditor.hpp"
 #include "runtime/clock.hpp"
@@ -28,6 +34,7 @@
 #include "runtime/detail/http_post.hpp"
 #include "runtime/detail/relay.hpp"
 #include "runtime/detail/sink.hpp"
+#include "runtime/detail/touched.hpp"
 
 namespace ordo::storage {
 class store;
@@ -35,9 +42,24 @@ class store;
 
 namespace ordo::runtime::detail {
 
+/// Which orders a run reads besides those the other kinds name: every one
+/// (no scope), or `ids` and the next `sweep` after `cursor`.
+struct order_scope {
+  const std::unordered_set<std::string>* ids = nullptr;
+  /// The last order key the sweep read ("" = start over); advanced.
+  std::string* cursor = nullptr;
+  std::size_t sweep = 0;
+};
+
 struct audit_options {
   /// Between scheduled runs; 0 = only on request. Default: 5 min.
   actors::millis interval = 5 * 60'000;
+  /// Orders written since the last run, fed by the order hosts; nullptr =
+  /// every scheduled run reads every order. Not owned.
+  touched_orders* touched = nullptr;
+  /// Unchanged orders a scheduled run re-reads, walking all over many runs.
+  /// Default: 20,000.
+  std::size_t sweep = 20'000;
   actors::auditor::config rules;
   /// "http://HOST:PORT/PATH" to POST reports with violations to; "" = none.
   std::string alert_webhook;
@@ -46,9 +68,11 @@ struct audit_options {
 /// Loads every stored SKU, coupon, affiliate and technicians pool into `s`,
 /// and of the orders those the audit under `rules` needs (see auditor.hpp):
 /// `s.now`, `s.elsewhere` and the actors known to be settling so far are
-/// the caller's, set before.
-void load_state(storage::store& db, actors::auditor::snapshot& s,
-                const actors::auditor::config& rules);
+/// the caller's, set before. With `scope`, of the orders only those it
+/// names are read (see order_scope). Returns the number of orders read.
+std::size_t load_state(storage::store& db, actors::auditor::snapshot& s,
+                       const actors::auditor::config& rules,
+                       const order_scope* scope = nullptr);
 
 class audit_service {
 public:
@@ -75,8 +99,9 @@ private:
                 std::unique_ptr<http_poster> webhook);
 
   void run();
-  actors::auditor::report audit_once();
-  actors::auditor::snapshot take_snapshot();
+  /// `scheduled`: an incremental run (see the top of this file).
+  actors::auditor::report audit_once(bool scheduled);
+  actors::auditor::snapshot take_snapshot(bool scheduled);
   void alert(const actors::auditor::report& r);
 
   // Constant after construction.
@@ -94,6 +119,8 @@ private:
   std::deque<done_fn> requests_;
   bool stopping_ = false;
   std::uint64_t runs_ = 0; ///< names heal messages uniquely
+  /// Where the scheduled runs' sweep goes on (audit thread only).
+  std::string sweep_cursor_;
 
   std::thread thread_;
 };

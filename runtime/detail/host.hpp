@@ -11,6 +11,13 @@
 // previous batch is committing; callbacks still run in turn order because
 // the store commits in order.
 //
+// A failed batch is never built upon. Each batch is written only while its
+// host's epoch (the incarnation of its in-memory state) has seen no failed
+// batch; so when turn N's batch fails, every later batch computed on N's
+// state fails too, writing nothing, and their callers are answered
+// `unavailable`. The host then answers its deferred callers `unavailable`,
+// drops its in-memory state and reloads it from storage, in a new epoch.
+//
 // Virtual actors: every message reaches a host through its `directory`,
 // which counts what it sent. A sweep of the directory (every quarter of
 // `passivate_after`) tells each host sent nothing for that long that it is
@@ -43,6 +50,7 @@
 #include "runtime/detail/relay.hpp"
 #include "runtime/detail/sink.hpp"
 #include "runtime/detail/timers.hpp"
+#include "runtime/detail/touched.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
 
@@ -57,6 +65,8 @@ struct services {
   const router* targets = nullptr;
   std::chrono::milliseconds passivate_after{60'000};
   counters* metrics = nullptr;
+  /// Told the id of every order whose turn committed (for the audit).
+  touched_orders* touched = nullptr;
   /// Journal entries kept per actor.
   std::uint32_t journal_keep = 100;
 };
@@ -105,14 +115,19 @@ struct host_core {
   /// Mails received from the directory (the mailbox size is what it sent
   /// minus this).
   std::atomic<std::uint64_t> received{0};
-  /// Turns known durable.
-  std::atomic<std::uint64_t> durable{0};
+  /// Turns settled: durable, or failed (then `failed_epoch` says so).
+  std::atomic<std::uint64_t> settled{0};
+  /// The epoch in which a batch failed (0: none); written on the commit
+  /// thread, which drops every later batch of that epoch.
+  std::atomic<std::uint32_t> failed_epoch{0};
 
   // The rest: the host's own.
-  state_type s;
+  /// Incarnation of `s`: bumped when `s` is dropped after a failed batch.
+  std::uint32_t epoch = 1;
   bool loaded = false;
   /// The stored snapshot could not be read: every mail is refused.
   bool broken = false;
+  state_type s;
   /// Turns submitted to the store.
   std::uint64_t submitted = 0;
   /// Callers whose reply a turn deferred; no vector while there are none
@@ -164,8 +179,17 @@ struct aftermath {
   /// The dedupe key the turn consumes (empty: none); in flight until the
   /// batch is durable.
   std::string consumed;
+  /// A repeat answered while its original's batch was in flight: the key
+  /// that batch consumes, to find in storage before answering "duplicate"
+  /// (the original may have failed).
+  std::string repeat_of;
 
   void run(services& env) {
+    if (!repeat_of.empty()
+        && !env.db->get(storage::cf::dedupe, repeat_of).has_value()) {
+      fail("the first delivery of this message was not written");
+      return;
+    }
     // Outbox and timers first: whoever is answered may wait for them.
     env.outbox->enqueue(std::move(outbox));
     for (auto& t : timers) {
@@ -193,14 +217,20 @@ struct aftermath {
     }
   }
 
+  /// Answers every caller `unavailable`: nothing of the turn was written.
   void fail(const std::string& why) {
     for (auto& a : answers) {
       if (a.done) {
-        a.done(
-          {actors::error{actors::errc::internal, "storage: " + why}, {}, {}},
-          nullptr);
+        a.done(unwritten(why), nullptr);
       }
     }
+  }
+
+  static turn_reply unwritten(const std::string& why) {
+    return {actors::error{actors::errc::unavailable,
+                          why + "; nothing was acknowledged, retry"},
+            {},
+            {}};
   }
 };
 
@@ -312,16 +342,6 @@ public:
     sh.map.erase(i);
     passivations_.fetch_add(1, std::memory_order_relaxed);
     return true;
-  }
-
-  /// Forgets a failed host (its next mail activates a fresh one).
-  void evict(const std::string& id, const caf::actor_addr& who) {
-    auto& sh = shard_of(id);
-    std::lock_guard<std::mutex> guard{sh.mu};
-    auto i = sh.map.find(id);
-    if (i != sh.map.end() && i->second.handle.address() == who) {
-      sh.map.erase(i);
-    }
   }
 
   void shutdown() override {
@@ -451,8 +471,7 @@ private:
   static void idle(host_actor<Kind>* self, directory* dir);
   static void turn(host_actor<Kind>* self, directory* dir, mail<Kind>& m);
   static void load(host_actor<Kind>* self, directory* dir);
-  static bool consumed(host_actor<Kind>* self, directory* dir,
-                       const std::string& key);
+  static void recover(host_actor<Kind>* self, directory* dir);
   static void submit(host_actor<Kind>* self, directory* dir, storage::batch b,
                      aftermath<Kind> after);
 

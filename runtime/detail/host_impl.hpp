@@ -5,6 +5,28 @@
 
 namespace ordo::runtime::detail {
 
+// One line a second at most, with the count of those left out: a disk short
+// of space fails every actor's commit.
+inline void log_failed_commit(const char* kind, const std::string& id,
+                              const std::string& why) {
+  static std::atomic<std::int64_t> next_ms{0};
+  static std::atomic<std::uint64_t> unlogged{0};
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+               .count();
+  auto due = next_ms.load();
+  if (now < due || !next_ms.compare_exchange_strong(due, now + 1000)) {
+    unlogged.fetch_add(1);
+    return;
+  }
+  std::cerr << "ordo: commit failed for " << kind << "/" << id << ": " << why
+            << "; reloading its state";
+  if (auto n = unlogged.exchange(0)) {
+    std::cerr << " (and " << n << " more actors since the last such line)";
+  }
+  std::cerr << "\n";
+}
+
 template <class Kind>
 void host_actor<Kind>::initialize() {
   // What event_based_actor::initialize does, with a behavior shared by
@@ -31,10 +53,15 @@ caf::invoke_message_result host_actor<Kind>::consume(caf::mailbox_element& x) {
 }
 
 // From the directory's sweep; a busy host stays until a later sweep.
+// Also the nudge of a failed commit, so the host recovers without waiting
+// for its next mail.
 template <class Kind>
 void directory<Kind>::idle(host_actor<Kind>* self, directory* dir) {
   auto& st = self->core;
-  if (!Kind::busy(st.s) && !st.deferred && st.durable.load() == st.submitted
+  if (st.failed_epoch.load() == st.epoch) {
+    recover(self, dir);
+  }
+  if (!Kind::busy(st.s) && !st.deferred && st.settled.load() == st.submitted
       && dir->try_passivate(st.id, st.received.load(), self->address())) {
     self->quit();
   }
@@ -55,12 +82,29 @@ void directory<Kind>::load(host_actor<Kind>* self, directory* dir) {
   }
 }
 
+// A batch of this epoch failed, so `s` may hold what storage never got, and
+// the turns computed on it failed too: answer those still waiting, drop
+// `s` and read it back. The epoch's batches still queued are dropped by the
+// commit thread, so what is read is final for that epoch.
 template <class Kind>
-bool directory<Kind>::consumed(host_actor<Kind>* self, directory* dir,
-                               const std::string& key) {
+void directory<Kind>::recover(host_actor<Kind>* self, directory* dir) {
   auto& st = self->core;
-  return dir->consuming(st.id, key)
-         || dir->env_.db->get(storage::cf::dedupe, key).has_value();
+  if (st.deferred) {
+    for (auto& w : *st.deferred) {
+      if (w.done) {
+        w.done(aftermath<Kind>::unwritten("storage: a commit of this actor "
+                                          "failed"),
+               nullptr);
+      }
+    }
+    st.deferred.reset();
+  }
+  ++st.epoch;
+  st.broken = false;
+  if (st.loaded) {
+    load(self, dir);
+  }
+  dir->env_.metrics->add("recovered");
 }
 
 template <class Kind>
@@ -69,6 +113,9 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
   auto& st = self->core;
   auto& env = dir->env_;
   st.received.fetch_add(1);
+  if (st.failed_epoch.load() == st.epoch) {
+    recover(self, dir);
+  }
   if (!st.loaded) {
     load(self, dir);
   }
@@ -89,8 +136,14 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
   if (!m.dedupe_id.empty()) {
     dedupe_key = storage::keys::owned(Kind::name, st.id, m.dedupe_id);
   }
-  if (!dedupe_key.empty() && consumed(self, dir, dedupe_key)) {
+  bool in_flight = !dedupe_key.empty() && dir->consuming(st.id, dedupe_key);
+  if (in_flight
+      || (!dedupe_key.empty()
+          && env.db->get(storage::cf::dedupe, dedupe_key).has_value())) {
     // Already applied: answer once the original turn is surely durable.
+    if (in_flight) {
+      after.repeat_of = dedupe_key;
+    }
     after.answers.push_back(
       {std::move(m.done), {std::nullopt, "duplicate", {}}, m.want_state});
     if (m.want_state) {
@@ -196,31 +249,46 @@ void directory<Kind>::submit(host_actor<Kind>* self, directory* dir,
   auto& st = self->core;
   auto& env = dir->env_;
   auto seq = ++st.submitted;
-  if (b.empty() && st.durable.load() == seq - 1) {
+  // settled before failed_epoch: a failure stores them the other way round.
+  if (b.empty() && st.settled.load() == seq - 1
+      && st.failed_epoch.load() != st.epoch) {
     // Nothing to write and nothing in flight: answer now.
-    st.durable.store(seq);
+    st.settled.store(seq);
     after.run(env);
     return;
   }
   // `me` keeps the host object, and so `core`, alive.
   auto me = caf::actor_cast<caf::actor>(self);
   auto* core = &self->core;
-  env.db->commit(std::move(b), [after = std::move(after), core, seq, dir,
+  auto epoch = st.epoch;
+  b.only_if([core, epoch] {
+    return core->failed_epoch.load(std::memory_order_relaxed) != epoch;
+  });
+  env.db->commit(std::move(b), [after = std::move(after), core, seq, epoch, dir,
                                 me](const storage::status& s) mutable {
     if (!after.consumed.empty()) {
       // Durable now (then the store has it) or never written.
       dir->end_consuming(core->id, after.consumed);
     }
     if (s.ok()) {
-      core->durable.store(seq);
+      core->settled.store(seq);
+      if constexpr (std::is_same_v<Kind, order_kind>) {
+        if (dir->env_.touched != nullptr) {
+          dir->env_.touched->add(core->id);
+        }
+      }
       after.run(dir->env_);
       return;
     }
-    std::cerr << "ordo: commit failed for " << Kind::name << "/" << core->id
-              << ": " << s.message() << "\n";
+    bool first = core->failed_epoch.exchange(epoch) != epoch;
+    core->settled.store(seq);
+    if (first) {
+      log_failed_commit(Kind::name, core->id, s.message());
+    }
     after.fail(s.message());
-    dir->evict(core->id, me.address());
-    caf::anon_send_exit(me, caf::exit_reason::user_shutdown);
+    if (first) {
+      caf::anon_send(me, idle_atom::value);
+    }
   });
 }
 

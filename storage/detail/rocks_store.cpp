@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <future>
 #include <limits>
 #include <memory>
 #include <utility>
+
+#include <sys/statvfs.h>
 
 #include <boost/histogram.hpp>
 #include <rocksdb/cache.h>
@@ -37,6 +40,8 @@ constexpr std::size_t write_batch_reserve = 64 << 10;
 constexpr std::size_t write_batch_shrink_above = 16 << 20;
 /// Queue capacity kept between groups; more is released after a burst.
 constexpr std::size_t max_idle_queue_capacity = 1 << 16;
+/// How often the free-space guard looks at the disk while space is ample.
+constexpr auto disk_check_interval = std::chrono::milliseconds{20};
 /// RocksDB encodes key and value lengths as 32-bit varints.
 constexpr std::size_t max_field_bytes
   = std::numeric_limits<std::uint32_t>::max();
@@ -138,6 +143,23 @@ std::string_view to_view(const rocksdb::Slice& s) {
   return {s.data(), s.size()};
 }
 
+/// Free bytes for an unprivileged writer on the file system of `path`;
+/// nullopt if it cannot be read.
+std::optional<std::uint64_t> free_bytes(const std::string& path) {
+  struct statvfs v {};
+  if (::statvfs(path.c_str(), &v) != 0) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint64_t>(v.f_bavail)
+         * static_cast<std::uint64_t>(v.f_frsize);
+}
+
+std::string mib(std::uint64_t bytes) {
+  auto tenths = bytes * 10 / (1 << 20);
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10)
+         + " MiB";
+}
+
 const status& ok_status() {
   static const status ok;
   return ok;
@@ -220,15 +242,6 @@ std::unique_ptr<rocks_store> rocks_store::open(const store_options& opts,
     return nullptr;
   };
   std::unique_ptr<rocks_store> self(new rocks_store(opts));
-
-  rocksdb::DBOptions db_opts;
-  db_opts.create_if_missing = !opts.read_only;
-  db_opts.create_missing_column_families = !opts.read_only;
-  db_opts.max_background_jobs = 2;
-  db_opts.db_write_buffer_size = total_write_buffer_bytes;
-  db_opts.max_total_wal_size = max_total_wal_bytes;
-  db_opts.keep_log_file_num = 5;
-
   if (!opts.read_only) {
     std::error_code ec;
     std::filesystem::create_directories(opts.path, ec);
@@ -236,31 +249,71 @@ std::unique_ptr<rocks_store> rocks_store::open(const store_options& opts,
       return fail("storage: cannot create " + opts.path + ": " + ec.message());
     }
   }
+  // On a disk already short of space even opening writable writes (a new
+  // MANIFEST, a flush of the WAL replayed), and RocksDB aborts when that
+  // fails: serve reads from a read-only open until space returns.
+  auto free = free_bytes(opts.path);
+  bool short_of_space = !opts.read_only && opts.min_free_bytes > 0 && free
+                        && *free < opts.min_free_bytes
+                        && std::filesystem::exists(opts.path + "/CURRENT");
+  auto st = self->open_db(opts.read_only || short_of_space);
+  if (!st.ok()) {
+    return fail("storage: cannot open " + opts.path + ": " + st.ToString());
+  }
+  if (short_of_space) {
+    self->read_only_until_room_ = true;
+    self->disk_low_ = true;
+    self->short_of_space_.store(true);
+    self->free_bytes_.store(*free);
+    self->set_refusal("disk nearly full at start-up: " + mib(*free)
+                      + " free, writes need " + mib(opts.min_free_bytes)
+                      + " (--min-free-disk); open read-only until then");
+    std::fprintf(stderr, "ordo storage: refusing writes: %s\n",
+                 self->refusal_.c_str());
+  }
+  if (!opts.read_only) {
+    self->thread_ = std::thread([s = self.get()] {
+      s->run();
+    });
+  }
+  return self;
+}
+
+rocksdb::Status rocks_store::open_db(bool read_only) {
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = !read_only;
+  db_opts.create_missing_column_families = !read_only;
+  db_opts.max_background_jobs = 2;
+  db_opts.db_write_buffer_size = total_write_buffer_bytes;
+  db_opts.max_total_wal_size = max_total_wal_bytes;
+  db_opts.keep_log_file_num = 5;
 
   // Open every family the database already has (RocksDB refuses a writable
   // open otherwise) plus ours; read-only opens only what exists.
   std::vector<std::string> existing;
   bool listed
-    = rocksdb::DB::ListColumnFamilies(db_opts, opts.path, &existing).ok();
+    = rocksdb::DB::ListColumnFamilies(db_opts, opts_.path, &existing).ok();
   auto exists = [&](const std::string& name) {
     return std::find(existing.begin(), existing.end(), name) != existing.end();
   };
 
-  auto cache = rocksdb::NewLRUCache(block_cache_bytes);
+  if (!cache_) {
+    cache_ = rocksdb::NewLRUCache(block_cache_bytes);
+  }
   auto compression = pick_compression();
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   std::vector<int> family_of; // index into cfs_, or -1 for other families
   descs.emplace_back(rocksdb::kDefaultColumnFamilyName,
-                     family_options(cf::aux, false, cache, compression));
+                     family_options(cf::aux, false, cache_, compression));
   family_of.push_back(-1);
   for (std::size_t i = 0; i < cf_count; ++i) {
     auto family = static_cast<cf>(i);
     std::string name = to_string(family);
-    if (opts.read_only && listed && !exists(name)) {
+    if (read_only && listed && !exists(name)) {
       continue;
     }
     descs.emplace_back(
-      name, family_options(family, point_lookups(family), cache, compression));
+      name, family_options(family, point_lookups(family), cache_, compression));
     family_of.push_back(static_cast<int>(i));
   }
   for (const auto& name : existing) {
@@ -270,35 +323,62 @@ std::unique_ptr<rocks_store> rocks_store::open(const store_options& opts,
     }
     if (!known) {
       descs.emplace_back(name,
-                         family_options(cf::aux, false, cache, compression));
+                         family_options(cf::aux, false, cache_, compression));
       family_of.push_back(-1);
     }
   }
 
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  auto st = opts.read_only
-              ? rocksdb::DB::OpenForReadOnly(db_opts, opts.path, descs,
+  auto st = read_only
+              ? rocksdb::DB::OpenForReadOnly(db_opts, opts_.path, descs,
                                              &handles, &raw)
-              : rocksdb::DB::Open(db_opts, opts.path, descs, &handles, &raw);
+              : rocksdb::DB::Open(db_opts, opts_.path, descs, &handles, &raw);
   if (!st.ok()) {
-    return fail("storage: cannot open " + opts.path + ": " + st.ToString());
+    return st;
   }
-  self->db_.reset(raw);
-  self->cfs_.assign(cf_count, nullptr);
+  db_.reset(raw);
+  cfs_.assign(cf_count, nullptr);
+  other_cfs_.clear();
   for (std::size_t i = 0; i < handles.size(); ++i) {
     if (family_of[i] >= 0) {
-      self->cfs_[static_cast<std::size_t>(family_of[i])] = handles[i];
+      cfs_[static_cast<std::size_t>(family_of[i])] = handles[i];
     } else {
-      self->other_cfs_.push_back(handles[i]);
+      other_cfs_.push_back(handles[i]);
     }
   }
-  if (!opts.read_only) {
-    self->thread_ = std::thread([s = self.get()] {
-      s->run();
-    });
+  return st;
+}
+
+void rocks_store::close_db() {
+  for (auto* h : cfs_) {
+    if (h != nullptr) {
+      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
   }
-  return self;
+  for (auto* h : other_cfs_) {
+    db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  cfs_.clear();
+  other_cfs_.clear();
+  db_->Close().PermitUncheckedError();
+  db_.reset();
+}
+
+bool rocks_store::reopen_writable(std::string* why) {
+  std::unique_lock<std::shared_mutex> guard(db_mu_);
+  close_db();
+  auto st = open_db(false);
+  if (st.ok()) {
+    read_only_until_room_ = false;
+    return true;
+  }
+  *why = "cannot open for writes yet: " + st.ToString();
+  if (!open_db(true).ok()) {
+    // Neither: nothing can be read or written; a restart must sort it out.
+    failed_ = status::error("storage: " + *why);
+  }
+  return false;
 }
 
 void rocks_store::commit(batch b, callback done) {
@@ -314,7 +394,7 @@ void rocks_store::commit(batch b, callback done) {
       done(status::error("storage: the store is closed"));
       return;
     }
-    queue_.push_back(pending{std::move(b), std::move(done), false});
+    queue_.push_back(pending{std::move(b), std::move(done), false, false});
     notify = idle_;
   }
   if (notify) {
@@ -366,12 +446,21 @@ void rocks_store::run() {
 
 void rocks_store::write_group(pending* first, pending* last) {
   auto fail_all = [&](const status& s) {
+    failed_batches_.fetch_add(static_cast<std::uint64_t>(last - first),
+                              std::memory_order_relaxed);
     for (auto* p = first; p != last; ++p) {
       p->done(s);
     }
   };
   if (!failed_.ok()) {
     fail_all(failed_);
+    return;
+  }
+  if (!room_to_write()) {
+    refused_batches_.fetch_add(static_cast<std::uint64_t>(last - first),
+                               std::memory_order_relaxed);
+    std::lock_guard<std::mutex> guard(refusal_mu_);
+    fail_all(status::error("storage: " + refusal_));
     return;
   }
   if (opts_.fault && opts_.fault("store.before_commit")) {
@@ -384,6 +473,10 @@ void rocks_store::write_group(pending* first, pending* last) {
   std::uint64_t accepted = 0;
   rocksdb::Status st;
   for (auto* p = first; p != last && st.ok(); ++p) {
+    if (!p->b.still_valid()) {
+      p->dropped = true;
+      continue;
+    }
     for (const auto& op : p->b.ops()) {
       if (handle(op.family) == nullptr || op.key.size() > max_field_bytes
           || (op.value && op.value->size() > max_field_bytes)) {
@@ -423,10 +516,20 @@ void rocks_store::write_group(pending* first, pending* last) {
         std::chrono::duration<double>(elapsed).count());
     }
   }
+  if (!st.ok() && st.IsNoSpace()) {
+    // RocksDB stopped writes with a background error; nothing of this
+    // group is durable. Resume it once the guard sees room again.
+    resume_needed_ = true;
+    disk_low_ = true;
+    set_refusal("disk full: " + st.ToString());
+    fail_all(status::error("storage: write failed: " + st.ToString()));
+    return;
+  }
   if (!st.ok()) {
     // Fail-stop: after a failed write (e.g. a failed fsync) RocksDB's WAL is
     // in an unknown state, so nothing more is written or acknowledged.
     failed_ = status::error("storage: write failed: " + st.ToString());
+    set_refusal("write failed, restart the node: " + st.ToString());
     fail_all(failed_);
     return;
   }
@@ -437,12 +540,99 @@ void rocks_store::write_group(pending* first, pending* last) {
   batches_.fetch_add(accepted, std::memory_order_relaxed);
   static const status rejected = status::error(
     "storage: batch refused (unknown column family or oversized field)");
+  static const status dropped = status::error(
+    "storage: batch dropped: it was built on a batch that failed");
   for (auto* p = first; p != last; ++p) {
-    p->done(p->rejected ? rejected : ok_status());
+    if (p->rejected || p->dropped) {
+      failed_batches_.fetch_add(1, std::memory_order_relaxed);
+    }
+    p->done(p->rejected ? rejected : p->dropped ? dropped : ok_status());
   }
   if (wb_.GetDataSize() > write_batch_shrink_above) {
     wb_ = rocksdb::WriteBatch(write_batch_reserve);
   }
+}
+
+bool rocks_store::room_to_write() {
+  bool injected = opts_.fault && opts_.fault("store.disk_low");
+  if (opts_.min_free_bytes == 0 && !injected && !disk_low_) {
+    return true;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (!injected && !disk_low_ && now < next_disk_check_) {
+    return true;
+  }
+  auto free = free_bytes(opts_.path);
+  if (free) {
+    free_bytes_.store(*free, std::memory_order_relaxed);
+  }
+  // Close to the line, look before every group.
+  bool ample = free && *free / 2 >= opts_.min_free_bytes;
+  next_disk_check_ = ample ? now + disk_check_interval : now;
+  std::string why;
+  if (injected) {
+    why = "disk nearly full (injected fault at store.disk_low)";
+  } else if (free && *free < opts_.min_free_bytes) {
+    short_of_space_.store(true);
+    why = "disk nearly full: " + mib(*free) + " free, writes need "
+          + mib(opts_.min_free_bytes) + " (--min-free-disk)";
+  } else if (read_only_until_room_) {
+    reopen_writable(&why);
+  } else if (resume_needed_) {
+    // db_ is not guarded here: close joins this thread before destroying it.
+    auto st = db_->Resume();
+    if (!st.ok()) {
+      why = "disk full, cannot resume writes yet: " + st.ToString();
+    } else {
+      resume_needed_ = false;
+    }
+  }
+  if (!why.empty()) {
+    if (why.rfind("disk nearly full: ", 0) != 0) {
+      short_of_space_.store(false);
+    }
+    if (!disk_low_) {
+      std::fprintf(stderr, "ordo storage: refusing writes: %s\n", why.c_str());
+    }
+    disk_low_ = true;
+    set_refusal(std::move(why));
+    return false;
+  }
+  short_of_space_.store(false);
+  if (disk_low_) {
+    std::fprintf(stderr, "ordo storage: writes resumed (%s free)\n",
+                 mib(free.value_or(0)).c_str());
+    disk_low_ = false;
+    set_refusal("");
+  }
+  return true;
+}
+
+void rocks_store::set_refusal(std::string reason) {
+  std::lock_guard<std::mutex> guard(refusal_mu_);
+  refusal_ = std::move(reason);
+}
+
+write_health rocks_store::health() const {
+  write_health h;
+  {
+    std::lock_guard<std::mutex> guard(refusal_mu_);
+    h.reason = refusal_;
+  }
+  h.writable = h.reason.empty();
+  h.free_bytes = free_bytes_.load(std::memory_order_relaxed);
+  if (short_of_space_.load()) {
+    // Nothing may be written to look again: space may have come back.
+    if (auto free = free_bytes(opts_.path)) {
+      h.free_bytes = *free;
+      if (*free >= opts_.min_free_bytes) {
+        h.writable = true;
+        h.reason.clear();
+      }
+    }
+  }
+  h.refused = refused_batches_.load(std::memory_order_relaxed);
+  return h;
 }
 
 std::optional<std::string> rocks_store::get(cf family, std::string_view key) {
@@ -498,6 +688,11 @@ commit_stats rocks_store::stats() const {
   s.commits = commits_.load(std::memory_order_relaxed);
   s.batches = batches_.load(std::memory_order_relaxed);
   s.sync_micros = sync_micros_.load(std::memory_order_relaxed);
+  s.failed = failed_batches_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    s.queued = queue_.size();
+  }
   std::lock_guard<std::mutex> guard(hist_mu_);
   s.group_sizes = hist_->group_sizes.data();
   s.sync_seconds = hist_->sync_seconds.data();
@@ -522,12 +717,14 @@ void rocks_store::close() {
   if (db_ == nullptr) {
     return;
   }
-  if (!opts_.read_only && !opts_.sync) {
+  if (!opts_.read_only && !opts_.sync && !read_only_until_room_) {
     // Async commits already survive kill -9; make a clean shutdown survive
     // power loss too.
     db_->SyncWAL().PermitUncheckedError();
   }
-  if (!opts_.read_only) {
+  // Nothing more is written on a disk short of space: the WAL replays at
+  // the next open.
+  if (!opts_.read_only && !disk_low_ && !read_only_until_room_) {
     // A clean stop leaves its memtables in tables, so the next open has no
     // WAL to replay (up to max_total_wal_bytes of it: 1.1 s for 47 MB).
     rocksdb::FlushOptions flush;
@@ -540,18 +737,7 @@ void rocks_store::close() {
     }
     db_->Flush(flush, families).PermitUncheckedError();
   }
-  for (auto* h : cfs_) {
-    if (h != nullptr) {
-      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-    }
-  }
-  for (auto* h : other_cfs_) {
-    db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-  }
-  cfs_.clear();
-  other_cfs_.clear();
-  db_->Close().PermitUncheckedError();
-  db_.reset();
+  close_db();
 }
 
 rocksdb::ColumnFamilyHandle* rocks_store::handle(cf family) const noexcept {

@@ -13,6 +13,7 @@
 #include "storage/store.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -50,6 +51,7 @@ public:
     const std::function<bool(std::string_view key, std::string_view value)>& fn)
     override;
   commit_stats stats() const override;
+  write_health health() const override;
   void close() override;
 
 private:
@@ -58,6 +60,8 @@ private:
     callback done;
     /// Set by the commit thread when the batch cannot be written.
     bool rejected = false;
+    /// Set by the commit thread when the batch's only_if no longer held.
+    bool dropped = false;
   };
 
   explicit rocks_store(const store_options& opts);
@@ -70,6 +74,24 @@ private:
   /// order. Commit thread only.
   void write_group(pending* first, pending* last);
 
+  /// The free-space guard, before a group: true if it may be written. Looks
+  /// at the disk at most every `disk_check_interval` while more than twice
+  /// the minimum is free, before every group otherwise; resumes RocksDB after a
+  /// background error once space is back. Commit thread only.
+  bool room_to_write();
+  /// Opens the database at opts_.path (read-only: only the families that
+  /// exist) and takes its handles. db_ is null before; db_mu_ held
+  /// exclusively, or no reader yet.
+  rocksdb::Status open_db(bool read_only);
+  /// Releases the handles and closes the database; db_mu_ as for open_db.
+  void close_db();
+  /// Closes the read-only database of a start on a short disk and opens it
+  /// writable; false and `*why` if it cannot (then read-only again).
+  /// Commit thread only.
+  bool reopen_writable(std::string* why);
+  /// Records why writes are refused ("" = they are not).
+  void set_refusal(std::string reason);
+
   /// The handle of `family`, or nullptr when the family is absent (read-only
   /// open of a database that lacks it) or out of range.
   rocksdb::ColumnFamilyHandle* handle(cf family) const noexcept;
@@ -80,6 +102,8 @@ private:
   // -- Guarded by db_mu_ (shared for reads, exclusive to destroy) -------------
   mutable std::shared_mutex db_mu_;
   std::unique_ptr<rocksdb::DB> db_;
+  /// Shared by the families' tables, and kept across a reopen.
+  std::shared_ptr<rocksdb::Cache> cache_;
   /// Indexed by cf; nullptr for a family missing in a read-only open.
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   /// "default" and families found in the database that ordo does not know;
@@ -87,7 +111,7 @@ private:
   std::vector<rocksdb::ColumnFamilyHandle*> other_cfs_;
 
   // -- Guarded by mu_ ---------------------------------------------------------
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<pending> queue_;
   /// Set by close; commit then fails at once and the thread drains and exits.
@@ -110,6 +134,25 @@ private:
   // -- Statistics (relaxed atomics) ------------------------------------------
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> batches_{0};
+  std::atomic<std::uint64_t> failed_batches_{0};
+  std::atomic<std::uint64_t> refused_batches_{0};
+  std::atomic<std::uint64_t> free_bytes_{0};
+  /// Writes are refused because free space is below min_free_bytes (and
+  /// nothing else): health() may look at the disk itself.
+  std::atomic<bool> short_of_space_{false};
+
+  // -- The free-space guard (commit thread only) -----------------------------
+  std::chrono::steady_clock::time_point next_disk_check_{};
+  bool disk_low_ = false;
+  /// A write met a full disk: RocksDB must be resumed before the next.
+  bool resume_needed_ = false;
+  /// Opened read-only on a disk short of space at start-up; reopened
+  /// writable once there is room (also read by close, after the join).
+  bool read_only_until_room_ = false;
+
+  // -- Guarded by refusal_mu_ (written by the commit thread) -----------------
+  mutable std::mutex refusal_mu_;
+  std::string refusal_;
   std::atomic<std::uint64_t> sync_micros_{0};
 
   // -- Guarded by hist_mu_ (written by the commit thread, read by stats) ------
