@@ -1,0 +1,122 @@
+#pragma once
+
+// A deterministic simulator of one ordo node (issue 16): the real state
+// machines of actors/, stored through the real codecs of
+// runtime/detail/kinds.hpp, under the runtime's delivery semantics —
+// one durable batch per turn (state, consumed id, outbox, timers), an
+// outbox delivered until acknowledged and deduped by its receiver, durable
+// timers, requests that may be lost, actors reloaded from storage — on a
+// simulated clock, with one seeded scheduler choosing every next event.
+//
+// Faults it injects: any deliverable message may go next (reordering,
+// delay), an outbox message may be delivered again before its ack
+// (duplication), a request or reply may be lost, a commit may fail (the
+// turn is lost before its durable write; the message is redelivered), the
+// whole node may crash at any step (memory and everything in flight is
+// lost, storage kept), the payment provider and the SMS gateway may fail,
+// and clients retry with the same idempotency key or transaction id.
+//
+// After every step it checks the rules of DESIGN.md it can see (see
+// rules() in world.cpp); at quiescence (every client op issued, every
+// message delivered, every timer fired) it also runs the auditor over the
+// stored state and checks that every payment is settled.
+//
+// The same options give the same run, event for event, on every machine:
+// one std::mt19937_64 drives every choice, and no container is iterated in
+// an order that depends on addresses.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ordo::sim {
+
+/// Bugs the simulator can plant in the host semantics it simulates, to
+/// prove that its checks find them (one bit each). Never in a real node.
+enum planted : unsigned {
+  no_bug = 0,
+  /// A receiver applies a redelivered outbox message again.
+  skip_dedupe = 1u << 0,
+  /// A client is answered before its turn's batch is durable.
+  reply_before_commit = 1u << 1,
+  /// The relay forgets a message as soon as it is handed over, before the
+  /// receiver's turn is durable.
+  ack_before_commit = 1u << 2,
+  /// After a failed commit the actor keeps the turn's state in memory and
+  /// builds on it (issue 15, item 1).
+  keep_failed_state = 1u << 3,
+  /// Timers are armed in memory only: a crash forgets them.
+  volatile_timers = 1u << 4,
+  /// Outbox messages are kept in memory only: a crash forgets them.
+  volatile_outbox = 1u << 5,
+  /// The payment provider refunds every call, not once per refund id.
+  provider_without_dedupe = 1u << 6,
+  /// A fired timer is handled twice (its durable record is not removed
+  /// when it fires, and a crash fires it again).
+  timer_fires_twice = 1u << 7,
+};
+
+struct options {
+  std::uint64_t seed = 1;
+  /// Most scheduler steps; a run that reaches quiescence earlier ends
+  /// there.
+  std::size_t max_steps = 3000;
+  /// Client operations the workload generates (before shrinking).
+  std::size_t client_ops = 24;
+  /// Planted bugs (planted bits).
+  unsigned bugs = no_bug;
+  /// Chances in per mille per step.
+  unsigned crash_permille = 8;
+  unsigned commit_failure_permille = 20;
+  unsigned request_loss_permille = 30;
+  unsigned provider_failure_permille = 150;
+  /// Only these workload ops, by index (empty: all); what shrinking edits.
+  std::vector<std::size_t> only_ops;
+};
+
+/// A rule that did not hold.
+struct failure {
+  std::uint64_t seed = 0;
+  std::size_t step = 0;
+  std::string rule;
+  std::string detail;
+  /// The events up to the failure, oldest first (at most 40).
+  std::vector<std::string> last_events;
+};
+
+/// How a run went.
+struct outcome {
+  std::optional<failure> failed;
+  std::size_t steps = 0;
+  bool quiescent = false;
+  /// Every event, one line each, when asked for (replay).
+  std::vector<std::string> trace;
+  /// Counts of what happened (for the report and for tests that must know
+  /// a window was hit).
+  std::size_t crashes = 0;
+  std::size_t commit_failures = 0;
+  std::size_t redeliveries = 0;
+  std::size_t requests_lost = 0;
+  std::size_t provider_failures = 0;
+  std::size_t creates_acked = 0;
+  std::size_t cancels_acked = 0;
+  std::size_t payments_acked = 0;
+  std::size_t refunds = 0;
+};
+
+/// Runs one simulation. `keep_trace`: fill outcome::trace.
+outcome run(const options& o, bool keep_trace = false);
+
+/// The smallest subset of the workload's ops (options::only_ops) that still
+/// fails with the same rule, by delta debugging; `o` must fail.
+options shrink(options o);
+
+/// A failure as the lines a test prints: seed, step, rule, detail, events,
+/// and how to replay it.
+std::string describe(const failure& f);
+
+/// The planted bit named `name` ("skip_dedupe", ...), or nullopt.
+std::optional<unsigned> planted_by_name(const std::string& name);
+
+} // namespace ordo::sim
