@@ -248,7 +248,14 @@ json parse_object(std::string_view body) {
   if (blank(body)) {
     bad_request("request body must be a JSON object");
   }
-  json j = json::parse(body);
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::out_of_range&) {
+    // A number no double can hold (1e400, a 400-digit integer): the
+    // client's error, and the number is not quoted back.
+    bad_request("a number in the request body is out of range");
+  }
   if (!j.is_object()) {
     bad_request(std::string("request body must be a JSON object, not ")
                 + type_name(j));

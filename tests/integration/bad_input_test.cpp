@@ -2,8 +2,15 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "tests/integration/server_fixture.hpp"
 
@@ -40,6 +47,51 @@ nlohmann::json observe(http_client& c, const std::string& order_id,
 
 header_list signed_callback(const std::string& body) {
   return {{"X-Ordo-Signature", sign_payment(payment_secret, body)}};
+}
+
+/// Everything written to stderr (fd 2) while it lives goes to a file
+/// instead; text() reads it back.
+class stderr_capture {
+public:
+  explicit stderr_capture(const std::string& path) : path_(path) {
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    BOOST_REQUIRE(saved_ >= 0 && fd >= 0);
+    ::dup2(fd, 2);
+    ::close(fd);
+  }
+  ~stderr_capture() {
+    restore();
+  }
+  void restore() {
+    if (saved_ >= 0) {
+      std::fflush(stderr);
+      ::dup2(saved_, 2);
+      ::close(saved_);
+      saved_ = -1;
+    }
+  }
+  std::string text() const {
+    std::ifstream in(path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+private:
+  std::string path_;
+  int saved_ = -1;
+};
+
+/// The longest line of `text`.
+std::size_t longest_line(const std::string& text) {
+  std::size_t longest = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    longest = std::max(longest, line.size());
+  }
+  return longest;
 }
 
 } // namespace
@@ -346,6 +398,82 @@ BOOST_AUTO_TEST_CASE(every_bad_request_gets_its_error_and_changes_nothing) {
   BOOST_CHECK_MESSAGE(after == before, "state changed:\nbefore "
                                          << before.dump() << "\nafter  "
                                          << after.dump());
+}
+
+BOOST_AUTO_TEST_CASE(numbers_beyond_a_double_are_400_and_never_logged_whole) {
+  http_client c{port()};
+  auto admin = bearer(admin_token);
+  BOOST_REQUIRE_EQUAL(put_sku(c, "A", 10, 500).status, 200u);
+  auto created = create_order(c, "k-good", "u1", "A", 2);
+  BOOST_REQUIRE_EQUAL(created.status, 201u);
+  std::string id = created.json["order_id"];
+  BOOST_REQUIRE(node->quiesce(10'000));
+  auto sku_before = get_sku(c, "A").json;
+  auto order_before = c.get("/v1/orders/" + id).json;
+
+  // A number a double cannot hold, a 400-digit integer, and one of 100,000
+  // digits (a client trying to grow the log).
+  const std::string digits(400, '7');
+  const std::string long_digits = "9" + std::string(100'000, '0');
+  int cases = 0;
+  stderr_capture log(dir.sub("stderr.txt"));
+  for (const std::string& n : {std::string{"1e400"}, std::string{"-1e400"},
+                               digits, "-" + digits, long_digits}) {
+    struct sent {
+      std::string name;
+      std::string method;
+      std::string target;
+      std::string body;
+      header_list headers;
+    };
+    const std::string cb = R"({"txn_id":"t1","order_id":")" + id
+                           + R"(","amount":)" + n + R"(,"status":"SUCCESS"})";
+    std::vector<sent> battery{
+      {"quantity",
+       "POST",
+       "/v1/orders",
+       R"({"user_id":"u1","items":[{"sku":"A","quantity":)" + n + "}]}",
+       {{"Idempotency-Key", "k-n"}}},
+      {"price", "PUT", "/v1/skus/A", R"({"price":)" + n + R"(,"stock":10})",
+       admin},
+      {"stock", "PUT", "/v1/skus/A", R"({"price":500,"stock":)" + n + "}",
+       admin},
+      {"discount", "PUT", "/v1/coupons/c1",
+       R"({"user_id":"u1","discount":)" + n + "}", admin},
+      {"min_amount", "PUT", "/v1/coupons/c1",
+       R"({"user_id":"u1","discount":1,"min_amount":)" + n + "}", admin},
+      {"amount", "POST", "/v1/payments/callback", cb, signed_callback(cb)},
+      {"reason",
+       "POST",
+       "/v1/orders/" + id + "/cancel",
+       R"({"reason":)" + n + "}",
+       {}},
+      {"probability", "POST", "/v1/admin/faults",
+       R"({"point":"store.before_commit","action":"error","probability":)" + n
+         + "}",
+       admin},
+    };
+    for (const auto& b : battery) {
+      auto r = c.request(b.method, b.target, b.body, b.headers);
+      BOOST_CHECK_MESSAGE(r.status == 400u && r.error() == "bad_request",
+                          b.name << " = " << n.substr(0, 10) << "...: got "
+                                 << r.status << " " << r.body.substr(0, 200));
+      BOOST_CHECK_MESSAGE(r.body.size() < 1000,
+                          b.name << ": the reply echoes the number whole");
+      ++cases;
+    }
+  }
+  BOOST_REQUIRE(node->quiesce(10'000));
+  log.restore();
+  BOOST_TEST(cases == 40);
+  auto text = log.text();
+  BOOST_TEST(text.find(std::string(200, '0')) == std::string::npos);
+  BOOST_TEST(text.find(std::string(200, '7')) == std::string::npos);
+  BOOST_TEST(longest_line(text) < 400u, text.substr(0, 400));
+  BOOST_TEST(c.get("/v1/admin/faults", admin).json["faults"].empty());
+  BOOST_TEST(get_sku(c, "A").json == sku_before);
+  BOOST_TEST(c.get("/v1/orders/" + id).json == order_before);
+  BOOST_TEST(c.get("/v1/coupons/c1", admin).status == 404u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
