@@ -4,6 +4,7 @@
 #include "actors/reports.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -312,8 +313,16 @@ struct handler {
       auto i = std::find_if(req.items.begin(), req.items.end(), same);
       if (i == req.items.end()) {
         req.items.push_back(item);
-      } else {
-        i->quantity += item.quantity;
+      } else if (__builtin_add_overflow(i->quantity, item.quantity,
+                                        &i->quantity)) {
+        i->quantity = std::numeric_limits<std::int64_t>::max();
+      }
+    }
+    // The limit is on the SKU, not the line: repeating a line adds up.
+    for (const auto& item : req.items) {
+      if (item.quantity > max_quantity) {
+        return bad("quantity of " + item.sku + " adds up to more than "
+                   + std::to_string(max_quantity));
       }
     }
     s.user_id = req.user_id;

@@ -118,6 +118,10 @@ struct payment {
 /// The largest order total (cents) an order may have: 10^15.
 inline constexpr std::int64_t max_amount = 1'000'000'000'000'000;
 
+/// The most units of one SKU an order may hold (its lines of that SKU
+/// added up): 10^6.
+inline constexpr std::int64_t max_quantity = 1'000'000;
+
 struct requested_item {
   std::string sku;
   std::int64_t quantity = 0;

@@ -248,6 +248,23 @@ BOOST_AUTO_TEST_CASE(create_rejects_malformed_requests_without_change) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(create_limits_the_quantity_of_an_sku_after_merging) {
+  auto s = fresh();
+  auto before = dump(s);
+  auto o
+    = order::handle(s, make_create({{"A", 600'000}, {"A", 400'001}}), at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::bad_request));
+  BOOST_TEST(o.requests.empty());
+  BOOST_TEST(!order::busy(s));
+  BOOST_TEST(dump(s) == before);
+  // Up to the limit, merged lines are fine.
+  o = order::handle(s, make_create({{"A", 600'000}, {"A", 400'000}}), at(t0));
+  BOOST_TEST(!o.err);
+  BOOST_REQUIRE_EQUAL(o.requests.size(), 1u);
+  BOOST_TEST(o.requests[0].body["quantity"] == 1'000'000);
+}
+
 BOOST_AUTO_TEST_CASE(create_fails_and_releases_when_one_sku_short) {
   auto s = fresh();
   order::handle(s, make_create({{"A", 2}, {"B", 1}, {"C", 1}}), at(t0));

@@ -225,6 +225,20 @@ BOOST_AUTO_TEST_CASE(numbers_beyond_a_double_are_bad_requests) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(lines_of_one_sku_add_up_to_the_quantity_limit) {
+  rejects(
+    [] {
+      parse_create_order(
+        R"({"user_id":"u1","items":[{"sku":"A","quantity":600000},)"
+        R"({"sku":"B","quantity":1},{"sku":"A","quantity":400001}]})");
+    },
+    "A");
+  auto cmd = parse_create_order(
+    R"({"user_id":"u1","items":[{"sku":"A","quantity":600000},)"
+    R"({"sku":"A","quantity":400000}]})");
+  BOOST_TEST(cmd.items.size() == 2u); // the order merges them
+}
+
 BOOST_AUTO_TEST_CASE(create_order_reads_every_field) {
   auto cmd = parse_create_order(
     R"({"user_id":"u1","items":[{"sku":"A","quantity":2},{"sku":"B","quantity":1}],

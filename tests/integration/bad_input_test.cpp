@@ -94,6 +94,22 @@ std::size_t longest_line(const std::string& text) {
   return longest;
 }
 
+/// POST /v1/orders with `items` ({sku, quantity} pairs) and an optional
+/// coupon.
+http_response
+create_lines(http_client& c, const std::string& key, const std::string& user,
+             const std::vector<std::pair<std::string, std::int64_t>>& items,
+             const std::string& coupon = "") {
+  nlohmann::json body{{"user_id", user}, {"items", nlohmann::json::array()}};
+  for (const auto& [sku, q] : items) {
+    body["items"].push_back({{"sku", sku}, {"quantity", q}});
+  }
+  if (!coupon.empty()) {
+    body["coupon_id"] = coupon;
+  }
+  return c.post("/v1/orders", body.dump(), {{"Idempotency-Key", key}});
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(bad_input, server_fixture)
@@ -474,6 +490,29 @@ BOOST_AUTO_TEST_CASE(numbers_beyond_a_double_are_400_and_never_logged_whole) {
   BOOST_TEST(get_sku(c, "A").json == sku_before);
   BOOST_TEST(c.get("/v1/orders/" + id).json == order_before);
   BOOST_TEST(c.get("/v1/coupons/c1", admin).status == 404u);
+}
+
+BOOST_AUTO_TEST_CASE(repeating_a_line_does_not_bypass_the_quantity_limit) {
+  http_client c{port()};
+  BOOST_REQUIRE_EQUAL(put_sku(c, "A", 1'000'000'000, 1).status, 200u);
+  // 100 lines of 10^6: each line within the limit, the SKU's 10^8 not.
+  std::vector<std::pair<std::string, std::int64_t>> hundred(100,
+                                                            {"A", 1'000'000});
+  auto r = create_lines(c, "k-100", "u1", hundred);
+  BOOST_TEST(r.status == 400u, r.body);
+  BOOST_TEST(r.error() == "bad_request");
+  auto two = create_lines(c, "k-2", "u1", {{"A", 600'000}, {"A", 400'001}});
+  BOOST_TEST(two.status == 400u, two.body);
+  BOOST_TEST(two.error() == "bad_request");
+  BOOST_REQUIRE(node->quiesce(10'000));
+  BOOST_TEST(get_sku(c, "A").json["reserved"] == 0);
+  BOOST_TEST(c.get("/v1/users/u1/orders").json["orders"].empty());
+  // Lines that add up to the limit are one line at the limit.
+  auto at_limit
+    = create_lines(c, "k-ok", "u1", {{"A", 600'000}, {"A", 400'000}});
+  BOOST_REQUIRE_EQUAL(at_limit.status, 201u);
+  BOOST_TEST(at_limit.json["items"].size() == 1u);
+  BOOST_TEST(at_limit.json["items"][0]["quantity"] == 1'000'000);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
