@@ -3,10 +3,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -513,6 +515,121 @@ BOOST_AUTO_TEST_CASE(repeating_a_line_does_not_bypass_the_quantity_limit) {
   BOOST_REQUIRE_EQUAL(at_limit.status, 201u);
   BOOST_TEST(at_limit.json["items"].size() == 1u);
   BOOST_TEST(at_limit.json["items"][0]["quantity"] == 1'000'000);
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_create_has_released_its_stock_when_answered) {
+  http_client c{port()};
+  auto admin = bearer(admin_token);
+  BOOST_REQUIRE_EQUAL(put_sku(c, "A", 10, 1000).status, 200u);
+  BOOST_REQUIRE_EQUAL(put_sku(c, "B", 5, 1000).status, 200u);
+  // 1001 x 10^12 cents: over the 10^15 an order may total.
+  BOOST_REQUIRE_EQUAL(put_sku(c, "P", 1'000'000, 1'000'000'000'000).status,
+                      200u);
+  BOOST_REQUIRE_EQUAL(
+    c.put("/v1/coupons/c2", R"({"user_id":"u2","discount":100})", admin).status,
+    200u);
+  BOOST_REQUIRE_EQUAL(c.put("/v1/coupons/c3",
+                            R"({"user_id":"u1","discount":100,)"
+                            R"("min_amount":1000000000})",
+                            admin)
+                        .status,
+                      200u);
+  struct refused {
+    std::string name;
+    std::vector<std::pair<std::string, std::int64_t>> items;
+    std::string coupon;
+    unsigned status;
+    std::string error;
+  };
+  std::vector<refused> cases{
+    {"unknown sku", {{"A", 10}, {"nope", 1}}, "", 404, "not_found"},
+    {"one line short", {{"A", 10}, {"B", 6}}, "", 409, "insufficient_stock"},
+    {"total over 10^15", {{"A", 10}, {"P", 1001}}, "", 400, "bad_request"},
+    {"someone else's coupon", {{"A", 10}}, "c2", 409, "coupon_unavailable"},
+    {"coupon minimum not met", {{"A", 10}}, "c3", 409, "coupon_unavailable"},
+  };
+  int tries = 0;
+  for (int round = 0; round < 10; ++round) {
+    for (const auto& k : cases) {
+      auto key = "r" + std::to_string(tries++);
+      auto r = create_lines(c, key, "u1", k.items, k.coupon);
+      BOOST_REQUIRE_MESSAGE(r.status == k.status && r.error() == k.error,
+                            k.name << ": got " << r.status << " " << r.body);
+      // Read right behind the answer: nothing may still be held.
+      for (const auto& [sku, q] : k.items) {
+        if (sku != "nope") {
+          auto s = get_sku(c, sku);
+          BOOST_CHECK_MESSAGE(s.json["reserved"] == 0,
+                              k.name << ": " << sku << " still reserved "
+                                     << s.json["reserved"] << " after the "
+                                     << r.status);
+        }
+      }
+      auto coupon = c.get("/v1/coupons/c3", admin).json;
+      BOOST_CHECK_MESSAGE(coupon["status"] == "AVAILABLE",
+                          k.name << ": coupon " << coupon.dump());
+    }
+  }
+  BOOST_TEST(tries == 50);
+  BOOST_TEST(create_lines(c, "valid", "u1", {{"A", 10}}).status == 201u);
+}
+
+BOOST_AUTO_TEST_CASE(a_flood_of_refused_creates_never_fails_a_valid_one) {
+  // Each round puts an SKU with exactly one unit; a valid create of that
+  // unit must succeed while two clients flood creates of the same unit
+  // next to an unknown SKU.
+  constexpr int rounds = 30;
+  std::atomic<int> round{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int> flooded{0};
+  std::atomic<int> wrong{0};
+  auto flood = [&](int who) {
+    try {
+      http_client f{port()};
+      for (int n = 0; !stop.load(); ++n) {
+        auto sku = "F" + std::to_string(round.load());
+        auto key = "f" + std::to_string(who) + "-" + std::to_string(n);
+        auto r = create_lines(f, key, "flooder" + std::to_string(who),
+                              {{sku, 1}, {"nope", 1}});
+        if (r.status == 404u || r.status == 409u) {
+          ++flooded;
+        } else {
+          ++wrong;
+        }
+      }
+    } catch (const std::exception&) {
+      ++wrong;
+      stop = true;
+    }
+  };
+  http_client c{port()};
+  BOOST_REQUIRE_EQUAL(put_sku(c, "F0", 1).status, 200u);
+  std::thread f1(flood, 1);
+  std::thread f2(flood, 2);
+  int failed = 0;
+  for (int i = 0; i < rounds; ++i) {
+    auto sku = "F" + std::to_string(i);
+    if (i > 0) {
+      BOOST_REQUIRE_EQUAL(put_sku(c, sku, 1).status, 200u);
+      round = i;
+    }
+    // Let the flood reach this SKU before buying its unit.
+    int seen = flooded.load();
+    while (flooded.load() < seen + 4 && !stop.load()) {
+      std::this_thread::yield();
+    }
+    auto r = create_lines(c, "buy" + std::to_string(i), "buyer", {{sku, 1}});
+    if (r.status != 201u) {
+      ++failed;
+      BOOST_TEST_MESSAGE("round " << i << ": " << r.status << " " << r.body);
+    }
+  }
+  stop = true;
+  f1.join();
+  f2.join();
+  BOOST_TEST(failed == 0);
+  BOOST_TEST(wrong.load() == 0);
+  BOOST_TEST(flooded.load() >= rounds * 4);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
