@@ -82,33 +82,50 @@ struct handler {
     return o;
   }
 
+  /// Why `order_id` of `user_id` cannot lock the coupon now, if it cannot.
+  std::optional<error> refusal(const std::string& order_id,
+                               const std::string& user_id) const {
+    if (!s.exists) {
+      return error{errc::not_found, "coupon " + s.coupon_id + " not found"};
+    }
+    if (order_id.empty()) {
+      return error{errc::bad_request, "lock needs an order_id"};
+    }
+    if (user_id != s.user_id) {
+      return error{errc::coupon_unavailable,
+                   "coupon " + s.coupon_id + " belongs to another user"};
+    }
+    bool mine = s.st == status::locked && s.order_id == order_id;
+    bool free = s.st == status::available || lapsed(s, ctx.now);
+    if (!mine && !free) {
+      return error{errc::coupon_unavailable,
+                   "coupon " + s.coupon_id + " is " + to_string(s.st)};
+    }
+    return std::nullopt;
+  }
+
+  outcome operator()(const check& c) {
+    outcome o;
+    o.cause = "check order=" + c.order_id + " user=" + c.user_id;
+    o.err = refusal(c.order_id, c.user_id);
+    if (!o.err) {
+      o.reply = terms(s);
+    }
+    return o;
+  }
+
   outcome operator()(const lock& l) {
     outcome o;
     o.cause = "lock order=" + l.order_id + " user=" + l.user_id
               + " token=" + std::to_string(l.token);
-    if (!s.exists) {
-      o.err = error{errc::not_found, "coupon " + s.coupon_id + " not found"};
-      return o;
-    }
-    if (l.order_id.empty()) {
-      o.err = error{errc::bad_request, "lock needs an order_id"};
-      return o;
-    }
-    if (l.user_id != s.user_id) {
-      o.err = error{errc::coupon_unavailable,
-                    "coupon " + s.coupon_id + " belongs to another user"};
+    if (auto refused = refusal(l.order_id, l.user_id)) {
+      o.err = std::move(refused);
       return o;
     }
     bool mine = s.st == status::locked && s.order_id == l.order_id;
     if (mine && s.token == l.token && !lapsed(s, ctx.now)) {
       o.reply = terms(s);
       return o; // a repeated request of the same create attempt
-    }
-    bool free = s.st == status::available || lapsed(s, ctx.now);
-    if (!mine && !free) {
-      o.err = error{errc::coupon_unavailable,
-                    "coupon " + s.coupon_id + " is " + to_string(s.st)};
-      return o;
     }
     std::string event
       = mine ? "relocked"
@@ -243,6 +260,13 @@ result<input> decode(const envelope& msg) {
       return detail::malformed("coupon", msg, "needs 'token'");
     }
     return input{release{*order_id, *token}};
+  }
+  if (msg.type == "check") {
+    auto user_id = get_string(b, "user_id");
+    if (!user_id || user_id->empty()) {
+      return detail::malformed("coupon", msg, "needs 'user_id'");
+    }
+    return input{check{*order_id, *user_id}};
   }
   if (msg.type == "lock") {
     auto user_id = get_string(b, "user_id");

@@ -21,6 +21,8 @@
 //   in  "lock" (request): {"order_id", "user_id", "token"}
 //         reply {"discount", "min_amount"}; errors not_found,
 //         coupon_unavailable
+//   in  "check" (request): {"order_id", "user_id"}; replies as "lock",
+//         changes nothing
 //   in  "release": {"order_id", "token"}
 //   in  "consume": {"order_id"}
 //   in  "timer": {"name": "lock"}
@@ -92,6 +94,12 @@ struct lock {
   std::string user_id;
   std::uint64_t token = 0;
 };
+/// Request from an order being created, before it reserves anything: would
+/// `lock` succeed now? Changes nothing; replies and fails like lock.
+struct check {
+  std::string order_id;
+  std::string user_id;
+};
 /// Return the coupon (cancel, timeout, failed create): only a lock of this
 /// order and token is returned; anything else is a no-op.
 struct release {
@@ -107,7 +115,7 @@ struct consume {
 /// The timer "lock" fired: a LOCKED coupon whose lock is due goes back.
 struct expire {};
 
-using input = std::variant<put, lock, release, consume, expire>;
+using input = std::variant<put, lock, check, release, consume, expire>;
 
 /// Tunables of the coupon state machine.
 struct config {
@@ -127,8 +135,8 @@ struct context {
 /// non-empty `event` bumps `version` and `updated_at`.
 outcome handle(state& s, const input& in, const context& ctx);
 
-/// Turns an inter-actor message into an input (types "lock", "release",
-/// "consume", "timer"); bad_request for anything else. Never throws.
+/// Turns an inter-actor message into an input (types "lock", "check",
+/// "release", "consume", "timer"); bad_request for anything else. Never throws.
 result<input> decode(const envelope& msg);
 
 /// The name of the lock expiry timer.

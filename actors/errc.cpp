@@ -20,6 +20,14 @@ const char* to_string(errc e) noexcept {
   return "internal";
 }
 
+std::string clip(std::string_view text, std::size_t max) {
+  if (text.size() <= max) {
+    return std::string{text};
+  }
+  return std::string{text.substr(0, max)} + "...[+"
+         + std::to_string(text.size() - max) + " bytes]";
+}
+
 std::optional<errc> parse_errc(const std::string& s) noexcept {
   for (auto e : {errc::bad_request, errc::unauthorized, errc::not_found,
                  errc::insufficient_stock, errc::coupon_unavailable,

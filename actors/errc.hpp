@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -49,6 +50,14 @@ struct error {
   errc code = errc::internal;
   std::string message;
 };
+
+/// The most of a client's input a log line (or an error message) may echo.
+inline constexpr std::size_t clip_length = 96;
+
+/// `text` cut for a log line: whole when at most `max` bytes, else its first
+/// `max` bytes and a marker with the full size ("...[+N bytes]"). Client
+/// input goes through this before it reaches a log.
+std::string clip(std::string_view text, std::size_t max = clip_length);
 
 /// Either a T or an error; the value type of every reply that crosses modules.
 template <class T>

@@ -133,6 +133,29 @@ struct handler {
     return o;
   }
 
+  outcome operator()(const quote& q) {
+    outcome o;
+    o.cause
+      = "quote order=" + q.order_id + " quantity=" + std::to_string(q.quantity);
+    if (!s.exists) {
+      o.err = error{errc::not_found, "sku " + s.sku + " not found"};
+      return o;
+    }
+    auto held = s.reservations.find(q.order_id);
+    auto available
+      = s.available
+        + (held == s.reservations.end() ? 0 : held->second.quantity);
+    if (available < q.quantity) {
+      o.err
+        = error{errc::insufficient_stock,
+                "sku " + s.sku + ": " + std::to_string(available)
+                  + " available, " + std::to_string(q.quantity) + " requested"};
+      return o;
+    }
+    o.reply = json{{"unit_price", s.price}, {"kind", to_string(s.kind)}};
+    return o;
+  }
+
   outcome operator()(const release& r) {
     outcome o;
     o.cause
@@ -259,6 +282,12 @@ result<input> decode(const envelope& msg) {
   auto token = get_uint(b, "token");
   auto quantity = get_int(b, "quantity");
   bool positive = quantity && *quantity > 0;
+  if (msg.type == "quote") {
+    if (!positive) {
+      return detail::malformed("sku", msg, "needs a positive 'quantity'");
+    }
+    return input{quote{*order_id, *quantity}};
+  }
   if (msg.type == "reserve" || msg.type == "confirm") {
     if (!token || !positive) {
       return detail::malformed("sku", msg,

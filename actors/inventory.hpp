@@ -62,6 +62,14 @@ struct reserve {
   std::uint64_t token = 0;
   std::int64_t quantity = 0;
 };
+/// Request from an order being created, before it reserves anything: could
+/// `quantity` units be reserved now? Changes nothing. Replies like reserve
+/// ({"unit_price", "kind"}); errors not_found, insufficient_stock (units
+/// this order holds already count as available to it).
+struct quote {
+  std::string order_id;
+  std::int64_t quantity = 0;
+};
 /// Return a reservation to available (cancel, timeout, failed create).
 struct release {
   std::string order_id;
@@ -85,7 +93,8 @@ struct expire {
   std::string order_id;
 };
 
-using input = std::variant<put, reserve, release, confirm, restock, expire>;
+using input
+  = std::variant<put, reserve, quote, release, confirm, restock, expire>;
 
 /// Tunables of the inventory state machine.
 struct config {
@@ -102,8 +111,9 @@ struct context {
 /// Applies `in` to `s`. Pure: same inputs, same outputs.
 outcome handle(state& s, const input& in, const context& ctx);
 
-/// Turns an inter-actor message into an input (types "reserve", "release",
-/// "confirm", "restock", "timer"); bad_request for anything else.
+/// Turns an inter-actor message into an input (types "reserve", "quote",
+/// "release", "confirm", "restock", "timer"); bad_request for anything
+/// else.
 result<input> decode(const envelope& msg);
 
 /// The timer name of an order's reservation.

@@ -191,6 +191,22 @@ struct handler {
     }
     return o;
   }
+
+  outcome operator()(const withdraw& w) {
+    outcome o;
+    o.cause = "withdraw order=" + w.order_id;
+    o.result = "withdrawn";
+    auto i = std::find_if(s.admitted.begin(), s.admitted.end(),
+                          [&w](const admission& x) {
+                            return x.order_id == w.order_id;
+                          });
+    if (i == s.admitted.end()) {
+      return o;
+    }
+    s.admitted.erase(i);
+    commit(o, "withdrawn", first_live(s, config_of(ctx), ctx.now));
+    return o;
+  }
 };
 
 /// An integer array element that fits int64.
@@ -213,12 +229,19 @@ outcome handle(state& s, const input& in, const context& ctx) {
 }
 
 result<input> decode(const envelope& msg) {
-  if (msg.type != "admit") {
+  if (msg.type != "admit" && msg.type != "withdraw") {
     return detail::malformed("limiter", msg, "unknown message type");
   }
   const auto& b = msg.body;
   if (!b.is_object()) {
     return detail::malformed("limiter", msg, "body is not an object");
+  }
+  if (msg.type == "withdraw") {
+    auto id = get_string(b, "order_id");
+    if (!id || id->empty()) {
+      return detail::malformed("limiter", msg, "missing 'order_id'");
+    }
+    return input{withdraw{std::move(*id)}};
   }
   admit a;
   auto order_id = get_string(b, "order_id");

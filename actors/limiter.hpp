@@ -21,15 +21,19 @@
 // question). The reply never carries the expected answer.
 //
 // A repeat of a create already admitted inside the window (a retry of the
-// same order) is admitted again without counting twice. Admissions that fell
-// out of the window are dropped when the state next changes; a turn that
-// only reads them changes nothing.
+// same order) is admitted again without counting twice. A create the order
+// then refused (no stock, not the user's coupon, bad input) is withdrawn:
+// its admission no longer counts, so a refusal never uses up a slot. Admissions
+// that fell out of the window are dropped when the state next changes; a turn
+// that only reads them changes nothing.
 //
 // Messages (envelope type: body):
 //   in  "admit" (request): {"order_id", "cancel_run": [created_at...]?,
 //                           "captcha": {"id", "answer"}?}
 //         result "admitted"; errors rate_limited (reply {"retry_after_ms"}),
 //         captcha_required (reply {"challenge": {"id", "question"}})
+//   in  "withdraw": {"order_id"}; result "withdrawn" (also when nothing was
+//         admitted for it)
 // The limiter sends nothing.
 //
 // Threading: a `state` is confined to the actor that owns it; the `config`
@@ -89,7 +93,12 @@ struct admit {
   std::optional<answer> captcha;
 };
 
-using input = std::variant<admit>;
+/// The create admitted for `order_id` was refused: forget its admission.
+struct withdraw {
+  std::string order_id;
+};
+
+using input = std::variant<admit, withdraw>;
 
 /// One of the user's orders as the runtime's order index lists it.
 struct recent_order {
@@ -133,7 +142,8 @@ struct context {
 /// leaves `s` as it was.
 outcome handle(state& s, const input& in, const context& ctx);
 
-/// Turns an inter-actor message into an input (type "admit"); bad_request
+/// Turns an inter-actor message into an input (types "admit", "withdraw");
+/// bad_request
 /// for anything else. Never throws.
 result<input> decode(const envelope& msg);
 

@@ -4,6 +4,7 @@
 #include "actors/reports.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -312,32 +313,80 @@ struct handler {
       auto i = std::find_if(req.items.begin(), req.items.end(), same);
       if (i == req.items.end()) {
         req.items.push_back(item);
-      } else {
-        i->quantity += item.quantity;
+      } else if (__builtin_add_overflow(i->quantity, item.quantity,
+                                        &i->quantity)) {
+        i->quantity = std::numeric_limits<std::int64_t>::max();
+      }
+    }
+    // The limit is on the SKU, not the line: repeating a line adds up.
+    for (const auto& item : req.items) {
+      if (item.quantity > max_quantity) {
+        return bad("quantity of " + item.sku + " adds up to more than "
+                   + std::to_string(max_quantity));
       }
     }
     s.user_id = req.user_id;
     s.token = req.token;
+    // Nothing is reserved before everything that can be checked is.
     for (const auto& item : req.items) {
-      auto env = message(sku_address(item.sku), "reserve",
-                         json{{"order_id", s.order_id},
-                              {"token", req.token},
-                              {"quantity", item.quantity}});
-      env.id = "order/" + s.order_id + "#req." + std::to_string(req.token) + "."
-               + item.sku;
-      o.requests.push_back(std::move(env));
+      o.requests.push_back(
+        request(sku_address(item.sku), "quote",
+                json{{"order_id", s.order_id}, {"quantity", item.quantity}},
+                "q", req.token, item.sku));
     }
     if (!req.coupon_id.empty()) {
-      auto env = message(address{"coupon", req.coupon_id}, "lock",
-                         json{{"order_id", s.order_id},
-                              {"user_id", req.user_id},
-                              {"token", req.token}});
-      env.id = "order/" + s.order_id + "#req." + std::to_string(req.token)
-               + ".coupon";
-      o.requests.push_back(std::move(env));
+      o.requests.push_back(
+        request(address{"coupon", req.coupon_id}, "check",
+                json{{"order_id", s.order_id}, {"user_id", req.user_id}}, "q",
+                req.token, "coupon"));
     }
-    s.creating = state::creating_t{std::move(req), ctx.now, {}, std::nullopt};
+    s.creating = state::creating_t{};
+    s.creating->request = std::move(req);
+    s.creating->started_at = ctx.now;
     o.defer_tag = "create";
+    return o;
+  }
+
+  /// A request of the create attempt `token`, id "order/" id "#" what "."
+  /// token "." name.
+  envelope request(address to, std::string type, json body,
+                   const std::string& what, std::uint64_t token,
+                   const std::string& name) const {
+    auto env = message(std::move(to), std::move(type), std::move(body));
+    env.id = "order/" + s.order_id + "#" + what + "." + std::to_string(token)
+             + "." + name;
+    return env;
+  }
+
+  /// The checks passed: reserve every SKU and lock the coupon.
+  void reserve_all(outcome& o) {
+    auto& cr = *s.creating;
+    const auto& req = cr.request;
+    for (const auto& item : req.items) {
+      o.requests.push_back(request(sku_address(item.sku), "reserve",
+                                   json{{"order_id", s.order_id},
+                                        {"token", req.token},
+                                        {"quantity", item.quantity}},
+                                   "req", req.token, item.sku));
+    }
+    if (!req.coupon_id.empty()) {
+      o.requests.push_back(request(address{"coupon", req.coupon_id}, "lock",
+                                   json{{"order_id", s.order_id},
+                                        {"user_id", req.user_id},
+                                        {"token", req.token}},
+                                   "req", req.token, "coupon"));
+    }
+    cr.answers.clear();
+    cr.coupon.reset();
+    cr.at = state::creating_t::step::reserving;
+  }
+
+  /// Answers the create with `refusal` (nothing is held for it any more).
+  outcome& refuse(outcome& o, std::optional<error> refusal) {
+    o.resolves.push_back(resolution{"create", std::move(refusal)});
+    s.user_id.clear();
+    s.token = 0;
+    s.creating.reset();
     return o;
   }
 
@@ -346,7 +395,7 @@ struct handler {
     o.cause = "reserve.reply sku=" + r.sku
               + (r.err ? std::string{" error="} + to_string(r.err->code)
                        : std::string{" ok"});
-    if (!s.creating) {
+    if (!s.creating || !awaits(r.quote)) {
       return o;
     }
     auto& cr = *s.creating;
@@ -358,33 +407,39 @@ struct handler {
       return o;
     }
     cr.answers.push_back(r);
-    return finish_create(o);
+    return r.quote ? finish_check(o) : finish_create(o);
   }
 
-  outcome operator()(const coupon_locked& c) {
+  /// True if the create waits for answers to checks (`check`) or to
+  /// reservations (not `check`).
+  bool awaits(bool check) const {
+    using step = state::creating_t::step;
+    return s.creating->at == (check ? step::checking : step::reserving);
+  }
+
+  outcome operator()(const released& r) {
     outcome o;
-    o.cause = "lock.reply coupon=" + c.coupon_id
-              + (c.err ? std::string{" error="} + to_string(c.err->code)
-                       : std::string{" ok"});
-    if (!s.creating || s.creating->coupon
-        || c.coupon_id != s.creating->request.coupon_id) {
+    o.cause = "release.reply from=" + r.from;
+    if (!s.creating || s.creating->at != state::creating_t::step::releasing) {
       return o;
     }
-    s.creating->coupon = c;
-    return finish_create(o);
+    auto& waiting = s.creating->releasing;
+    auto i = std::find(waiting.begin(), waiting.end(), r.from);
+    if (i == waiting.end()) {
+      return o;
+    }
+    waiting.erase(i);
+    if (waiting.empty()) {
+      auto refusal = s.creating->refusal;
+      refuse(o, std::move(refusal));
+    }
+    return o;
   }
 
-  /// Once every SKU (and the coupon) has answered: the order exists, or the
-  /// create is refused and whatever was locked for it is given back.
-  outcome finish_create(outcome& o) {
-    auto& cr = *s.creating;
-    bool wants_coupon = !cr.request.coupon_id.empty();
-    if (cr.answers.size() < cr.request.items.size()
-        || (wants_coupon && !cr.coupon)) {
-      return o;
-    }
-    // Pair answers with the request's items, in order.
-    std::vector<const reserved*> answers;
+  /// Pairs the answers with the request's items, in order; the first that
+  /// failed, if any.
+  const reserved* pair_answers(std::vector<const reserved*>& answers) const {
+    const auto& cr = *s.creating;
     const reserved* first_failure = nullptr;
     for (const auto& item : cr.request.items) {
       auto same = [&item](const reserved& a) {
@@ -396,46 +451,125 @@ struct handler {
         first_failure = &a;
       }
     }
-    const create& req = cr.request;
-    // The total must fit the amounts a payment can carry; a huge order is
-    // refused like a failed reservation (and what was reserved released).
-    std::int64_t total = 0;
-    bool too_large = false;
-    for (std::size_t i = 0; i < req.items.size() && !first_failure; ++i) {
+    return first_failure;
+  }
+
+  /// The order's total at the answers' prices into `total`; false when it
+  /// exceeds max_amount.
+  bool total_of(const std::vector<const reserved*>& answers,
+                std::int64_t& total) const {
+    const auto& items = s.creating->request.items;
+    total = 0;
+    for (std::size_t i = 0; i < items.size(); ++i) {
       std::int64_t line = 0;
-      too_large = too_large
-                  || __builtin_mul_overflow(req.items[i].quantity,
-                                            answers[i]->unit_price, &line)
-                  || __builtin_add_overflow(total, line, &total)
-                  || total > max_amount;
+      if (__builtin_mul_overflow(items[i].quantity, answers[i]->unit_price,
+                                 &line)
+          || __builtin_add_overflow(total, line, &total)
+          || total > max_amount) {
+        return false;
+      }
     }
+    return true;
+  }
+
+  static error too_large() {
+    return error{errc::bad_request, "order total exceeds "
+                                      + std::to_string(max_amount) + " cents"};
+  }
+
+  /// Once every SKU (and the coupon) has answered the checks: refused with
+  /// nothing held, or on to reserving.
+  outcome finish_check(outcome& o) {
+    auto& cr = *s.creating;
+    bool wants_coupon = !cr.request.coupon_id.empty();
+    if (cr.answers.size() < cr.request.items.size()
+        || (wants_coupon && !cr.coupon)) {
+      return o;
+    }
+    std::vector<const reserved*> answers;
+    const reserved* first_failure = pair_answers(answers);
+    std::int64_t total = 0;
     std::optional<error> refusal;
     if (first_failure != nullptr) {
       refusal = first_failure->err;
-    } else if (too_large) {
-      refusal
-        = error{errc::bad_request,
-                "order total exceeds " + std::to_string(max_amount) + " cents"};
+    } else if (!total_of(answers, total)) {
+      refusal = too_large();
     } else if (wants_coupon) {
       refusal = coupon_refusal(*cr.coupon, total);
     }
     if (refusal) {
+      o.cause += " (refused before reserving: "
+                 + std::string{to_string(refusal->code)} + ")";
+      return refuse(o, std::move(refusal));
+    }
+    reserve_all(o);
+    return o;
+  }
+
+  outcome operator()(const coupon_locked& c) {
+    outcome o;
+    o.cause = "lock.reply coupon=" + c.coupon_id
+              + (c.err ? std::string{" error="} + to_string(c.err->code)
+                       : std::string{" ok"});
+    if (!s.creating || !awaits(c.check) || s.creating->coupon
+        || c.coupon_id != s.creating->request.coupon_id) {
+      return o;
+    }
+    s.creating->coupon = c;
+    return c.check ? finish_check(o) : finish_create(o);
+  }
+
+  /// Once every SKU (and the coupon) has answered: the order exists, or the
+  /// create is refused and whatever was locked for it is given back.
+  outcome finish_create(outcome& o) {
+    auto& cr = *s.creating;
+    bool wants_coupon = !cr.request.coupon_id.empty();
+    if (cr.answers.size() < cr.request.items.size()
+        || (wants_coupon && !cr.coupon)) {
+      return o;
+    }
+    std::vector<const reserved*> answers;
+    const reserved* first_failure = pair_answers(answers);
+    const create& req = cr.request;
+    // Checked before reserving; a price changed since, or a SKU or coupon
+    // taken by another buyer in between, still refuses here.
+    std::int64_t total = 0;
+    std::optional<error> refusal;
+    if (first_failure != nullptr) {
+      refusal = first_failure->err;
+    } else if (!total_of(answers, total)) {
+      refusal = too_large();
+    } else if (wants_coupon) {
+      refusal = coupon_refusal(*cr.coupon, total);
+    }
+    if (refusal) {
+      // What may be held goes back through the outbox (durable, retried)
+      // and, to answer only once it is back, as requests too: a release is
+      // idempotent, so the second one changes nothing.
+      std::vector<address> holders;
       for (const auto* a : answers) {
         if (!a->err || ambiguous(a->err)) {
-          o.outbox.push_back(message(sku_address(a->sku), "release",
-                                     release_body(s, req.token)));
+          holders.push_back(sku_address(a->sku));
         }
       }
       if (wants_coupon && (!cr.coupon->err || ambiguous(cr.coupon->err))) {
-        o.outbox.push_back(message(address{"coupon", req.coupon_id}, "release",
-                                   release_body(s, req.token)));
+        holders.push_back(address{"coupon", req.coupon_id});
+      }
+      for (std::size_t i = 0; i < holders.size(); ++i) {
+        o.outbox.push_back(
+          message(holders[i], "release", release_body(s, req.token)));
+        o.requests.push_back(request(holders[i], "release",
+                                     release_body(s, req.token), "rel",
+                                     req.token, std::to_string(i)));
+        cr.releasing.push_back(holders[i].id);
       }
       number_outbox(o,
                     "order/" + s.order_id + "#r" + std::to_string(req.token));
-      o.resolves.push_back(resolution{"create", refusal});
-      s.user_id.clear();
-      s.token = 0;
-      s.creating.reset();
+      if (holders.empty()) {
+        return refuse(o, std::move(refusal));
+      }
+      cr.refusal = std::move(refusal);
+      cr.at = state::creating_t::step::releasing;
       return o;
     }
     s.st = status::pending_payment;
@@ -1159,7 +1293,14 @@ result<input> decode(const envelope& msg) {
   if (!b.is_object()) {
     return detail::malformed("order", msg, "body is not an object");
   }
-  if (msg.type == "reserve.reply") {
+  if (msg.type == "release.reply") {
+    auto from = get_string(b, "from");
+    if (!from || from->empty()) {
+      return detail::malformed("order", msg, "missing 'from'");
+    }
+    return input{released{*from}};
+  }
+  if (msg.type == "reserve.reply" || msg.type == "quote.reply") {
     auto from = get_string(b, "from");
     if (!from || from->empty()) {
       return detail::malformed("order", msg, "missing 'from'");
@@ -1168,6 +1309,7 @@ result<input> decode(const envelope& msg) {
     // dropping it would leave the create waiting forever.
     reserved r;
     r.sku = *from;
+    r.quote = msg.type == "quote.reply";
     if ((r.err = detail::reply_error(b))) {
       return input{std::move(r)};
     }
@@ -1182,13 +1324,14 @@ result<input> decode(const envelope& msg) {
     r.kind = *kind;
     return input{std::move(r)};
   }
-  if (msg.type == "lock.reply") {
+  if (msg.type == "lock.reply" || msg.type == "check.reply") {
     auto from = get_string(b, "from");
     if (!from || from->empty()) {
       return detail::malformed("order", msg, "missing 'from'");
     }
     coupon_locked c;
     c.coupon_id = *from;
+    c.check = msg.type == "check.reply";
     if ((c.err = detail::reply_error(b))) {
       return input{std::move(c)};
     }

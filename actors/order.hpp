@@ -2,7 +2,7 @@
 
 // The order lifecycle as a plain state machine (DESIGN.md rules 1-5).
 //
-//   none --create--> (creating: reserve stock) --> PENDING_PAYMENT
+//   none --create--> (creating: check, reserve stock) --> PENDING_PAYMENT
 //   PENDING_PAYMENT --pay--> PAID --complete--> COMPLETED
 //   PAID --dispatched--> DISPATCHED --complete--> COMPLETED
 //   PENDING_PAYMENT --cancel | deadline--> CANCELLED
@@ -25,8 +25,16 @@
 //   refunded  -> "refund" to the provider; "restock" (unless shipped);
 //                "invalidate" to its affiliate; "order_refunded" to its
 //                dispatcher when it holds service items
-// Creating locks the coupon with a request next to the stock reservations;
-// the order checks the coupon's min_amount itself once it knows its amount.
+// Creating first checks, reserving nothing: a "quote" to every SKU (does it
+// exist, its price and kind, enough available) and a "check" to the coupon
+// (is it the user's and free); then the order refuses a total over
+// max_amount or below the coupon's min_amount. Only a create that passes
+// reserves: a "reserve" to every SKU and a "lock" to the coupon, as
+// requests. A create refused after reserving (a race with another buyer)
+// gives back what it holds twice over: "release" in the outbox (durable)
+// and as a request, and answers only once every release request has been
+// answered, so a refused create never holds stock past its answer. Lines of
+// one SKU are merged before any limit applies.
 // Every top-level transition also sends one record ("placed", "paid",
 // "cancelled" with `flash`, "refunded", "manual") to the report shard of
 // its partition (actors/reports.hpp).
@@ -54,7 +62,8 @@
 // refunded on its own. A parent is completed or refunded child by child.
 //
 // Messages (envelope type: body):
-//   in  "reserve.reply", "lock.reply": answers to the create's requests
+//   in  "quote.reply", "check.reply", "reserve.reply", "lock.reply",
+//         "release.reply": answers to the create's requests
 //   in  "status" (request, from the notifier and dispatcher): {"order_id"};
 //         reply {"status": "PENDING_PAYMENT" | ...}; not_found if none
 //   in  "refund_done": {"refund_id"}; "shortfall": {"sku"}
@@ -118,6 +127,10 @@ struct payment {
 /// The largest order total (cents) an order may have: 10^15.
 inline constexpr std::int64_t max_amount = 1'000'000'000'000'000;
 
+/// The most units of one SKU an order may hold (its lines of that SKU
+/// added up): 10^6.
+inline constexpr std::int64_t max_quantity = 1'000'000;
+
 struct requested_item {
   std::string sku;
   std::int64_t quantity = 0;
@@ -155,12 +168,14 @@ struct complete {};
 struct refund {};
 /// The payment deadline timer fired.
 struct deadline {};
-/// A SKU answered this order's reserve request.
+/// A SKU answered this order's reserve request (or, `quote`, its quote
+/// request: nothing is reserved).
 struct reserved {
   std::string sku;
   std::optional<error> err;
   std::int64_t unit_price = 0;
   item_kind kind = item_kind::goods;
+  bool quote = false;
 };
 /// The payment provider confirmed refund `refund_id`.
 struct refund_done {
@@ -170,12 +185,19 @@ struct refund_done {
 struct shortfall {
   std::string sku;
 };
-/// The coupon answered this order's lock request.
+/// The coupon answered this order's lock request (or, `check`, its check
+/// request: nothing is locked).
 struct coupon_locked {
   std::string coupon_id;
   std::optional<error> err;
   std::int64_t discount = 0;
   std::int64_t min_amount = 0;
+  bool check = false;
+};
+/// A SKU or the coupon (`from`) answered a refused create's release
+/// request: what it held for the create is back (or was never held).
+struct released {
+  std::string from;
 };
 /// Another actor (notifier, dispatcher) asks for the current status.
 struct status_query {};
@@ -229,7 +251,7 @@ struct saga_timeout {};
 
 using input
   = std::variant<create, cancel, pay, complete, refund, deadline, reserved,
-                 refund_done, shortfall, coupon_locked, status_query,
+                 refund_done, shortfall, coupon_locked, released, status_query,
                  coupon_conflict, dispatched, reissue_refunds, adopt,
                  parent_paid, parent_cancel, child_status, saga_timeout>;
 
@@ -286,13 +308,24 @@ struct state {
   std::uint64_t token = 0;
 
   /// Transient (never stored): the create in progress while stock is being
-  /// reserved, and the SKUs that have answered.
+  /// checked, reserved or (refused) released, and who has answered.
   struct creating_t {
+    /// What the create waits for.
+    enum class step : std::uint8_t {
+      checking,  ///< quote and check answers; nothing is held
+      reserving, ///< reserve and lock answers
+      releasing, ///< release answers; then `refusal` is the answer
+    };
     create request;
     millis started_at = 0;
     std::vector<reserved> answers;
     /// The coupon's answer (only when the request names a coupon).
     std::optional<coupon_locked> coupon;
+    step at = step::checking;
+    /// Releasing: the create's answer, and who has yet to confirm a
+    /// release (SKU or coupon ids, one entry per request).
+    std::optional<error> refusal;
+    std::vector<std::string> releasing;
   };
   boxed<creating_t> creating;
 };
@@ -342,10 +375,10 @@ struct context {
 /// deferred under the tag "create" until every SKU has answered.
 outcome handle(state& s, const input& in, const context& ctx);
 
-/// Turns an inter-actor message into an input (types "reserve.reply",
-/// "lock.reply", "status", "refund_done", "shortfall", "coupon_conflict",
-/// "dispatched", "reissue_refunds", "timer"); bad_request for anything
-/// else.
+/// Turns an inter-actor message into an input (types "quote.reply",
+/// "check.reply", "reserve.reply", "lock.reply", "release.reply", "status",
+/// "refund_done", "shortfall", "coupon_conflict", "dispatched",
+/// "reissue_refunds", "timer"); bad_request for anything else.
 result<input> decode(const envelope& msg);
 
 /// True while a turn waits for answers; the actor must stay in memory.

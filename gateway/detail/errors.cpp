@@ -84,10 +84,12 @@ reply to_reply(std::exception_ptr e) noexcept {
       }
       return r;
     } catch (const nlohmann::json::parse_error& err) {
+      // The parser's message quotes the offending token whole.
       return error_reply(http::status::bad_request, "bad_request",
-                         std::string("malformed JSON: ") + err.what());
+                         "malformed JSON: " + actors::clip(err.what(), 160));
     } catch (const std::exception& err) {
-      std::fprintf(stderr, "ordo gateway: internal error: %s\n", err.what());
+      std::fprintf(stderr, "ordo gateway: internal error: %s\n",
+                   actors::clip(err.what()).c_str());
     } catch (...) {
       std::fprintf(stderr, "ordo gateway: internal error: unknown exception\n");
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <map>
 #include <set>
 
 #include "gateway/detail/crypto.hpp"
@@ -248,7 +249,14 @@ json parse_object(std::string_view body) {
   if (blank(body)) {
     bad_request("request body must be a JSON object");
   }
-  json j = json::parse(body);
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::out_of_range&) {
+    // A number no double can hold (1e400, a 400-digit integer): the
+    // client's error, and the number is not quoted back.
+    bad_request("a number in the request body is out of range");
+  }
   if (!j.is_object()) {
     bad_request(std::string("request body must be a JSON object, not ")
                 + type_name(j));
@@ -300,7 +308,7 @@ actors::order::create parse_create_order(std::string_view body) {
                 + " entries");
   }
   // A SKU listed twice is one line with the summed quantity (the order
-  // state machine merges them).
+  // state machine merges them; the limit applies to the sum).
   for (std::size_t i = 0; i < items.size(); ++i) {
     std::string where = "items[" + std::to_string(i) + "]";
     if (!items[i].is_object()) {
@@ -311,6 +319,15 @@ actors::order::create parse_create_order(std::string_view body) {
     line.sku = item.id("sku", true);
     line.quantity = item.integer("quantity", 1, limits::quantity);
     cmd.items.push_back(std::move(line));
+  }
+  // The quantity limit is on the SKU: its lines add up (at most 100 x 10^6,
+  // no overflow).
+  std::map<std::string, std::int64_t> per_sku;
+  for (const auto& line : cmd.items) {
+    if ((per_sku[line.sku] += line.quantity) > limits::quantity) {
+      bad_request("items: the quantities of sku " + line.sku
+                  + " add up to more than " + std::to_string(limits::quantity));
+    }
   }
 
   cmd.coupon_id = r.id("coupon_id", false);

@@ -29,7 +29,8 @@ inline constexpr std::size_t id_length = 128;
 inline constexpr std::size_t key_length = 128;
 inline constexpr std::size_t reason_length = 256; ///< characters
 inline constexpr std::size_t items = 100;
-inline constexpr std::int64_t quantity = 1'000'000;
+/// Units of one SKU in an order (its lines added up).
+inline constexpr std::int64_t quantity = actors::order::max_quantity;
 inline constexpr std::int64_t price = 1'000'000'000'000;
 inline constexpr std::int64_t stock = 1'000'000'000;
 inline constexpr std::int64_t amount = 1'000'000'000'000'000;

@@ -323,11 +323,14 @@ report audit_service::audit_once(bool scheduled) {
 
 void audit_service::alert(const report& r) {
   for (const auto& v : r.violations) {
-    std::fprintf(stderr,
-                 "ordo audit: violation rule=%s subject=%s healed=%s "
-                 "detail=%s\n",
-                 v.rule.c_str(), v.subject.c_str(), v.healed ? "true" : "false",
-                 quoted(v.detail).c_str());
+    std::fprintf(
+      stderr,
+      "ordo audit: violation rule=%s subject=%s healed=%s "
+      "detail=%s\n",
+      v.rule.c_str(), actors::clip(v.subject).c_str(),
+      v.healed ? "true" : "false",
+      // A detail may quote a client's cancel reason.
+      quoted(actors::clip(v.detail, 2 * actors::clip_length)).c_str());
   }
   if (!webhook_ || r.violations.empty()) {
     return;

@@ -413,9 +413,10 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq,
         dead = true;
         ++dead_;
         auto& e = p->second.e;
-        std::cerr << "ordo: outbox message " << e.msg.id << " (" << e.msg.type
-                  << " to " << e.msg.to.kind << "/" << e.msg.to.id
-                  << ") rejected: " << r.err->message
+        std::cerr << "ordo: outbox message " << actors::clip(e.msg.id) << " ("
+                  << e.msg.type << " to " << e.msg.to.kind << "/"
+                  << actors::clip(e.msg.to.id)
+                  << ") rejected: " << actors::clip(r.err->message)
                   << "; moved to dead letters\n";
         message_view m;
         m.seq = seq;

@@ -156,6 +156,44 @@ BOOST_AUTO_TEST_CASE(lock_replies_the_terms_and_arms_the_expiry) {
       {"from", "c1"}, {"ok", true}, {"discount", 500}, {"min_amount", 1000}}));
 }
 
+BOOST_AUTO_TEST_CASE(a_check_answers_like_a_lock_and_changes_nothing) {
+  auto s = available();
+  auto before = dump(s);
+  auto o = coupon::handle(s, coupon::check{"o1", "u1"}, at(t0));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.reply == (json{{"discount", 500}, {"min_amount", 1000}}));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(o.timers.empty());
+  BOOST_TEST(dump(s) == before);
+  o = coupon::handle(s, coupon::check{"o1", "u2"}, at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::coupon_unavailable));
+  auto held = locked();
+  before = dump(held);
+  o = coupon::handle(held, coupon::check{"o2", "u1"}, at(t0 + 1));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::coupon_unavailable));
+  o = coupon::handle(held, coupon::check{"o1", "u1"}, at(t0 + 1));
+  BOOST_TEST(!o.err); // the order's own lock
+  BOOST_TEST(dump(held) == before);
+  coupon::state none;
+  none.coupon_id = "c9";
+  o = coupon::handle(none, coupon::check{"o1", "u1"}, at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::not_found));
+  auto in
+    = coupon::decode(envelope{"x",
+                              {"coupon", "c1"},
+                              "check",
+                              json{{"order_id", "o1"}, {"user_id", "u1"}}});
+  BOOST_REQUIRE(in.ok());
+  BOOST_TEST(std::get<coupon::check>(in.value()).user_id == "u1");
+  BOOST_TEST(
+    !coupon::decode(
+       envelope{"x", {"coupon", "c1"}, "check", json{{"order_id", "o1"}}})
+       .ok());
+}
+
 BOOST_AUTO_TEST_CASE(lock_repeated_by_the_same_attempt_changes_nothing) {
   auto s = locked();
   auto before = dump(s);

@@ -79,6 +79,36 @@ BOOST_AUTO_TEST_CASE(
   check_counts(s, 1, 4, 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_quote_answers_like_a_reserve_and_changes_nothing) {
+  auto s = stocked(10);
+  inventory::handle(s, inventory::reserve{"o1", 1, 4}, at(t0));
+  auto before = dump(s);
+  auto o = inventory::handle(s, inventory::quote{"o2", 6}, at(t0 + 1));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.reply == (json{{"unit_price", 1000}, {"kind", "goods"}}));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(o.timers.empty());
+  o = inventory::handle(s, inventory::quote{"o2", 7}, at(t0 + 1));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::insufficient_stock));
+  // What the order holds already counts as available to it.
+  o = inventory::handle(s, inventory::quote{"o1", 10}, at(t0 + 1));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(dump(s) == before);
+  inventory::state none;
+  none.sku = "Z";
+  o = inventory::handle(none, inventory::quote{"o1", 1}, at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::not_found));
+  auto in = inventory::decode(envelope{
+    "x", {"sku", "A"}, "quote", json{{"order_id", "o1"}, {"quantity", 3}}});
+  BOOST_REQUIRE(in.ok());
+  BOOST_TEST(std::get<inventory::quote>(in.value()).quantity == 3);
+  BOOST_TEST(!inventory::decode(
+                envelope{"x", {"sku", "A"}, "quote", json{{"order_id", "o1"}}})
+                .ok());
+}
+
 BOOST_AUTO_TEST_CASE(put_with_the_same_values_changes_nothing) {
   auto s = stocked();
   auto v = s.version;

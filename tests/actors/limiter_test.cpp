@@ -155,6 +155,45 @@ BOOST_AUTO_TEST_CASE(sixth_order_in_a_minute_is_rate_limited_with_retry_after) {
   BOOST_TEST(body["retry_after_ms"] == 50 * second);
 }
 
+BOOST_AUTO_TEST_CASE(a_withdrawn_admission_frees_its_slot) {
+  // Five creates admitted, two of them then refused by their order: two
+  // more fit in the same minute, and no third.
+  auto s = fresh();
+  for (int i = 0; i < 5; ++i) {
+    turn(s, create("o" + std::to_string(i)), t0 + i * second);
+  }
+  for (const auto* id : {"o1", "o3"}) {
+    auto version = s.version;
+    auto o
+      = lim::handle(s, lim::withdraw{id}, lim::context{t0 + 6 * second, &lcfg});
+    BOOST_TEST(!o.err);
+    BOOST_TEST(o.result == "withdrawn");
+    BOOST_TEST(o.event == "withdrawn");
+    BOOST_TEST(s.version == version + 1);
+  }
+  BOOST_TEST(s.admitted.size() == 3u);
+  // Withdrawing what is not admitted changes nothing.
+  auto before = dump(s);
+  auto o
+    = lim::handle(s, lim::withdraw{"o9"}, lim::context{t0 + 7 * second, &lcfg});
+  BOOST_TEST(o.result == "withdrawn");
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+  BOOST_TEST(admitted(turn(s, create("o5"), t0 + 8 * second)));
+  BOOST_TEST(admitted(turn(s, create("o6"), t0 + 9 * second)));
+  BOOST_TEST(
+    code_is(turn(s, create("o7"), t0 + 10 * second), errc::rate_limited));
+  // It travels as the message "withdraw".
+  auto in = lim::decode(
+    envelope{"x", {"limiter", "u1"}, "withdraw", json{{"order_id", "o5"}}});
+  BOOST_REQUIRE(in.ok());
+  BOOST_TEST(std::get<lim::withdraw>(in.value()).order_id == "o5");
+  BOOST_TEST(
+    !lim::decode(
+       envelope{"x", {"limiter", "u1"}, "withdraw", json{{"order_id", ""}}})
+       .ok());
+}
+
 BOOST_AUTO_TEST_CASE(the_window_slides) {
   auto s = fresh();
   for (int i = 0; i < 5; ++i) {

@@ -65,11 +65,41 @@ order::reserved failed_answer(const std::string& sku, errc code) {
   return order::reserved{sku, error{code, "no"}, 0, item_kind::goods};
 }
 
+/// A SKU's answer to the quote of an order being created.
+order::reserved quoted(const std::string& sku, std::int64_t price = 0,
+                       item_kind kind = item_kind::goods) {
+  return order::reserved{sku, std::nullopt, price, kind, true};
+}
+
+order::reserved quote_failed(const std::string& sku, errc code) {
+  return order::reserved{sku, error{code, "no"}, 0, item_kind::goods, true};
+}
+
+/// Handles create `c` and passes its checks (every SKU quoted at price 0,
+/// the coupon free): the outcome of the turn that sent the reservations.
+outcome start(order::state& s, const order::create& c,
+              const order::context& ctx) {
+  auto o = order::handle(s, c, ctx);
+  auto checks = o.requests;
+  for (const auto& req : checks) {
+    BOOST_REQUIRE(req.type == "quote" || req.type == "check");
+    if (req.type == "quote") {
+      o = order::handle(s, quoted(req.to.id), ctx);
+    } else {
+      order::coupon_locked free;
+      free.coupon_id = req.to.id;
+      free.check = true;
+      o = order::handle(s, free, ctx);
+    }
+  }
+  return o;
+}
+
 /// A PENDING_PAYMENT order o1: A x2 at 1000, B x1 at 500, payable 2500;
 /// both services (one kind, so not split).
 order::state pending() {
   auto s = fresh();
-  order::handle(s, make_create({{"A", 2}, {"B", 1}}), at(t0));
+  start(s, make_create({{"A", 2}, {"B", 1}}), at(t0));
   order::handle(s, ok_answer("A", 1000, item_kind::service), at(t0));
   order::handle(s, ok_answer("B", 500, item_kind::service), at(t0));
   BOOST_REQUIRE(s.st == order::status::pending_payment);
@@ -126,7 +156,7 @@ BOOST_AUTO_TEST_CASE(status_names_match_the_api) {
   BOOST_TEST(order::to_string(order::payment_status::refunded) == "REFUNDED");
 }
 
-BOOST_AUTO_TEST_CASE(create_reserves_then_becomes_pending) {
+BOOST_AUTO_TEST_CASE(create_checks_reserves_then_becomes_pending) {
   auto s = fresh();
   auto o = order::handle(s, make_create({{"A", 2}, {"B", 1}}), at(t0));
   BOOST_TEST(!o.err);
@@ -134,6 +164,22 @@ BOOST_AUTO_TEST_CASE(create_reserves_then_becomes_pending) {
   BOOST_TEST(o.event.empty());
   BOOST_TEST(o.outbox.empty());
   BOOST_TEST(s.version == 0u);
+  BOOST_TEST(order::busy(s));
+  // First the checks, which reserve nothing.
+  BOOST_REQUIRE_EQUAL(o.requests.size(), 2u);
+  BOOST_TEST(o.requests[0].to.kind == "sku");
+  BOOST_TEST(o.requests[0].to.id == "A");
+  BOOST_TEST(o.requests[0].type == "quote");
+  BOOST_TEST(o.requests[0].id == "order/o1#q.7.A");
+  BOOST_TEST(o.requests[0].body == (json{{"order_id", "o1"}, {"quantity", 2}}));
+  BOOST_TEST(o.requests[1].to.id == "B");
+  BOOST_TEST(o.requests[1].type == "quote");
+  o = order::handle(s, quoted("B", 500), at(t0 + 1));
+  BOOST_TEST(o.requests.empty());
+  BOOST_TEST(o.resolves.empty());
+  o = order::handle(s, quoted("A", 1000), at(t0 + 2));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(o.resolves.empty());
   BOOST_TEST(order::busy(s));
   BOOST_REQUIRE_EQUAL(o.requests.size(), 2u);
   BOOST_TEST(o.requests[0].to.kind == "sku");
@@ -196,8 +242,7 @@ BOOST_AUTO_TEST_CASE(create_reserves_then_becomes_pending) {
 
 BOOST_AUTO_TEST_CASE(create_merges_duplicate_skus_in_first_seen_order) {
   auto s = fresh();
-  auto o
-    = order::handle(s, make_create({{"B", 1}, {"A", 2}, {"B", 3}}), at(t0));
+  auto o = start(s, make_create({{"B", 1}, {"A", 2}, {"B", 3}}), at(t0));
   BOOST_REQUIRE_EQUAL(o.requests.size(), 2u);
   BOOST_TEST(o.requests[0].to.id == "B");
   BOOST_TEST(o.requests[0].body["quantity"] == 4);
@@ -210,19 +255,43 @@ BOOST_AUTO_TEST_CASE(create_merges_duplicate_skus_in_first_seen_order) {
   BOOST_TEST(s.amount == 420);
 }
 
-BOOST_AUTO_TEST_CASE(create_refuses_a_total_beyond_the_amount_limit) {
+BOOST_AUTO_TEST_CASE(create_refuses_a_total_beyond_the_limit_before_reserving) {
   auto s = fresh();
   order::handle(s, make_create({{"A", 1'000'000}, {"B", 1'000'000}}), at(t0));
-  order::handle(s, ok_answer("A", 1'000'000'000'000), at(t0));
-  auto o = order::handle(s, ok_answer("B", 1'000'000'000'000), at(t0));
+  order::handle(s, quoted("A", 1'000'000'000'000), at(t0));
+  auto o = order::handle(s, quoted("B", 1'000'000'000'000), at(t0));
   BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
   BOOST_REQUIRE(o.resolves[0].err);
   BOOST_CHECK(o.resolves[0].err->code == errc::bad_request);
   BOOST_TEST(s.st == order::status::none);
-  // Both reservations go back.
+  BOOST_TEST(!order::busy(s));
+  // Nothing was reserved, so nothing goes back.
+  BOOST_TEST(o.requests.empty());
+  BOOST_TEST(o.outbox.empty());
+}
+
+BOOST_AUTO_TEST_CASE(create_refuses_a_total_beyond_the_limit_after_reserving) {
+  // The prices rose between the quote and the reservation.
+  auto s = fresh();
+  start(s, make_create({{"A", 1'000'000}, {"B", 1'000'000}}), at(t0));
+  order::handle(s, ok_answer("A", 1'000'000'000'000), at(t0));
+  auto o = order::handle(s, ok_answer("B", 1'000'000'000'000), at(t0));
+  BOOST_TEST(o.resolves.empty());
+  BOOST_TEST(s.st == order::status::none);
+  BOOST_TEST(order::busy(s));
+  // Both reservations go back, durably and as requests.
   BOOST_REQUIRE_EQUAL(o.outbox.size(), 2u);
   BOOST_TEST(o.outbox[0].type == "release");
   BOOST_TEST(o.outbox[1].type == "release");
+  BOOST_REQUIRE_EQUAL(o.requests.size(), 2u);
+  BOOST_TEST(o.requests[0].type == "release");
+  BOOST_TEST(o.requests[1].type == "release");
+  order::handle(s, order::released{"B"}, at(t0));
+  o = order::handle(s, order::released{"A"}, at(t0));
+  BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
+  BOOST_REQUIRE(o.resolves[0].err);
+  BOOST_CHECK(o.resolves[0].err->code == errc::bad_request);
+  BOOST_TEST(!order::busy(s));
 }
 
 BOOST_AUTO_TEST_CASE(create_rejects_malformed_requests_without_change) {
@@ -250,18 +319,13 @@ BOOST_AUTO_TEST_CASE(create_rejects_malformed_requests_without_change) {
 
 BOOST_AUTO_TEST_CASE(create_fails_and_releases_when_one_sku_short) {
   auto s = fresh();
-  order::handle(s, make_create({{"A", 2}, {"B", 1}, {"C", 1}}), at(t0));
+  start(s, make_create({{"A", 2}, {"B", 1}, {"C", 1}}), at(t0));
   order::handle(s, ok_answer("A", 1000), at(t0));
   order::handle(s, failed_answer("B", errc::insufficient_stock), at(t0));
   auto o = order::handle(s, ok_answer("C", 300), at(t0));
   BOOST_TEST(o.event.empty());
   BOOST_TEST(s.version == 0u);
   BOOST_TEST(s.st == order::status::none);
-  BOOST_TEST(!order::busy(s));
-  BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
-  BOOST_TEST(o.resolves[0].tag == "create");
-  BOOST_REQUIRE(o.resolves[0].err);
-  BOOST_TEST((o.resolves[0].err->code == errc::insufficient_stock));
   // Only the SKUs that reserved get a release, under the attempt's token.
   BOOST_REQUIRE_EQUAL(o.outbox.size(), 2u);
   BOOST_TEST(o.outbox[0].to.id == "A");
@@ -271,12 +335,97 @@ BOOST_AUTO_TEST_CASE(create_fails_and_releases_when_one_sku_short) {
   BOOST_TEST(o.outbox[1].to.id == "C");
   BOOST_TEST(o.outbox[1].id == "order/o1#r7.1");
   BOOST_TEST(o.timers.empty());
+  // The create is answered only once both releases are back.
+  BOOST_REQUIRE_EQUAL(o.requests.size(), 2u);
+  BOOST_TEST(o.requests[0].to.id == "A");
+  BOOST_TEST(o.requests[0].type == "release");
+  BOOST_TEST(o.requests[0].body == (json{{"order_id", "o1"}, {"token", 7}}));
+  BOOST_TEST(o.requests[1].to.id == "C");
+  BOOST_TEST(o.resolves.empty());
+  BOOST_TEST(order::busy(s));
+  o = order::handle(s, order::released{"C"}, at(t0));
+  BOOST_TEST(o.resolves.empty());
+  o = order::handle(s, order::released{"Z"}, at(t0)); // not asked: ignored
+  BOOST_TEST(o.resolves.empty());
+  o = order::handle(s, order::released{"A"}, at(t0));
+  BOOST_TEST(!order::busy(s));
+  BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
+  BOOST_TEST(o.resolves[0].tag == "create");
+  BOOST_REQUIRE(o.resolves[0].err);
+  BOOST_TEST((o.resolves[0].err->code == errc::insufficient_stock));
+  BOOST_TEST(s.token == 0u);
+  BOOST_TEST(s.user_id.empty());
+}
+
+BOOST_AUTO_TEST_CASE(create_refused_at_the_checks_reserves_nothing) {
+  // An unknown SKU next to a known one, or one line short: refused at once.
+  for (auto code : {errc::not_found, errc::insufficient_stock}) {
+    auto s = fresh();
+    order::handle(s, make_create({{"A", 2}, {"B", 1}}), at(t0));
+    order::handle(s, quoted("A", 1000), at(t0));
+    auto o = order::handle(s, quote_failed("B", code), at(t0));
+    BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
+    BOOST_REQUIRE(o.resolves[0].err);
+    BOOST_TEST((o.resolves[0].err->code == code));
+    BOOST_TEST(o.requests.empty());
+    BOOST_TEST(o.outbox.empty());
+    BOOST_TEST(!order::busy(s));
+    BOOST_TEST(s.st == order::status::none);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(create_refused_for_the_coupon_at_the_checks) {
+  // Another user's coupon, and a minimum the order does not reach.
+  order::coupon_locked others;
+  others.coupon_id = "c1";
+  others.err = error{errc::coupon_unavailable, "another user's"};
+  others.check = true;
+  order::coupon_locked minimum;
+  minimum.coupon_id = "c1";
+  minimum.discount = 100;
+  minimum.min_amount = 5000;
+  minimum.check = true;
+  for (const auto& answer : {others, minimum}) {
+    auto s = fresh();
+    auto c = make_create({{"A", 2}});
+    c.coupon_id = "c1";
+    auto o = order::handle(s, c, at(t0));
+    BOOST_REQUIRE_EQUAL(o.requests.size(), 2u);
+    BOOST_TEST(o.requests[1].type == "check");
+    BOOST_TEST(o.requests[1].body
+               == (json{{"order_id", "o1"}, {"user_id", "u1"}}));
+    order::handle(s, quoted("A", 1000), at(t0));
+    o = order::handle(s, answer, at(t0));
+    BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
+    BOOST_REQUIRE(o.resolves[0].err);
+    BOOST_TEST((o.resolves[0].err->code == errc::coupon_unavailable));
+    BOOST_TEST(o.requests.empty());
+    BOOST_TEST(o.outbox.empty());
+    BOOST_TEST(!order::busy(s));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(create_limits_the_quantity_of_an_sku_after_merging) {
+  auto s = fresh();
+  auto before = dump(s);
+  auto o
+    = order::handle(s, make_create({{"A", 600'000}, {"A", 400'001}}), at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::bad_request));
+  BOOST_TEST(o.requests.empty());
+  BOOST_TEST(!order::busy(s));
+  BOOST_TEST(dump(s) == before);
+  // Up to the limit, merged lines are fine.
+  o = order::handle(s, make_create({{"A", 600'000}, {"A", 400'000}}), at(t0));
+  BOOST_TEST(!o.err);
+  BOOST_REQUIRE_EQUAL(o.requests.size(), 1u);
+  BOOST_TEST(o.requests[0].body["quantity"] == 1'000'000);
 }
 
 BOOST_AUTO_TEST_CASE(
   create_failure_reports_the_first_failure_in_request_order) {
   auto s = fresh();
-  order::handle(s, make_create({{"A", 1}, {"B", 1}}), at(t0));
+  start(s, make_create({{"A", 1}, {"B", 1}}), at(t0));
   order::handle(s, failed_answer("B", errc::insufficient_stock), at(t0));
   auto o = order::handle(s, failed_answer("A", errc::not_found), at(t0));
   BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
@@ -286,14 +435,21 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_CASE(failed_create_releases_skus_whose_answer_is_unknown) {
   auto s = fresh();
-  order::handle(s, make_create({{"A", 1}, {"B", 1}}), at(t0));
+  start(s, make_create({{"A", 1}, {"B", 1}}), at(t0));
   order::handle(s, failed_answer("A", errc::unavailable), at(t0));
   auto o
     = order::handle(s, failed_answer("B", errc::insufficient_stock), at(t0));
-  BOOST_REQUIRE(o.resolves[0].err);
-  BOOST_TEST((o.resolves[0].err->code == errc::unavailable));
   BOOST_REQUIRE_EQUAL(o.outbox.size(), 1u);
   BOOST_TEST(o.outbox[0].to.id == "A");
+  BOOST_REQUIRE_EQUAL(o.requests.size(), 1u);
+  BOOST_TEST(o.requests[0].to.id == "A");
+  BOOST_TEST(o.resolves.empty());
+  // A release the SKU could not confirm either still ends the wait (the
+  // outbox's release is on its way).
+  o = order::handle(s, order::released{"A"}, at(t0));
+  BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
+  BOOST_REQUIRE(o.resolves[0].err);
+  BOOST_TEST((o.resolves[0].err->code == errc::unavailable));
 }
 
 BOOST_AUTO_TEST_CASE(stray_reserve_answers_are_ignored) {
@@ -301,7 +457,7 @@ BOOST_AUTO_TEST_CASE(stray_reserve_answers_are_ignored) {
   auto o = order::handle(s, ok_answer("A", 1), at(t0));
   BOOST_TEST(o.event.empty());
   BOOST_TEST(!o.err);
-  order::handle(s, make_create({{"A", 1}, {"B", 1}}), at(t0));
+  start(s, make_create({{"A", 1}, {"B", 1}}), at(t0));
   // Not requested, then answered twice: neither completes the create.
   o = order::handle(s, ok_answer("Z", 1), at(t0));
   BOOST_TEST(o.resolves.empty());
@@ -321,8 +477,8 @@ BOOST_AUTO_TEST_CASE(stray_reserve_answers_are_ignored) {
 BOOST_AUTO_TEST_CASE(same_key_same_body_returns_existing) {
   auto s = pending();
   auto before = dump(s);
-  auto o = order::handle(s, make_create({{"A", 2}, {"B", 1}}, "fp1", 99),
-                         at(t0 + minute));
+  auto o
+    = start(s, make_create({{"A", 2}, {"B", 1}}, "fp1", 99), at(t0 + minute));
   BOOST_TEST(!o.err);
   BOOST_TEST(o.result == "existing");
   BOOST_TEST(o.event.empty());
@@ -334,7 +490,7 @@ BOOST_AUTO_TEST_CASE(same_key_same_body_returns_existing) {
 BOOST_AUTO_TEST_CASE(same_key_other_body_is_rejected) {
   auto s = pending();
   auto before = dump(s);
-  auto o = order::handle(s, make_create({{"A", 3}}, "fp2"), at(t0));
+  auto o = start(s, make_create({{"A", 3}}, "fp2"), at(t0));
   BOOST_REQUIRE(o.err);
   BOOST_TEST((o.err->code == errc::idempotency_key_reused));
   BOOST_TEST(dump(s) == before);
@@ -342,13 +498,13 @@ BOOST_AUTO_TEST_CASE(same_key_other_body_is_rejected) {
 
 BOOST_AUTO_TEST_CASE(duplicate_create_while_creating_defers) {
   auto s = fresh();
-  order::handle(s, make_create({{"A", 1}}), at(t0));
-  auto o = order::handle(s, make_create({{"A", 1}}, "fp1", 8), at(t0 + 1));
+  start(s, make_create({{"A", 1}}), at(t0));
+  auto o = start(s, make_create({{"A", 1}}, "fp1", 8), at(t0 + 1));
   BOOST_TEST(!o.err);
   BOOST_TEST(o.defer_tag == "create");
   BOOST_TEST(o.requests.empty());
   BOOST_TEST(s.creating->request.token == 7u);
-  o = order::handle(s, make_create({{"A", 2}}, "fp2", 9), at(t0 + 2));
+  o = start(s, make_create({{"A", 2}}, "fp2", 9), at(t0 + 2));
   BOOST_REQUIRE(o.err);
   BOOST_TEST((o.err->code == errc::idempotency_key_reused));
   BOOST_TEST(o.defer_tag.empty());
@@ -360,12 +516,12 @@ BOOST_AUTO_TEST_CASE(duplicate_create_while_creating_defers) {
 
 BOOST_AUTO_TEST_CASE(create_after_a_failed_create_starts_again) {
   auto s = fresh();
-  order::handle(s, make_create({{"A", 1}}, "fp1", 7), at(t0));
+  start(s, make_create({{"A", 1}}, "fp1", 7), at(t0));
   order::handle(s, failed_answer("A", errc::insufficient_stock), at(t0));
   BOOST_TEST(s.st == order::status::none);
-  auto o = order::handle(s, make_create({{"A", 1}}, "fp1", 8), at(t0 + 1));
-  BOOST_TEST(o.defer_tag == "create");
+  auto o = start(s, make_create({{"A", 1}}, "fp1", 8), at(t0 + 1));
   BOOST_REQUIRE_EQUAL(o.requests.size(), 1u);
+  BOOST_TEST(o.requests[0].type == "reserve");
   BOOST_TEST(o.requests[0].body["token"] == 8);
   o = order::handle(s, ok_answer("A", 5), at(t0 + 2));
   BOOST_TEST(o.event == "created");
@@ -447,7 +603,7 @@ BOOST_AUTO_TEST_CASE(cancel_of_unknown_or_creating_order_is_not_found) {
   auto o = order::handle(s, order::cancel{}, at(t0));
   BOOST_REQUIRE(o.err);
   BOOST_TEST((o.err->code == errc::not_found));
-  order::handle(s, make_create({{"A", 1}}), at(t0));
+  start(s, make_create({{"A", 1}}), at(t0));
   o = order::handle(s, order::cancel{}, at(t0));
   BOOST_REQUIRE(o.err);
   BOOST_TEST((o.err->code == errc::not_found));
@@ -627,7 +783,7 @@ BOOST_AUTO_TEST_CASE(pay_for_unknown_or_creating_order_is_not_found) {
   auto o = order::handle(s, order::pay{"t1", 1, true}, at(t0));
   BOOST_REQUIRE(o.err);
   BOOST_TEST((o.err->code == errc::not_found));
-  order::handle(s, make_create({{"A", 1}}), at(t0));
+  start(s, make_create({{"A", 1}}), at(t0));
   o = order::handle(s, order::pay{"t1", 1, true}, at(t0));
   BOOST_REQUIRE(o.err);
   BOOST_TEST((o.err->code == errc::not_found));
@@ -1254,12 +1410,16 @@ BOOST_AUTO_TEST_CASE(late_pay_after_timeout_and_expiry_refunds_once) {
   w.check_exactly_one_outcome();
 }
 
-BOOST_AUTO_TEST_CASE(failed_create_returns_every_reserved_unit) {
+BOOST_AUTO_TEST_CASE(a_create_short_of_one_sku_reserves_nothing) {
   world w;
   auto o = w.order_turn(make_create({{"A", 2}, {"B", 4}}));
   BOOST_TEST(o.defer_tag == "create");
   BOOST_TEST(w.ord.st == order::status::none);
-  BOOST_TEST(w.skus["A"].reserved == 2);
+  BOOST_REQUIRE(w.created_error);
+  BOOST_TEST((w.created_error->code == errc::insufficient_stock));
+  // Refused at the checks: A was never reserved, nothing is on its way.
+  BOOST_TEST(w.skus["A"].reserved == 0);
+  BOOST_TEST(w.in_flight.empty());
   w.deliver();
   BOOST_TEST(w.skus["A"].reserved == 0);
   BOOST_TEST(w.skus["A"].available == 5);
@@ -1352,8 +1512,12 @@ BOOST_AUTO_TEST_CASE(
   BOOST_REQUIRE(err);
   BOOST_TEST((err->code == errc::coupon_unavailable));
   BOOST_TEST((w.ord.st == order::status::none));
+  // o2 was refused at the checks: it reserved nothing.
+  BOOST_TEST(w.skus["A"].reserved == 2);
+  BOOST_TEST(w.skus["B"].reserved == 1);
+  BOOST_TEST(w.in_flight.empty());
   w.deliver();
-  // o2's reservations went back; o1 still holds the coupon and its stock.
+  // o1 still holds the coupon and its stock.
   BOOST_TEST(w.skus["A"].reserved == 2);
   BOOST_TEST(w.skus["B"].reserved == 1);
   BOOST_TEST(w.coupons["c1"].order_id == "o1");
@@ -1368,6 +1532,9 @@ BOOST_AUTO_TEST_CASE(a_foreign_or_missing_coupon_is_unavailable) {
   auto err = w.create_with_coupon();
   BOOST_REQUIRE(err);
   BOOST_TEST((err->code == errc::coupon_unavailable));
+  // Refused before anything was reserved.
+  BOOST_TEST(w.skus["A"].reserved == 0);
+  BOOST_TEST(w.in_flight.empty());
   w.deliver();
   BOOST_TEST((w.coupons["c1"].st == coupon::status::available));
   BOOST_TEST(w.skus["A"].reserved == 0);
@@ -1381,21 +1548,75 @@ BOOST_AUTO_TEST_CASE(a_foreign_or_missing_coupon_is_unavailable) {
   BOOST_TEST(missing.skus["A"].reserved == 0);
 }
 
-BOOST_AUTO_TEST_CASE(an_order_below_the_minimum_releases_coupon_and_stock) {
+BOOST_AUTO_TEST_CASE(
+  an_order_below_the_minimum_takes_neither_coupon_nor_stock) {
   world w;
   w.add_coupon(2600); // the order totals 2500
   auto err = w.create_with_coupon();
   BOOST_REQUIRE(err);
   BOOST_TEST((err->code == errc::coupon_unavailable));
   BOOST_TEST(err->message.find("2600") != std::string::npos);
-  // The lock was taken before the amount was known: it is given back.
-  BOOST_TEST((w.coupons["c1"].st == coupon::status::locked));
+  // The minimum is checked at the quoted prices, before locking or
+  // reserving anything.
+  BOOST_TEST((w.coupons["c1"].st == coupon::status::available));
+  BOOST_TEST(w.skus["A"].reserved == 0);
+  BOOST_TEST(w.skus["B"].reserved == 0);
+  BOOST_TEST(w.in_flight.empty());
   w.deliver();
   BOOST_TEST((w.coupons["c1"].st == coupon::status::available));
   BOOST_TEST(w.skus["A"].reserved == 0);
   BOOST_TEST(w.skus["B"].reserved == 0);
   BOOST_TEST(w.others.empty()); // no notifier, no affiliate
   BOOST_TEST(w.affiliates.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_create_refused_after_reserving_answers_once_released) {
+  // B is quoted with stock, then sold out before the reservation: A's
+  // reservation is released, and confirmed released, before the answer.
+  world w;
+  auto o = order::handle(w.ord, make_create({{"A", 2}, {"B", 1}}), at(t0));
+  BOOST_REQUIRE_EQUAL(o.requests.size(), 2u);
+  auto checks = o.requests;
+  for (const auto& req : checks) {
+    auto reply = w.answer(req);
+    auto in = order::decode(envelope{req.id + ".reply",
+                                     {"order", "o1"},
+                                     req.type + ".reply",
+                                     reply_body(req.to.id, reply)});
+    BOOST_REQUIRE(in.ok());
+    o = order::handle(w.ord, in.value(), at(t0));
+  }
+  BOOST_REQUIRE_EQUAL(o.requests.size(), 2u); // the reservations
+  BOOST_REQUIRE(o.requests[0].type == "reserve");
+  w.sku_turn(w.skus["B"], inventory::put{500, 0, item_kind::goods});
+  outcome last;
+  for (const auto& req : o.requests) {
+    auto reply = w.answer(req);
+    auto in = order::decode(envelope{req.id + ".reply",
+                                     {"order", "o1"},
+                                     req.type + ".reply",
+                                     reply_body(req.to.id, reply)});
+    BOOST_REQUIRE(in.ok());
+    last = order::handle(w.ord, in.value(), at(t0));
+  }
+  BOOST_TEST(last.resolves.empty());
+  BOOST_TEST(w.skus["A"].reserved == 2);
+  BOOST_REQUIRE_EQUAL(last.requests.size(), 1u);
+  BOOST_TEST(last.requests[0].type == "release");
+  auto reply = w.answer(last.requests[0]);
+  BOOST_TEST(w.skus["A"].reserved == 0);
+  auto in = order::decode(
+    envelope{"r", {"order", "o1"}, "release.reply", reply_body("A", reply)});
+  BOOST_REQUIRE(in.ok());
+  o = order::handle(w.ord, in.value(), at(t0));
+  BOOST_REQUIRE_EQUAL(o.resolves.size(), 1u);
+  BOOST_REQUIRE(o.resolves[0].err);
+  BOOST_TEST((o.resolves[0].err->code == errc::insufficient_stock));
+  // The outbox's release, delivered later, changes nothing.
+  w.absorb(last);
+  w.deliver();
+  BOOST_TEST(w.skus["A"].reserved == 0);
+  BOOST_TEST(w.skus["A"].available == 5);
 }
 
 BOOST_AUTO_TEST_CASE(discount_never_exceeds_the_amount) {

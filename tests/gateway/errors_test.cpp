@@ -1,5 +1,13 @@
 #include <boost/test/unit_test.hpp>
 
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "gateway/detail/errors.hpp"
 
 using namespace ordo::gateway::detail;
@@ -95,6 +103,50 @@ BOOST_AUTO_TEST_CASE(anything_else_is_internal_without_details) {
     == (nlohmann::json{{"error", "internal"}, {"message", "internal error"}}));
   r = reply_to(42);
   BOOST_TEST(static_cast<int>(r.status) == 500);
+}
+
+BOOST_AUTO_TEST_CASE(an_internal_error_logs_only_a_prefix_of_its_message) {
+  // An exception's message may quote client input whole.
+  std::string path = "/tmp/ordo-errors-test-" + std::to_string(::getpid());
+  std::fflush(stderr);
+  int saved = ::dup(2);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  BOOST_REQUIRE(saved >= 0 && fd >= 0);
+  ::dup2(fd, 2);
+  ::close(fd);
+  auto r = reply_to(std::runtime_error("number " + std::string(100'000, '7')));
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::ifstream in(path);
+  std::string log((std::istreambuf_iterator<char>(in)),
+                  std::istreambuf_iterator<char>());
+  std::remove(path.c_str());
+  BOOST_TEST(static_cast<int>(r.status) == 500);
+  BOOST_TEST(log.find("internal error") != std::string::npos, log);
+  BOOST_TEST(log.size() < 300u);
+  BOOST_TEST(log.find("...[+") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_body_is_not_quoted_back_whole) {
+  reply r;
+  try {
+    auto j = nlohmann::json::parse("[\"" + std::string(100'000, 'x'));
+    BOOST_FAIL("parsed " << j.dump());
+  } catch (...) {
+    r = to_reply(std::current_exception());
+  }
+  BOOST_TEST(static_cast<int>(r.status) == 400);
+  BOOST_TEST(r.body.size() < 400u);
+}
+
+BOOST_AUTO_TEST_CASE(clip_keeps_a_short_prefix_and_says_how_much_is_cut) {
+  using ordo::actors::clip;
+  BOOST_TEST(clip("short") == "short");
+  BOOST_TEST(clip(std::string(96, 'a')) == std::string(96, 'a'));
+  BOOST_TEST(clip(std::string(100, 'a'))
+             == std::string(96, 'a') + "...[+4 bytes]");
+  BOOST_TEST(clip("abcdef", 2) == "ab...[+4 bytes]");
 }
 
 BOOST_AUTO_TEST_CASE(messages_with_invalid_utf8_still_render) {

@@ -1,6 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "gateway/detail/crypto.hpp"
 #include "gateway/detail/errors.hpp"
@@ -185,6 +187,56 @@ BOOST_AUTO_TEST_CASE(malformed_json_is_a_bad_request) {
     parse_create_order("{\"user_id\":\"\xff\"}");
   });
   BOOST_TEST(static_cast<int>(r.status) == 400);
+}
+
+BOOST_AUTO_TEST_CASE(numbers_beyond_a_double_are_bad_requests) {
+  const std::string digits(400, '9');
+  for (const std::string& n :
+       {std::string{"1e400"}, std::string{"-1e400"}, digits, "-" + digits}) {
+    std::vector<std::function<void()>> parsers{
+      [&] {
+        parse_put_sku(R"({"price":)" + n + R"(,"stock":1})");
+      },
+      [&] {
+        parse_put_coupon(R"({"user_id":"u1","discount":)" + n + "}");
+      },
+      [&] {
+        parse_create_order(R"({"user_id":"u1","items":[{"sku":"A","quantity":)"
+                           + n + "}]}");
+      },
+      [&] {
+        parse_cancel(R"({"reason":)" + n + "}");
+      },
+      [&] {
+        parse_payment_callback(R"({"txn_id":"t","order_id":"o","amount":)" + n
+                               + R"(,"status":"SUCCESS"})");
+      },
+      [&] {
+        parse_object(R"({"probability":)" + n + "}");
+      },
+    };
+    for (const auto& parse : parsers) {
+      auto r = failure(parse);
+      BOOST_TEST(static_cast<int>(r.status) == 400, n.substr(0, 8));
+      BOOST_TEST(nlohmann::json::parse(r.body)["error"] == "bad_request");
+      // The number is not quoted back.
+      BOOST_TEST(r.body.find(digits.substr(0, 100)) == std::string::npos);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(lines_of_one_sku_add_up_to_the_quantity_limit) {
+  rejects(
+    [] {
+      parse_create_order(
+        R"({"user_id":"u1","items":[{"sku":"A","quantity":600000},)"
+        R"({"sku":"B","quantity":1},{"sku":"A","quantity":400001}]})");
+    },
+    "A");
+  auto cmd = parse_create_order(
+    R"({"user_id":"u1","items":[{"sku":"A","quantity":600000},)"
+    R"({"sku":"A","quantity":400000}]})");
+  BOOST_TEST(cmd.items.size() == 2u); // the order merges them
 }
 
 BOOST_AUTO_TEST_CASE(create_order_reads_every_field) {

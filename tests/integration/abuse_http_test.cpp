@@ -75,6 +75,37 @@ BOOST_AUTO_TEST_CASE(the_sixth_order_in_a_minute_gets_429_with_retry_after) {
              != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(refused_creates_do_not_use_up_the_rate_limit) {
+  http_client c{port()};
+  auto admin = bearer(admin_token);
+  BOOST_REQUIRE_EQUAL(put_sku(c, "A", 100).status, 200u);
+  BOOST_REQUIRE_EQUAL(
+    c.put("/v1/coupons/c2", R"({"user_id":"u2","discount":100})", admin).status,
+    200u);
+  // Six refusals, more than the five a minute allows: each is answered
+  // with its own error, not 429.
+  for (int i = 0; i < 3; ++i) {
+    auto k = std::to_string(i);
+    auto short_of_stock = c.post(
+      "/v1/orders", R"({"user_id":"u1","items":[{"sku":"A","quantity":101}]})",
+      {{"Idempotency-Key", "s" + k}});
+    BOOST_TEST(short_of_stock.status == 409u, short_of_stock.body);
+    BOOST_TEST(short_of_stock.error() == "insufficient_stock");
+    auto coupon = c.post(
+      "/v1/orders",
+      R"({"user_id":"u1","items":[{"sku":"A","quantity":1}],"coupon_id":"c2"})",
+      {{"Idempotency-Key", "c" + k}});
+    BOOST_TEST(coupon.status == 409u, coupon.body);
+    BOOST_TEST(coupon.error() == "coupon_unavailable");
+  }
+  // The five slots are all still there, and the limit still holds.
+  for (int i = 0; i < 5; ++i) {
+    auto r = create(c, "u1", "k" + std::to_string(i));
+    BOOST_TEST(r.status == 201u, r.body);
+  }
+  BOOST_TEST(create(c, "u1", "k5").status == 429u);
+}
+
 BOOST_AUTO_TEST_CASE(
   three_cancels_then_the_captcha_wrong_refused_right_accepted) {
   http_client c{port()};

@@ -2,8 +2,17 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "tests/integration/server_fixture.hpp"
 
@@ -40,6 +49,67 @@ nlohmann::json observe(http_client& c, const std::string& order_id,
 
 header_list signed_callback(const std::string& body) {
   return {{"X-Ordo-Signature", sign_payment(payment_secret, body)}};
+}
+
+/// Everything written to stderr (fd 2) while it lives goes to a file
+/// instead; text() reads it back.
+class stderr_capture {
+public:
+  explicit stderr_capture(const std::string& path) : path_(path) {
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    BOOST_REQUIRE(saved_ >= 0 && fd >= 0);
+    ::dup2(fd, 2);
+    ::close(fd);
+  }
+  ~stderr_capture() {
+    restore();
+  }
+  void restore() {
+    if (saved_ >= 0) {
+      std::fflush(stderr);
+      ::dup2(saved_, 2);
+      ::close(saved_);
+      saved_ = -1;
+    }
+  }
+  std::string text() const {
+    std::ifstream in(path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+private:
+  std::string path_;
+  int saved_ = -1;
+};
+
+/// The longest line of `text`.
+std::size_t longest_line(const std::string& text) {
+  std::size_t longest = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    longest = std::max(longest, line.size());
+  }
+  return longest;
+}
+
+/// POST /v1/orders with `items` ({sku, quantity} pairs) and an optional
+/// coupon.
+http_response
+create_lines(http_client& c, const std::string& key, const std::string& user,
+             const std::vector<std::pair<std::string, std::int64_t>>& items,
+             const std::string& coupon = "") {
+  nlohmann::json body{{"user_id", user}, {"items", nlohmann::json::array()}};
+  for (const auto& [sku, q] : items) {
+    body["items"].push_back({{"sku", sku}, {"quantity", q}});
+  }
+  if (!coupon.empty()) {
+    body["coupon_id"] = coupon;
+  }
+  return c.post("/v1/orders", body.dump(), {{"Idempotency-Key", key}});
 }
 
 } // namespace
@@ -346,6 +416,220 @@ BOOST_AUTO_TEST_CASE(every_bad_request_gets_its_error_and_changes_nothing) {
   BOOST_CHECK_MESSAGE(after == before, "state changed:\nbefore "
                                          << before.dump() << "\nafter  "
                                          << after.dump());
+}
+
+BOOST_AUTO_TEST_CASE(numbers_beyond_a_double_are_400_and_never_logged_whole) {
+  http_client c{port()};
+  auto admin = bearer(admin_token);
+  BOOST_REQUIRE_EQUAL(put_sku(c, "A", 10, 500).status, 200u);
+  auto created = create_order(c, "k-good", "u1", "A", 2);
+  BOOST_REQUIRE_EQUAL(created.status, 201u);
+  std::string id = created.json["order_id"];
+  BOOST_REQUIRE(node->quiesce(10'000));
+  auto sku_before = get_sku(c, "A").json;
+  auto order_before = c.get("/v1/orders/" + id).json;
+
+  // A number a double cannot hold, a 400-digit integer, and one of 100,000
+  // digits (a client trying to grow the log).
+  const std::string digits(400, '7');
+  const std::string long_digits = "9" + std::string(100'000, '0');
+  int cases = 0;
+  stderr_capture log(dir.sub("stderr.txt"));
+  for (const std::string& n : {std::string{"1e400"}, std::string{"-1e400"},
+                               digits, "-" + digits, long_digits}) {
+    struct sent {
+      std::string name;
+      std::string method;
+      std::string target;
+      std::string body;
+      header_list headers;
+    };
+    const std::string cb = R"({"txn_id":"t1","order_id":")" + id
+                           + R"(","amount":)" + n + R"(,"status":"SUCCESS"})";
+    std::vector<sent> battery{
+      {"quantity",
+       "POST",
+       "/v1/orders",
+       R"({"user_id":"u1","items":[{"sku":"A","quantity":)" + n + "}]}",
+       {{"Idempotency-Key", "k-n"}}},
+      {"price", "PUT", "/v1/skus/A", R"({"price":)" + n + R"(,"stock":10})",
+       admin},
+      {"stock", "PUT", "/v1/skus/A", R"({"price":500,"stock":)" + n + "}",
+       admin},
+      {"discount", "PUT", "/v1/coupons/c1",
+       R"({"user_id":"u1","discount":)" + n + "}", admin},
+      {"min_amount", "PUT", "/v1/coupons/c1",
+       R"({"user_id":"u1","discount":1,"min_amount":)" + n + "}", admin},
+      {"amount", "POST", "/v1/payments/callback", cb, signed_callback(cb)},
+      {"reason",
+       "POST",
+       "/v1/orders/" + id + "/cancel",
+       R"({"reason":)" + n + "}",
+       {}},
+      {"probability", "POST", "/v1/admin/faults",
+       R"({"point":"store.before_commit","action":"error","probability":)" + n
+         + "}",
+       admin},
+    };
+    for (const auto& b : battery) {
+      auto r = c.request(b.method, b.target, b.body, b.headers);
+      BOOST_CHECK_MESSAGE(r.status == 400u && r.error() == "bad_request",
+                          b.name << " = " << n.substr(0, 10) << "...: got "
+                                 << r.status << " " << r.body.substr(0, 200));
+      BOOST_CHECK_MESSAGE(r.body.size() < 1000,
+                          b.name << ": the reply echoes the number whole");
+      ++cases;
+    }
+  }
+  BOOST_REQUIRE(node->quiesce(10'000));
+  log.restore();
+  BOOST_TEST(cases == 40);
+  auto text = log.text();
+  BOOST_TEST(text.find(std::string(200, '0')) == std::string::npos);
+  BOOST_TEST(text.find(std::string(200, '7')) == std::string::npos);
+  BOOST_TEST(longest_line(text) < 400u, text.substr(0, 400));
+  BOOST_TEST(c.get("/v1/admin/faults", admin).json["faults"].empty());
+  BOOST_TEST(get_sku(c, "A").json == sku_before);
+  BOOST_TEST(c.get("/v1/orders/" + id).json == order_before);
+  BOOST_TEST(c.get("/v1/coupons/c1", admin).status == 404u);
+}
+
+BOOST_AUTO_TEST_CASE(repeating_a_line_does_not_bypass_the_quantity_limit) {
+  http_client c{port()};
+  BOOST_REQUIRE_EQUAL(put_sku(c, "A", 1'000'000'000, 1).status, 200u);
+  // 100 lines of 10^6: each line within the limit, the SKU's 10^8 not.
+  std::vector<std::pair<std::string, std::int64_t>> hundred(100,
+                                                            {"A", 1'000'000});
+  auto r = create_lines(c, "k-100", "u1", hundred);
+  BOOST_TEST(r.status == 400u, r.body);
+  BOOST_TEST(r.error() == "bad_request");
+  auto two = create_lines(c, "k-2", "u1", {{"A", 600'000}, {"A", 400'001}});
+  BOOST_TEST(two.status == 400u, two.body);
+  BOOST_TEST(two.error() == "bad_request");
+  BOOST_REQUIRE(node->quiesce(10'000));
+  BOOST_TEST(get_sku(c, "A").json["reserved"] == 0);
+  BOOST_TEST(c.get("/v1/users/u1/orders").json["orders"].empty());
+  // Lines that add up to the limit are one line at the limit.
+  auto at_limit
+    = create_lines(c, "k-ok", "u1", {{"A", 600'000}, {"A", 400'000}});
+  BOOST_REQUIRE_EQUAL(at_limit.status, 201u);
+  BOOST_TEST(at_limit.json["items"].size() == 1u);
+  BOOST_TEST(at_limit.json["items"][0]["quantity"] == 1'000'000);
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_create_has_released_its_stock_when_answered) {
+  http_client c{port()};
+  auto admin = bearer(admin_token);
+  BOOST_REQUIRE_EQUAL(put_sku(c, "A", 10, 1000).status, 200u);
+  BOOST_REQUIRE_EQUAL(put_sku(c, "B", 5, 1000).status, 200u);
+  // 1001 x 10^12 cents: over the 10^15 an order may total.
+  BOOST_REQUIRE_EQUAL(put_sku(c, "P", 1'000'000, 1'000'000'000'000).status,
+                      200u);
+  BOOST_REQUIRE_EQUAL(
+    c.put("/v1/coupons/c2", R"({"user_id":"u2","discount":100})", admin).status,
+    200u);
+  BOOST_REQUIRE_EQUAL(c.put("/v1/coupons/c3",
+                            R"({"user_id":"u1","discount":100,)"
+                            R"("min_amount":1000000000})",
+                            admin)
+                        .status,
+                      200u);
+  struct refused {
+    std::string name;
+    std::vector<std::pair<std::string, std::int64_t>> items;
+    std::string coupon;
+    unsigned status;
+    std::string error;
+  };
+  std::vector<refused> cases{
+    {"unknown sku", {{"A", 10}, {"nope", 1}}, "", 404, "not_found"},
+    {"one line short", {{"A", 10}, {"B", 6}}, "", 409, "insufficient_stock"},
+    {"total over 10^15", {{"A", 10}, {"P", 1001}}, "", 400, "bad_request"},
+    {"someone else's coupon", {{"A", 10}}, "c2", 409, "coupon_unavailable"},
+    {"coupon minimum not met", {{"A", 10}}, "c3", 409, "coupon_unavailable"},
+  };
+  int tries = 0;
+  for (int round = 0; round < 10; ++round) {
+    for (const auto& k : cases) {
+      auto key = "r" + std::to_string(tries++);
+      auto r = create_lines(c, key, "u1", k.items, k.coupon);
+      BOOST_REQUIRE_MESSAGE(r.status == k.status && r.error() == k.error,
+                            k.name << ": got " << r.status << " " << r.body);
+      // Read right behind the answer: nothing may still be held.
+      for (const auto& [sku, q] : k.items) {
+        if (sku != "nope") {
+          auto s = get_sku(c, sku);
+          BOOST_CHECK_MESSAGE(s.json["reserved"] == 0,
+                              k.name << ": " << sku << " still reserved "
+                                     << s.json["reserved"] << " after the "
+                                     << r.status);
+        }
+      }
+      auto coupon = c.get("/v1/coupons/c3", admin).json;
+      BOOST_CHECK_MESSAGE(coupon["status"] == "AVAILABLE",
+                          k.name << ": coupon " << coupon.dump());
+    }
+  }
+  BOOST_TEST(tries == 50);
+  BOOST_TEST(create_lines(c, "valid", "u1", {{"A", 10}}).status == 201u);
+}
+
+BOOST_AUTO_TEST_CASE(a_flood_of_refused_creates_never_fails_a_valid_one) {
+  // Each round puts an SKU with exactly one unit; a valid create of that
+  // unit must succeed while two clients flood creates of the same unit
+  // next to an unknown SKU.
+  constexpr int rounds = 30;
+  std::atomic<int> round{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int> flooded{0};
+  std::atomic<int> wrong{0};
+  auto flood = [&](int who) {
+    try {
+      http_client f{port()};
+      for (int n = 0; !stop.load(); ++n) {
+        auto sku = "F" + std::to_string(round.load());
+        auto key = "f" + std::to_string(who) + "-" + std::to_string(n);
+        auto r = create_lines(f, key, "flooder" + std::to_string(who),
+                              {{sku, 1}, {"nope", 1}});
+        if (r.status == 404u || r.status == 409u) {
+          ++flooded;
+        } else {
+          ++wrong;
+        }
+      }
+    } catch (const std::exception&) {
+      ++wrong;
+      stop = true;
+    }
+  };
+  http_client c{port()};
+  BOOST_REQUIRE_EQUAL(put_sku(c, "F0", 1).status, 200u);
+  std::thread f1(flood, 1);
+  std::thread f2(flood, 2);
+  int failed = 0;
+  for (int i = 0; i < rounds; ++i) {
+    auto sku = "F" + std::to_string(i);
+    if (i > 0) {
+      BOOST_REQUIRE_EQUAL(put_sku(c, sku, 1).status, 200u);
+      round = i;
+    }
+    // Let the flood reach this SKU before buying its unit.
+    int seen = flooded.load();
+    while (flooded.load() < seen + 4 && !stop.load()) {
+      std::this_thread::yield();
+    }
+    auto r = create_lines(c, "buy" + std::to_string(i), "buyer", {{sku, 1}});
+    if (r.status != 201u) {
+      ++failed;
+      BOOST_TEST_MESSAGE("round " << i << ": " << r.status << " " << r.body);
+    }
+  }
+  stop = true;
+  f1.join();
+  f2.join();
+  BOOST_TEST(failed == 0);
+  BOOST_TEST(wrong.load() == 0);
+  BOOST_TEST(flooded.load() >= rounds * 4);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
