@@ -318,11 +318,16 @@ struct handler {
     }
     s.user_id = req.user_id;
     s.token = req.token;
+    // The deadline is fixed now, before any stock is held, so that each SKU
+    // can hold its units until after it (see finish_create).
+    const auto deadline = ctx.now + config_of(ctx).payment_timeout;
     for (const auto& item : req.items) {
       auto env = message(sku_address(item.sku), "reserve",
                          json{{"order_id", s.order_id},
                               {"token", req.token},
-                              {"quantity", item.quantity}});
+                              {"quantity", item.quantity},
+                              {"pay_deadline", deadline},
+                              {"margin", config_of(ctx).reservation_margin}});
       env.id = "order/" + s.order_id + "#req." + std::to_string(req.token) + "."
                + item.sku;
       o.requests.push_back(std::move(env));
@@ -454,7 +459,8 @@ struct handler {
     s.affiliate_id = req.affiliate_id;
     s.fingerprint = fingerprint_hash(req.fingerprint);
     s.created_at = ctx.now;
-    s.pay_deadline = ctx.now + config_of(ctx).payment_timeout;
+    // The deadline the reserve messages carried: the reservations outlive it.
+    s.pay_deadline = cr.started_at + config_of(ctx).payment_timeout;
     s.cancel_reason.clear();
     s.payments.clear();
     o.timers.push_back(timer_op{"deadline", s.pay_deadline});

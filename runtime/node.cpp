@@ -179,8 +179,13 @@ public:
 
     orders_ = std::make_unique<directory<order_kind>>(
       *system_, env_,
-      actors::order::config{opts_.payment_timeout, opts_.commission_ppm,
-                            opts_.flash_window, opts_.saga_timeout});
+      actors::order::config{
+        opts_.payment_timeout,
+        // An order's reservations outlive its deadline by at least a
+        // minute, and last reservation_ttl from the create at least.
+        std::max<actors::millis>(60'000,
+                                 opts_.reservation_ttl - opts_.payment_timeout),
+        opts_.commission_ppm, opts_.flash_window, opts_.saga_timeout});
     skus_ = std::make_unique<directory<sku_kind>>(
       *system_, env_, actors::inventory::config{opts_.reservation_ttl});
     // A lock outlives its order's payment deadline, so only the locks of

@@ -41,7 +41,10 @@ struct node_options {
   bool sync = true;
   /// Unpaid orders auto-cancel after this. Default: 15 min.
   actors::millis payment_timeout = 15 * 60 * 1000;
-  /// Unconfirmed reservations expire after this. Default: 15 min.
+  /// Unconfirmed reservations last at least this long from the create, and
+  /// always until a minute after their order's payment deadline (the
+  /// reserve message carries it); a reserve message stored before orders
+  /// sent their deadline gets exactly this. Default: 15 min.
   actors::millis reservation_ttl = 15 * 60 * 1000;
   /// Journal entries kept per actor (older ones are deleted as new ones
   /// are written). Default: 100.
