@@ -50,7 +50,13 @@ public:
     const std::function<bool(std::string_view key, std::string_view value)>& fn)
     override;
   commit_stats stats() const override;
+  status compact(cf family) override;
+  std::uint64_t family_bytes(cf family) override;
   void close() override;
+
+  /// What the dedupe family's compaction filter reads; shared with it
+  /// because RocksDB owns the filter from before the database is open.
+  struct retention;
 
 private:
   struct pending {
@@ -76,6 +82,9 @@ private:
 
   // -- Constant after construction (until close) -----------------------------
   store_options opts_;
+
+  /// Set up before the open; its legacy time is set once right after it.
+  std::shared_ptr<retention> retention_;
 
   // -- Guarded by db_mu_ (shared for reads, exclusive to destroy) -------------
   mutable std::shared_mutex db_mu_;
