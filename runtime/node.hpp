@@ -46,6 +46,12 @@ struct node_options {
   /// reserve message carries it); a reserve message stored before orders
   /// sent their deadline gets exactly this. Default: 15 min.
   actors::millis reservation_ttl = 15 * 60 * 1000;
+  /// How long a receiver remembers the id of a message it consumed
+  /// (dedupe), by the node's clock; older ids are dropped at compaction.
+  /// The outbox relay stops redelivering a message at half this age (it
+  /// becomes a dead letter), so every redelivery still finds its id.
+  /// At least 1 min. Default: 7 days.
+  actors::millis dedupe_retention = 7LL * 24 * 60 * 60 * 1000;
   /// Journal entries kept per actor (older ones are deleted as new ones
   /// are written). Default: 100.
   std::uint32_t journal_keep = 100;
@@ -280,6 +286,9 @@ struct node_stats {
   std::uint64_t manual_interventions = 0;     ///< split orders a human must end
   storage::histogram_data commit_group_sizes; ///< batches per group commit
   storage::histogram_data wal_sync_seconds;   ///< WAL write+sync per group
+  /// Bytes of consumed message ids (dedupe family, tables and memtables;
+  /// RocksDB's estimate): flat under steady load (--dedupe-retention).
+  std::uint64_t dedupe_bytes = 0;
 };
 
 /// Checks an outbound URL ("http://HOST[:PORT][/PATH]": --payment-provider,

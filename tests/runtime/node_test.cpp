@@ -4,11 +4,19 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <future>
+#include <memory>
+#include <mutex>
 #include <set>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "storage/keys.hpp"
+#include "storage/store.hpp"
 #include "tests/runtime/node_fixture.hpp"
 
 using namespace ordo;
@@ -179,6 +187,70 @@ BOOST_AUTO_TEST_CASE(a_repeat_racing_the_first_commit_is_applied_once) {
   auto s = sku("A");
   BOOST_CHECK_EQUAL(s->available, 30);
   check_conserved(s.value());
+}
+
+BOOST_AUTO_TEST_CASE(dedupe_ids_are_kept_for_the_retention_then_dropped) {
+  opts.dedupe_retention = 10 * 60'000;
+  restart();
+  BOOST_REQUIRE(put_sku("A", 30));
+  auto c = create("u1", "k1", {{"A", 20}});
+  BOOST_REQUIRE(c);
+  BOOST_REQUIRE(pay(c->order.order_id, "t1", c->order.payable));
+  BOOST_REQUIRE(node->quiesce(10'000));
+  const std::string id = "test/restock#1";
+  actors::envelope msg{id,
+                       {"sku", "A"},
+                       "restock",
+                       {{"order_id", "o-elsewhere"}, {"quantity", 1}}};
+  auto deliver = [&] {
+    return await<runtime::remote_reply>([&](auto cb) {
+      node->receive(msg, id, [cb](runtime::remote_reply r) {
+        cb(std::move(r));
+      });
+    });
+  };
+  auto first = deliver();
+  BOOST_REQUIRE(first);
+  BOOST_REQUIRE(!first->err);
+  BOOST_REQUIRE_NE(first->result, "duplicate");
+  BOOST_REQUIRE_EQUAL(sku("A")->sold, 19);
+  BOOST_REQUIRE(node->quiesce(10'000));
+
+  // Compacts the dedupe family on the stopped node's store, by its clock;
+  // true if the id is still there afterwards.
+  auto compact_and_look = [&] {
+    node->stop();
+    node.reset();
+    storage::store_options so;
+    so.path = opts.data_dir;
+    so.dedupe_retention_ms = opts.dedupe_retention;
+    so.now = [t = time] {
+      return t->now();
+    };
+    std::string err;
+    auto db = storage::store::open(so, &err);
+    BOOST_REQUIRE_MESSAGE(db, err);
+    auto st = db->compact(storage::cf::dedupe);
+    BOOST_REQUIRE_MESSAGE(st.ok(), st.message());
+    bool kept
+      = db->get(storage::cf::dedupe, storage::keys::owned("sku", "A", id))
+          .has_value();
+    db->close();
+    db.reset();
+    start();
+    return kept;
+  };
+
+  time->advance(9 * 60'000); // inside the window
+  BOOST_REQUIRE(compact_and_look());
+  auto repeat = deliver();
+  BOOST_REQUIRE(repeat);
+  BOOST_REQUIRE(!repeat->err);
+  BOOST_TEST(repeat->result == "duplicate");
+  BOOST_TEST(sku("A")->sold == 19);
+
+  time->advance(60'000 + 1); // past it
+  BOOST_TEST(!compact_and_look());
 }
 
 BOOST_AUTO_TEST_CASE(cancel_after_pay_is_refused) {
