@@ -149,7 +149,7 @@ public:
     storage::store_options so;
     so.path = opts_.data_dir;
     so.sync = opts_.sync;
-    so.fault = storage_fault_hook();
+    so.fault = opts_.store_fault ? opts_.store_fault : storage_fault_hook();
     so.dedupe_retention_ms = opts_.dedupe_retention;
     so.now = [time = time_] {
       return time->now();

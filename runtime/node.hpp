@@ -112,6 +112,10 @@ struct node_options {
   /// How long a split parent waits for its children to answer a cancel
   /// before it asks for manual intervention. Default: 30 s.
   actors::millis saga_timeout = 30'000;
+  /// The storage fault hook (storage::store_options::fault), for tests
+  /// that must hold a commit at a known moment. Default: empty (the
+  /// process's fault registry, runtime/faults.hpp).
+  std::function<bool(const char* point)> store_fault;
   /// The time source; nullptr = the system clock. Default: nullptr.
   std::shared_ptr<clock> time;
   /// Where actors other nodes own are reached (a cluster, issue 6); not
