@@ -121,6 +121,14 @@ struct handler {
       return o;
     }
     if (find(s, r.order_id, r.token) != nullptr) {
+      // The same create again (retried after a crash lost it at the order):
+      // its new deadline is later, and the units must outlive it too.
+      auto& res = s.reservations.at(r.order_id);
+      if (r.pay_deadline > 0 && expiry(r, ctx) > res.expires_at) {
+        res.expires_at = expiry(r, ctx);
+        o.timers.push_back(timer_op{timer_name(r.order_id), res.expires_at});
+        commit(s, o, "reservation_extended", ctx);
+      }
       o.reply = json{{"unit_price", s.price}, {"kind", to_string(s.kind)}};
       return o;
     }

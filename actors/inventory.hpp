@@ -56,7 +56,8 @@ struct put {
 };
 /// Request from an order being created: reserve `quantity` units. Replies
 /// with {"unit_price", "kind"}. A repeat for the same order and token is a
-/// no-op success; another token replaces the old reservation. The
+/// success that changes nothing, except that a later deadline extends the
+/// reservation; another token replaces the old reservation. The
 /// reservation expires at `pay_deadline + margin` (the order's payment
 /// deadline, so a payment accepted on time always finds it); a message
 /// without a deadline (0: written before orders sent one) expires

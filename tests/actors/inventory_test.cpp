@@ -413,6 +413,34 @@ BOOST_AUTO_TEST_CASE(reservation_expires_a_margin_after_the_orders_deadline) {
   BOOST_TEST(s.available == 10);
 }
 
+BOOST_AUTO_TEST_CASE(a_repeated_reserve_with_a_later_deadline_extends_it) {
+  // A create retried after a crash lost it at the order: same token, the
+  // deadline counted from the retry.
+  auto s = stocked(10);
+  inventory::reserve r{"o1", 7, 3};
+  r.pay_deadline = t0 + 100;
+  r.margin = 50;
+  inventory::handle(s, r, at(t0));
+  auto earlier = r;
+  earlier.pay_deadline = t0 + 90;
+  auto before = dump(s);
+  auto o = inventory::handle(s, earlier, at(t0 + 1));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+
+  r.pay_deadline = t0 + 10'000;
+  o = inventory::handle(s, r, at(t0 + 9'000));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event == "reservation_extended");
+  BOOST_TEST(o.reply["unit_price"] == 1000);
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].due == t0 + 10'050);
+  BOOST_TEST(s.reservations.at("o1").expires_at == t0 + 10'050);
+  check_counts(s, 7, 3, 0);
+  inventory::handle(s, inventory::expire{"o1"}, at(t0 + 150));
+  BOOST_TEST(s.reserved == 3);
+}
+
 BOOST_AUTO_TEST_CASE(decode_reads_what_orders_send) {
   auto r = inventory::decode(
     envelope{"x",
