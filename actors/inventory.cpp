@@ -3,6 +3,7 @@
 #include "actors/detail/support.hpp"
 
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -34,6 +35,22 @@ void drop(state& s, outcome& o, const std::string& order_id) {
   s.reserved -= i->second.quantity;
   s.reservations.erase(i);
   o.timers.push_back(timer_op{timer_name(order_id), 0});
+}
+
+/// When the reservation `r` asks for expires: after the order's payment
+/// deadline when the message carries it, else the SKU's own ttl from now.
+millis expiry(const reserve& r, const context& ctx) {
+  millis at = 0;
+  if (r.pay_deadline > 0) {
+    if (__builtin_add_overflow(r.pay_deadline, r.margin, &at)) {
+      at = std::numeric_limits<millis>::max();
+    }
+    return at;
+  }
+  if (__builtin_add_overflow(ctx.now, config_of(ctx).reservation_ttl, &at)) {
+    at = std::numeric_limits<millis>::max();
+  }
+  return at;
 }
 
 /// The reservation of `order_id` if it was made with `token`.
@@ -104,6 +121,14 @@ struct handler {
       return o;
     }
     if (find(s, r.order_id, r.token) != nullptr) {
+      // The same create again (retried after a crash lost it at the order):
+      // its new deadline is later, and the units must outlive it too.
+      auto& res = s.reservations.at(r.order_id);
+      if (r.pay_deadline > 0 && expiry(r, ctx) > res.expires_at) {
+        res.expires_at = expiry(r, ctx);
+        o.timers.push_back(timer_op{timer_name(r.order_id), res.expires_at});
+        commit(s, o, "reservation_extended", ctx);
+      }
       o.reply = json{{"unit_price", s.price}, {"kind", to_string(s.kind)}};
       return o;
     }
@@ -122,7 +147,7 @@ struct handler {
       }
       return o;
     }
-    auto expires_at = ctx.now + config_of(ctx).reservation_ttl;
+    auto expires_at = expiry(r, ctx);
     s.available -= r.quantity;
     s.reserved += r.quantity;
     s.reservations[r.order_id] = reservation{r.quantity, r.token, expires_at};
@@ -294,7 +319,20 @@ result<input> decode(const envelope& msg) {
                                "needs 'token' and a positive 'quantity'");
     }
     if (msg.type == "reserve") {
-      return input{reserve{*order_id, *token, *quantity}};
+      reserve r{*order_id, *token, *quantity};
+      // Optional: absent from reserve messages stored before orders sent
+      // their deadline; such a reservation lives reservation_ttl.
+      if (b.contains("pay_deadline")) {
+        auto deadline = get_int(b, "pay_deadline");
+        auto margin = get_int(b, "margin");
+        if (!deadline || *deadline <= 0 || !margin || *margin < 0) {
+          return detail::malformed(
+            "sku", msg, "needs a positive 'pay_deadline' and a 'margin' >= 0");
+        }
+        r.pay_deadline = *deadline;
+        r.margin = *margin;
+      }
+      return input{std::move(r)};
     }
     return input{confirm{*order_id, *token, *quantity}};
   }

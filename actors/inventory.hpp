@@ -56,11 +56,20 @@ struct put {
 };
 /// Request from an order being created: reserve `quantity` units. Replies
 /// with {"unit_price", "kind"}. A repeat for the same order and token is a
-/// no-op success; another token replaces the old reservation.
+/// success that changes nothing, except that a later deadline extends the
+/// reservation; another token replaces the old reservation. The
+/// reservation expires at `pay_deadline + margin` (the order's payment
+/// deadline, so a payment accepted on time always finds it); a message
+/// without a deadline (0: written before orders sent one) expires
+/// `reservation_ttl` after the SKU handles it.
 struct reserve {
   std::string order_id;
   std::uint64_t token = 0;
   std::int64_t quantity = 0;
+  /// The order's payment deadline, ms since the epoch; 0 if not given.
+  millis pay_deadline = 0;
+  /// How long after the deadline the units stay held (>= 0).
+  millis margin = 0;
 };
 /// Request from an order being created, before it reserves anything: could
 /// `quantity` units be reserved now? Changes nothing. Replies like reserve
@@ -98,7 +107,8 @@ using input
 
 /// Tunables of the inventory state machine.
 struct config {
-  /// How long an unconfirmed reservation lives. Default: 15 minutes.
+  /// How long an unconfirmed reservation lives when its reserve message
+  /// carries no payment deadline (older messages). Default: 15 minutes.
   millis reservation_ttl = 15 * 60 * 1000;
 };
 

@@ -362,12 +362,19 @@ struct handler {
   void reserve_all(outcome& o) {
     auto& cr = *s.creating;
     const auto& req = cr.request;
+    // The deadline is fixed at the create's arrival, before any stock is
+    // held, so that each SKU can hold its units until after it (see
+    // finish_create).
+    const auto deadline = cr.started_at + config_of(ctx).payment_timeout;
     for (const auto& item : req.items) {
-      o.requests.push_back(request(sku_address(item.sku), "reserve",
-                                   json{{"order_id", s.order_id},
-                                        {"token", req.token},
-                                        {"quantity", item.quantity}},
-                                   "req", req.token, item.sku));
+      o.requests.push_back(
+        request(sku_address(item.sku), "reserve",
+                json{{"order_id", s.order_id},
+                     {"token", req.token},
+                     {"quantity", item.quantity},
+                     {"pay_deadline", deadline},
+                     {"margin", config_of(ctx).reservation_margin}},
+                "req", req.token, item.sku));
     }
     if (!req.coupon_id.empty()) {
       o.requests.push_back(request(address{"coupon", req.coupon_id}, "lock",
@@ -588,7 +595,8 @@ struct handler {
     s.affiliate_id = req.affiliate_id;
     s.fingerprint = fingerprint_hash(req.fingerprint);
     s.created_at = ctx.now;
-    s.pay_deadline = ctx.now + config_of(ctx).payment_timeout;
+    // The deadline the reserve messages carried: the reservations outlive it.
+    s.pay_deadline = cr.started_at + config_of(ctx).payment_timeout;
     s.cancel_reason.clear();
     s.payments.clear();
     o.timers.push_back(timer_op{"deadline", s.pay_deadline});

@@ -335,6 +335,11 @@ struct config {
   /// Unpaid orders are cancelled with reason "timeout" after this long.
   /// Default: 15 minutes.
   millis payment_timeout = 15 * 60 * 1000;
+  /// Each reserve message asks the SKU to hold its units until the order's
+  /// payment deadline plus this margin, so a payment accepted at the
+  /// deadline still finds its reservation when its confirm arrives (the
+  /// margin covers the confirm's way through the outbox). Default: 60 s.
+  millis reservation_margin = 60'000;
   /// The affiliate's share of the payable amount in millionths, rounded
   /// down to cents (--commission-rate 0.05 = 50'000). Default: 5%.
   std::int64_t commission_ppm = 50'000;

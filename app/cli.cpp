@@ -39,6 +39,7 @@ struct serve_flags {
   std::string payment_timeout = "15m";
   std::string reservation_ttl = "15m";
   std::string passivate_after = "60s";
+  std::string dedupe_retention = "168h";
   std::string durability = "sync";
   std::size_t scheduler_threads = 2;
   std::size_t http_threads = 1;
@@ -207,6 +208,15 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
   node.payment_timeout = duration_flag("--payment-timeout", f.payment_timeout);
   node.reservation_ttl = duration_flag("--reservation-ttl", f.reservation_ttl);
   node.passivate_after = duration_flag("--passivate-after", f.passivate_after);
+  node.dedupe_retention
+    = duration_flag("--dedupe-retention", f.dedupe_retention);
+  if (node.dedupe_retention < 60'000) {
+    throw CLI::ValidationError(
+      "--dedupe-retention",
+      f.dedupe_retention
+        + " is shorter than 1m: the outbox retries a message for half "
+          "the retention, which must cover its backoff");
+  }
   if (node.reservation_ttl < node.payment_timeout) {
     throw CLI::ValidationError(
       "--reservation-ttl",
@@ -434,6 +444,13 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     ->add_option("--reservation-ttl", f.reservation_ttl,
                  "Unconfirmed stock reservations expire after this; at least "
                  "--payment-timeout")
+    ->type_name("D")
+    ->capture_default_str();
+  serve
+    ->add_option("--dedupe-retention", f.dedupe_retention,
+                 "Consumed message ids are remembered this long (at least "
+                 "1m); the outbox gives up redelivering a message at half "
+                 "of it (a dead letter)")
     ->type_name("D")
     ->capture_default_str();
   serve

@@ -142,16 +142,31 @@ public:
       *err = "outbox_backoff_cap must be positive";
       return false;
     }
+    if (opts_.dedupe_retention < 60'000) {
+      *err = "dedupe_retention must be at least 1 min";
+      return false;
+    }
     storage::store_options so;
     so.path = opts_.data_dir;
     so.sync = opts_.sync;
     so.min_free_bytes = opts_.min_free_disk;
     so.fault = opts_.store_fault ? opts_.store_fault : storage_fault_hook();
+    so.dedupe_retention_ms = opts_.dedupe_retention;
+    so.now = [time = time_] {
+      return time->now();
+    };
     db_ = storage::store::open(so, err);
     if (!db_ || !check_partitions(err)) {
       return false;
     }
     relay_options ro;
+    // Half the retention: the rest is margin for clock skew between nodes
+    // and for the time a delivery spends on its way.
+    ro.max_age = opts_.dedupe_retention / 2;
+    ro.now = so.now;
+    ro.bounded = [](const actors::address& to) {
+      return to.kind != "payment" && to.kind != "sms";
+    };
     ro.backoff_cap = opts_.outbox_backoff_cap;
     ro.backoff_base = std::min(ro.backoff_base, ro.backoff_cap);
     relay_ = std::make_unique<relay>(*db_, router_, ro);
@@ -181,8 +196,13 @@ public:
 
     orders_ = std::make_unique<directory<order_kind>>(
       *system_, env_,
-      actors::order::config{opts_.payment_timeout, opts_.commission_ppm,
-                            opts_.flash_window, opts_.saga_timeout});
+      actors::order::config{
+        opts_.payment_timeout,
+        // An order's reservations outlive its deadline by at least a
+        // minute, and last reservation_ttl from the create at least.
+        std::max<actors::millis>(60'000,
+                                 opts_.reservation_ttl - opts_.payment_timeout),
+        opts_.commission_ppm, opts_.flash_window, opts_.saga_timeout});
     skus_ = std::make_unique<directory<sku_kind>>(
       *system_, env_, actors::inventory::config{opts_.reservation_ttl});
     // A lock outlives its order's payment deadline, so only the locks of
@@ -644,6 +664,7 @@ public:
     s.outbox_dead = r.dead;
     s.outbox_dead_letters = r.dead_letters;
     s.outbox_oldest_ms = r.oldest_ms;
+    s.dedupe_bytes = db_->family_bytes(storage::cf::dedupe);
     auto c = db_->stats();
     s.commits = c.commits;
     s.batches = c.batches;

@@ -44,8 +44,17 @@ struct node_options {
   bool sync = true;
   /// Unpaid orders auto-cancel after this. Default: 15 min.
   actors::millis payment_timeout = 15 * 60 * 1000;
-  /// Unconfirmed reservations expire after this. Default: 15 min.
+  /// Unconfirmed reservations last at least this long from the create, and
+  /// always until a minute after their order's payment deadline (the
+  /// reserve message carries it); a reserve message stored before orders
+  /// sent their deadline gets exactly this. Default: 15 min.
   actors::millis reservation_ttl = 15 * 60 * 1000;
+  /// How long a receiver remembers the id of a message it consumed
+  /// (dedupe), by the node's clock; older ids are dropped at compaction.
+  /// The outbox relay stops redelivering a message at half this age (it
+  /// becomes a dead letter), so every redelivery still finds its id.
+  /// At least 1 min. Default: 7 days.
+  actors::millis dedupe_retention = 7LL * 24 * 60 * 60 * 1000;
   /// Journal entries kept per actor (older ones are deleted as new ones
   /// are written). Default: 100.
   std::uint32_t journal_keep = 100;
@@ -109,16 +118,16 @@ struct node_options {
   /// How long a split parent waits for its children to answer a cancel
   /// before it asks for manual intervention. Default: 30 s.
   actors::millis saga_timeout = 30'000;
+  /// The storage fault hook (storage::store_options::fault), for tests
+  /// that must hold a commit at a known moment. Default: empty (the
+  /// process's fault registry, runtime/faults.hpp).
+  std::function<bool(const char* point)> store_fault;
   /// The time source; nullptr = the system clock. Default: nullptr.
   std::shared_ptr<clock> time;
   /// Where actors other nodes own are reached (a cluster, issue 6); not
   /// owned, must outlive the node. nullptr = every actor is on this node.
   /// Default: nullptr.
   remote* cluster = nullptr;
-  /// The storage fault hook (storage::store_options::fault); empty = the
-  /// process's fault registry (--faults). For a test that must fail one
-  /// particular commit. Default: empty.
-  std::function<bool(const char* point)> store_fault;
 };
 
 /// Why the user's rate limiter refused a create (rule 10).
@@ -294,6 +303,9 @@ struct node_stats {
   std::uint64_t manual_interventions = 0;     ///< split orders a human must end
   storage::histogram_data commit_group_sizes; ///< batches per group commit
   storage::histogram_data wal_sync_seconds;   ///< WAL write+sync per group
+  /// Bytes of consumed message ids (dedupe family, tables and memtables;
+  /// RocksDB's estimate): flat under steady load (--dedupe-retention).
+  std::uint64_t dedupe_bytes = 0;
 };
 
 /// Checks an outbound URL ("http://HOST[:PORT][/PATH]": --payment-provider,

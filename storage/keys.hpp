@@ -10,12 +10,19 @@
 //   journal: owner NUL be64(version)    -> journal entry (MessagePack)
 //   outbox:  be64(seq)                  -> envelope (MessagePack)
 //   timers:  owner NUL name             -> be64(due, ms since epoch)
-//   dedupe:  owner NUL message_id       -> "" (the receiver consumed it)
+//   dedupe:  owner NUL message_id       -> be64(consumed at, ms since epoch)
+//                                          (or "": consumed before records
+//                                          carried the time; both dropped
+//                                          after the retention, store.hpp)
 //   aux:     component '/' rest         -> component-defined, including
 //            "user_orders/" user_id NUL be64(2^64-1 - created_at) order_id
 //                                       -> a user's order as listed (written
 //                                          in the order's own batch; newest
 //                                          first in key order)
+//            "storage/dedupe_stamped_since" -> be64(ms since epoch): the
+//                                          first open with a dedupe
+//                                          retention; every "" dedupe value
+//                                          is older
 //
 // The outbox sequence continues after the largest stored key at start-up.
 

@@ -133,6 +133,18 @@ struct store_options {
   /// The hook may block (a slow commit) or end the process. Default: empty
   /// (no hook, no cost).
   std::function<bool(const char* point)> fault;
+  /// Retention of the `dedupe` family: a record older than this, by the
+  /// time in its value (keys.hpp), is dropped when RocksDB compacts it (at
+  /// the latest `periodic_compaction` after it reached a table file), and
+  /// never before. A record with an empty value (written before values
+  /// carried the time) counts as written at the first open that had a
+  /// retention, which is recorded in `aux` and is after every such record
+  /// was written. 0 keeps every record. Default: 0.
+  std::int64_t dedupe_retention_ms = 0;
+  /// The time the retention is measured in, ms since the epoch; called from
+  /// RocksDB's compaction threads, so it must be thread-safe. Default:
+  /// empty (the system clock).
+  std::function<std::int64_t()> now;
 };
 
 /// A histogram as plain data. `counts[i]` is the number of observations
@@ -217,6 +229,21 @@ public:
   /// without a guard).
   virtual write_health health() const {
     return {};
+  }
+
+  /// Compacts all of `family` now and waits for it (tests, tools): what a
+  /// retention drops is gone afterwards. A store that cannot answers an
+  /// error.
+  virtual status compact(cf family) {
+    (void)family;
+    return status::error("storage: compact is not supported");
+  }
+
+  /// Bytes of `family` in table files plus its memtables (an estimate from
+  /// RocksDB's properties, for metrics and load reports); 0 if unknown.
+  virtual std::uint64_t family_bytes(cf family) {
+    (void)family;
+    return 0;
   }
 
   /// Flushes queued commits, stops the commit thread, closes the database.

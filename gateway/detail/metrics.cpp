@@ -169,6 +169,9 @@ std::string prometheus_text(const runtime::node_stats& s) {
             "Idle actors that left memory.", d(s.passivations))
     .metric("ordo_timers_pending", "gauge", "Durable timers armed.",
             d(s.timers_pending))
+    .metric("ordo_storage_dedupe_bytes", "gauge",
+            "Consumed message ids kept for deduplication, bytes (estimate).",
+            d(s.dedupe_bytes))
     .metric("ordo_commits_total", "counter",
             "Group commits (one WAL write each).", d(s.commits))
     .metric("ordo_batches_total", "counter", "Actor turns committed.",

@@ -169,7 +169,8 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
     }
   }
   if (!dedupe_key.empty()) {
-    b.put(storage::cf::dedupe, dedupe_key, "");
+    b.put(storage::cf::dedupe, dedupe_key,
+          storage::keys::be64(static_cast<std::uint64_t>(now)));
     dir->begin_consuming(st.id, dedupe_key);
     after.consumed = std::move(dedupe_key);
   }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <iterator>
+#include <limits>
 #include <random>
 
 #include "runtime/detail/sink.hpp"
@@ -15,6 +17,7 @@ namespace ordo::runtime::detail {
 namespace {
 
 constexpr std::string_view dead_prefix = "deadletter/";
+constexpr std::string_view since_prefix = "relay/since/";
 
 actors::millis steady_now() {
   using namespace std::chrono;
@@ -39,6 +42,10 @@ std::string describe(const actors::error& e) {
 
 std::string dead_key(std::uint64_t seq) {
   return std::string{dead_prefix} + storage::keys::be64(seq);
+}
+
+std::string since_key(std::uint64_t seq) {
+  return std::string{since_prefix} + storage::keys::be64(seq);
 }
 
 relay_options checked(relay_options o) {
@@ -157,9 +164,30 @@ void relay::load() {
              }
              return true;
            });
+  std::map<std::uint64_t, actors::millis> since;
+  db_.scan(storage::cf::aux, since_prefix,
+           [&](std::string_view k, std::string_view v) {
+             auto seq = storage::keys::from_be64(k.substr(since_prefix.size()));
+             auto at = storage::keys::from_be64(v);
+             if (seq && at) {
+               since.emplace(*seq, static_cast<actors::millis>(*at));
+             }
+             return true;
+           });
   auto next = max_seq + 1;
   if (next_seq_.load() < next) {
     next_seq_.store(next);
+  }
+  if (opts_.max_age > 0) {
+    // Before any message of this life is written: its bound must be durable
+    // for the next life to see.
+    storage::batch b;
+    {
+      std::lock_guard<std::mutex> guard{mu_};
+      since_ = std::move(since);
+      mark(b, false); // the loaded messages are not queued yet
+    }
+    db_.commit_sync(std::move(b)).ignore(); // a lost marker: an older bound
   }
   {
     std::lock_guard<std::mutex> guard{mu_};
@@ -268,7 +296,45 @@ void relay::send(const lane_key& k, lane& l, deliveries& out) {
   ++l.attempts;
   ++attempts_;
   arm(k, l, steady_now() + opts_.ack_timeout);
-  out.push_back({k, seq, entries_.at(seq).e.msg, false});
+  out.push_back(
+    {k, seq, entries_.at(seq).e.msg, false, expired(seq, k.second)});
+}
+
+actors::millis relay::wall() const {
+  return opts_.now ? opts_.now() : wall_now();
+}
+
+bool relay::expired(std::uint64_t seq, const actors::address& to) const {
+  if (opts_.max_age <= 0 || since_.empty()
+      || (opts_.bounded && !opts_.bounded(to))) {
+    return false;
+  }
+  // The latest marker at or below seq; an older message counts as written
+  // at the first marker (it was written before it).
+  auto i = since_.upper_bound(seq);
+  auto written = i == since_.begin() ? i->second : std::prev(i)->second;
+  return wall() - written > opts_.max_age;
+}
+
+void relay::mark(storage::batch& b, bool prune) {
+  auto at = wall(); // read before the seq: every later seq is written later
+  auto seq = next_seq_.load();
+  since_[seq] = at;
+  b.put(storage::cf::aux, since_key(seq),
+        storage::keys::be64(static_cast<std::uint64_t>(at)));
+  // A marker is needed while a pending message is at or above it and below
+  // the next marker.
+  auto lowest = entries_.empty() ? seq : entries_.begin()->first;
+  for (auto i = since_.begin(); prune && i != since_.end();) {
+    auto n = std::next(i);
+    if (n != since_.end() && n->first <= lowest) {
+      b.del(storage::cf::aux, since_key(i->first));
+      i = since_.erase(i);
+    } else {
+      break;
+    }
+  }
+  next_mark_ = steady_now() + std::max<actors::millis>(opts_.max_age / 16, 1);
 }
 
 void relay::release_slot(const actors::address& to, deliveries& out) {
@@ -361,6 +427,19 @@ void relay::hand_over(deliveries out) {
     auto next = std::move(q.front());
     q.pop_front();
     auto* self = next.self;
+    if (next.d.expired) {
+      self->on_reply(
+        next.d.key, next.d.seq,
+        {actors::error{actors::errc::unavailable,
+                       "expired: not delivered within the retry horizon of "
+                         + std::to_string(self->opts_.max_age)
+                         + " ms; a later delivery could find its dedupe "
+                           "record gone"},
+         {},
+         {}},
+        true);
+      continue;
+    }
     if (!next.d.faulted) {
       // Fault point relay.deliver: never blocks this thread (it may be the
       // commit thread); a delay goes through the lane's timer instead.
@@ -386,8 +465,8 @@ void relay::hand_over(deliveries out) {
   }
 }
 
-void relay::on_reply(const lane_key& k, std::uint64_t seq,
-                     const turn_reply& r) {
+void relay::on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r,
+                     bool expired) {
   deliveries out;
   storage::batch b;
   bool dead = false;
@@ -401,7 +480,7 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq,
     }
     auto& l = i->second;
     l.timer = 0;
-    if (r.err && retryable(*r.err)) {
+    if (r.err && retryable(*r.err) && !expired) {
       l.at = phase::backoff;
       l.last_error = describe(*r.err);
       arm(k, l, steady_now() + backoff(l.attempts));
@@ -581,14 +660,29 @@ void relay::retry_now(
 void relay::run() {
   std::unique_lock<std::mutex> lock{mu_};
   while (!stopping_) {
-    if (timers_.empty()) {
-      cv_.wait(lock);
+    auto now = steady_now();
+    if (opts_.max_age > 0 && now >= next_mark_) {
+      storage::batch b;
+      mark(b, true);
+      lock.unlock();
+      db_.commit(std::move(b), [](const storage::status& s) {
+        s.ignore(); // a lost marker only makes later ages look older
+      });
+      lock.lock();
       continue;
     }
-    auto now = steady_now();
-    if (timers_.front().due > now) {
-      cv_.wait_until(lock, std::chrono::steady_clock::time_point{
-                             std::chrono::milliseconds{timers_.front().due}});
+    auto wake = opts_.max_age > 0 ? next_mark_
+                                  : std::numeric_limits<actors::millis>::max();
+    if (timers_.empty() || timers_.front().due > now) {
+      if (!timers_.empty()) {
+        wake = std::min(wake, timers_.front().due);
+      }
+      if (wake == std::numeric_limits<actors::millis>::max()) {
+        cv_.wait(lock);
+      } else {
+        cv_.wait_until(lock, std::chrono::steady_clock::time_point{
+                               std::chrono::milliseconds{wake}});
+      }
       continue;
     }
     deliveries out;

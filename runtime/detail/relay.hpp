@@ -32,6 +32,14 @@
 //   aux:    "deadletter/" be64(seq)  -> {"entry": entry, "code": errc string,
 //                                        "message": string, "attempts": n,
 //                                        "at": ms since epoch (wall clock)}
+//   aux:    "relay/since/" be64(seq) -> be64(ms since epoch): every message
+//                                       with this seq or a higher one was
+//                                       written at this time or later (one
+//                                       at each load and one every
+//                                       max_age / 16; those no pending
+//                                       message needs are deleted). A
+//                                       message older than the first one
+//                                       counts as written at that time.
 //   entry := {"id", "from": [kind, id], "to": [kind, id], "type", "body"}
 //
 // Threading: thread-safe; mutable state is guarded by mu_. Sinks are called
@@ -58,7 +66,8 @@
 
 namespace ordo::storage {
 class store;
-}
+class batch;
+} // namespace ordo::storage
 
 namespace ordo::runtime::detail {
 
@@ -75,6 +84,22 @@ struct relay_options {
   /// Most deliveries in flight at once to one receiver address, across all
   /// lanes; 0 counts as 1. Default: 64.
   std::size_t max_in_flight_per_destination = 64;
+  /// The retry horizon: a message older than this is never delivered again
+  /// but moved to the dead letters (code "unavailable", "expired: ..."),
+  /// so that a receiver's dedupe record, kept for a longer retention
+  /// (storage::store_options::dedupe_retention_ms), always outlives every
+  /// delivery of its message. A message's age is measured from a lower
+  /// bound of its write time (see "relay/since/" below). 0: no horizon.
+  /// Default: 0.
+  actors::millis max_age = 0;
+  /// The receivers max_age applies to: those that dedupe in the retained
+  /// family (actors). Others (the payment provider, the SMS gateway) dedupe
+  /// on ids of their own and are retried for as long as it takes.
+  /// Default: empty (every receiver).
+  std::function<bool(const actors::address& to)> bounded;
+  /// Wall-clock time, ms since the epoch, for `max_age`. Thread-safe.
+  /// Default: empty (the system clock).
+  std::function<actors::millis()> now;
 };
 
 class relay {
@@ -211,11 +236,15 @@ private:
     actors::envelope msg;
     /// Already past the relay.deliver fault point (after a delay).
     bool faulted = false;
+    /// Past max_age: not handed over but moved to the dead letters.
+    bool expired = false;
   };
   using deliveries = std::vector<delivery>;
 
   void run();
-  void on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r);
+  /// `expired`: the message is past max_age; it becomes a dead letter.
+  void on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r,
+                bool expired = false);
   void hand_over(deliveries out);
   /// Holds the in-flight head `seq` of lane `k` back for `ms` (a
   /// relay.deliver delay); takes mu_.
@@ -228,6 +257,12 @@ private:
   void arm(const lane_key& k, lane& l, actors::millis due);
   void compact_timers();
   message_view view_of(const pending& p) const;
+  actors::millis wall() const;
+  /// True if message `seq` to `to` is older than max_age and bound by it.
+  bool expired(std::uint64_t seq, const actors::address& to) const;
+  /// Records a "relay/since/" marker for the next seq and, with `prune`,
+  /// deletes those no pending message needs; the caller commits `b`.
+  void mark(storage::batch& b, bool prune);
   actors::millis backoff(std::uint32_t attempts);
 
   // Constant after construction.
@@ -256,6 +291,10 @@ private:
   /// still writes the delete.
   std::size_t deleting_ = 0;
   bool stopping_ = false;
+  /// The "relay/since/" markers, seq -> ms since epoch.
+  std::map<std::uint64_t, actors::millis> since_;
+  /// Steady ms of the next marker (run()).
+  actors::millis next_mark_ = 0;
 
   std::thread thread_;
 };

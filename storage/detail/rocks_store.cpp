@@ -1,11 +1,15 @@
 #include "storage/detail/rocks_store.hpp"
 
+#include "storage/keys.hpp"
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <limits>
 #include <memory>
@@ -15,6 +19,7 @@
 
 #include <boost/histogram.hpp>
 #include <rocksdb/cache.h>
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
@@ -24,6 +29,24 @@
 #include <rocksdb/table.h>
 
 namespace ordo::storage::detail {
+
+struct rocks_store::retention {
+  /// ms; 0 keeps every record.
+  std::int64_t window = 0;
+  std::function<std::int64_t()> now;
+  /// The time an empty (unstamped) value counts as written at; the maximum
+  /// (keep) until the open has read it.
+  std::atomic<std::int64_t> legacy_at{std::numeric_limits<std::int64_t>::max()};
+
+  std::int64_t clock() const {
+    if (now) {
+      return now();
+    }
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+      .count();
+  }
+};
 
 namespace {
 
@@ -119,6 +142,55 @@ family_options(cf family, bool bloom,
     = std::make_shared<insert_hint>(family == cf::outbox);
   return o;
 }
+
+/// Where the first open with a dedupe retention is recorded (keys.hpp).
+constexpr std::string_view stamped_since_key = "storage/dedupe_stamped_since";
+
+/// Drops dedupe records older than the retention (store_options). One per
+/// compaction, on RocksDB's compaction threads; reads the clock once.
+class retention_filter final : public rocksdb::CompactionFilter {
+public:
+  explicit retention_filter(const rocks_store::retention& r)
+    : window_(r.window), now_(r.clock()),
+      legacy_at_(r.legacy_at.load(std::memory_order_acquire)) {}
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value,
+              std::string*, bool*) const override {
+    std::int64_t at = legacy_at_;
+    if (!value.empty()) {
+      auto stamp = keys::from_be64({value.data(), value.size()});
+      if (!stamp) {
+        return false; // not ours to judge: keep
+      }
+      at = static_cast<std::int64_t>(*stamp);
+    }
+    // Older than the window: now - at > window, without overflow.
+    return at < now_ && now_ - at > window_;
+  }
+  const char* Name() const override {
+    return "ordo.dedupe_retention";
+  }
+
+private:
+  const std::int64_t window_;
+  const std::int64_t now_;
+  const std::int64_t legacy_at_;
+};
+
+class retention_factory final : public rocksdb::CompactionFilterFactory {
+public:
+  explicit retention_factory(std::shared_ptr<rocks_store::retention> r)
+    : r_(std::move(r)) {}
+  std::unique_ptr<rocksdb::CompactionFilter>
+  CreateCompactionFilter(const rocksdb::CompactionFilter::Context&) override {
+    return std::make_unique<retention_filter>(*r_);
+  }
+  const char* Name() const override {
+    return "ordo.dedupe_retention";
+  }
+
+private:
+  std::shared_ptr<rocks_store::retention> r_;
+};
 
 /// The smallest key greater than every key starting with `prefix`; empty
 /// when there is none (prefix empty or all 0xff).
@@ -224,9 +296,11 @@ struct rocks_store::histograms {
 };
 
 rocks_store::rocks_store(const store_options& opts)
-  : opts_(opts), wb_(write_batch_reserve),
-    hist_(std::make_unique<histograms>()) {
+  : opts_(opts), retention_(std::make_shared<retention>()),
+    wb_(write_batch_reserve), hist_(std::make_unique<histograms>()) {
   opts_.max_group = std::max<std::size_t>(opts_.max_group, 1);
+  retention_->window = opts_.dedupe_retention_ms;
+  retention_->now = opts_.now;
 }
 
 rocks_store::~rocks_store() {
@@ -259,6 +333,11 @@ std::unique_ptr<rocks_store> rocks_store::open(const store_options& opts,
   auto st = self->open_db(opts.read_only || short_of_space);
   if (!st.ok()) {
     return fail("storage: cannot open " + opts.path + ": " + st.ToString());
+  }
+  if (!opts.read_only && !short_of_space) {
+    if (auto why = self->stamp_legacy_dedupe(); !why.empty()) {
+      return fail(why);
+    }
   }
   if (short_of_space) {
     self->read_only_until_room_ = true;
@@ -314,6 +393,15 @@ rocksdb::Status rocks_store::open_db(bool read_only) {
     }
     descs.emplace_back(
       name, family_options(family, point_lookups(family), cache_, compression));
+    if (family == cf::dedupe && opts_.dedupe_retention_ms > 0) {
+      auto& o = descs.back().options;
+      o.compaction_filter_factory
+        = std::make_shared<retention_factory>(retention_);
+      // Files untouched by writes are still compacted (and filtered) once
+      // a window, so nothing outlives two windows.
+      o.periodic_compaction_seconds = std::max<std::uint64_t>(
+        static_cast<std::uint64_t>(opts_.dedupe_retention_ms / 1000), 1);
+    }
     family_of.push_back(static_cast<int>(i));
   }
   for (const auto& name : existing) {
@@ -365,12 +453,43 @@ void rocks_store::close_db() {
   db_.reset();
 }
 
+std::string rocks_store::stamp_legacy_dedupe() {
+  if (opts_.dedupe_retention_ms <= 0) {
+    return {};
+  }
+  // Records without a time were all written before the first open that
+  // records this; they count as written then.
+  auto* aux = handle(cf::aux);
+  std::string since;
+  auto got = db_->Get(rocksdb::ReadOptions(), aux, to_slice(stamped_since_key),
+                      &since);
+  auto at = keys::from_be64(since);
+  if (!got.ok() || !at) {
+    auto now = retention_->clock();
+    rocksdb::WriteOptions w;
+    w.sync = true;
+    auto put = db_->Put(w, aux, to_slice(stamped_since_key),
+                        keys::be64(static_cast<std::uint64_t>(now)));
+    if (!put.ok()) {
+      return "storage: cannot write to " + opts_.path + ": " + put.ToString();
+    }
+    at = static_cast<std::uint64_t>(now);
+  }
+  retention_->legacy_at.store(static_cast<std::int64_t>(*at),
+                              std::memory_order_release);
+  return {};
+}
+
 bool rocks_store::reopen_writable(std::string* why) {
   std::unique_lock<std::shared_mutex> guard(db_mu_);
   close_db();
   auto st = open_db(false);
   if (st.ok()) {
     read_only_until_room_ = false;
+    if (auto stamped = stamp_legacy_dedupe(); !stamped.empty()) {
+      *why = stamped;
+      return false;
+    }
     return true;
   }
   *why = "cannot open for writes yet: " + st.ToString();
@@ -697,6 +816,40 @@ commit_stats rocks_store::stats() const {
   s.group_sizes = hist_->group_sizes.data();
   s.sync_seconds = hist_->sync_seconds.data();
   return s;
+}
+
+status rocks_store::compact(cf family) {
+  std::shared_lock<std::shared_mutex> guard(db_mu_);
+  auto* h = handle(family);
+  if (db_ == nullptr || h == nullptr || opts_.read_only) {
+    return status::error("storage: cannot compact "
+                         + std::string{to_string(family)});
+  }
+  // Memtable first, so that what it holds is filtered too.
+  auto st = db_->Flush(rocksdb::FlushOptions(), h);
+  if (st.ok()) {
+    rocksdb::CompactRangeOptions o;
+    o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    st = db_->CompactRange(o, h, nullptr, nullptr);
+  }
+  if (!st.ok()) {
+    return status::error("storage: compact: " + st.ToString());
+  }
+  return {};
+}
+
+std::uint64_t rocks_store::family_bytes(cf family) {
+  std::shared_lock<std::shared_mutex> guard(db_mu_);
+  auto* h = handle(family);
+  if (db_ == nullptr || h == nullptr) {
+    return 0;
+  }
+  std::uint64_t tables = 0;
+  std::uint64_t memtables = 0;
+  db_->GetIntProperty(h, rocksdb::DB::Properties::kTotalSstFilesSize, &tables);
+  db_->GetIntProperty(h, rocksdb::DB::Properties::kSizeAllMemTables,
+                      &memtables);
+  return tables + memtables;
 }
 
 void rocks_store::close() {

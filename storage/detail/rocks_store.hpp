@@ -52,7 +52,13 @@ public:
     override;
   commit_stats stats() const override;
   write_health health() const override;
+  status compact(cf family) override;
+  std::uint64_t family_bytes(cf family) override;
   void close() override;
+
+  /// What the dedupe family's compaction filter reads; shared with it
+  /// because RocksDB owns the filter from before the database is open.
+  struct retention;
 
 private:
   struct pending {
@@ -89,6 +95,9 @@ private:
   /// writable; false and `*why` if it cannot (then read-only again).
   /// Commit thread only.
   bool reopen_writable(std::string* why);
+  /// With a dedupe retention: records (once) when dedupe records without
+  /// a time were last written, for the retention filter. "" or the error.
+  std::string stamp_legacy_dedupe();
   /// Records why writes are refused ("" = they are not).
   void set_refusal(std::string reason);
 
@@ -98,6 +107,9 @@ private:
 
   // -- Constant after construction (until close) -----------------------------
   store_options opts_;
+
+  /// Set up before the open; its legacy time is set once right after it.
+  std::shared_ptr<retention> retention_;
 
   // -- Guarded by db_mu_ (shared for reads, exclusive to destroy) -------------
   mutable std::shared_mutex db_mu_;

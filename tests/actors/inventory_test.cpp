@@ -426,6 +426,51 @@ BOOST_AUTO_TEST_CASE(conservation_holds_under_random_operations) {
   BOOST_TEST(errors > 100);
 }
 
+BOOST_AUTO_TEST_CASE(reservation_expires_a_margin_after_the_orders_deadline) {
+  auto s = stocked(10);
+  inventory::reserve r{"o1", 7, 3};
+  r.pay_deadline = t0 + 100;
+  r.margin = 50;
+  // The SKU's own ttl would end earlier; the order's deadline decides.
+  auto o = inventory::handle(s, r, at(t0));
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].due == t0 + 150);
+  BOOST_TEST(s.reservations.at("o1").expires_at == t0 + 150);
+  inventory::handle(s, inventory::expire{"o1"}, at(t0 + 149));
+  BOOST_TEST(s.reserved == 3);
+  inventory::handle(s, inventory::expire{"o1"}, at(t0 + 150));
+  BOOST_TEST(s.reserved == 0);
+  BOOST_TEST(s.available == 10);
+}
+
+BOOST_AUTO_TEST_CASE(a_repeated_reserve_with_a_later_deadline_extends_it) {
+  // A create retried after a crash lost it at the order: same token, the
+  // deadline counted from the retry.
+  auto s = stocked(10);
+  inventory::reserve r{"o1", 7, 3};
+  r.pay_deadline = t0 + 100;
+  r.margin = 50;
+  inventory::handle(s, r, at(t0));
+  auto earlier = r;
+  earlier.pay_deadline = t0 + 90;
+  auto before = dump(s);
+  auto o = inventory::handle(s, earlier, at(t0 + 1));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+
+  r.pay_deadline = t0 + 10'000;
+  o = inventory::handle(s, r, at(t0 + 9'000));
+  BOOST_TEST(!o.err);
+  BOOST_TEST(o.event == "reservation_extended");
+  BOOST_TEST(o.reply["unit_price"] == 1000);
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].due == t0 + 10'050);
+  BOOST_TEST(s.reservations.at("o1").expires_at == t0 + 10'050);
+  check_counts(s, 7, 3, 0);
+  inventory::handle(s, inventory::expire{"o1"}, at(t0 + 150));
+  BOOST_TEST(s.reserved == 3);
+}
+
 BOOST_AUTO_TEST_CASE(decode_reads_what_orders_send) {
   auto r = inventory::decode(
     envelope{"x",
@@ -437,6 +482,20 @@ BOOST_AUTO_TEST_CASE(decode_reads_what_orders_send) {
   BOOST_TEST(res.order_id == "o1");
   BOOST_TEST(res.token == 7u);
   BOOST_TEST(res.quantity == 2);
+  BOOST_TEST(res.pay_deadline == 0); // an old message: the SKU's ttl applies
+
+  r = inventory::decode(envelope{"x",
+                                 {"sku", "A"},
+                                 "reserve",
+                                 json{{"order_id", "o1"},
+                                      {"token", 7u},
+                                      {"quantity", 2},
+                                      {"pay_deadline", t0 + 900'000},
+                                      {"margin", 60'000}}});
+  BOOST_REQUIRE(r.ok());
+  res = std::get<inventory::reserve>(r.value());
+  BOOST_TEST(res.pay_deadline == t0 + 900'000);
+  BOOST_TEST(res.margin == 60'000);
 
   r = inventory::decode(envelope{
     "x", {"sku", "A"}, "release", json{{"order_id", "o1"}, {"token", 7}}});
@@ -485,6 +544,22 @@ BOOST_AUTO_TEST_CASE(decode_rejects_garbage_as_bad_request) {
      {"sku", "A"},
      "reserve",
      json{{"order_id", "o1"}, {"token", "1"}, {"quantity", 1}}},
+    {"x",
+     {"sku", "A"},
+     "reserve",
+     json{{"order_id", "o1"},
+          {"token", 1},
+          {"quantity", 1},
+          {"pay_deadline", "soon"},
+          {"margin", 1}}},
+    {"x",
+     {"sku", "A"},
+     "reserve",
+     json{{"order_id", "o1"},
+          {"token", 1},
+          {"quantity", 1},
+          {"pay_deadline", t0},
+          {"margin", -1}}},
     {"x",
      {"sku", "A"},
      "confirm",

@@ -186,8 +186,14 @@ BOOST_AUTO_TEST_CASE(create_checks_reserves_then_becomes_pending) {
   BOOST_TEST(o.requests[0].to.id == "A");
   BOOST_TEST(o.requests[0].type == "reserve");
   BOOST_TEST(o.requests[0].id == "order/o1#req.7.A");
+  // The SKU holds the units until a margin after the payment deadline,
+  // which is fixed now (issue 15, item 6).
   BOOST_TEST(o.requests[0].body
-             == (json{{"order_id", "o1"}, {"token", 7}, {"quantity", 2}}));
+             == (json{{"order_id", "o1"},
+                      {"token", 7},
+                      {"quantity", 2},
+                      {"pay_deadline", t0 + ocfg.payment_timeout},
+                      {"margin", ocfg.reservation_margin}}));
   BOOST_TEST(o.requests[1].to.id == "B");
   BOOST_TEST(o.requests[1].id == "order/o1#req.7.B");
 
@@ -234,7 +240,8 @@ BOOST_AUTO_TEST_CASE(create_checks_reserves_then_becomes_pending) {
   BOOST_TEST(o.outbox[0].body == (json{{"order_id", "o1"}, {"at", t0 + 10}}));
   BOOST_TEST(s.created_at == t0 + 10);
   BOOST_TEST(s.updated_at == t0 + 10);
-  BOOST_TEST(s.pay_deadline == t0 + 10 + ocfg.payment_timeout);
+  // Counted from the create's arrival: the deadline the SKUs were given.
+  BOOST_TEST(s.pay_deadline == t0 + ocfg.payment_timeout);
   BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
   BOOST_TEST(o.timers[0].name == "deadline");
   BOOST_TEST(o.timers[0].due == s.pay_deadline);
@@ -1426,18 +1433,68 @@ BOOST_AUTO_TEST_CASE(a_create_short_of_one_sku_reserves_nothing) {
   BOOST_TEST(w.skus["B"].available == 3);
 }
 
+BOOST_AUTO_TEST_CASE(reservation_outlives_a_payment_accepted_at_the_deadline) {
+  // Reservations and deadline last equally long; the SKU reserves first and
+  // the order becomes pending only when the last answer arrives, later.
+  world w;
+  w.icfg.reservation_ttl = w.ocfg.payment_timeout;
+  const millis margin = 60'000; // order::config's default reservation margin
+  auto o = order::handle(w.ord, make_create({{"A", 2}}),
+                         order::context{w.now, &w.ocfg});
+  BOOST_REQUIRE_EQUAL(o.requests.size(), 1u);
+  const auto& req = o.requests[0];
+  auto reply = w.answer(req); // the SKU's turn, at t0
+  w.now += 50;
+  auto answer = order::decode(envelope{req.id + ".reply",
+                                       {"order", "o1"},
+                                       "reserve.reply",
+                                       reply_body("A", reply)});
+  BOOST_REQUIRE(answer.ok());
+  w.order_turn(answer.value());
+  BOOST_REQUIRE(w.ord.st == order::status::pending_payment);
+  auto& inv = w.skus["A"];
+  BOOST_REQUIRE_EQUAL(inv.reservations.count("o1"), 1u);
+  BOOST_TEST(inv.reservations.at("o1").expires_at
+             == w.ord.pay_deadline + margin);
+
+  // At the deadline: every timer due by now has fired, then the payment
+  // arrives, on time.
+  w.now = w.ord.pay_deadline;
+  w.sku_turn(inv, inventory::expire{"o1"});
+  BOOST_TEST(inv.reservations.count("o1") == 1u);
+  BOOST_TEST(w.order_turn(order::pay{"t1", 2000, true}).result == "captured");
+  // The confirm takes its time through the outbox, within the margin.
+  w.now += margin - 1;
+  w.sku_turn(inv, inventory::expire{"o1"});
+  BOOST_TEST(inv.reservations.count("o1") == 1u);
+  auto sold = w.sku_turn(
+    inv, inventory::confirm{"o1", w.ord.token, 2}); // as the outbox carries it
+  BOOST_TEST(sold.event == "sold"); // from the reservation, not available
+  w.in_flight.clear();
+  BOOST_TEST(inv.sold == 2);
+  BOOST_TEST(inv.reserved == 0);
+  BOOST_TEST(inv.available == 3);
+  BOOST_TEST(w.ord.st == order::status::paid);
+}
+
 BOOST_AUTO_TEST_CASE(shortfall_after_expiry_refunds_and_restocks) {
   world w;
-  w.icfg.reservation_ttl = 5 * minute;
   w.create();
-  w.now += 10 * minute; // reservations expired, the deadline not reached
+  // Paid at the deadline, but the confirms are held up beyond the margin:
+  // the reservations have expired when they arrive.
+  w.now = w.ord.pay_deadline;
+  BOOST_TEST(w.order_turn(order::pay{"t1", 2500, true}).result == "captured");
+  auto confirms = std::move(w.in_flight);
+  w.in_flight.clear();
+  w.now += w.ocfg.reservation_margin;
   for (auto& [sku, inv] : w.skus) {
     w.sku_turn(inv, inventory::expire{"o1"});
+    BOOST_TEST(inv.reservations.empty());
   }
   // Someone else buys all of B meanwhile.
   w.sku_turn(w.skus["B"], inventory::reserve{"o2", 1, 3});
   w.sku_turn(w.skus["B"], inventory::confirm{"o2", 1, 3});
-  BOOST_TEST(w.order_turn(order::pay{"t1", 2500, true}).result == "captured");
+  w.in_flight = std::move(confirms);
   w.deliver();
   BOOST_TEST(w.ord.st == order::status::refunded);
   BOOST_TEST(w.ord.cancel_reason == "stock_shortfall");

@@ -95,6 +95,7 @@ BOOST_AUTO_TEST_CASE(defaults_match_api_md) {
   BOOST_TEST(c.node.payment_timeout == 15 * 60 * 1000);
   BOOST_TEST(c.node.reservation_ttl == 15 * 60 * 1000);
   BOOST_TEST(c.node.passivate_after == 60 * 1000);
+  BOOST_TEST(c.node.dedupe_retention == 7LL * 24 * 3600 * 1000);
   BOOST_TEST(c.node.scheduler_threads == 2u);
   BOOST_TEST(c.http.host == "127.0.0.1");
   BOOST_TEST(c.http.port == 8080);
@@ -228,6 +229,15 @@ BOOST_AUTO_TEST_CASE(abuse_and_saga_flags_reach_the_node) {
   fails({"serve", "--captcha-after", "x"}, "--captcha-after");
   fails({"serve", "--flash-window", "0s"}, "--flash-window");
   fails({"serve", "--saga-timeout", "soon"}, "--saga-timeout");
+}
+
+BOOST_AUTO_TEST_CASE(dedupe_retention_flag_reaches_the_node) {
+  auto r = parse({"serve", "--dedupe-retention", "48h"});
+  BOOST_REQUIRE(r.cmd.serve.has_value());
+  BOOST_TEST(r.cmd.serve->node.dedupe_retention == 48LL * 3600 * 1000);
+  fails({"serve", "--dedupe-retention", "59s"}, "shorter than 1m");
+  fails({"serve", "--dedupe-retention", "0s"}, "--dedupe-retention");
+  fails({"serve", "--dedupe-retention", "forever"}, "invalid duration");
 }
 
 BOOST_AUTO_TEST_CASE(cluster_flags_reach_the_node_and_the_map) {

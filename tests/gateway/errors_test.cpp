@@ -1,3 +1,7 @@
+#include <cstddef>
+#include <iterator>
+#include <utility>
+
 #include <boost/test/unit_test.hpp>
 
 #include <cstdio>
@@ -33,16 +37,24 @@ nlohmann::json body(const reply& r) {
 BOOST_AUTO_TEST_SUITE(errors_suite)
 
 BOOST_AUTO_TEST_CASE(every_errc_has_the_api_status) {
-  BOOST_TEST(static_cast<int>(status_of(errc::bad_request)) == 400);
-  BOOST_TEST(static_cast<int>(status_of(errc::unauthorized)) == 401);
-  BOOST_TEST(static_cast<int>(status_of(errc::not_found)) == 404);
-  BOOST_TEST(static_cast<int>(status_of(errc::insufficient_stock)) == 409);
-  BOOST_TEST(static_cast<int>(status_of(errc::coupon_unavailable)) == 409);
-  BOOST_TEST(static_cast<int>(status_of(errc::already_paid)) == 409);
-  BOOST_TEST(static_cast<int>(status_of(errc::invalid_transition)) == 409);
-  BOOST_TEST(static_cast<int>(status_of(errc::idempotency_key_reused)) == 422);
-  BOOST_TEST(static_cast<int>(status_of(errc::unavailable)) == 503);
-  BOOST_TEST(static_cast<int>(status_of(errc::internal)) == 500);
+  // API.md's status of every code, listed by its position in the enum: a
+  // code added without a row here fails the count below.
+  const std::pair<errc, int> api[] = {
+    {errc::bad_request, 400},        {errc::unauthorized, 401},
+    {errc::not_found, 404},          {errc::insufficient_stock, 409},
+    {errc::coupon_unavailable, 409}, {errc::already_paid, 409},
+    {errc::invalid_transition, 409}, {errc::idempotency_key_reused, 422},
+    {errc::rate_limited, 429},       {errc::captcha_required, 403},
+    {errc::unavailable, 503},        {errc::internal, 500},
+  };
+  BOOST_TEST(std::size(api) == static_cast<std::size_t>(errc::internal) + 1);
+  for (std::size_t i = 0; i < std::size(api); ++i) {
+    auto [code, status] = api[i];
+    BOOST_TEST_CONTEXT(ordo::actors::to_string(code)) {
+      BOOST_TEST(static_cast<std::size_t>(code) == i);
+      BOOST_TEST(static_cast<int>(status_of(code)) == status);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(domain_error_body_has_code_and_message) {

@@ -4,11 +4,19 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <future>
+#include <memory>
+#include <mutex>
 #include <set>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "storage/keys.hpp"
+#include "storage/store.hpp"
 #include "tests/runtime/node_fixture.hpp"
 
 using namespace ordo;
@@ -28,6 +36,53 @@ std::int64_t refunds_of(runtime::node& n, const std::string& order_id) {
   }
   return count;
 }
+
+/// Holds the storage commit thread at store.before_commit while closed, so
+/// a test knows that a batch is not yet durable. Thread-safe.
+struct commit_gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool closed = false; // guarded by mu
+  int held = 0;        // commits held so far, guarded by mu
+
+  static std::function<bool(const char*)>
+  hook(const std::shared_ptr<commit_gate>& g) {
+    return [g](const char* point) {
+      if (std::string_view{point} == "store.before_commit") {
+        std::unique_lock<std::mutex> lock{g->mu};
+        if (g->closed) {
+          ++g->held;
+          g->cv.notify_all();
+          g->cv.wait(lock, [&] {
+            return !g->closed;
+          });
+        }
+      }
+      return false;
+    };
+  }
+  void close() {
+    std::lock_guard<std::mutex> guard{mu};
+    closed = true;
+    held = 0;
+  }
+  void open() {
+    std::lock_guard<std::mutex> guard{mu};
+    closed = false;
+    cv.notify_all();
+  }
+  /// Waits until a commit is held; false after 30 s.
+  bool wait_held() {
+    std::unique_lock<std::mutex> lock{mu};
+    return cv.wait_for(lock, std::chrono::seconds{30}, [&] {
+      return held > 0;
+    });
+  }
+  bool holding() {
+    std::lock_guard<std::mutex> guard{mu};
+    return closed && held > 0;
+  }
+};
 
 void check_conserved(const actors::inventory::state& s) {
   BOOST_CHECK_EQUAL(s.available + s.reserved + s.sold, s.stocked);
@@ -145,6 +200,11 @@ BOOST_AUTO_TEST_CASE(cancel_then_pay_refunds_exactly_once) {
 // dropped: the in-flight dedupe keys cover the window before the dedupe
 // family has the first one.
 BOOST_AUTO_TEST_CASE(a_repeat_racing_the_first_commit_is_applied_once) {
+  // The first copy's batch is held at the commit point while the repeats
+  // arrive: they find its dedupe key in flight, not in the store.
+  auto gate = std::make_shared<commit_gate>();
+  opts.store_fault = commit_gate::hook(gate);
+  restart();
   BOOST_REQUIRE(put_sku("A", 30));
   auto c = create("u1", "k1", {{"A", 20}});
   BOOST_REQUIRE(c);
@@ -158,13 +218,28 @@ BOOST_AUTO_TEST_CASE(a_repeat_racing_the_first_commit_is_applied_once) {
                          "restock",
                          {{"order_id", "o-elsewhere"}, {"quantity", 1}}};
     std::vector<std::future<runtime::remote_reply>> answers;
-    for (int copy = 0; copy < 3; ++copy) {
+    auto send = [&] {
       auto p = std::make_shared<std::promise<runtime::remote_reply>>();
       answers.push_back(p->get_future());
       node->receive(msg, id, [p](runtime::remote_reply r) {
         p->set_value(std::move(r));
       });
+    };
+    gate->close();
+    send();
+    BOOST_REQUIRE(gate->wait_held()); // the first copy's batch, not durable
+    send();
+    send();
+    // Both repeats have been taken by the SKU while the commit is held.
+    BOOST_REQUIRE(eventually([&] {
+      return node->stats().mailbox_depth == 0;
+    }));
+    BOOST_REQUIRE(gate->holding());
+    for (auto& a : answers) {
+      BOOST_REQUIRE(a.wait_for(std::chrono::milliseconds{0})
+                    != std::future_status::ready); // nothing is durable yet
     }
+    gate->open();
     int duplicates = 0;
     for (auto& a : answers) {
       BOOST_REQUIRE(a.wait_for(std::chrono::seconds{30})
@@ -179,6 +254,70 @@ BOOST_AUTO_TEST_CASE(a_repeat_racing_the_first_commit_is_applied_once) {
   auto s = sku("A");
   BOOST_CHECK_EQUAL(s->available, 30);
   check_conserved(s.value());
+}
+
+BOOST_AUTO_TEST_CASE(dedupe_ids_are_kept_for_the_retention_then_dropped) {
+  opts.dedupe_retention = 10 * 60'000;
+  restart();
+  BOOST_REQUIRE(put_sku("A", 30));
+  auto c = create("u1", "k1", {{"A", 20}});
+  BOOST_REQUIRE(c);
+  BOOST_REQUIRE(pay(c->order.order_id, "t1", c->order.payable));
+  BOOST_REQUIRE(node->quiesce(10'000));
+  const std::string id = "test/restock#1";
+  actors::envelope msg{id,
+                       {"sku", "A"},
+                       "restock",
+                       {{"order_id", "o-elsewhere"}, {"quantity", 1}}};
+  auto deliver = [&] {
+    return await<runtime::remote_reply>([&](auto cb) {
+      node->receive(msg, id, [cb](runtime::remote_reply r) {
+        cb(std::move(r));
+      });
+    });
+  };
+  auto first = deliver();
+  BOOST_REQUIRE(first);
+  BOOST_REQUIRE(!first->err);
+  BOOST_REQUIRE_NE(first->result, "duplicate");
+  BOOST_REQUIRE_EQUAL(sku("A")->sold, 19);
+  BOOST_REQUIRE(node->quiesce(10'000));
+
+  // Compacts the dedupe family on the stopped node's store, by its clock;
+  // true if the id is still there afterwards.
+  auto compact_and_look = [&] {
+    node->stop();
+    node.reset();
+    storage::store_options so;
+    so.path = opts.data_dir;
+    so.dedupe_retention_ms = opts.dedupe_retention;
+    so.now = [t = time] {
+      return t->now();
+    };
+    std::string err;
+    auto db = storage::store::open(so, &err);
+    BOOST_REQUIRE_MESSAGE(db, err);
+    auto st = db->compact(storage::cf::dedupe);
+    BOOST_REQUIRE_MESSAGE(st.ok(), st.message());
+    bool kept
+      = db->get(storage::cf::dedupe, storage::keys::owned("sku", "A", id))
+          .has_value();
+    db->close();
+    db.reset();
+    start();
+    return kept;
+  };
+
+  time->advance(9 * 60'000); // inside the window
+  BOOST_REQUIRE(compact_and_look());
+  auto repeat = deliver();
+  BOOST_REQUIRE(repeat);
+  BOOST_REQUIRE(!repeat->err);
+  BOOST_TEST(repeat->result == "duplicate");
+  BOOST_TEST(sku("A")->sold == 19);
+
+  time->advance(60'000 + 1); // past it
+  BOOST_TEST(!compact_and_look());
 }
 
 BOOST_AUTO_TEST_CASE(cancel_after_pay_is_refused) {

@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -623,6 +624,69 @@ BOOST_AUTO_TEST_CASE(restart_redelivers_the_persisted_outbox) {
   }
   BOOST_TEST(outbox_size() == 0u);
   BOOST_TEST(second->stats().delivered == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_restart_past_the_retry_horizon_does_not_redeliver) {
+  auto wall = std::make_shared<std::atomic<actors::millis>>(1'700'000'000'000);
+  auto o = fast();
+  o.max_age = 60'000;
+  o.now = [wall] {
+    return wall->load();
+  };
+  // A first life: x1 is delivered, never answered.
+  sink.script("x1", {act::hold});
+  relay::entry x1;
+  {
+    auto first = make(o);
+    first->load();
+    first->start();
+    x1 = persist(*first, order("o1"), sku, "x1");
+    first->enqueue({x1});
+    BOOST_REQUIRE(sink.wait_deliveries(1));
+  }
+  sink.reset();
+
+  // Down for longer than the horizon: x1's receiver may have forgotten its
+  // id, so x1 is a dead letter, not a delivery; a message of this life goes.
+  wall->fetch_add(60'001);
+  auto second = make(o);
+  second->load();
+  second->start();
+  auto y1 = persist(*second, order("o1"), sku, "y1");
+  second->enqueue({y1});
+  BOOST_REQUIRE(second->wait_empty(patience_ms));
+  BOOST_TEST(sink.ids() == (ids{"y1"}), boost::test_tools::per_element());
+  auto dead = second->messages(true, 10);
+  BOOST_REQUIRE_EQUAL(dead.size(), 1u);
+  BOOST_TEST(dead[0].msg.id == "x1");
+  BOOST_TEST(dead[0].last_error.rfind("unavailable: expired", 0) == 0u);
+  BOOST_REQUIRE(rec.wait_batch(storage::cf::aux, dead_key(x1.seq), true));
+  BOOST_REQUIRE(
+    rec.wait_batch(storage::cf::outbox, storage::keys::be64(y1.seq), false));
+  BOOST_TEST(outbox_size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(retries_stop_at_the_retry_horizon) {
+  auto wall = std::make_shared<std::atomic<actors::millis>>(1'700'000'000'000);
+  auto o = fast();
+  o.max_age = 60'000;
+  o.now = [wall] {
+    return wall->load();
+  };
+  auto r = make(o);
+  r->load();
+  r->start();
+  sink.script("x1", std::vector<act>(100'000, act::unavailable));
+  auto x1 = persist(*r, order("o1"), sku, "x1");
+  r->enqueue({x1});
+  BOOST_REQUIRE(sink.wait_deliveries(2)); // retried
+  wall->fetch_add(60'001);
+  BOOST_REQUIRE(rec.wait_batch(storage::cf::aux, dead_key(x1.seq), true));
+  BOOST_REQUIRE(r->wait_empty(patience_ms));
+  auto f = r->stats();
+  BOOST_TEST(f.dead == 1u);
+  BOOST_TEST(f.delivered == 0u);
+  BOOST_TEST(outbox_size() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(synchronous_answers_do_not_nest_deliveries) {

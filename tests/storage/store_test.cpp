@@ -412,6 +412,77 @@ BOOST_AUTO_TEST_CASE(batches_queued_during_a_commit_share_the_next_one) {
   BOOST_TEST(st.commits == 4u); // 1, then 4 + 4 + 2 (max_group = 4)
 }
 
+BOOST_AUTO_TEST_CASE(dedupe_records_older_than_the_retention_go_at_compaction) {
+  const std::int64_t t0 = 1'700'000'000'000;
+  auto now = std::make_shared<std::atomic<std::int64_t>>(t0);
+  auto o = options(false);
+  o.dedupe_retention_ms = 1000;
+  o.now = [now] {
+    return now->load();
+  };
+  auto stamp = [](std::int64_t t) {
+    return keys::be64(static_cast<std::uint64_t>(t));
+  };
+  {
+    // Records written before values carried the time: empty values.
+    auto old = open(options(false));
+    batch b;
+    b.put(cf::dedupe, "sku/A\0legacy"s, "");
+    BOOST_REQUIRE(old->commit_sync(std::move(b)).ok());
+  }
+  auto s = open(o); // at t0: the legacy record counts as written now
+  batch b;
+  b.put(cf::dedupe, "sku/A\0old"s, stamp(t0 - 5000));
+  b.put(cf::dedupe, "sku/A\0young"s, stamp(t0 + 500));
+  b.put(cf::dedupe, "sku/A\0odd"s, "not a time");
+  b.put(cf::actors, "sku/A"s, stamp(t0 - 5000)); // other families: untouched
+  BOOST_REQUIRE(s->commit_sync(std::move(b)).ok());
+  auto has = [&](const std::string& k) {
+    return s->get(cf::dedupe, k).has_value();
+  };
+
+  now->store(t0 + 900);
+  BOOST_REQUIRE(s->compact(cf::dedupe).ok());
+  BOOST_TEST(!has("sku/A\0old"s)); // 5.9 s old
+  BOOST_TEST(has("sku/A\0young"s));
+  BOOST_TEST(has("sku/A\0legacy"s)); // 0.9 s since the first open
+  BOOST_TEST(has("sku/A\0odd"s));
+
+  now->store(t0 + 1200);
+  BOOST_REQUIRE(s->compact(cf::dedupe).ok());
+  BOOST_TEST(has("sku/A\0young"s)); // 0.7 s
+  BOOST_TEST(!has("sku/A\0legacy"s));
+
+  now->store(t0 + 1501); // the young one is 1.001 s old
+  BOOST_REQUIRE(s->compact(cf::dedupe).ok());
+  BOOST_TEST(!has("sku/A\0young"s));
+  BOOST_TEST(has("sku/A\0odd"s)); // not ours to judge
+  BOOST_TEST(s->get(cf::actors, "sku/A"s).has_value());
+  BOOST_TEST(s->family_bytes(cf::dedupe) > 0u);
+
+  // The first open's time stays: a later open does not restart the clock
+  // of records without one.
+  s->close();
+  s.reset();
+  now->store(t0 + 60'000);
+  s = open(o);
+  auto since = s->get(cf::aux, "storage/dedupe_stamped_since");
+  BOOST_REQUIRE(since);
+  BOOST_TEST(*since == stamp(t0));
+}
+
+BOOST_AUTO_TEST_CASE(without_a_retention_dedupe_records_stay) {
+  auto s = open(options(false));
+  batch b;
+  b.put(cf::dedupe, "sku/A\0old"s, keys::be64(1));
+  b.put(cf::dedupe, "sku/A\0legacy"s, "");
+  BOOST_REQUIRE(s->commit_sync(std::move(b)).ok());
+  BOOST_REQUIRE(s->compact(cf::dedupe).ok());
+  BOOST_TEST(s->get(cf::dedupe, "sku/A\0old"s).has_value());
+  BOOST_TEST(s->get(cf::dedupe, "sku/A\0legacy"s).has_value());
+  BOOST_TEST(!s->get(cf::aux, "storage/dedupe_stamped_since").has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(store_crash, store_fixture)
