@@ -198,10 +198,13 @@ public:
       *system_, env_,
       actors::order::config{
         opts_.payment_timeout,
-        // An order's reservations outlive its deadline by at least a
-        // minute, and last reservation_ttl from the create at least.
-        std::max<actors::millis>(60'000,
-                                 opts_.reservation_ttl - opts_.payment_timeout),
+        // An order's reservations outlive its deadline by a minute (by the
+        // payment timeout, if that is shorter: an orphan of a create cut
+        // short by a crash holds its stock no longer than twice that), and
+        // last reservation_ttl from the create at least.
+        std::max<actors::millis>(
+          std::min<actors::millis>(60'000, opts_.payment_timeout),
+          opts_.reservation_ttl - opts_.payment_timeout),
         opts_.commission_ppm, opts_.flash_window, opts_.saga_timeout});
     skus_ = std::make_unique<directory<sku_kind>>(
       *system_, env_, actors::inventory::config{opts_.reservation_ttl});

@@ -101,6 +101,10 @@ void directory<Kind>::recover(host_actor<Kind>* self, directory* dir) {
   }
   ++st.epoch;
   st.broken = false;
+  // restore leaves a state alone when nothing is stored (an order still
+  // being created): start from a fresh one, or the failed turns' transient
+  // parts (a create in progress) would survive.
+  st.s = typename Kind::state{};
   if (st.loaded) {
     load(self, dir);
   }

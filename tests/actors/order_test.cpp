@@ -1441,8 +1441,19 @@ BOOST_AUTO_TEST_CASE(reservation_outlives_a_payment_accepted_at_the_deadline) {
   const millis margin = 60'000; // order::config's default reservation margin
   auto o = order::handle(w.ord, make_create({{"A", 2}}),
                          order::context{w.now, &w.ocfg});
+  // The quote, answered at once; then the reserve it leads to.
+  BOOST_REQUIRE_EQUAL(o.requests.size(), 1u);
+  BOOST_REQUIRE_EQUAL(o.requests[0].type, "quote");
+  auto quoted
+    = order::decode(envelope{o.requests[0].id + ".reply",
+                             {"order", "o1"},
+                             "quote.reply",
+                             reply_body("A", w.answer(o.requests[0]))});
+  BOOST_REQUIRE(quoted.ok());
+  o = order::handle(w.ord, quoted.value(), order::context{w.now, &w.ocfg});
   BOOST_REQUIRE_EQUAL(o.requests.size(), 1u);
   const auto& req = o.requests[0];
+  BOOST_REQUIRE_EQUAL(req.type, "reserve");
   auto reply = w.answer(req); // the SKU's turn, at t0
   w.now += 50;
   auto answer = order::decode(envelope{req.id + ".reply",

@@ -344,7 +344,8 @@ void actor<Kind>::turn(world& w, mail m) {
     Kind::persist(s, in, b);
   }
   if (!dedupe_key.empty()) {
-    b.put(storage::cf::dedupe, dedupe_key, "");
+    b.put(storage::cf::dedupe, dedupe_key,
+          storage::keys::be64(static_cast<std::uint64_t>(w.now)));
   }
   if (m.timer_due > 0 && !(w.bugs & timer_fires_twice)) {
     auto key = storage::keys::owned(Kind::name, id_, m.timer_name);
