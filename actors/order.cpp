@@ -479,6 +479,25 @@ struct handler {
     return true;
   }
 
+  /// Every answer is in: pairs them with the items into `answers`, sums
+  /// the total into `total`, and says why the create is refused (an SKU's
+  /// or the coupon's answer, or the total), if it is.
+  std::optional<error> judge(std::vector<const reserved*>& answers,
+                             std::int64_t& total) const {
+    const auto& cr = *s.creating;
+    const reserved* first_failure = pair_answers(answers);
+    if (first_failure != nullptr) {
+      return first_failure->err;
+    }
+    if (!total_of(answers, total)) {
+      return too_large();
+    }
+    if (!cr.request.coupon_id.empty()) {
+      return coupon_refusal(*cr.coupon, total);
+    }
+    return std::nullopt;
+  }
+
   static error too_large() {
     return error{errc::bad_request, "order total exceeds "
                                       + std::to_string(max_amount) + " cents"};
@@ -494,16 +513,8 @@ struct handler {
       return o;
     }
     std::vector<const reserved*> answers;
-    const reserved* first_failure = pair_answers(answers);
     std::int64_t total = 0;
-    std::optional<error> refusal;
-    if (first_failure != nullptr) {
-      refusal = first_failure->err;
-    } else if (!total_of(answers, total)) {
-      refusal = too_large();
-    } else if (wants_coupon) {
-      refusal = coupon_refusal(*cr.coupon, total);
-    }
+    auto refusal = judge(answers, total);
     if (refusal) {
       o.cause += " (refused before reserving: "
                  + std::string{to_string(refusal->code)} + ")";
@@ -536,19 +547,11 @@ struct handler {
       return o;
     }
     std::vector<const reserved*> answers;
-    const reserved* first_failure = pair_answers(answers);
     const create& req = cr.request;
     // Checked before reserving; a price changed since, or a SKU or coupon
     // taken by another buyer in between, still refuses here.
     std::int64_t total = 0;
-    std::optional<error> refusal;
-    if (first_failure != nullptr) {
-      refusal = first_failure->err;
-    } else if (!total_of(answers, total)) {
-      refusal = too_large();
-    } else if (wants_coupon) {
-      refusal = coupon_refusal(*cr.coupon, total);
-    }
+    auto refusal = judge(answers, total);
     if (refusal) {
       // What may be held goes back through the outbox (durable, retried)
       // and, to answer only once it is back, as requests too: a release is

@@ -1,8 +1,17 @@
 #include "app/duration.hpp"
 
+#include <utility>
+
 namespace ordo::app {
 
-std::optional<std::int64_t> parse_duration_ms(std::string_view text) noexcept {
+namespace {
+
+/// `text` as digits and a unit: the number times the unit's scale from
+/// `units` (name, scale), at most `limit`; nullopt otherwise.
+template <class Int, std::size_t N>
+std::optional<Int> scaled(std::string_view text,
+                          const std::pair<std::string_view, Int> (&units)[N],
+                          Int limit) noexcept {
   std::size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
     ++digits;
@@ -11,63 +20,48 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view text) noexcept {
     return std::nullopt;
   }
   auto unit = text.substr(digits);
-  std::int64_t scale = 0;
-  if (unit == "ms") {
-    scale = 1;
-  } else if (unit == "s") {
-    scale = 1000;
-  } else if (unit == "m") {
-    scale = 60 * 1000;
-  } else if (unit == "h") {
-    scale = 60 * 60 * 1000;
-  } else {
+  Int scale = 0;
+  for (const auto& [name, factor] : units) {
+    if (unit == name) {
+      scale = factor;
+    }
+  }
+  if (scale == 0) {
     return std::nullopt;
   }
-  std::int64_t limit = max_duration_ms / scale;
-  std::int64_t value = 0;
+  Int value = 0;
   for (std::size_t i = 0; i < digits; ++i) {
-    value = value * 10 + (text[i] - '0');
-    if (value > limit) {
+    value = value * 10 + static_cast<Int>(text[i] - '0');
+    if (value > limit / scale) {
       return std::nullopt;
     }
   }
-  if (value == 0) {
+  return value * scale;
+}
+
+} // namespace
+
+std::optional<std::int64_t> parse_duration_ms(std::string_view text) noexcept {
+  static const std::pair<std::string_view, std::int64_t> units[]
+    = {{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 60 * 60 * 1000}};
+  auto ms = scaled(text, units, max_duration_ms);
+  if (ms == std::optional<std::int64_t>{0}) {
     return std::nullopt;
   }
-  return value * scale;
+  return ms;
 }
 
 std::optional<std::uint64_t> parse_size_bytes(std::string_view text) noexcept {
   if (text == "0") {
     return 0;
   }
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
-    ++digits;
-  }
-  if (digits == 0) {
-    return std::nullopt;
-  }
-  auto unit = text.substr(digits);
-  int shift = -1;
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  for (int i = 0; i < 5; ++i) {
-    if (unit == units[i]) {
-      shift = 10 * i;
-    }
-  }
-  if (shift < 0) {
-    return std::nullopt;
-  }
-  std::uint64_t limit = max_size_bytes >> shift;
-  std::uint64_t value = 0;
-  for (std::size_t i = 0; i < digits; ++i) {
-    value = value * 10 + static_cast<std::uint64_t>(text[i] - '0');
-    if (value > limit) {
-      return std::nullopt;
-    }
-  }
-  return value << shift;
+  static const std::pair<std::string_view, std::uint64_t> units[]
+    = {{"B", 1},
+       {"KiB", 1ULL << 10},
+       {"MiB", 1ULL << 20},
+       {"GiB", 1ULL << 30},
+       {"TiB", 1ULL << 40}};
+  return scaled(text, units, max_size_bytes);
 }
 
 } // namespace ordo::app

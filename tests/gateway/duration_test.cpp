@@ -3,7 +3,9 @@
 #include "app/duration.hpp"
 
 using ordo::app::max_duration_ms;
+using ordo::app::max_size_bytes;
 using ordo::app::parse_duration_ms;
+using ordo::app::parse_size_bytes;
 
 BOOST_AUTO_TEST_SUITE(duration_suite)
 
@@ -35,6 +37,19 @@ BOOST_AUTO_TEST_CASE(overflow_is_rejected) {
              == max_duration_ms);
   BOOST_TEST(
     !parse_duration_ms(std::to_string(max_duration_ms + 1) + "ms").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(sizes_read_binary_units_and_zero) {
+  BOOST_TEST(parse_size_bytes("0").value() == 0u);
+  BOOST_TEST(parse_size_bytes("512B").value() == 512u);
+  BOOST_TEST(parse_size_bytes("64KiB").value() == 64u << 10);
+  BOOST_TEST(parse_size_bytes("256MiB").value() == 256u << 20);
+  BOOST_TEST(parse_size_bytes("2GiB").value() == 2ULL << 30);
+  BOOST_TEST(parse_size_bytes("1024TiB").value() == max_size_bytes);
+  for (const char* bad : {"", "MiB", "-1MiB", "1.5GiB", "1 MiB", "1mb", "1M",
+                          "1025TiB", "99999999999999999999999B", "1MiBs"}) {
+    BOOST_TEST(!parse_size_bytes(bad).has_value(), bad);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

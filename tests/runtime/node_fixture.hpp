@@ -14,6 +14,7 @@
 
 #include "runtime/clock.hpp"
 #include "runtime/node.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace ordo::test {
@@ -30,21 +31,6 @@ actors::result<T> await(Fn fn) {
     throw std::runtime_error("no reply within 30 s");
   }
   return f.get();
-}
-
-/// Polls `pred` until it holds (an observable condition of another thread's
-/// progress, such as a fired timer's turn); false after `timeout`.
-template <class Pred>
-bool eventually(Pred pred,
-                std::chrono::milliseconds timeout = std::chrono::seconds{20}) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) {
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds{2});
-  }
-  return true;
 }
 
 struct node_fixture {

@@ -55,6 +55,10 @@ private:
   std::uint16_t port_ = 0;
 };
 
+/// A TCP port on 127.0.0.1 nobody listens on now (the kernel's pick,
+/// released at once: another process may take it before the caller does).
+std::uint16_t free_port();
+
 /// How a command run to its end went.
 struct run_result {
   int exit_code = -1; ///< the exit status, or -1 if killed or timed out
