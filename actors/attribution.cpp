@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/detail/support.hpp"
+#include "actors/planted.hpp"
 
 namespace ordo::actors::attribution {
 
@@ -95,7 +96,9 @@ struct handler {
     switch (e->st) {
       case status::pending:
         update(s, v.order_id, [](entry& x) {
-          x.st = status::invalid;
+          x.st = planted::on(planted::cancel_settles_commission)
+                   ? status::settled
+                   : status::invalid;
         });
         commit(s, o, "invalidated", ctx);
         return o;

@@ -1,6 +1,7 @@
 #include "actors/inventory.hpp"
 
 #include "actors/detail/support.hpp"
+#include "actors/planted.hpp"
 
 #include <cstdint>
 #include <limits>
@@ -33,6 +34,9 @@ void drop(state& s, outcome& o, const std::string& order_id) {
   auto i = s.reservations.find(order_id);
   s.available += i->second.quantity;
   s.reserved -= i->second.quantity;
+  if (planted::on(planted::release_keeps_reservation)) {
+    return;
+  }
   s.reservations.erase(i);
   o.timers.push_back(timer_op{timer_name(order_id), 0});
 }

@@ -159,6 +159,10 @@ BOOST_AUTO_TEST_CASE(the_simulator_catches_planted_bugs) {
     {"volatile_outbox", 300},
     {"provider_without_dedupe", 300},
     {"timer_fires_twice", 300},
+    {"pay_without_dedupe", 300},
+    {"release_keeps_reservation", 300},
+    {"sms_without_recheck", 300},
+    {"cancel_settles_commission", 300},
   };
   for (const auto& p : plants) {
     ordo::sim::options o;

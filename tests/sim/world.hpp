@@ -32,8 +32,10 @@
 
 namespace ordo::sim {
 
-/// Bugs the simulator can plant in the host semantics it simulates, to
-/// prove that its checks find them (one bit each). Never in a real node.
+/// Bugs the simulator can plant, to prove that its checks find them (one
+/// bit each): in the host semantics it simulates, and (bits 16 and up) in
+/// its own build of the state machines (actors/planted.hpp). Never in a
+/// real node.
 enum planted : unsigned {
   no_bug = 0,
   /// A receiver applies a redelivered outbox message again.
@@ -55,6 +57,16 @@ enum planted : unsigned {
   /// A fired timer is handled twice (its durable record is not removed
   /// when it fires, and a crash fires it again).
   timer_fires_twice = 1u << 7,
+  // In the state machines themselves (actors/planted.hpp, shifted by 16):
+  /// The order takes a repeated payment callback as a new payment.
+  pay_without_dedupe = 1u << 16,
+  /// The SKU keeps a released reservation (a repeated release returns its
+  /// units again).
+  release_keeps_reservation = 1u << 17,
+  /// The notifier sends the new-order SMS without re-checking the order.
+  sms_without_recheck = 1u << 18,
+  /// The affiliate settles a cancelled order's commission.
+  cancel_settles_commission = 1u << 19,
 };
 
 struct options {

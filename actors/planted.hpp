@@ -1,0 +1,39 @@
+#pragma once
+
+// Bugs the deterministic simulator plants in the state machines to prove
+// that its checks find them (tests/sim/, issue 16). Only a build with
+// ORDO_PLANTED_BUGS defined — the simulator's own copy of actors/ — can turn
+// one on; everywhere else `on` is a constant false and each planted branch
+// is dead code the compiler drops.
+//
+// Threading: set before a simulation runs, read by its one thread.
+
+namespace ordo::actors::planted {
+
+enum bug : unsigned {
+  /// The order takes a repeated payment callback (same txn) as a new one.
+  pay_without_dedupe = 1u << 0,
+  /// The SKU returns a released reservation's units but keeps the
+  /// reservation, so a repeated release returns them again.
+  release_keeps_reservation = 1u << 1,
+  /// The notifier sends the new-order SMS at the end of the cooling period
+  /// without asking the order whether it was cancelled.
+  sms_without_recheck = 1u << 2,
+  /// The affiliate settles the commission of a cancelled order instead of
+  /// voiding it.
+  cancel_settles_commission = 1u << 3,
+};
+
+#ifdef ORDO_PLANTED_BUGS
+/// The bugs on now (bits of `bug`).
+extern unsigned bugs;
+inline bool on(bug b) noexcept {
+  return (bugs & b) != 0;
+}
+#else
+constexpr bool on(bug) noexcept {
+  return false;
+}
+#endif
+
+} // namespace ordo::actors::planted
