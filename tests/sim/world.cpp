@@ -46,13 +46,29 @@ struct tunables {
   actors::dispatcher::config dispatcher{15'000, 5'000, 60'000};
   actors::technicians::config technicians{{"tech-1", "tech-2"}};
   actors::reports::config report{10};
+  actors::limiter::config limiter = [] {
+    actors::limiter::config c;
+    c.max_orders = 3;
+    c.window = 60'000;
+    c.captcha_after = 0;
+    return c;
+  }();
 };
 
 // --- what flows between the parts -----------------------------------------
 
 /// Where a turn's answer goes once its batch is durable.
 struct reply_to {
-  enum class kind : std::uint8_t { none, client, requester, outbox, adapter };
+  enum class kind : std::uint8_t {
+    none,
+    client,
+    requester,
+    outbox,
+    adapter,
+    admission,  ///< the limiter's answer to a create's admission
+    created,    ///< the order's answer to an admitted create
+    withdrawal, ///< the limiter forgot a refused create's admission
+  };
   kind k = kind::none;
   /// client: the call's number.
   std::uint64_t call = 0;
@@ -62,6 +78,16 @@ struct reply_to {
   std::string target;
   /// outbox / adapter: the outbox entry to acknowledge.
   std::uint64_t seq = 0;
+  /// withdrawal: what the client is told once the slot is back.
+  std::optional<actors::error> refusal;
+
+  static reply_to of(kind k, std::uint64_t call, std::uint64_t seq = 0) {
+    reply_to r;
+    r.k = k;
+    r.call = call;
+    r.seq = seq;
+    return r;
+  }
 };
 
 /// One mail to an actor: a message (decoded by its kind) or a client's
@@ -247,6 +273,8 @@ private:
   std::vector<std::string> order_ids_; ///< by create op index
   std::uint64_t next_call_ = 0;
   std::map<std::uint64_t, std::size_t> calls_; ///< call -> op index
+  /// Creates waiting for their admission (call -> the order's mail).
+  std::map<std::uint64_t, mail> creates_;
   /// Highest version of each order a client was told of (acknowledged).
   std::map<std::string, std::uint64_t> acked_;
 
@@ -298,6 +326,19 @@ world::config_of<rt::technicians_kind>() const {
 template <>
 const actors::reports::config& world::config_of<rt::report_kind>() const {
   return cfg.report;
+}
+template <>
+const actors::limiter::config& world::config_of<rt::limiter_kind>() const {
+  return cfg.limiter;
+}
+
+/// A create the order refused with nothing held: its admission is given
+/// back (runtime/node.cpp's refused_outright).
+bool refused_outright(actors::errc code) {
+  using actors::errc;
+  return code == errc::bad_request || code == errc::not_found
+         || code == errc::insufficient_stock
+         || code == errc::coupon_unavailable;
 }
 
 bool retryable(const actors::error& e) {
@@ -513,6 +554,8 @@ actor_base& world::actor_of(const address& a) {
     p = std::make_unique<actor<rt::technicians_kind>>(a.id);
   } else if (a.kind == rt::report_kind::name) {
     p = std::make_unique<actor<rt::report_kind>>(a.id);
+  } else if (a.kind == rt::limiter_kind::name) {
+    p = std::make_unique<actor<rt::limiter_kind>>(a.id);
   } else {
     fail("routing", "no actor kind " + a.kind);
     p = std::make_unique<actor<rt::report_kind>>(a.id);
@@ -597,6 +640,49 @@ void world::deliver_answer(const reply_to& to, const answer& a,
       events_.push_back(std::move(ev));
       return;
     }
+    case reply_to::kind::admission:
+    case reply_to::kind::created:
+    case reply_to::kind::withdrawal: {
+      // The node's create around the limiter (runtime/node.cpp): admitted,
+      // the create goes to the order; refused outright by the order, the
+      // slot is given back before the client hears of it.
+      auto i = creates_.find(to.call);
+      if (i == creates_.end()) {
+        return;
+      }
+      pending_event ev;
+      ev.id = ++next_event_;
+      if (to.k == reply_to::kind::admission && !a.err) {
+        ev.what = "admitted: create " + i->second.to.id;
+        ev.m = i->second;
+        ev.m.reply.k = reply_to::kind::created;
+      } else if (to.k == reply_to::kind::created && a.err
+                 && refused_outright(a.err->code)) {
+        ev.what = "withdraw " + i->second.to.id;
+        ev.m.to
+          = {rt::limiter_kind::name,
+             std::any_cast<const order::input&>(i->second.input).index() == 0
+               ? std::get<order::create>(
+                   std::any_cast<const order::input&>(i->second.input))
+                   .user_id
+               : std::string{}};
+        ev.m.input
+          = actors::limiter::input{actors::limiter::withdraw{i->second.to.id}};
+        ev.m.reply = reply_to::of(reply_to::kind::withdrawal, to.call);
+        ev.m.reply.refusal = a.err;
+      } else {
+        creates_.erase(i);
+        auto told = a;
+        if (to.k == reply_to::kind::withdrawal) {
+          told = {to.refusal, {}, {}};
+        }
+        deliver_answer(reply_to::of(reply_to::kind::client, to.call), told,
+                       state_view);
+        return;
+      }
+      events_.push_back(std::move(ev));
+      return;
+    }
     case reply_to::kind::outbox:
     case reply_to::kind::adapter: {
       pending_event ev;
@@ -654,7 +740,7 @@ void world::adapter(const envelope& e, std::uint64_t seq) {
     ++result_.provider_failures;
     note("  " + e.to.kind + " call " + e.type + " fails");
     deliver_answer(
-      {reply_to::kind::adapter, 0, {}, {}, {}, seq},
+      reply_to::of(reply_to::kind::adapter, 0, seq),
       {actors::error{actors::errc::unavailable, "provider failed"}, {}, {}},
       nullptr);
     return;
@@ -710,7 +796,7 @@ void world::adapter(const envelope& e, std::uint64_t seq) {
     return;
   }
   // close: nothing to confirm but the call.
-  deliver_answer({reply_to::kind::adapter, 0, {}, {}, {}, seq}, {}, nullptr);
+  deliver_answer(reply_to::of(reply_to::kind::adapter, 0, seq), {}, nullptr);
 }
 
 /// Reads what `a` now has in storage back through its kind's codec.
@@ -751,6 +837,18 @@ void world::after_turn(const address& self, const typename Kind::state& before,
     if (before.st != order::status::cancelled
         && after.st == order::status::cancelled) {
       cancelled_at_[self.id] = now;
+    }
+  }
+  if constexpr (std::is_same_v<Kind, rt::limiter_kind>) {
+    // Rule 10: never more admissions in a window than the limit.
+    auto recent = std::count_if(after.admitted.begin(), after.admitted.end(),
+                                [&](const auto& a) {
+                                  return a.at > now - cfg.limiter.window;
+                                });
+    if (static_cast<std::uint32_t>(recent) > cfg.limiter.max_orders) {
+      fail("rate_limit", "user " + self.id + " has " + std::to_string(recent)
+                           + " creates admitted in "
+                           + std::to_string(cfg.limiter.window) + " ms");
     }
   }
   if constexpr (std::is_same_v<Kind, rt::sku_kind>) {
@@ -894,6 +992,7 @@ void world::crash() {
   actors_.clear();
   events_.clear();
   calls_.clear();
+  creates_.clear();
   volatile_outbox_.clear();
   volatile_timers_.clear();
   in_flight_.clear();
@@ -1113,6 +1212,20 @@ void world::issue_client_op() {
       m.to = {"order", order_ids_[index]};
       m.input = order::input{std::move(c)};
       text = "create " + order_ids_[index] + " by " + op.user;
+      auto stored = orders_.find(order_ids_[index]);
+      if (stored == orders_.end() || stored->second.st == order::status::none) {
+        // A new order passes its user's limiter first (rule 10).
+        creates_[m.reply.call] = m;
+        mail admit;
+        admit.to = {rt::limiter_kind::name, op.user};
+        admit.input = actors::limiter::input{
+          actors::limiter::admit{order_ids_[index], {}, std::nullopt}};
+        admit.reply = reply_to::of(reply_to::kind::admission, m.reply.call);
+        note("client " + std::to_string(m.reply.call) + ": " + text
+             + " (admission)");
+        send_mail(std::move(admit));
+        return;
+      }
       break;
     }
     case op_kind::pay:
