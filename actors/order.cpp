@@ -480,6 +480,14 @@ struct handler {
     return true;
   }
 
+  /// Every SKU (and the coupon, if the create names one) has answered the
+  /// step in progress.
+  bool all_answered() const {
+    const auto& cr = *s.creating;
+    return cr.answers.size() >= cr.request.items.size()
+           && (cr.request.coupon_id.empty() || cr.coupon);
+  }
+
   /// Every answer is in: pairs them with the items into `answers`, sums
   /// the total into `total`, and says why the create is refused (an SKU's
   /// or the coupon's answer, or the total), if it is.
@@ -507,10 +515,7 @@ struct handler {
   /// Once every SKU (and the coupon) has answered the checks: refused with
   /// nothing held, or on to reserving.
   outcome finish_check(outcome& o) {
-    auto& cr = *s.creating;
-    bool wants_coupon = !cr.request.coupon_id.empty();
-    if (cr.answers.size() < cr.request.items.size()
-        || (wants_coupon && !cr.coupon)) {
+    if (!all_answered()) {
       return o;
     }
     std::vector<const reserved*> answers;
@@ -541,12 +546,11 @@ struct handler {
   /// Once every SKU (and the coupon) has answered: the order exists, or the
   /// create is refused and whatever was locked for it is given back.
   outcome finish_create(outcome& o) {
-    auto& cr = *s.creating;
-    bool wants_coupon = !cr.request.coupon_id.empty();
-    if (cr.answers.size() < cr.request.items.size()
-        || (wants_coupon && !cr.coupon)) {
+    if (!all_answered()) {
       return o;
     }
+    auto& cr = *s.creating;
+    bool wants_coupon = !cr.request.coupon_id.empty();
     std::vector<const reserved*> answers;
     const create& req = cr.request;
     // Checked before reserving; a price changed since, or a SKU or coupon

@@ -272,7 +272,6 @@ BOOST_AUTO_TEST_CASE(a_scheduled_audit_reads_what_changed_not_every_order) {
   BOOST_CHECK_LE(b.audit_orders_read - a.audit_orders_read,
                  runs * opts.audit_sweep);
   BOOST_CHECK_GE(b.audit_orders_read, static_cast<std::uint64_t>(orders));
-
 }
 
 BOOST_AUTO_TEST_SUITE_END()
