@@ -62,8 +62,9 @@ BOOST_AUTO_TEST_CASE(many_seeds) {
     base = std::random_device{}() % 1'000'000'000ULL + 1;
   }
   BOOST_TEST_MESSAGE("simulating seeds " << base << ".." << base + count - 1);
-  std::size_t steps = 0, crashes = 0, failures = 0, redeliveries = 0, lost = 0,
-              provider = 0, quiet = 0, refunds = 0, cancels = 0;
+  std::size_t steps = 0, crashes = 0, passivations = 0, failures = 0,
+              redeliveries = 0, lost = 0, provider = 0, quiet = 0, refunds = 0,
+              cancels = 0;
   auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < count; ++i) {
     ordo::sim::options o;
@@ -71,6 +72,7 @@ BOOST_AUTO_TEST_CASE(many_seeds) {
     auto r = ordo::sim::run(o);
     steps += r.steps;
     crashes += r.crashes;
+    passivations += r.passivations;
     failures += r.commit_failures;
     redeliveries += r.redeliveries;
     lost += r.requests_lost;
@@ -93,14 +95,15 @@ BOOST_AUTO_TEST_CASE(many_seeds) {
   BOOST_TEST_MESSAGE("simulated "
                      << count << " seeds, " << steps << " steps in " << secs
                      << " s (" << static_cast<std::uint64_t>(steps / secs)
-                     << " steps/s): " << crashes << " crashes, " << failures
-                     << " failed commits, " << redeliveries
-                     << " outbox redeliveries, " << lost << " lost requests, "
-                     << provider << " provider failures, " << cancels
-                     << " cancels, " << refunds << " refunds");
+                     << " steps/s): " << crashes << " crashes, " << passivations
+                     << " passivations, " << failures << " failed commits, "
+                     << redeliveries << " outbox redeliveries, " << lost
+                     << " lost requests, " << provider << " provider failures, "
+                     << cancels << " cancels, " << refunds << " refunds");
   // The runs reached what they are for: quiescence, crashes, faults.
   BOOST_CHECK_EQUAL(quiet, count);
   BOOST_CHECK_GT(crashes, count / 10);
+  BOOST_CHECK_GT(passivations, count);
   BOOST_CHECK_GT(failures, count / 10);
   BOOST_CHECK_GT(refunds, 0u);
   BOOST_CHECK_GT(cancels, 0u);

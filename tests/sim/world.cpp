@@ -134,6 +134,8 @@ public:
   /// Forgets the in-memory state (it is read back on the next mail);
   /// answers deferred callers as the host does.
   virtual void drop(world& w) = 0;
+  /// Nothing waits on it in memory: it may leave (passivation).
+  virtual bool idle() const = 0;
 };
 
 template <class Kind>
@@ -142,6 +144,9 @@ public:
   explicit actor(std::string id) : id_(std::move(id)) {}
   void turn(world& w, mail m) override;
   void drop(world& w) override;
+  bool idle() const override {
+    return deferred_.empty() && !Kind::busy(s);
+  }
 
   typename Kind::state s;
   bool loaded = false;
@@ -236,6 +241,7 @@ private:
   void fire_timer(const std::string& key, millis due);
   void advance_clock();
   void crash();
+  void passivate();
   void send_mail(mail m);
   actor_base& actor_of(const address& a);
   void adapter(const envelope& e, std::uint64_t seq);
@@ -964,6 +970,11 @@ void world::step() {
     crash();
     return;
   }
+  if (!actors_.empty()
+      && std::uniform_int_distribution<unsigned>{0, 99}(rng_) < 5) {
+    passivate();
+    return;
+  }
   auto pick = std::uniform_int_distribution<std::size_t>{0, c.size() - 1}(rng_);
   c[pick]();
 }
@@ -981,6 +992,20 @@ void world::advance_clock() {
   }
   now += std::max<millis>(by, 1);
   note("clock +" + std::to_string(by) + " ms");
+}
+
+/// An idle actor leaves memory, as the directory's sweep lets it; its
+/// next mail reads it back from storage.
+void world::passivate() {
+  auto i = actors_.begin();
+  std::advance(
+    i, std::uniform_int_distribution<std::size_t>{0, actors_.size() - 1}(rng_));
+  if (!i->second->idle()) {
+    return;
+  }
+  note("passivate " + str(i->first));
+  ++result_.passivations;
+  actors_.erase(i);
 }
 
 void world::crash() {

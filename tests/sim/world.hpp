@@ -107,6 +107,7 @@ struct outcome {
   /// Counts of what happened (for the report and for tests that must know
   /// a window was hit).
   std::size_t crashes = 0;
+  std::size_t passivations = 0;
   std::size_t commit_failures = 0;
   std::size_t redeliveries = 0;
   std::size_t requests_lost = 0;
