@@ -136,6 +136,15 @@ struct handler {
       o.reply = json{{"unit_price", s.price}, {"kind", to_string(s.kind)}};
       return o;
     }
+    std::int64_t total = 0;
+    if (r.max_total > 0
+        && (__builtin_mul_overflow(r.quantity, s.price, &total)
+            || total > r.max_total)) {
+      o.err
+        = error{errc::bad_request, "order total exceeds "
+                                     + std::to_string(r.max_total) + " cents"};
+      return o;
+    }
     bool replaced = false;
     if (s.reservations.count(r.order_id) != 0) {
       drop(s, o, r.order_id);
@@ -335,6 +344,14 @@ result<input> decode(const envelope& msg) {
         }
         r.pay_deadline = *deadline;
         r.margin = *margin;
+      }
+      if (b.contains("max_total")) {
+        auto max_total = get_int(b, "max_total");
+        if (!max_total || *max_total <= 0) {
+          return detail::malformed("sku", msg,
+                                   "needs a positive 'max_total' if any");
+        }
+        r.max_total = *max_total;
       }
       return input{std::move(r)};
     }

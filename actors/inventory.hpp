@@ -70,6 +70,10 @@ struct reserve {
   millis pay_deadline = 0;
   /// How long after the deadline the units stay held (>= 0).
   millis margin = 0;
+  /// Refused (bad_request, nothing held) when quantity x price exceeds this
+  /// many cents; 0 = no limit. Lets a one-line order reserve without
+  /// quoting first.
+  std::int64_t max_total = 0;
 };
 /// Request from an order being created, before it reserves anything: could
 /// `quantity` units be reserved now? Changes nothing. Replies like reserve

@@ -328,6 +328,17 @@ struct handler {
     }
     s.user_id = req.user_id;
     s.token = req.token;
+    o.defer_tag = "create";
+    s.creating = state::creating_t{};
+    s.creating->started_at = ctx.now;
+    if (req.items.size() == 1 && req.coupon_id.empty()) {
+      // One SKU and no coupon: its reserve checks all a quote would (the
+      // SKU, its stock, the total against max_amount) and holds nothing
+      // when it refuses, so it goes at once.
+      s.creating->request = std::move(req);
+      reserve_all(o);
+      return o;
+    }
     // Nothing is reserved before everything that can be checked is.
     for (const auto& item : req.items) {
       o.requests.push_back(
@@ -341,10 +352,7 @@ struct handler {
                 json{{"order_id", s.order_id}, {"user_id", req.user_id}}, "q",
                 req.token, "coupon"));
     }
-    s.creating = state::creating_t{};
     s.creating->request = std::move(req);
-    s.creating->started_at = ctx.now;
-    o.defer_tag = "create";
     return o;
   }
 
@@ -374,7 +382,8 @@ struct handler {
                      {"token", req.token},
                      {"quantity", item.quantity},
                      {"pay_deadline", deadline},
-                     {"margin", config_of(ctx).reservation_margin}},
+                     {"margin", config_of(ctx).reservation_margin},
+                     {"max_total", max_amount}},
                 "req", req.token, item.sku));
     }
     if (!req.coupon_id.empty()) {

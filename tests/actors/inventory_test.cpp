@@ -190,6 +190,35 @@ BOOST_AUTO_TEST_CASE(reserve_more_than_available_is_insufficient_stock) {
   BOOST_TEST(dump(s) == before);
 }
 
+// A one-line order reserves without quoting first: the SKU refuses a
+// total beyond the order's limit and holds nothing (issue 15, item 3).
+BOOST_AUTO_TEST_CASE(reserve_beyond_the_total_limit_holds_nothing) {
+  auto s = stocked(10);
+  auto before = dump(s);
+  inventory::reserve r{"o1", 1, 3};
+  r.max_total = 2999; // 3 x 1000 is over
+  auto o = inventory::handle(s, r, at(t0));
+  BOOST_REQUIRE(o.err);
+  BOOST_TEST((o.err->code == errc::bad_request));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+  r.max_total = 3000;
+  o = inventory::handle(s, r, at(t0));
+  BOOST_REQUIRE(!o.err);
+  check_counts(s, 7, 3, 0);
+  // Malformed limits are refused at decoding.
+  for (const auto& bad : {json(0), json(-1), json("x")}) {
+    auto in = inventory::decode(envelope{"x",
+                                         {"sku", "A"},
+                                         "reserve",
+                                         json{{"order_id", "o2"},
+                                              {"token", 1},
+                                              {"quantity", 1},
+                                              {"max_total", bad}}});
+    BOOST_TEST(!in.ok(), bad.dump());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(reserve_again_with_the_same_token_is_idempotent) {
   auto s = stocked();
   inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
