@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "actors/inventory.hpp"
+#include "runtime/faults.hpp"
 #include "tests/runtime/node_fixture.hpp"
 
 using namespace ordo;
@@ -203,3 +204,35 @@ BOOST_AUTO_TEST_CASE(a_repeat_of_a_failed_delivery_is_not_called_a_duplicate) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// A create whose own turn fails while it is in progress (its reservation
+// failed, then the turn that gives it back failed too) leaves nothing of
+// that create in memory: the client's retry starts afresh. Before, the
+// reload kept the transient create (nothing of the order was stored), and
+// the retry joined it and waited for answers that never came.
+BOOST_FIXTURE_TEST_CASE(a_create_retried_after_its_turns_failed_starts_afresh,
+                        test::node_fixture) {
+  BOOST_REQUIRE(put_sku("A", 10));
+  runtime::faults::global().clear_all();
+  runtime::fault_rule fail_two;
+  fail_two.point = "store.before_commit";
+  fail_two.action = runtime::fault_action::error;
+  fail_two.count = 2; // the SKU's reservation, then the order's release
+  std::string why;
+  BOOST_REQUIRE_MESSAGE(runtime::faults::global().arm(fail_two, &why), why);
+  auto first = create("u1", "k1", {{"A", 2}});
+  BOOST_REQUIRE(!first);
+  BOOST_CHECK(first.err().code == actors::errc::unavailable);
+  // Both commits failed: the window was hit.
+  BOOST_REQUIRE(runtime::faults::global().list().empty());
+  BOOST_CHECK_GE(node->stats().actors_recovered, 1u);
+
+  auto again = create("u1", "k1", {{"A", 2}});
+  BOOST_REQUIRE_MESSAGE(again, (again ? "" : again.err().message));
+  BOOST_CHECK(again->created);
+  BOOST_REQUIRE(node->quiesce(10'000));
+  auto s = sku("A");
+  BOOST_CHECK_EQUAL(s->reserved, 2);
+  BOOST_CHECK_EQUAL(s->available, 8);
+  runtime::faults::global().clear_all();
+}
