@@ -42,19 +42,23 @@ void drop(state& s, outcome& o, const std::string& order_id) {
 }
 
 /// When the reservation `r` asks for expires: after the order's payment
-/// deadline when the message carries it, else the SKU's own ttl from now.
+/// deadline when the message carries it, else the SKU's own ttl from now
+/// (never wrapping past the largest time).
 millis expiry(const reserve& r, const context& ctx) {
+  auto [from, after] = r.pay_deadline > 0
+                         ? std::pair{r.pay_deadline, r.margin}
+                         : std::pair{ctx.now, config_of(ctx).reservation_ttl};
   millis at = 0;
-  if (r.pay_deadline > 0) {
-    if (__builtin_add_overflow(r.pay_deadline, r.margin, &at)) {
-      at = std::numeric_limits<millis>::max();
-    }
-    return at;
-  }
-  if (__builtin_add_overflow(ctx.now, config_of(ctx).reservation_ttl, &at)) {
-    at = std::numeric_limits<millis>::max();
-  }
-  return at;
+  return __builtin_add_overflow(from, after, &at)
+           ? std::numeric_limits<millis>::max()
+           : at;
+}
+
+/// The refusal of `wanted` units when only `available` are.
+error short_of(const state& s, std::int64_t available, std::int64_t wanted) {
+  return error{errc::insufficient_stock,
+               "sku " + s.sku + ": " + std::to_string(available)
+                 + " available, " + std::to_string(wanted) + " requested"};
 }
 
 /// The reservation of `order_id` if it was made with `token`.
@@ -128,8 +132,9 @@ struct handler {
       // The same create again (retried after a crash lost it at the order):
       // its new deadline is later, and the units must outlive it too.
       auto& res = s.reservations.at(r.order_id);
-      if (r.pay_deadline > 0 && expiry(r, ctx) > res.expires_at) {
-        res.expires_at = expiry(r, ctx);
+      if (auto until = expiry(r, ctx);
+          r.pay_deadline > 0 && until > res.expires_at) {
+        res.expires_at = until;
         o.timers.push_back(timer_op{timer_name(r.order_id), res.expires_at});
         commit(s, o, "reservation_extended", ctx);
       }
@@ -151,10 +156,7 @@ struct handler {
       replaced = true;
     }
     if (s.available < r.quantity) {
-      o.err
-        = error{errc::insufficient_stock,
-                "sku " + s.sku + ": " + std::to_string(s.available)
-                  + " available, " + std::to_string(r.quantity) + " requested"};
+      o.err = short_of(s, s.available, r.quantity);
       if (replaced) {
         commit(s, o, "reservation_replaced", ctx);
       }
@@ -184,10 +186,7 @@ struct handler {
       = s.available
         + (held == s.reservations.end() ? 0 : held->second.quantity);
     if (available < q.quantity) {
-      o.err
-        = error{errc::insufficient_stock,
-                "sku " + s.sku + ": " + std::to_string(available)
-                  + " available, " + std::to_string(q.quantity) + " requested"};
+      o.err = short_of(s, available, q.quantity);
       return o;
     }
     o.reply = json{{"unit_price", s.price}, {"kind", to_string(s.kind)}};

@@ -224,6 +224,12 @@ std::optional<std::int64_t> as_int(const json& v) {
 
 } // namespace
 
+bool refused_outright(errc code) noexcept {
+  return code == errc::bad_request || code == errc::not_found
+         || code == errc::insufficient_stock
+         || code == errc::coupon_unavailable;
+}
+
 outcome handle(state& s, const input& in, const context& ctx) {
   return std::visit(handler{s, ctx}, in);
 }

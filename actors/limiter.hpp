@@ -98,6 +98,11 @@ struct withdraw {
   std::string order_id;
 };
 
+/// True for a create refused with `code` that left no order behind and no
+/// outcome in doubt (bad input, an unknown SKU, stock or coupon): its
+/// admission is withdrawn, so it uses no slot.
+bool refused_outright(errc code) noexcept;
+
 using input = std::variant<admit, withdraw>;
 
 /// One of the user's orders as the runtime's order index lists it.

@@ -344,23 +344,23 @@ public:
     m.done = [this, g, id, user, cmd = std::move(cmd)](
                const turn_reply& r, const actors::limiter::state*) mutable {
       if (!r.err) {
-        send_create(id, std::move(cmd),
-                    [this, g, id, user](actors::result<created_order> c) {
-                      if (c.ok() || !refused_outright(c.err().code)) {
-                        (*g)(std::move(c));
-                        return;
-                      }
-                      // A refused create gives its slot back; answered once
-                      // the limiter has forgotten it.
-                      mail<limiter_kind> w;
-                      w.in = actors::limiter::withdraw{id};
-                      w.done
-                        = [g, err = c.err()](const turn_reply&,
-                                             const actors::limiter::state*) {
-                            (*g)(err);
-                          };
-                      limiters_->send(user, std::move(w));
-                    });
+        send_create(
+          id, std::move(cmd),
+          [this, g, id, user](actors::result<created_order> c) {
+            if (c.ok() || !actors::limiter::refused_outright(c.err().code)) {
+              (*g)(std::move(c));
+              return;
+            }
+            // A refused create gives its slot back; answered once
+            // the limiter has forgotten it.
+            mail<limiter_kind> w;
+            w.in = actors::limiter::withdraw{id};
+            w.done = [g, err = c.err()](const turn_reply&,
+                                        const actors::limiter::state*) {
+              (*g)(err);
+            };
+            limiters_->send(user, std::move(w));
+          });
         return;
       }
       if (r.err->code != actors::errc::rate_limited
@@ -382,15 +382,6 @@ public:
       (*g)(std::move(out));
     };
     limiters_->send(user, std::move(m));
-  }
-
-  /// True for a create the order refused and will never have made (not an
-  /// outcome in doubt, nor another create under the same key).
-  static bool refused_outright(actors::errc code) {
-    using actors::errc;
-    return code == errc::bad_request || code == errc::not_found
-           || code == errc::insufficient_stock
-           || code == errc::coupon_unavailable;
   }
 
   /// The limiter's cancel run of `user_id`, from the user's newest

@@ -338,15 +338,6 @@ const actors::limiter::config& world::config_of<rt::limiter_kind>() const {
   return cfg.limiter;
 }
 
-/// A create the order refused with nothing held: its admission is given
-/// back (runtime/node.cpp's refused_outright).
-bool refused_outright(actors::errc code) {
-  using actors::errc;
-  return code == errc::bad_request || code == errc::not_found
-         || code == errc::insufficient_stock
-         || code == errc::coupon_unavailable;
-}
-
 bool retryable(const actors::error& e) {
   return e.code == actors::errc::unavailable
          || e.code == actors::errc::internal;
@@ -663,15 +654,9 @@ void world::deliver_answer(const reply_to& to, const answer& a,
         ev.m = i->second;
         ev.m.reply.k = reply_to::kind::created;
       } else if (to.k == reply_to::kind::created && a.err
-                 && refused_outright(a.err->code)) {
+                 && actors::limiter::refused_outright(a.err->code)) {
         ev.what = "withdraw " + i->second.to.id;
-        ev.m.to
-          = {rt::limiter_kind::name,
-             std::any_cast<const order::input&>(i->second.input).index() == 0
-               ? std::get<order::create>(
-                   std::any_cast<const order::input&>(i->second.input))
-                   .user_id
-               : std::string{}};
+        ev.m.to = {rt::limiter_kind::name, ops_[calls_.at(to.call)].user};
         ev.m.input
           = actors::limiter::input{actors::limiter::withdraw{i->second.to.id}};
         ev.m.reply = reply_to::of(reply_to::kind::withdrawal, to.call);
