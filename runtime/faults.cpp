@@ -233,6 +233,8 @@ const std::vector<fault_point>& fault_points() {
      "storage commit thread, before a group commit is written"},
     {"store.after_commit", bit(fault_action::crash) | bit(fault_action::delay),
      "storage commit thread, after the WAL write, before the callbacks"},
+    {"store.before_sync", bit(fault_action::crash) | bit(fault_action::delay),
+     "storage syncer, before it fsyncs the WAL"},
     {"store.disk_low", bit(fault_action::error),
      "storage commit thread, where the free-space guard looks at the disk"},
     {"gateway.before_reply", all_actions,

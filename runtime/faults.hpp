@@ -25,6 +25,9 @@
 //   store.after_commit   [crash delay]             storage commit thread,
 //       after the WAL write, before the batches' callbacks: a crash here
 //       leaves data durable that nobody was told about.
+//   store.before_sync    [crash delay]             the storage syncer,
+//       before it fsyncs the WAL: turns are written and have reached the
+//       actors of this process, and nothing they caused has left it.
 //   store.disk_low       [error]                   storage commit thread,
 //       where the free-space guard (--min-free-disk) looks at the disk.
 //       error: the disk counts as nearly full: the group fails (nothing is

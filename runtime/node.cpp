@@ -68,6 +68,18 @@ std::shared_ptr<guarded<T>> guard(callback<T> cb) {
   return std::make_shared<guarded<T>>(std::move(cb));
 }
 
+/// `cb`, run once everything written before its answer is durable: every
+/// answer of the node leaves the process through here, so no client hears
+/// of a write a crash of the machine could still undo (docs/durability.md).
+template <class T>
+callback<T> released(storage::store& db, callback<T> cb) {
+  return [&db, cb = std::move(cb)](actors::result<T> r) {
+    db.after_durable([cb, r = std::move(r)]() mutable {
+      cb(std::move(r));
+    });
+  };
+}
+
 /// A mail whose reply is the state after the turn.
 template <class Kind>
 mail<Kind> state_mail(typename Kind::input in,
@@ -242,11 +254,14 @@ public:
     router_.add(limiter_kind::name, limiters_.get());
     router_.add(report_kind::name, reports_.get());
     if (provider_) {
-      router_.add("payment", provider_.get());
+      router_.add_external("payment", provider_.get());
     } else {
-      router_.add("payment", sandbox_.get());
+      router_.add_external("payment", sandbox_.get());
     }
-    router_.add("sms", sms_.get());
+    router_.add_external("sms", sms_.get());
+    router_.set_gate([db = db_.get()](std::function<void()> fn) {
+      db->after_durable(std::move(fn));
+    });
     sms_->load();
     timers_->load(*db_);
     relay_->load();
@@ -301,11 +316,13 @@ public:
 
   void put_sku(const std::string& sku, actors::inventory::put cmd,
                callback<actors::inventory::state> cb) override {
+    cb = released(*db_, std::move(cb));
     skus_->send(sku, state_mail<sku_kind>(cmd, std::move(cb)));
   }
 
   void get_sku(const std::string& sku,
                callback<actors::inventory::state> cb) override {
+    cb = released(*db_, std::move(cb));
     auto r = read_snapshot<actors::inventory::state>(*db_, sku_kind::name, sku);
     if (r.ok() && !r->exists) {
       r = actors::error{actors::errc::not_found, "sku " + sku + " not found"};
@@ -318,6 +335,7 @@ public:
   void create_order(const std::string& idempotency_key,
                     actors::order::create cmd,
                     callback<created_order> cb) override {
+    cb = released(*db_, std::move(cb));
     auto id = order_id(cmd.user_id, idempotency_key, opts_.partitions);
     bool limited = opts_.rate_limit > 0 || opts_.captcha_after > 0;
     if (!limited || exists(id)) {
@@ -421,12 +439,14 @@ public:
 
   void get_order(const std::string& order_id,
                  callback<actors::order::state> cb) override {
+    cb = released(*db_, std::move(cb));
     cb(read_snapshot<actors::order::state>(*db_, order_kind::name, order_id));
   }
 
   void user_orders(const std::string& user_id, std::size_t limit,
                    const std::string& cursor,
                    callback<user_orders_page> cb) override {
+    cb = released(*db_, std::move(cb));
     auto prefix = storage::keys::user_orders(user_id);
     auto from = prefix;
     if (!cursor.empty()) {
@@ -471,6 +491,7 @@ public:
   }
 
   void sales(std::size_t top_n, callback<sales_report> cb) override {
+    cb = released(*db_, std::move(cb));
     std::vector<actors::reports::state> shards;
     try {
       for (std::uint32_t p = 0;
@@ -494,21 +515,25 @@ public:
 
   void cancel_order(const std::string& order_id, actors::order::cancel cmd,
                     callback<actors::order::state> cb) override {
+    cb = released(*db_, std::move(cb));
     to_order(order_id, std::move(cmd), std::move(cb));
   }
 
   void complete_order(const std::string& order_id,
                       callback<actors::order::state> cb) override {
+    cb = released(*db_, std::move(cb));
     to_order(order_id, actors::order::complete{}, std::move(cb));
   }
 
   void refund_order(const std::string& order_id,
                     callback<actors::order::state> cb) override {
+    cb = released(*db_, std::move(cb));
     to_order(order_id, actors::order::refund{}, std::move(cb));
   }
 
   void payment_callback(const std::string& order_id, actors::order::pay cmd,
                         callback<payment_result> cb) override {
+    cb = released(*db_, std::move(cb));
     if (!exists(order_id)) {
       cb(actors::error{actors::errc::not_found,
                        "order " + order_id + " not found"});
@@ -530,12 +555,14 @@ public:
 
   void put_coupon(const std::string& coupon_id, actors::coupon::put cmd,
                   callback<actors::coupon::state> cb) override {
+    cb = released(*db_, std::move(cb));
     coupons_->send(coupon_id,
                    state_mail<coupon_kind>(std::move(cmd), std::move(cb)));
   }
 
   void get_coupon(const std::string& coupon_id,
                   callback<actors::coupon::state> cb) override {
+    cb = released(*db_, std::move(cb));
     auto r = read<coupon_kind>(coupon_id);
     if (r.ok() && !r->exists) {
       r = actors::error{actors::errc::not_found,
@@ -546,16 +573,19 @@ public:
 
   void notifications(const std::string& order_id,
                      callback<actors::notifier::state> cb) override {
+    cb = released(*db_, std::move(cb));
     cb(exists(order_id) ? read<notifier_kind>(order_id) : no_order(order_id));
   }
 
   void dispatches(const std::string& order_id,
                   callback<actors::dispatcher::state> cb) override {
+    cb = released(*db_, std::move(cb));
     cb(exists(order_id) ? read<dispatcher_kind>(order_id) : no_order(order_id));
   }
 
   void commissions(const std::string& affiliate_id,
                    callback<actors::attribution::state> cb) override {
+    cb = released(*db_, std::move(cb));
     cb(read<affiliate_kind>(affiliate_id));
   }
 
@@ -565,6 +595,7 @@ public:
 
   void inspect(const std::string& kind, const std::string& id,
                callback<actor_view> cb) override {
+    cb = released(*db_, std::move(cb));
     actor_view v;
     v.kind = kind;
     v.id = id;
@@ -588,6 +619,7 @@ public:
   }
 
   void audit(callback<actors::auditor::report> cb) override {
+    cb = released(*db_, std::move(cb));
     audit_->request([cb = std::move(cb)](const actors::auditor::report& r) {
       cb(r);
     });
@@ -614,6 +646,11 @@ public:
 
   void receive(const actors::envelope& msg, std::string dedupe_id,
                remote_done done) override {
+    done = [db = db_.get(), done = std::move(done)](remote_reply r) {
+      db->after_durable([done, r = std::move(r)]() mutable {
+        done(std::move(r));
+      });
+    };
     if (!ready_) {
       remote_reply r;
       r.err = actors::error{actors::errc::unavailable, "starting up"};
@@ -662,6 +699,8 @@ public:
     auto c = db_->stats();
     s.commits = c.commits;
     s.batches = c.batches;
+    s.records = c.records;
+    s.wal_syncs = c.syncs;
     s.batches_failed = c.failed;
     s.commit_queue = c.queued;
     s.actors_recovered = metrics_.get("recovered");

@@ -276,6 +276,8 @@ struct node_stats {
   actors::millis outbox_oldest_ms = 0; ///< age of the oldest pending
   std::uint64_t commits = 0;           ///< group commits (WAL writes)
   std::uint64_t batches = 0;           ///< actor turns committed
+  std::uint64_t records = 0;           ///< puts and deletes committed
+  std::uint64_t wal_syncs = 0;         ///< fsyncs of the WAL
   std::uint64_t batches_failed = 0;    ///< turns whose batch failed
   std::uint64_t commit_queue = 0;      ///< batches waiting to be written
   std::uint64_t actors_recovered = 0;  ///< reloaded after a failed batch
@@ -302,7 +304,7 @@ struct node_stats {
   std::uint64_t captcha_solved = 0;
   std::uint64_t manual_interventions = 0;     ///< split orders a human must end
   storage::histogram_data commit_group_sizes; ///< batches per group commit
-  storage::histogram_data wal_sync_seconds;   ///< WAL write+sync per group
+  storage::histogram_data wal_sync_seconds;   ///< per WAL fsync
   /// Bytes of consumed message ids (dedupe family, tables and memtables;
   /// RocksDB's estimate): flat under steady load (--dedupe-retention).
   std::uint64_t dedupe_bytes = 0;

@@ -3,14 +3,26 @@
 // ordo's storage: RocksDB behind a small interface. No domain knowledge: keys
 // and values are bytes; the key grammar is in storage/keys.hpp.
 //
-// Durability: `commit` queues a batch for the group-commit thread, which
-// writes every queued batch as ONE RocksDB WriteBatch (one WAL append, one
-// fsync when `sync` is set) and then runs the batches' callbacks in commit
-// order. A callback that reports ok means the batch survives kill -9 (and,
-// with sync, power loss as far as the disk honours fsync).
+// Durability comes in two steps, so that work inside the process never
+// waits for a disk:
+//
+// 1. *Written.* `commit` queues a batch for the group-commit thread, which
+//    appends every queued batch to the WAL as ONE RocksDB WriteBatch, without
+//    an fsync, and then runs the batches' callbacks in commit order. A
+//    callback that reports ok means the batch is in the log, visible to
+//    reads, and survives kill -9 of the process; what a turn sends to another
+//    actor of the same process may go now (docs/durability.md: a crash keeps
+//    a prefix of the log, so the receiver's batch never survives without its
+//    cause's).
+// 2. *Durable.* With `sync`, one syncer thread fsyncs the WAL whenever
+//    something was written since its last sync, and publishes how far it
+//    got. `after_durable(fn)` runs `fn` once that covers everything written
+//    before the call: the gate for whatever leaves the process (an HTTP
+//    reply, a call to a provider, a message to another node). Without
+//    `sync` every write counts as durable at once.
 //
 // Threading: all methods are thread-safe. Callbacks run on the commit thread
-// and must not block.
+// (commit) or the syncer (after_durable) and must not block.
 
 #include <cstdint>
 #include <functional>
@@ -163,13 +175,15 @@ struct histogram_data {
 struct commit_stats {
   std::uint64_t commits = 0;     ///< group commits (WAL writes)
   std::uint64_t batches = 0;     ///< batches committed
+  std::uint64_t records = 0;     ///< puts and deletes committed
+  std::uint64_t syncs = 0;       ///< WAL fsyncs (0 without `sync`)
   std::uint64_t failed = 0;      ///< batches that failed (nothing written)
   std::uint64_t queued = 0;      ///< batches waiting for the commit thread
-  std::uint64_t sync_micros = 0; ///< total time inside the WAL write
+  std::uint64_t sync_micros = 0; ///< total time inside WAL writes and syncs
   /// Batches merged per successful group commit (one observation each).
   histogram_data group_sizes;
-  /// Seconds inside the WAL write (with its fsync when `sync` is set), per
-  /// successful group commit.
+  /// Seconds inside one fsync of the WAL (with `sync`), or inside one WAL
+  /// write (without it).
   histogram_data sync_seconds;
 };
 
@@ -198,12 +212,22 @@ public:
                                      std::string* err);
 
   /// Queues `b` for the next group commit; `done` runs on the commit thread
-  /// once the batch is durable, or with the error. Batches are applied and
-  /// their callbacks run in the order of the calls. After `close`, `done`
-  /// runs at once with an error.
+  /// once the batch is written (step 1 above), or with the error. Batches
+  /// are applied and their callbacks run in the order of the calls. After
+  /// `close`, `done` runs at once with an error.
   virtual void commit(batch b, callback done) = 0;
 
-  /// Commits `b` and waits for it (tests, start-up, tools).
+  /// Runs `fn` once everything written before this call is durable (step 2
+  /// above): at once when it already is, else on the syncer thread, in the
+  /// order of the calls. A store that cannot sync any more ends the process
+  /// rather than run `fn` (PostgreSQL's answer to a failed fsync: what the
+  /// WAL holds is then unknown, and a restart replays it). After `close`,
+  /// at once. Default: at once (a store that is durable when written).
+  virtual void after_durable(std::function<void()> fn) {
+    fn();
+  }
+
+  /// Commits `b` and waits until it is durable (tests, start-up, tools).
   virtual status commit_sync(batch b) = 0;
 
   /// Reads one key; nullopt if absent. Sees every batch whose callback ran.

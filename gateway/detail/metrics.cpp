@@ -176,6 +176,11 @@ std::string prometheus_text(const runtime::node_stats& s) {
             "Group commits (one WAL write each).", d(s.commits))
     .metric("ordo_batches_total", "counter", "Actor turns committed.",
             d(s.batches))
+    .metric("ordo_records_total", "counter",
+            "Puts and deletes committed (all batches).", d(s.records))
+    .metric("ordo_wal_syncs_total", "counter",
+            "fsyncs of the WAL (one covers every group written before it).",
+            d(s.wal_syncs))
     .metric("ordo_batches_failed_total", "counter",
             "Actor turns whose batch failed or was dropped (nothing written).",
             d(s.batches_failed))
@@ -256,7 +261,8 @@ std::string prometheus_text(const runtime::node_stats& s) {
                             "Batches merged per group commit.",
                             s.commit_group_sizes)
          + render_histogram("ordo_wal_sync_seconds",
-                            "WAL write and sync time per group commit.",
+                            "Time per fsync of the WAL (--durability sync), "
+                            "or per WAL write (async).",
                             s.wal_sync_seconds);
 }
 

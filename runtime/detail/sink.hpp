@@ -65,15 +65,33 @@ public:
     = 0;
 };
 
+/// Runs a function once everything written so far is durable
+/// (storage::store::after_durable).
+using durable_gate = std::function<void(std::function<void()>)>;
+
 /// Kind name -> sink. Filled at start-up, read-only afterwards (no lock).
+///
+/// The router is where messages leave the process: to another node, or to
+/// a sink that calls out (`add_external`: the payment provider, SMS). Those
+/// go through the durable gate, so nothing leaves before the fsync that
+/// covers its cause; messages to actors of this node go at once
+/// (docs/durability.md).
 class router {
 public:
   void add(std::string kind, sink* s) {
-    sinks_[std::move(kind)] = s;
+    sinks_[std::move(kind)] = {s, false};
+  }
+  /// A sink whose deliveries leave the process.
+  void add_external(std::string kind, sink* s) {
+    sinks_[std::move(kind)] = {s, true};
+  }
+  /// Set before the first delivery; empty = everything is durable at once.
+  void set_gate(durable_gate gate) {
+    gate_ = std::move(gate);
   }
   sink* find(const std::string& kind) const {
     auto i = sinks_.find(kind);
-    return i == sinks_.end() ? nullptr : i->second;
+    return i == sinks_.end() ? nullptr : i->second.to;
   }
   /// Messages for actors another node owns go through `r` (not owned;
   /// null = every actor is here). Set before the first delivery.
@@ -90,12 +108,16 @@ public:
                reply_fn done) const {
     if (remote_ != nullptr) {
       if (auto node = remote_->elsewhere(msg.to)) {
-        remote_->deliver(
-          *node, msg, dedupe_id, [done = std::move(done)](remote_reply r) {
-            if (done) {
-              done({std::move(r.err), std::move(r.result), std::move(r.reply)});
-            }
-          });
+        released([this, node = std::move(*node), msg, dedupe_id,
+                  done = std::move(done)]() mutable {
+          remote_->deliver(node, msg, dedupe_id,
+                           [done = std::move(done)](remote_reply r) {
+                             if (done) {
+                               done({std::move(r.err), std::move(r.result),
+                                     std::move(r.reply)});
+                             }
+                           });
+        });
         return;
       }
     }
@@ -106,8 +128,14 @@ public:
   /// without one.
   void deliver_here(const actors::envelope& msg, std::string dedupe_id,
                     reply_fn done) const {
-    if (auto* s = find(msg.to.kind)) {
-      s->deliver(msg, std::move(dedupe_id), std::move(done));
+    auto i = sinks_.find(msg.to.kind);
+    if (i != sinks_.end() && i->second.external) {
+      released([s = i->second.to, msg, dedupe_id = std::move(dedupe_id),
+                done = std::move(done)]() mutable {
+        s->deliver(msg, std::move(dedupe_id), std::move(done));
+      });
+    } else if (i != sinks_.end()) {
+      i->second.to->deliver(msg, std::move(dedupe_id), std::move(done));
     } else if (done) {
       done({actors::error{actors::errc::not_found,
                           "no destination kind " + msg.to.kind},
@@ -117,8 +145,23 @@ public:
   }
 
 private:
-  std::map<std::string, sink*> sinks_;
+  struct target {
+    sink* to = nullptr;
+    bool external = false;
+  };
+
+  template <class F>
+  void released(F&& fn) const {
+    if (gate_) {
+      gate_(std::forward<F>(fn));
+    } else {
+      fn();
+    }
+  }
+
+  std::map<std::string, target> sinks_;
   remote* remote_ = nullptr;
+  durable_gate gate_;
 };
 
 } // namespace ordo::runtime::detail

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <utility>
@@ -354,6 +355,11 @@ std::unique_ptr<rocks_store> rocks_store::open(const store_options& opts,
     self->thread_ = std::thread([s = self.get()] {
       s->run();
     });
+    if (opts.sync) {
+      self->syncer_ = std::thread([s = self.get()] {
+        s->sync_loop();
+      });
+    }
   }
   return self;
 }
@@ -524,10 +530,124 @@ void rocks_store::commit(batch b, callback done) {
 status rocks_store::commit_sync(batch b) {
   std::promise<status> result;
   auto future = result.get_future();
-  commit(std::move(b), [&result](const status& s) {
-    result.set_value(s);
+  commit(std::move(b), [this, &result](const status& s) {
+    if (!s.ok()) {
+      result.set_value(s);
+      return;
+    }
+    after_durable([&result] {
+      result.set_value(ok_status());
+    });
   });
   return future.get();
+}
+
+void rocks_store::after_durable(std::function<void()> fn) {
+  if (!opts_.sync || opts_.read_only) {
+    fn();
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> guard(sync_mu_);
+    // Read under the lock, so the waiters' groups never decrease.
+    auto group = write_began_.load();
+    if (group > synced_ && !sync_stopped_) {
+      durable_waiting_.push_back({group, std::move(fn)});
+      return;
+    }
+  }
+  fn();
+}
+
+void rocks_store::sync_loop() {
+  std::vector<durable_waiter> due;
+  for (;;) {
+    std::uint64_t target = 0;
+    {
+      std::unique_lock<std::mutex> guard(sync_mu_);
+      sync_cv_.wait(guard, [this] {
+        return written_ > synced_ || sync_stopping_;
+      });
+      if (written_ == synced_) {
+        return; // stopping, and everything written is synced
+      }
+      target = written_;
+    }
+    if (opts_.fault) {
+      static_cast<void>(opts_.fault("store.before_sync"));
+    }
+    auto start = std::chrono::steady_clock::now();
+    rocksdb::Status st;
+    {
+      std::shared_lock<std::shared_mutex> db_guard(db_mu_);
+      st = db_->SyncWAL();
+    }
+    if (!st.ok()) {
+      if (st.IsNoSpace() || resume_needed_.load()) {
+        // A full disk stopped RocksDB; the commit thread resumes it once
+        // the guard sees room. Until then nothing new is acknowledged.
+        std::this_thread::sleep_for(disk_check_interval);
+        continue;
+      }
+      // What the WAL holds is unknown now, and callers would be told their
+      // writes are durable: stop, as PostgreSQL does after a failed fsync.
+      // A restart replays the WAL.
+      std::fprintf(stderr,
+                   "ordo storage: fsync of the WAL failed, stopping: %s\n",
+                   st.ToString().c_str());
+      std::abort();
+    }
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    sync_micros_.fetch_add(
+      static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()),
+      std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> guard(hist_mu_);
+      hist_->sync_seconds.observe(
+        std::chrono::duration<double>(elapsed).count());
+    }
+    {
+      std::lock_guard<std::mutex> guard(sync_mu_);
+      synced_ = target;
+      auto covered
+        = std::find_if(durable_waiting_.begin(), durable_waiting_.end(),
+                       [target](const durable_waiter& w) {
+                         return w.group > target;
+                       });
+      due.assign(std::make_move_iterator(durable_waiting_.begin()),
+                 std::make_move_iterator(covered));
+      durable_waiting_.erase(durable_waiting_.begin(), covered);
+    }
+    for (auto& w : due) {
+      w.fn();
+    }
+    due.clear();
+  }
+}
+
+void rocks_store::stop_syncer() {
+  if (!syncer_.joinable()) {
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> guard(sync_mu_);
+    sync_stopping_ = true;
+  }
+  sync_cv_.notify_one();
+  syncer_.join();
+  std::vector<durable_waiter> left;
+  {
+    std::lock_guard<std::mutex> guard(sync_mu_);
+    sync_stopped_ = true;
+    left.swap(durable_waiting_);
+  }
+  // Only waiters for a group whose write failed can be left: nothing of
+  // theirs is unsynced.
+  for (auto& w : left) {
+    w.fn();
+  }
 }
 
 void rocks_store::run() {
@@ -617,22 +737,34 @@ void rocks_store::write_group(pending* first, pending* last) {
   }
   if (st.ok() && wb_.Count() > 0) {
     rocksdb::WriteOptions wo;
-    wo.sync = opts_.sync;
+    wo.sync = false; // the syncer fsyncs, while the next group is written
     wo.disableWAL = false;
+    // Readers may see this group from here on (after_durable).
+    auto group = write_began_.fetch_add(1) + 1;
     auto start = std::chrono::steady_clock::now();
     // db_ is not guarded here: close joins this thread before destroying it.
     st = db_->Write(wo, &wb_);
     auto elapsed = std::chrono::steady_clock::now() - start;
     auto micros
       = std::chrono::duration_cast<std::chrono::microseconds>(elapsed);
+    if (opts_.sync) {
+      {
+        std::lock_guard<std::mutex> guard(sync_mu_);
+        written_ = group;
+      }
+      sync_cv_.notify_one();
+    }
     if (st.ok()) {
       commits_.fetch_add(1, std::memory_order_relaxed);
+      records_.fetch_add(wb_.Count(), std::memory_order_relaxed);
       sync_micros_.fetch_add(static_cast<std::uint64_t>(micros.count()),
                              std::memory_order_relaxed);
       std::lock_guard<std::mutex> guard(hist_mu_);
       hist_->group_sizes.observe(static_cast<double>(accepted));
-      hist_->sync_seconds.observe(
-        std::chrono::duration<double>(elapsed).count());
+      if (!opts_.sync) {
+        hist_->sync_seconds.observe(
+          std::chrono::duration<double>(elapsed).count());
+      }
     }
   }
   if (!st.ok() && st.IsNoSpace()) {
@@ -806,6 +938,8 @@ commit_stats rocks_store::stats() const {
   commit_stats s;
   s.commits = commits_.load(std::memory_order_relaxed);
   s.batches = batches_.load(std::memory_order_relaxed);
+  s.records = records_.load(std::memory_order_relaxed);
+  s.syncs = syncs_.load(std::memory_order_relaxed);
   s.sync_micros = sync_micros_.load(std::memory_order_relaxed);
   s.failed = failed_batches_.load(std::memory_order_relaxed);
   {
@@ -866,6 +1000,7 @@ void rocks_store::close() {
   if (thread_.joinable()) {
     thread_.join();
   }
+  stop_syncer();
   std::unique_lock<std::shared_mutex> guard(db_mu_);
   if (db_ == nullptr) {
     return;

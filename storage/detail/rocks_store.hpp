@@ -5,10 +5,12 @@
 //
 // Threading: every public method may be called from any thread. Writes go
 // through one commit thread that owns the write path (wb_, failed_); callers
-// only touch the queue under mu_. Reads take db_mu_ shared so that `close`
-// cannot destroy the database under a reader. Callbacks run on the commit
-// thread, so they must not call commit_sync or close (both would wait for
-// that thread), nor a scan callback call close.
+// only touch the queue under mu_. With `sync`, a second thread, the syncer,
+// fsyncs the WAL behind the commit thread and runs the after_durable
+// callbacks (sync_mu_). Reads and the syncer take db_mu_ shared so that
+// `close` cannot destroy the database under them. Callbacks run on the
+// commit thread or the syncer, so they must not call commit_sync or close
+// (both would wait for those threads), nor a scan callback call close.
 
 #include "storage/store.hpp"
 
@@ -41,6 +43,7 @@ public:
   rocks_store& operator=(const rocks_store&) = delete;
 
   void commit(batch b, callback done) override;
+  void after_durable(std::function<void()> fn) override;
   status commit_sync(batch b) override;
   std::optional<std::string> get(cf family, std::string_view key) override;
   void scan(cf family, std::string_view prefix,
@@ -79,6 +82,13 @@ private:
   /// Writes [first, last) as one WriteBatch and runs their callbacks in
   /// order. Commit thread only.
   void write_group(pending* first, pending* last);
+
+  /// Body of the syncer (with opts_.sync): fsyncs the WAL whenever a group
+  /// was written since the last sync and runs the after_durable callbacks
+  /// it covers, until `close` asks it to stop and nothing is left to sync.
+  void sync_loop();
+  /// Stops the syncer after its last sync (close, after the commit thread).
+  void stop_syncer();
 
   /// The free-space guard, before a group: true if it may be written. Looks
   /// at the disk at most every `disk_check_interval` while more than twice
@@ -138,6 +148,26 @@ private:
   /// The first write error; once set, every later batch fails with it.
   status failed_;
 
+  // -- The durable watermark (with opts_.sync) -------------------------------
+  /// Groups whose WAL write began (commit thread): what a reader may see.
+  std::atomic<std::uint64_t> write_began_{0};
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  /// Guarded by sync_mu_: groups whose WAL write returned, groups the last
+  /// fsync covered, and the callbacks waiting for a group, in call order.
+  std::uint64_t written_ = 0;
+  std::uint64_t synced_ = 0;
+  struct durable_waiter {
+    std::uint64_t group;
+    std::function<void()> fn;
+  };
+  std::vector<durable_waiter> durable_waiting_;
+  bool sync_stopping_ = false;
+  bool sync_stopped_ = false;
+  std::thread syncer_;
+  std::atomic<std::uint64_t> syncs_{0};
+  std::atomic<std::uint64_t> records_{0};
+
   // -- Serialises close
   // ---------------------------------------------------------
   std::mutex close_mu_;
@@ -156,8 +186,9 @@ private:
   // -- The free-space guard (commit thread only) -----------------------------
   std::chrono::steady_clock::time_point next_disk_check_{};
   bool disk_low_ = false;
-  /// A write met a full disk: RocksDB must be resumed before the next.
-  bool resume_needed_ = false;
+  /// A write met a full disk: RocksDB must be resumed before the next
+  /// (the syncer reads it too: its fsyncs fail until then).
+  std::atomic<bool> resume_needed_{false};
   /// Opened read-only on a disk short of space at start-up; reopened
   /// writable once there is room (also read by close, after the join).
   bool read_only_until_room_ = false;

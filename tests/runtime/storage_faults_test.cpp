@@ -227,7 +227,9 @@ BOOST_FIXTURE_TEST_CASE(a_create_retried_after_its_turns_failed_starts_afresh,
   BOOST_REQUIRE(runtime::faults::global().list().empty());
   // The failed batch's callers are answered from the commit thread; the
   // host reloads when it is nudged, a moment later.
-  BOOST_CHECK(eventually([&] { return node->stats().actors_recovered >= 1; }));
+  BOOST_CHECK(eventually([&] {
+    return node->stats().actors_recovered >= 1;
+  }));
 
   auto again = create("u1", "k1", {{"A", 2}});
   BOOST_REQUIRE_MESSAGE(again, (again ? "" : again.err().message));
@@ -238,3 +240,163 @@ BOOST_FIXTURE_TEST_CASE(a_create_retried_after_its_turns_failed_starts_afresh,
   BOOST_CHECK_EQUAL(s->available, 8);
   runtime::faults::global().clear_all();
 }
+
+// --- the durable gate --------------------------------------------------------
+// Turns are written without an fsync and reach the other actors of the node
+// at once; whatever leaves the process waits for the fsync that covers its
+// cause (docs/durability.md). A hook holds the syncer at store.before_sync,
+// so the window between "written" and "durable" stays open as long as the
+// test needs it.
+
+namespace {
+
+/// Holds the syncer at store.before_sync from `arm` until `release`.
+class held_sync {
+public:
+  bool operator()(const char* point) {
+    if (std::string_view{point} != "store.before_sync") {
+      return false;
+    }
+    std::unique_lock<std::mutex> lock{mu_};
+    if (!armed_) {
+      return false;
+    }
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [this] {
+      return !armed_;
+    });
+    return false;
+  }
+  void arm() {
+    std::lock_guard<std::mutex> guard{mu_};
+    armed_ = true;
+    entered_ = false;
+  }
+  bool wait_entered() {
+    std::unique_lock<std::mutex> lock{mu_};
+    return cv_.wait_for(lock, std::chrono::seconds{20}, [this] {
+      return entered_;
+    });
+  }
+  void release() {
+    std::lock_guard<std::mutex> guard{mu_};
+    armed_ = false;
+    cv_.notify_all();
+  }
+
+private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false;
+  bool entered_ = false;
+};
+
+struct held_sync_node : test::node_fixture {
+  std::shared_ptr<held_sync> hook = std::make_shared<held_sync>();
+
+  held_sync_node() {
+    opts.sync = true;
+    opts.store_fault = [h = hook](const char* point) {
+      return (*h)(point);
+    };
+    restart();
+  }
+  ~held_sync_node() {
+    hook->release(); // never leave the syncer waiting
+  }
+
+  /// Waits until `n` more batches than `base` were written: the turns a
+  /// request causes inside the node ran while the syncer is held.
+  void written(std::uint64_t base, std::uint64_t n) {
+    BOOST_REQUIRE_MESSAGE(eventually([&] {
+                            return node->stats().batches >= base + n;
+                          }),
+                          "the turns inside the node did not run while the "
+                          "fsync was held");
+  }
+};
+
+template <class T>
+bool ready(std::future<T>& f) {
+  return f.wait_for(std::chrono::seconds{0}) == std::future_status::ready;
+}
+
+template <class T>
+std::pair<std::future<actors::result<T>>, runtime::callback<T>> pending() {
+  auto p = std::make_shared<std::promise<actors::result<T>>>();
+  auto f = p->get_future();
+  return {std::move(f), [p](actors::result<T> r) {
+            p->set_value(std::move(r));
+          }};
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(durable_gate, held_sync_node)
+
+// A create's reserve, its order and the turns they cause (notifier, report)
+// all run with the fsync held; its answer waits for the fsync.
+BOOST_AUTO_TEST_CASE(an_answer_waits_for_the_fsync_of_its_turns) {
+  BOOST_REQUIRE(put_sku("A", 10));
+  auto base = node->stats().batches;
+  auto syncs = node->stats().wal_syncs;
+  hook->arm();
+  auto [answer, cb] = pending<runtime::created_order>();
+  actors::order::create cmd;
+  cmd.user_id = "u1";
+  cmd.items = {{"A", 2}};
+  cmd.fingerprint = "fp";
+  cmd.token = 7;
+  node->create_order("k1", cmd, cb);
+  BOOST_REQUIRE(hook->wait_entered());
+  // reserve, order, notifier, report: the last two run after the order's
+  // turn answered its caller inside the node.
+  written(base, 4);
+  BOOST_CHECK_MESSAGE(!ready(answer), "a create was answered before the "
+                                      "fsync of its order");
+  hook->release();
+  BOOST_REQUIRE(answer.wait_for(std::chrono::seconds{30})
+                == std::future_status::ready);
+  auto r = answer.get();
+  BOOST_REQUIRE(r);
+  BOOST_CHECK(r->created);
+  BOOST_CHECK_GT(node->stats().wal_syncs, syncs);
+}
+
+// A flash cancel's call to the payment provider (an effect outside the
+// process) waits for the fsync of the cancel, while the SKU's release
+// (inside it) does not.
+BOOST_AUTO_TEST_CASE(a_provider_call_waits_for_the_fsync_of_its_cause) {
+  BOOST_REQUIRE(put_sku("A", 10));
+  auto created = create("u1", "k1", {{"A", 2}});
+  BOOST_REQUIRE(created);
+  auto id = created->order.order_id;
+  BOOST_REQUIRE(node->quiesce(10'000));
+  BOOST_REQUIRE(node->sandbox_calls().empty());
+  auto base = node->stats().batches;
+  hook->arm();
+  auto [answer, cb] = pending<actors::order::state>();
+  node->cancel_order(id, {"user"}, cb);
+  BOOST_REQUIRE(hook->wait_entered());
+  // cancel, the SKU's release, notifier, report.
+  written(base, 4);
+  BOOST_CHECK_MESSAGE(node->sandbox_calls().empty(),
+                      "the provider was called before the cancel was durable");
+  BOOST_CHECK(!ready(answer));
+  hook->release();
+  BOOST_REQUIRE(answer.wait_for(std::chrono::seconds{30})
+                == std::future_status::ready);
+  BOOST_REQUIRE(answer.get());
+  BOOST_REQUIRE(eventually([&] {
+    return !node->sandbox_calls().empty();
+  }));
+  auto calls = node->sandbox_calls();
+  BOOST_CHECK_EQUAL(calls.front().kind, "close");
+  BOOST_CHECK_EQUAL(calls.front().order_id, id);
+  auto s = sku("A");
+  BOOST_REQUIRE(s);
+  BOOST_CHECK_EQUAL(s->available, 10);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
