@@ -600,7 +600,7 @@ public:
     v.kind = kind;
     v.id = id;
     try {
-      if (!read_stored(*db_, v)) {
+      if (!read_stored(*db_, v, opts_.journal_keep)) {
         cb(unknown_kind(kind));
         return;
       }

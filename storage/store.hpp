@@ -72,12 +72,14 @@ private:
   std::string message_;
 };
 
-/// One put or delete.
+/// One put or delete, or a delete of a range of keys.
 struct write_op {
   cf family = cf::actors;
   std::string key;
-  /// nullopt deletes the key.
+  /// nullopt deletes the key (or, with `range_end`, the range).
   std::optional<std::string> value;
+  /// Non-empty: deletes every key in [key, range_end) (one record).
+  std::string range_end;
 };
 
 /// The writes of one actor turn, applied atomically with every other batch
@@ -97,10 +99,15 @@ public:
   }
 
   void put(cf family, std::string key, std::string value) {
-    ops_.push_back({family, std::move(key), std::move(value)});
+    ops_.push_back({family, std::move(key), std::move(value), {}});
   }
   void del(cf family, std::string key) {
-    ops_.push_back({family, std::move(key), std::nullopt});
+    ops_.push_back({family, std::move(key), std::nullopt, {}});
+  }
+  /// Deletes every key in [begin, end) of `family` as one record (a range
+  /// tombstone). `end` must be greater than `begin`.
+  void del_range(cf family, std::string begin, std::string end) {
+    ops_.push_back({family, std::move(begin), std::nullopt, std::move(end)});
   }
   bool empty() const noexcept {
     return ops_.empty();

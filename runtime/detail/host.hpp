@@ -56,6 +56,9 @@
 
 namespace ordo::runtime::detail {
 
+/// A host trims its journal every this many transitions (one range delete).
+inline constexpr std::uint64_t journal_trim_every = 32;
+
 /// What every host uses; owned by the node, outlives the actor system.
 struct services {
   storage::store* db = nullptr;

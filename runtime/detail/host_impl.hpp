@@ -165,11 +165,16 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
       storage::keys::journal(Kind::name, st.id, st.s.version),
       storage::codec::pack(
         {{"v", st.s.version}, {"e", out.event}, {"c", out.cause}, {"t", now}}));
-    if (st.s.version > env.journal_keep) {
-      // Bounded: each transition retires the one `journal_keep` before it.
-      b.del(storage::cf::journal,
-            storage::keys::journal(Kind::name, st.id,
-                                   st.s.version - env.journal_keep));
+    if (st.s.version > env.journal_keep
+        && st.s.version % journal_trim_every == 0) {
+      // Bounded: every journal_trim_every transitions, one range delete
+      // retires all but the last `journal_keep` (so at most
+      // journal_keep + journal_trim_every - 1 are kept, at the cost of one
+      // record per that many turns instead of one per turn).
+      b.del_range(storage::cf::journal,
+                  storage::keys::journal(Kind::name, st.id, 0),
+                  storage::keys::journal(Kind::name, st.id,
+                                         st.s.version - env.journal_keep + 1));
     }
   }
   if (!dedupe_key.empty()) {

@@ -52,7 +52,7 @@ nlohmann::json unpack(std::string_view bytes, const std::string& what) {
 
 } // namespace
 
-bool read_stored(storage::store& db, actor_view& v) {
+bool read_stored(storage::store& db, actor_view& v, std::size_t journal_keep) {
   auto r = readers().find(v.kind);
   if (r == readers().end()) {
     return false;
@@ -69,6 +69,11 @@ bool read_stored(storage::store& db, actor_view& v) {
                j.value("c", std::string{}), j.value("t", actors::millis{0})});
             return true;
           });
+  if (v.journal.size() > journal_keep) {
+    v.journal.erase(v.journal.begin(),
+                    v.journal.end()
+                      - static_cast<std::ptrdiff_t>(journal_keep));
+  }
   db.scan(storage::cf::timers, prefix,
           [&](std::string_view key, std::string_view value) {
             auto due = storage::keys::from_be64(value);

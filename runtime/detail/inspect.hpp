@@ -8,6 +8,7 @@
 //
 // Threading: free functions; `db` is thread-safe.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,9 +21,11 @@ class store;
 namespace ordo::runtime::detail {
 
 /// Fills `v` (whose kind and id are set) with the stored state, version,
-/// journal and timers. False if `v.kind` is not a kind the node hosts.
-/// Throws std::runtime_error on a record it cannot read.
-bool read_stored(storage::store& db, actor_view& v);
+/// journal (its newest `journal_keep` entries: the store trims it in steps,
+/// so it may hold a few more) and timers. False if `v.kind` is not a kind
+/// the node hosts. Throws std::runtime_error on a record it cannot read.
+bool read_stored(storage::store& db, actor_view& v,
+                 std::size_t journal_keep = SIZE_MAX);
 
 /// The unacknowledged outbox messages `from` sent, by a scan of the whole
 /// outbox family (offline only; a running node asks its relay).

@@ -18,6 +18,8 @@ namespace {
 
 constexpr std::string_view dead_prefix = "deadletter/";
 constexpr std::string_view since_prefix = "relay/since/";
+/// How long acknowledgements gather before their deletes are committed.
+constexpr actors::millis ack_flush_ms = 5;
 
 actors::millis steady_now() {
   using namespace std::chrono;
@@ -229,6 +231,7 @@ void relay::start() {
         start_lane(k, l, out);
       }
     }
+    running_ = true;
     thread_ = std::thread{[this] {
       run();
     }};
@@ -240,10 +243,15 @@ void relay::stop() {
   {
     std::lock_guard<std::mutex> guard{mu_};
     stopping_ = true;
+    running_ = false;
     cv_.notify_all();
   }
   if (thread_.joinable()) {
     thread_.join();
+  }
+  std::unique_lock<std::mutex> lock{mu_};
+  if (!acked_.empty()) {
+    flush_acks(lock);
   }
 }
 
@@ -470,7 +478,8 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r,
   deliveries out;
   storage::batch b;
   bool dead = false;
-  bool deleted = false; // counted in deleting_
+  bool deleted = false;   // counted in deleting_
+  bool flush_now = false; // an ack with no run() to flush it
   {
     std::lock_guard<std::mutex> guard{mu_};
     auto i = lanes_.find(k);
@@ -487,8 +496,8 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r,
       release_slot(k.second, out);
     } else {
       auto p = entries_.find(seq);
-      b.del(storage::cf::outbox, storage::keys::be64(seq));
       if (r.err) {
+        b.del(storage::cf::outbox, storage::keys::be64(seq));
         dead = true;
         ++dead_;
         auto& e = p->second.e;
@@ -513,12 +522,18 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r,
                                     {"attempts", m.attempts},
                                     {"at", m.dead_at}}));
         dead_letters_.emplace(seq, std::move(m));
+        ++deleting_;
+        deleted = true;
       } else {
         ++delivered_;
+        if (acked_.empty()) {
+          acks_due_ = steady_now() + ack_flush_ms;
+          cv_.notify_all(); // run() sleeps without a deadline otherwise
+        }
+        acked_.push_back(storage::keys::be64(seq));
+        flush_now = !running_;
       }
       entries_.erase(p);
-      ++deleting_;
-      deleted = true;
       l.queue.pop_front();
       l.attempts = 0;
       l.last_error.clear();
@@ -539,11 +554,12 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r,
                   << s.message() << "); it stays in the outbox\n";
       }
     });
-  } else if (!b.empty()) {
-    // A lost delete only means one more (deduped) delivery after restart.
-    db_.commit(std::move(b), [](const storage::status& s) {
-      s.ignore();
-    });
+  }
+  if (flush_now) {
+    std::unique_lock<std::mutex> lock{mu_};
+    if (!acked_.empty()) {
+      flush_acks(lock);
+    }
   }
   if (deleted) {
     std::lock_guard<std::mutex> guard{mu_};
@@ -566,8 +582,26 @@ actors::millis relay::backoff(std::uint32_t attempts) {
 bool relay::wait_empty(actors::millis timeout) {
   std::unique_lock<std::mutex> lock{mu_};
   return empty_cv_.wait_for(lock, std::chrono::milliseconds{timeout}, [this] {
-    return entries_.empty() && deleting_ == 0;
+    return entries_.empty() && deleting_ == 0 && acked_.empty();
   });
+}
+
+void relay::flush_acks(std::unique_lock<std::mutex>& lock) {
+  storage::batch b;
+  for (auto& key : acked_) {
+    b.del(storage::cf::outbox, std::move(key));
+  }
+  acked_.clear();
+  ++deleting_;
+  lock.unlock();
+  // A lost delete only means one more (deduped) delivery after restart.
+  db_.commit(std::move(b), [](const storage::status& s) {
+    s.ignore();
+  });
+  lock.lock();
+  if (--deleting_ == 0 && entries_.empty() && acked_.empty()) {
+    empty_cv_.notify_all();
+  }
 }
 
 relay::figures relay::stats() const {
@@ -661,6 +695,10 @@ void relay::run() {
   std::unique_lock<std::mutex> lock{mu_};
   while (!stopping_) {
     auto now = steady_now();
+    if (!acked_.empty() && now >= acks_due_) {
+      flush_acks(lock);
+      continue;
+    }
     if (opts_.max_age > 0 && now >= next_mark_) {
       storage::batch b;
       mark(b, true);
@@ -673,6 +711,9 @@ void relay::run() {
     }
     auto wake = opts_.max_age > 0 ? next_mark_
                                   : std::numeric_limits<actors::millis>::max();
+    if (!acked_.empty()) {
+      wake = std::min(wake, acks_due_);
+    }
     if (timers_.empty() || timers_.front().due > now) {
       if (!timers_.empty()) {
         wake = std::min(wake, timers_.front().due);

@@ -3,7 +3,10 @@
 // The outbox relay. Turns write outgoing messages into the `outbox` column
 // family in their own batch; once that batch is durable the commit callback
 // hands the entries here, and the relay delivers them until the receiver
-// acknowledges (after its own turn is durable), then deletes the record.
+// acknowledges (after its own turn is durable), then deletes the record:
+// the deletes of the acknowledgements of a few milliseconds go to the store
+// as one batch from the retry thread (a delete lost to a crash only means
+// one more delivery, which the receiver dedupes).
 //
 // Order: messages from one sender to one receiver (a lane) are delivered one
 // at a time in outbox order, so "confirm" always lands before "restock".
@@ -242,6 +245,9 @@ private:
   using deliveries = std::vector<delivery>;
 
   void run();
+  /// Takes the acknowledged keys and commits their deletes as one batch;
+  /// mu_ held by `lock`, released while committing.
+  void flush_acks(std::unique_lock<std::mutex>& lock);
   /// `expired`: the message is past max_age; it becomes a dead letter.
   void on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r,
                 bool expired = false);
@@ -290,6 +296,12 @@ private:
   /// the outbox is not empty (wait_empty) until it is, so a stop right after
   /// still writes the delete.
   std::size_t deleting_ = 0;
+  /// Outbox keys acknowledged since the last flush, deleted in one batch at
+  /// `acks_due_` (steady ms) by run(), or by stop().
+  std::vector<std::string> acked_;
+  actors::millis acks_due_ = 0;
+  /// run() is there to flush them (between start and stop).
+  bool running_ = false;
   bool stopping_ = false;
   /// The "relay/since/" markers, seq -> ms since epoch.
   std::map<std::uint64_t, actors::millis> since_;

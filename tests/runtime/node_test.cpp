@@ -487,6 +487,34 @@ BOOST_AUTO_TEST_CASE(the_journal_keeps_the_last_entries_only) {
   BOOST_CHECK_EQUAL(v->journal[2].version, 10u);
 }
 
+// The store trims a journal with one range delete every 32 transitions, so
+// what it holds stays between journal_keep and journal_keep + 31 entries.
+BOOST_AUTO_TEST_CASE(the_stored_journal_is_trimmed_in_steps) {
+  node->stop();
+  node.reset();
+  opts.journal_keep = 3;
+  start();
+  auto stored = [&] {
+    node->stop();
+    node.reset();
+    auto v = runtime::inspect_offline(opts.data_dir, "sku", "A");
+    start();
+    BOOST_REQUIRE(v);
+    return v->journal;
+  };
+  for (int stock = 1; stock <= 63; ++stock) {
+    BOOST_REQUIRE(put_sku("A", stock));
+  }
+  auto before = stored(); // version 63: trimmed at 32, up to 29
+  BOOST_REQUIRE_EQUAL(before.size(), 34u);
+  BOOST_CHECK_EQUAL(before.front().version, 30u);
+  BOOST_REQUIRE(put_sku("A", 64)); // version 64: trimmed up to 61
+  auto after = stored();
+  BOOST_REQUIRE_EQUAL(after.size(), 3u);
+  BOOST_CHECK_EQUAL(after.front().version, 62u);
+  BOOST_CHECK_EQUAL(after.back().version, 64u);
+}
+
 BOOST_AUTO_TEST_CASE(a_data_directory_keeps_its_partition_count) {
   node->stop();
   node.reset();

@@ -22,6 +22,8 @@ public:
         auto& m = family(op.family);
         if (op.value) {
           m[op.key] = *op.value;
+        } else if (!op.range_end.empty()) {
+          m.erase(m.lower_bound(op.key), m.lower_bound(op.range_end));
         } else {
           m.erase(op.key);
         }
