@@ -71,6 +71,30 @@ std::size_t first_live(const state& s, const config& cfg, millis now) {
   return i;
 }
 
+} // namespace
+
+std::optional<millis> over_rate(const std::vector<millis>& recent,
+                                const config& cfg, millis now) {
+  if (cfg.max_orders == 0) {
+    return std::nullopt;
+  }
+  auto horizon = now - std::max<millis>(cfg.window, 0);
+  std::size_t live = 0;
+  auto oldest = std::numeric_limits<millis>::max();
+  for (auto at : recent) {
+    if (at > horizon) {
+      ++live;
+      oldest = std::min(oldest, at);
+    }
+  }
+  if (live < cfg.max_orders) {
+    return std::nullopt;
+  }
+  return std::max<millis>(1, oldest + std::max<millis>(cfg.window, 0) - now);
+}
+
+namespace {
+
 /// What the user is shown: never the expected answer.
 json challenge_reply(const captcha::challenge& c) {
   return json{{"challenge", {{"id", c.id}, {"question", c.question}}}};

@@ -118,6 +118,17 @@ struct recent_order {
 std::vector<millis> cancel_run(const std::vector<recent_order>& newest_first,
                                std::size_t max);
 
+struct config;
+
+/// The rate limit of rule 10 from what the runtime knows of the user's
+/// recent orders: `recent` holds when each was created (or, for a create
+/// still in flight, admitted), in any order. nullopt when one more order
+/// fits into the window; otherwise the ms until the oldest order inside the
+/// window leaves it (at least 1). Counts like the limiter's own `admitted`
+/// list: an order counts while `now - at < window`.
+std::optional<millis> over_rate(const std::vector<millis>& recent,
+                                const config& cfg, millis now);
+
 /// Tunables of the limiter (API.md `--rate-limit`, `--captcha-after`).
 struct config {
   /// Creates admitted per user per `window`; 0 = no limit (admissions are

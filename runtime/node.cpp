@@ -1,7 +1,13 @@
 #include "runtime/node.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "runtime/clock.hpp"
 #include "runtime/detail/audit.hpp"
@@ -79,6 +85,26 @@ callback<T> released(storage::store& db, callback<T> cb) {
     });
   };
 }
+
+/// The creates of rule 10 admitted and not yet answered, per user, behind
+/// one of a few locks (by user): a user's admissions are decided one at a
+/// time, so two concurrent creates never both take the last slot.
+struct admission_gate {
+  std::mutex mu;
+  /// user -> order id -> when admitted.
+  std::unordered_map<std::string, std::map<std::string, actors::millis>>
+    in_flight;
+};
+
+class admission_gates {
+public:
+  admission_gate& of(const std::string& user) {
+    return gates_[std::hash<std::string>{}(user) % gates_.size()];
+  }
+
+private:
+  std::array<admission_gate, 16> gates_;
+};
 
 /// A mail whose reply is the state after the turn.
 template <class Kind>
@@ -236,7 +262,11 @@ public:
     technicians_ = std::make_unique<directory<technicians_kind>>(
       *system_, env_, actors::technicians::config{opts_.technicians});
     actors::limiter::config lc;
-    lc.max_orders = opts_.rate_limit;
+    // The rate limit is counted by admit() from the order index; the
+    // limiter actor only keeps the captcha.
+    rate_.max_orders = opts_.rate_limit;
+    rate_.window = opts_.rate_window;
+    lc.max_orders = 0;
     lc.window = opts_.rate_window;
     lc.captcha_after = opts_.captcha_after;
     lc.verifier = opts_.captcha;
@@ -343,54 +373,93 @@ public:
       send_create(id, std::move(cmd), std::move(cb));
       return;
     }
-    // A new order passes the user's limiter first (rule 10).
+    admit(id, std::move(cmd), std::move(cb));
+  }
+
+  /// Rule 10 for a new order. The rate limit counts the user's orders in
+  /// the window from their index plus the creates admitted and not yet
+  /// answered (`admissions_`), in memory: no turn, no write. Only a user
+  /// whose last orders were cancelled in a run long enough for a captcha
+  /// goes through their limiter actor, which keeps the challenge.
+  void admit(const std::string& id, actors::order::create cmd,
+             callback<created_order> cb) {
+    auto user = cmd.user_id;
+    auto now = time_->now();
+    std::vector<actors::millis> run;
+    {
+      auto& gate = admissions_.of(user);
+      std::lock_guard<std::mutex> guard{gate.mu};
+      std::vector<actors::millis> recent;
+      try {
+        run = recent_orders(user, gate, recent);
+      } catch (const std::exception& e) {
+        cb(actors::error{actors::errc::internal, e.what()});
+        return;
+      }
+      if (auto retry = actors::limiter::over_rate(recent, rate_, now)) {
+        metrics_.add("order_rate_limited");
+        admission_refusal refused;
+        refused.code = actors::errc::rate_limited;
+        refused.message = "at most " + std::to_string(rate_.max_orders)
+                          + " orders per " + std::to_string(rate_.window)
+                          + " ms; retry in " + std::to_string(*retry) + " ms";
+        refused.retry_after_ms = *retry;
+        created_order out;
+        out.refused = std::move(refused);
+        cb(std::move(out));
+        return;
+      }
+      gate.in_flight[user][id] = now;
+    }
+    // Answered: the order is in the index now, or was never made.
+    auto done
+      = [this, id, user, cb = std::move(cb)](actors::result<created_order> r) {
+          {
+            auto& gate = admissions_.of(user);
+            std::lock_guard<std::mutex> guard{gate.mu};
+            auto i = gate.in_flight.find(user);
+            if (i != gate.in_flight.end() && i->second.erase(id) > 0
+                && i->second.empty()) {
+              gate.in_flight.erase(i);
+            }
+          }
+          cb(std::move(r));
+        };
+    if (opts_.captcha_after == 0 || run.size() < opts_.captcha_after) {
+      send_create(id, std::move(cmd), std::move(done));
+      return;
+    }
+    ask_limiter(id, std::move(run), std::move(cmd), std::move(done));
+  }
+
+  /// The captcha of rule 10: the user's limiter actor decides.
+  void ask_limiter(const std::string& id, std::vector<actors::millis> run,
+                   actors::order::create cmd, callback<created_order> cb) {
     actors::limiter::admit a;
     a.order_id = id;
+    a.cancel_run = std::move(run);
     if (!cmd.captcha_id.empty()) {
       a.captcha = actors::limiter::answer{cmd.captcha_id, cmd.captcha_answer};
-    }
-    try {
-      a.cancel_run = cancel_run(cmd.user_id);
-    } catch (const std::exception& e) {
-      cb(actors::error{actors::errc::internal, e.what()});
-      return;
     }
     auto user = cmd.user_id;
     mail<limiter_kind> m;
     m.in = std::move(a);
     auto g = guard(std::move(cb));
-    m.done = [this, g, id, user, cmd = std::move(cmd)](
+    m.done = [this, g, id, cmd = std::move(cmd)](
                const turn_reply& r, const actors::limiter::state*) mutable {
       if (!r.err) {
-        send_create(
-          id, std::move(cmd),
-          [this, g, id, user](actors::result<created_order> c) {
-            if (c.ok() || !actors::limiter::refused_outright(c.err().code)) {
-              (*g)(std::move(c));
-              return;
-            }
-            // A refused create gives its slot back; answered once
-            // the limiter has forgotten it.
-            mail<limiter_kind> w;
-            w.in = actors::limiter::withdraw{id};
-            w.done = [g, err = c.err()](const turn_reply&,
-                                        const actors::limiter::state*) {
-              (*g)(err);
-            };
-            limiters_->send(user, std::move(w));
-          });
+        send_create(id, std::move(cmd), [g](actors::result<created_order> c) {
+          (*g)(std::move(c));
+        });
         return;
       }
-      if (r.err->code != actors::errc::rate_limited
-          && r.err->code != actors::errc::captcha_required) {
+      if (r.err->code != actors::errc::captcha_required) {
         (*g)(*r.err);
         return;
       }
       admission_refusal refused;
       refused.code = r.err->code;
       refused.message = r.err->message;
-      refused.retry_after_ms
-        = r.reply.value("retry_after_ms", actors::millis{0});
       if (auto c = r.reply.find("challenge"); c != r.reply.end()) {
         refused.challenge_id = c->value("id", "");
         refused.question = c->value("question", "");
@@ -402,20 +471,38 @@ public:
     limiters_->send(user, std::move(m));
   }
 
-  /// The limiter's cancel run of `user_id`, from the user's newest
-  /// captcha_after orders in the index (what counts: limiter::cancel_run).
-  std::vector<actors::millis> cancel_run(const std::string& user_id) {
-    std::vector<actors::limiter::recent_order> recent;
+  /// The user's newest orders from the index (as many as rule 10 looks
+  /// at), with the creates of `gate` in flight: when each was made goes to
+  /// `recent`; the user's run of cancels (limiter::cancel_run) is returned.
+  /// Throws on an unreadable index entry.
+  std::vector<actors::millis>
+  recent_orders(const std::string& user, const admission_gate& gate,
+                std::vector<actors::millis>& recent) {
+    std::vector<actors::limiter::recent_order> newest;
+    auto in_flight = gate.in_flight.find(user);
+    auto want = std::max<std::size_t>(opts_.rate_limit, opts_.captcha_after);
+    auto prefix = storage::keys::user_orders(user);
+    db_->scan(storage::cf::aux, prefix,
+              [&](std::string_view key, std::string_view value) {
+                auto o = read_index_entry(value);
+                auto order
+                  = key.substr(std::min(key.size(), prefix.size() + 8));
+                if (in_flight == gate.in_flight.end()
+                    || in_flight->second.count(std::string{order}) == 0) {
+                  recent.push_back(o.created_at); // else counted below
+                }
+                newest.push_back({o.st, o.cancel_reason, o.created_at});
+                return newest.size() < want;
+              });
+    if (in_flight != gate.in_flight.end()) {
+      for (const auto& [order, at] : in_flight->second) {
+        recent.push_back(at);
+      }
+    }
     if (opts_.captcha_after == 0) {
       return {};
     }
-    db_->scan(storage::cf::aux, storage::keys::user_orders(user_id),
-              [&](std::string_view, std::string_view value) {
-                auto o = read_index_entry(value);
-                recent.push_back({o.st, o.cancel_reason, o.created_at});
-                return recent.size() < opts_.captcha_after;
-              });
-    return actors::limiter::cancel_run(recent, opts_.captcha_after);
+    return actors::limiter::cancel_run(newest, opts_.captcha_after);
   }
 
   void send_create(const std::string& id, actors::order::create cmd,
@@ -905,6 +992,9 @@ private:
   std::unique_ptr<directory<technicians_kind>> technicians_;
   std::unique_ptr<directory<limiter_kind>> limiters_;
   std::unique_ptr<directory<report_kind>> reports_;
+  /// Rule 10's rate limit (admit), and the creates it let through.
+  actors::limiter::config rate_;
+  admission_gates admissions_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopped_{false};
 };

@@ -5,13 +5,19 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/ids.hpp"
 #include "tests/runtime/node_fixture.hpp"
 
 using namespace ordo;
+using ordo::test::await;
 
 namespace {
 
@@ -181,4 +187,111 @@ BOOST_AUTO_TEST_CASE(an_open_challenge_survives_a_restart) {
   BOOST_TEST(!right->refused);
 }
 
+// Under the captcha threshold a create passes the rate limit in memory: the
+// user's limiter actor is never asked, so nothing of it is stored.
+BOOST_AUTO_TEST_CASE(a_create_under_both_limits_writes_no_limiter_state) {
+  placed("u1", "k0");
+  auto v = await<runtime::actor_view>([&](auto cb) {
+    node->inspect("limiter", "u1", cb);
+  });
+  BOOST_REQUIRE(v);
+  BOOST_TEST(!v->exists);
+  BOOST_TEST(v->journal.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+/// Holds the storage commit thread at store.before_commit from `arm` until
+/// `release`, writing nothing meanwhile (and then everything).
+class held_commits {
+public:
+  bool operator()(const char* point) {
+    if (std::string_view{point} != "store.before_commit") {
+      return false;
+    }
+    std::unique_lock<std::mutex> lock{mu_};
+    cv_.wait(lock, [this] {
+      return !armed_;
+    });
+    return false;
+  }
+  void arm() {
+    std::lock_guard<std::mutex> guard{mu_};
+    armed_ = true;
+  }
+  void release() {
+    std::lock_guard<std::mutex> guard{mu_};
+    armed_ = false;
+    cv_.notify_all();
+  }
+
+private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false;
+};
+
+struct held_abuse_fixture : abuse_fixture {
+  std::shared_ptr<held_commits> hook = std::make_shared<held_commits>();
+  held_abuse_fixture() {
+    opts.store_fault = [h = hook](const char* point) {
+      return (*h)(point);
+    };
+    restart();
+  }
+  ~held_abuse_fixture() {
+    hook->release();
+  }
+};
+
+} // namespace
+
+// Ten creates of one user at once, while nothing reaches storage (so the
+// order index shows none of them): the creates in flight count, and
+// exactly five get through.
+BOOST_FIXTURE_TEST_CASE(concurrent_creates_never_exceed_the_rate_limit,
+                        held_abuse_fixture) {
+  hook->arm();
+  std::vector<std::future<actors::result<runtime::created_order>>> answers;
+  for (int i = 0; i < 10; ++i) {
+    auto p = std::make_shared<
+      std::promise<actors::result<runtime::created_order>>>();
+    answers.push_back(p->get_future());
+    actors::order::create cmd;
+    cmd.user_id = "u1";
+    cmd.items = {{"A", 1}};
+    cmd.fingerprint = "fp";
+    cmd.token = static_cast<std::uint64_t>(i + 1);
+    node->create_order("k" + std::to_string(i), cmd,
+                       [p](actors::result<runtime::created_order> r) {
+                         p->set_value(std::move(r));
+                       });
+  }
+  // The five over the limit are refused at once, with nothing stored.
+  for (int i = 5; i < 10; ++i) {
+    BOOST_REQUIRE(
+      answers[static_cast<std::size_t>(i)].wait_for(std::chrono::seconds{30})
+      == std::future_status::ready);
+    auto r = answers[static_cast<std::size_t>(i)].get();
+    BOOST_TEST(refused(r, actors::errc::rate_limited));
+  }
+  for (int i = 0; i < 5; ++i) {
+    BOOST_TEST(
+      (answers[static_cast<std::size_t>(i)].wait_for(std::chrono::seconds{0})
+       != std::future_status::ready));
+  }
+  hook->release();
+  for (int i = 0; i < 5; ++i) {
+    auto& f = answers[static_cast<std::size_t>(i)];
+    BOOST_REQUIRE(f.wait_for(std::chrono::seconds{30})
+                  == std::future_status::ready);
+    auto r = f.get();
+    BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().message));
+    BOOST_TEST(!r->refused);
+    BOOST_TEST(r->created);
+  }
+  // Answered creates leave the window to the index: still five.
+  BOOST_TEST(refused(create_as("u1", "k10"), actors::errc::rate_limited));
+}
