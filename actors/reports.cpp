@@ -44,7 +44,8 @@ std::vector<user_count> rank(const std::map<std::string, std::int64_t>& counts,
 /// user's changed, so everyone outside `top` still ranks below everyone
 /// inside but this user: they stay in (re-sorted) if they were in, and
 /// otherwise enter in place of the weakest entry when they beat it.
-void promote(state& s, const std::string& user_id, bool fresh,
+/// Returns whether `top` changed.
+bool promote(state& s, const std::string& user_id, bool fresh,
              std::size_t top_n) {
   auto& top = s.top;
   if (top.size() > top_n) {
@@ -55,7 +56,7 @@ void promote(state& s, const std::string& user_id, bool fresh,
     // top_n grew since the last turn, or a state restored without its
     // ranking: rank everyone once.
     top = rank(s.flash_by_user, top_n);
-    return;
+    return true;
   }
   user_count mine{user_id, s.flash_by_user.at(user_id)};
   auto i = std::find_if(top.begin(), top.end(), [&](const user_count& u) {
@@ -68,9 +69,10 @@ void promote(state& s, const std::string& user_id, bool fresh,
   } else if (!top.empty() && ranks_before(mine, top.back())) {
     top.back() = std::move(mine);
   } else {
-    return;
+    return false;
   }
   std::sort(top.begin(), top.end(), ranks_before);
+  return true;
 }
 
 tally& tally_of(state& s, event_kind k) {
@@ -118,12 +120,14 @@ struct handler {
       o.err = error{errc::bad_request, "a flash cancel needs a user_id"};
       return o;
     }
+    s.top_changed = false;
     add(tally_of(s, r.what), r.amount);
     if (r.flash) {
       add(s.flash, r.amount);
       bool fresh = s.flash_by_user.count(r.user_id) == 0;
       ++s.flash_by_user[r.user_id];
-      promote(s, r.user_id, fresh, detail::config_of(ctx).top_n);
+      s.top_changed
+        = promote(s, r.user_id, fresh, detail::config_of(ctx).top_n);
     }
     detail::record(s, o, "counted", ctx.now, std::string{kind} + "/" + s.shard);
     return o;
@@ -203,20 +207,43 @@ result<input> decode(const envelope& msg) {
 // Stored form:
 //   tally   {"n": count, "a": amount}
 //   header  {"shard","v","updated","placed","paid","cancelled","refunded",
-//            "manual","flash": tally, "top":[{"u": user_id, "n": count}]}
+//            "manual","flash": tally}   (before: also "top")
+//   top     [{"u": user_id, "n": count}]   (its own record, written when a
+//                                           turn changed it)
 //   entry   count                 (one record per user with a flash cancel)
-//   whole   header + {"users":{user_id: entry}}
+//   whole   header + {"top": top, "users":{user_id: entry}}
 const std::string& subject(const input& in) noexcept {
   static const std::string none;
   const auto& r = std::get<record>(in);
   return r.flash ? r.user_id : none;
 }
 
-json header_to_json(const state& s) {
+json top_to_json(const state& s) {
   json top = json::array();
   for (const auto& u : s.top) {
     top.push_back(json{{"u", u.user_id}, {"n", u.count}});
   }
+  return top;
+}
+
+void top_from_json(const json& j, state& s) {
+  if (!j.is_array()) {
+    return;
+  }
+  s.top.clear();
+  for (const auto& u : j) {
+    if (u.is_object()) {
+      s.top.push_back(
+        user_count{u.value("u", std::string{}), u.value("n", std::int64_t{0})});
+    }
+  }
+}
+
+bool changes_top(const state& s, const input& in) {
+  return std::get<record>(in).flash && s.top_changed;
+}
+
+json header_to_json(const state& s) {
   return json{{"shard", s.shard},
               {"v", s.version},
               {"updated", s.updated_at},
@@ -225,8 +252,7 @@ json header_to_json(const state& s) {
               {"cancelled", tally_to_json(s.cancelled)},
               {"refunded", tally_to_json(s.refunded)},
               {"manual", tally_to_json(s.manual)},
-              {"flash", tally_to_json(s.flash)},
-              {"top", std::move(top)}};
+              {"flash", tally_to_json(s.flash)}};
 }
 
 json entries_to_json(const state& s, const std::string& user_id) {
@@ -246,6 +272,7 @@ void entries_from_json(const json& j, const std::string& user_id, state& s) {
 
 void to_json(nlohmann::json& j, const state& s) {
   j = header_to_json(s);
+  j["top"] = top_to_json(s);
   json users = json::object();
   for (const auto& [user_id, count] : s.flash_by_user) {
     users[user_id] = entries_to_json(s, user_id);
@@ -268,13 +295,9 @@ void from_json(const nlohmann::json& j, state& s) {
   r.refunded = tally_from_json(j, "refunded");
   r.manual = tally_from_json(j, "manual");
   r.flash = tally_from_json(j, "flash");
-  if (auto i = j.find("top"); i != j.end() && i->is_array()) {
-    for (const auto& u : *i) {
-      if (u.is_object()) {
-        r.top.push_back(user_count{u.value("u", std::string{}),
-                                   u.value("n", std::int64_t{0})});
-      }
-    }
+  if (auto i = j.find("top"); i != j.end()) {
+    top_from_json(*i, r); // the whole form, or a header stored before top
+                          // had its own record
   }
   if (auto i = j.find("users"); i != j.end() && i->is_object()) {
     for (const auto& [user_id, x] : i->items()) {

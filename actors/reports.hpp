@@ -84,6 +84,9 @@ struct state {
   /// The users with the most flash cancels, most first (ties: user_id
   /// ascending), at most config::top_n; kept exact on every turn.
   std::vector<user_count> top;
+  /// Whether the last turn changed `top` (not stored: the runtime then
+  /// writes the ranking's record).
+  bool top_changed = false;
 };
 
 /// The transition an order reports; also the message type.
@@ -150,6 +153,13 @@ void entries_from_json(const nlohmann::json& j, const std::string& user_id,
 
 /// The whole state, entries included (tools and tests; the runtime stores
 /// the header with `header_to_json` and the entries one by one).
+/// The ranking as stored in its own record: [{"u": user_id, "n": count}].
+nlohmann::json top_to_json(const state& s);
+/// Reads that record into `s.top` (ignores anything but an array).
+void top_from_json(const nlohmann::json& j, state& s);
+/// Whether the turn that applied `in` (now in `s`) changed `top`.
+bool changes_top(const state& s, const input& in);
+
 void to_json(nlohmann::json& j, const state& s);
 /// Reads a header, or a whole state as to_json writes it. Missing fields
 /// keep their defaults.

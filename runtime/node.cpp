@@ -585,11 +585,11 @@ public:
            p < std::max<std::uint32_t>(opts_.partitions, 1); ++p) {
         actors::reports::state s;
         nlohmann::json j;
-        if (read_record(*db_,
-                        storage::keys::owner(report_kind::name,
-                                             actors::reports::shard_name(p)),
+        auto shard = actors::reports::shard_name(p);
+        if (read_record(*db_, storage::keys::owner(report_kind::name, shard),
                         j)) {
           j.get_to(s);
+          report_spec::restore_more(*db_, shard, s); // its top users
           shards.push_back(std::move(s));
         }
       }

@@ -108,6 +108,15 @@ template <class Spec>
 struct has_pack_header<Spec, std::void_t<decltype(Spec::pack_header)>>
   : std::true_type {};
 
+/// Whether a ledger spec keeps records of its own besides header and
+/// entries (persist_more writes them in the turn's batch, restore_more
+/// reads them back after the entries).
+template <class Spec, class = void>
+struct has_more_records : std::false_type {};
+template <class Spec>
+struct has_more_records<Spec, std::void_t<decltype(Spec::persist_more)>>
+  : std::true_type {};
+
 /// A header record plus one record per entry. `Spec` also names the
 /// machine's header_to_json, entries_to_json, entries_from_json and subject.
 template <class Spec>
@@ -123,6 +132,9 @@ struct ledger_kind : kind_base<Spec> {
     const auto& id = s.*Spec::id;
     b.put(storage::cf::actors, storage::keys::owner(Spec::name, id),
           pack_header(s));
+    if constexpr (has_more_records<Spec>::value) {
+      Spec::persist_more(s, in, b);
+    }
     const auto& entry = Spec::subject(in);
     if (entry.empty()) {
       return;
@@ -161,6 +173,9 @@ struct ledger_kind : kind_base<Spec> {
                                       s);
               return true;
             });
+    if constexpr (has_more_records<Spec>::value) {
+      Spec::restore_more(db, id, s);
+    }
   }
 };
 
@@ -337,10 +352,34 @@ struct report_spec {
   static constexpr auto entries_to_json = &actors::reports::entries_to_json;
   static constexpr auto entries_from_json = &actors::reports::entries_from_json;
   static constexpr auto subject = &actors::reports::subject;
-  /// header_to_json's bytes, written directly: a report shard's header
-  /// (with up to 100 top users) is rewritten on every order transition, and
-  /// building it as JSON was the largest single cost of a loaded node.
+  /// header_to_json's bytes, written directly: a report shard's header is
+  /// rewritten on every order transition, and building it as JSON was the
+  /// largest single cost of a loaded node.
   static std::string pack_header(const state& s);
+  /// The ranking `top` (up to 100 users) is its own record, written only by
+  /// a turn that changed it: in the header it was ~4 KB encoded and copied
+  /// on every order transition.
+  static std::string top_key(const std::string& shard) {
+    return storage::keys::owned(name, shard, "top");
+  }
+  static void persist_more(const state& s, const input& in, storage::batch& b) {
+    if (actors::reports::changes_top(s, in)) {
+      b.put(storage::cf::actors, top_key(s.shard),
+            storage::codec::pack(actors::reports::top_to_json(s)));
+    }
+  }
+  /// Reads the ranking back (a shard stored before it had its own record
+  /// keeps the one its header carried).
+  static void restore_more(storage::store& db, const std::string& shard,
+                           state& s) {
+    if (auto bytes = db.get(storage::cf::actors, top_key(shard))) {
+      auto j = storage::codec::unpack(*bytes);
+      if (j.is_discarded()) {
+        throw std::runtime_error{"unreadable top users of report " + shard};
+      }
+      actors::reports::top_from_json(j, s);
+    }
+  }
 };
 using report_kind = ledger_kind<report_spec>;
 
@@ -350,7 +389,7 @@ inline std::string report_spec::pack_header(const state& s) {
   auto tally = [&](const char* key, const actors::reports::tally& t) {
     w.str(key).map(2).str("a").integer(t.amount).str("n").integer(t.count);
   };
-  w.map(10);
+  w.map(9);
   tally("cancelled", s.cancelled);
   tally("flash", s.flash);
   tally("manual", s.manual);
@@ -358,10 +397,6 @@ inline std::string report_spec::pack_header(const state& s) {
   tally("placed", s.placed);
   tally("refunded", s.refunded);
   w.str("shard").str(s.shard);
-  w.str("top").array(static_cast<std::uint32_t>(s.top.size()));
-  for (const auto& u : s.top) {
-    w.map(2).str("n").integer(u.count).str("u").str(u.user_id);
-  }
   w.str("updated").integer(s.updated_at);
   w.str("v").uinteger(s.version);
   return w.take();

@@ -209,11 +209,15 @@ BOOST_AUTO_TEST_CASE(top_users_stay_exact_under_a_random_stream) {
     });
     for (int i = 0; i < 2000; ++i) {
       auto u = "u" + std::to_string(user(rng));
-      auto o = rep::handle(s, flash_cancel("o" + std::to_string(i), u),
-                           rep::context{t0 + i, &cfg});
+      auto before = s.top;
+      rep::input in = flash_cancel("o" + std::to_string(i), u);
+      auto o = rep::handle(s, in, rep::context{t0 + i, &cfg});
       BOOST_REQUIRE(!o.err);
       auto want = brute_force_top(s.flash_by_user, top_n);
       BOOST_REQUIRE_MESSAGE(s.top == want, "top_n " << top_n << " step " << i);
+      // The runtime writes the ranking's record exactly when it changed.
+      BOOST_REQUIRE_MESSAGE(rep::changes_top(s, in) == (s.top != before),
+                            "top_n " << top_n << " step " << i);
     }
     BOOST_TEST(s.flash.count == 2000);
   }
@@ -394,11 +398,14 @@ BOOST_AUTO_TEST_CASE(decode_refuses_malformed_messages) {
 }
 
 BOOST_AUTO_TEST_CASE(ledger_round_trip) {
-  // What the runtime stores: the header, and per turn the entry of the
-  // input's subject (if any; null = delete).
+  // What the runtime stores: the header, per turn the entry of the
+  // input's subject (if any; null = delete), and the ranking when the turn
+  // changed it.
   auto s = fresh("o002a");
   std::map<std::string, json> records;
   json header;
+  json top;
+  int top_writes = 0;
   std::mt19937 rng(3);
   for (int i = 0; i < 200; ++i) {
     auto what = static_cast<event_kind>(i % 5);
@@ -410,6 +417,11 @@ BOOST_AUTO_TEST_CASE(ledger_round_trip) {
     BOOST_REQUIRE(!o.err);
     header = rep::header_to_json(s);
     BOOST_TEST(header.count("users") == 0u);
+    BOOST_TEST(header.count("top") == 0u);
+    if (rep::changes_top(s, in)) {
+      top = rep::top_to_json(s);
+      ++top_writes;
+    }
     const auto& id = rep::subject(in);
     if (!id.empty()) {
       records[id] = rep::entries_to_json(s, id);
@@ -419,9 +431,12 @@ BOOST_AUTO_TEST_CASE(ledger_round_trip) {
   BOOST_REQUIRE(!s.flash_by_user.empty());
   BOOST_TEST(records.size() == s.flash_by_user.size());
 
+  BOOST_TEST(top_writes > 0);
   rep::state back;
   rep::from_json(json::parse(header.dump()), back);
   BOOST_TEST(back.flash_by_user.empty());
+  BOOST_TEST(back.top.empty());
+  rep::top_from_json(json::parse(top.dump()), back);
   BOOST_TEST(back.top == s.top, boost::test_tools::per_element());
   for (const auto& [id, e] : records) {
     rep::entries_from_json(json::parse(e.dump()), id, back);
