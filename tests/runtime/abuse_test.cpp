@@ -5,15 +5,13 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <condition_variable>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "runtime/ids.hpp"
+#include "tests/runtime/held_point.hpp"
 #include "tests/runtime/node_fixture.hpp"
 
 using namespace ordo;
@@ -203,42 +201,11 @@ BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
 
-/// Holds the storage commit thread at store.before_commit from `arm` until
-/// `release`, writing nothing meanwhile (and then everything).
-class held_commits {
-public:
-  bool operator()(const char* point) {
-    if (std::string_view{point} != "store.before_commit") {
-      return false;
-    }
-    std::unique_lock<std::mutex> lock{mu_};
-    cv_.wait(lock, [this] {
-      return !armed_;
-    });
-    return false;
-  }
-  void arm() {
-    std::lock_guard<std::mutex> guard{mu_};
-    armed_ = true;
-  }
-  void release() {
-    std::lock_guard<std::mutex> guard{mu_};
-    armed_ = false;
-    cv_.notify_all();
-  }
-
-private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool armed_ = false;
-};
-
 struct held_abuse_fixture : abuse_fixture {
-  std::shared_ptr<held_commits> hook = std::make_shared<held_commits>();
+  std::shared_ptr<test::held_point> hook = std::make_shared<test::held_point>(
+    "store.before_commit", test::held_point::mode::hold_while_armed);
   held_abuse_fixture() {
-    opts.store_fault = [h = hook](const char* point) {
-      return (*h)(point);
-    };
+    test::hold_with(opts, hook);
     restart();
   }
   ~held_abuse_fixture() {

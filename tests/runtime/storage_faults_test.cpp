@@ -14,6 +14,7 @@
 
 #include "actors/inventory.hpp"
 #include "runtime/faults.hpp"
+#include "tests/runtime/held_point.hpp"
 #include "tests/runtime/node_fixture.hpp"
 
 using namespace ordo;
@@ -22,60 +23,13 @@ using ordo::test::eventually;
 
 namespace {
 
-/// A store fault hook that, once armed, holds the next group commit until
-/// released and then fails it (nothing of that group is written).
-class held_commit {
-public:
-  bool operator()(const char* point) {
-    if (std::string_view{point} != "store.before_commit") {
-      return false;
-    }
-    std::unique_lock<std::mutex> lock{mu_};
-    if (!armed_) {
-      return false;
-    }
-    armed_ = false;
-    entered_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [this] {
-      return released_;
-    });
-    return true;
-  }
-
-  void arm() {
-    std::lock_guard<std::mutex> guard{mu_};
-    armed_ = true;
-    entered_ = released_ = false;
-  }
-  bool wait_entered() {
-    std::unique_lock<std::mutex> lock{mu_};
-    return cv_.wait_for(lock, std::chrono::seconds{20}, [this] {
-      return entered_;
-    });
-  }
-  void release() {
-    std::lock_guard<std::mutex> guard{mu_};
-    released_ = true;
-    cv_.notify_all();
-  }
-
-private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool armed_ = false;
-  bool entered_ = false;
-  bool released_ = false;
-};
-
 /// A node whose store runs `hook` at its fault points.
 struct held_node : test::node_fixture {
-  std::shared_ptr<held_commit> hook = std::make_shared<held_commit>();
+  std::shared_ptr<test::held_point> hook = std::make_shared<test::held_point>(
+    "store.before_commit", test::held_point::mode::hold_next_and_fail);
 
   held_node() {
-    opts.store_fault = [h = hook](const char* point) {
-      return (*h)(point);
-    };
+    test::hold_with(opts, hook);
     restart();
   }
   ~held_node() {
@@ -250,56 +204,13 @@ BOOST_FIXTURE_TEST_CASE(a_create_retried_after_its_turns_failed_starts_afresh,
 
 namespace {
 
-/// Holds the syncer at store.before_sync from `arm` until `release`.
-class held_sync {
-public:
-  bool operator()(const char* point) {
-    if (std::string_view{point} != "store.before_sync") {
-      return false;
-    }
-    std::unique_lock<std::mutex> lock{mu_};
-    if (!armed_) {
-      return false;
-    }
-    entered_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [this] {
-      return !armed_;
-    });
-    return false;
-  }
-  void arm() {
-    std::lock_guard<std::mutex> guard{mu_};
-    armed_ = true;
-    entered_ = false;
-  }
-  bool wait_entered() {
-    std::unique_lock<std::mutex> lock{mu_};
-    return cv_.wait_for(lock, std::chrono::seconds{20}, [this] {
-      return entered_;
-    });
-  }
-  void release() {
-    std::lock_guard<std::mutex> guard{mu_};
-    armed_ = false;
-    cv_.notify_all();
-  }
-
-private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool armed_ = false;
-  bool entered_ = false;
-};
-
 struct held_sync_node : test::node_fixture {
-  std::shared_ptr<held_sync> hook = std::make_shared<held_sync>();
+  std::shared_ptr<test::held_point> hook = std::make_shared<test::held_point>(
+    "store.before_sync", test::held_point::mode::hold_while_armed);
 
   held_sync_node() {
     opts.sync = true;
-    opts.store_fault = [h = hook](const char* point) {
-      return (*h)(point);
-    };
+    test::hold_with(opts, hook);
     restart();
   }
   ~held_sync_node() {
