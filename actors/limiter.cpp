@@ -93,6 +93,13 @@ std::optional<millis> over_rate(const std::vector<millis>& recent,
   return std::max<millis>(1, oldest + std::max<millis>(cfg.window, 0) - now);
 }
 
+error rate_limited(const config& cfg, millis retry) {
+  return error{errc::rate_limited,
+               "at most " + std::to_string(cfg.max_orders) + " orders per "
+                 + std::to_string(cfg.window) + " ms; retry in "
+                 + std::to_string(retry) + " ms"};
+}
+
 namespace {
 
 /// What the user is shown: never the expected answer.
@@ -150,10 +157,7 @@ struct handler {
     if (cfg.max_orders > 0 && s.admitted.size() - live >= cfg.max_orders) {
       auto retry = std::max<millis>(
         1, s.admitted[live].at + std::max<millis>(cfg.window, 0) - ctx.now);
-      o.err = error{errc::rate_limited,
-                    "at most " + std::to_string(cfg.max_orders) + " orders per "
-                      + std::to_string(cfg.window) + " ms; retry in "
-                      + std::to_string(retry) + " ms"};
+      o.err = rate_limited(cfg, retry);
       o.reply = json{{"retry_after_ms", retry}};
       o.signals.emplace_back("order_rate_limited");
       o.cause += " (rate limited)";

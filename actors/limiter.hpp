@@ -129,6 +129,9 @@ struct config;
 std::optional<millis> over_rate(const std::vector<millis>& recent,
                                 const config& cfg, millis now);
 
+/// The rate_limited error of a create refused for `retry` more ms.
+error rate_limited(const config& cfg, millis retry);
+
 /// Tunables of the limiter (API.md `--rate-limit`, `--captcha-after`).
 struct config {
   /// Creates admitted per user per `window`; 0 = no limit (admissions are

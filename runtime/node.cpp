@@ -398,11 +398,10 @@ public:
       }
       if (auto retry = actors::limiter::over_rate(recent, rate_, now)) {
         metrics_.add("order_rate_limited");
+        auto why = actors::limiter::rate_limited(rate_, *retry);
         admission_refusal refused;
-        refused.code = actors::errc::rate_limited;
-        refused.message = "at most " + std::to_string(rate_.max_orders)
-                          + " orders per " + std::to_string(rate_.window)
-                          + " ms; retry in " + std::to_string(*retry) + " ms";
+        refused.code = why.code;
+        refused.message = std::move(why.message);
         refused.retry_after_ms = *retry;
         created_order out;
         out.refused = std::move(refused);

@@ -590,8 +590,13 @@ void rocks_store::sync_loop() {
     if (!st.ok()) {
       if (st.IsNoSpace() || resume_needed_.load()) {
         // A full disk stopped RocksDB; the commit thread resumes it once
-        // the guard sees room. Until then nothing new is acknowledged.
-        std::this_thread::sleep_for(disk_check_interval);
+        // the guard sees room. Until then nothing new is acknowledged (and
+        // a close leaves it unacknowledged).
+        std::unique_lock<std::mutex> guard(sync_mu_);
+        if (sync_stopping_) {
+          return;
+        }
+        sync_cv_.wait_for(guard, disk_check_interval);
         continue;
       }
       // What the WAL holds is unknown now, and callers would be told their
@@ -648,11 +653,10 @@ void rocks_store::stop_syncer() {
     sync_stopped_ = true;
     left.swap(durable_waiting_);
   }
-  // Only waiters for a group whose write failed can be left: nothing of
-  // theirs is unsynced.
-  for (auto& w : left) {
-    w.fn();
-  }
+  // The syncer synced everything written before it stopped, unless the disk
+  // was full: then what waits is not durable and is dropped unanswered (the
+  // node is stopping; its callers see the connection close).
+  left.clear();
 }
 
 void rocks_store::run() {
