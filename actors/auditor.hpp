@@ -37,8 +37,9 @@
 //
 // Races: a snapshot is taken while turns run. An order with messages still
 // in its outbox is "settling" and its cross-actor checks are skipped (the
-// relay is about to do what the auditor would); expiries are given a grace
-// period. Every heal is a message the receiver handles idempotently, so
+// relay is about to do what the auditor would; an actor with a dead letter
+// waits for an operator, reported by the dead_letters rule); expiries are given
+// a grace period. Every heal is a message the receiver handles idempotently, so
 // healing something that healed itself meanwhile changes nothing.
 //
 // Threading: pure functions.

@@ -58,11 +58,13 @@ struct serve_flags {
   std::string rate_limit = "5/1m";
   std::uint32_t captcha_after = 3;
   std::string saga_timeout = "30s";
+  std::string external_give_up = "24h";
   std::string node_id = "local";
   std::uint32_t cluster_port = 0;
   std::string peers;
   std::uint32_t partitions = 64;
   std::string min_free_disk = "256MiB";
+  std::string console_dir;
 };
 
 /// The raw flag values of `ordo sandbox-provider`.
@@ -268,6 +270,10 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
   rate_limit_flag(f.rate_limit, node);
   node.captcha_after = f.captcha_after;
   node.saga_timeout = duration_flag("--saga-timeout", f.saga_timeout);
+  node.external_give_up
+    = f.external_give_up == "0"
+        ? 0
+        : duration_flag("--external-give-up", f.external_give_up);
   cluster_flags(f, c);
   if (!f.faults.empty()
       && !runtime::parse_fault_spec(f.faults, &c.faults, &why)) {
@@ -281,6 +287,7 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
                   + f.http + "'");
   }
   http.threads = f.http_threads;
+  http.console_dir = f.console_dir;
 
   if (admin_token_given && f.admin_token.empty()) {
     throw CLI::ValidationError("--admin-token", "must not be empty");
@@ -479,6 +486,11 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     ->check(CLI::Range(1, 64))
     ->capture_default_str();
   serve
+    ->add_option("--console-dir", f.console_dir,
+                 "Serve /console from this directory (a console/build.mjs "
+                 "output) instead of the built-in copy")
+    ->check(CLI::ExistingDirectory);
+  serve
     ->add_option("--payment-provider", f.payment_provider,
                  "Payment provider for close/refund calls, "
                  "http://HOST:PORT[/BASE] (default: the built-in sandbox)")
@@ -521,6 +533,13 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     ->add_option("--saga-timeout", f.saga_timeout,
                  "How long a split order waits for its children to answer a "
                  "cancel before it asks for manual intervention")
+    ->type_name("D")
+    ->capture_default_str();
+  serve
+    ->add_option("--external-give-up", f.external_give_up,
+                 "A payment-provider or SMS call still undelivered this long "
+                 "after it was written becomes a dead letter, for an "
+                 "operator to retry or discard (0 = retry forever)")
     ->type_name("D")
     ->capture_default_str();
   serve->add_option("--node-id", f.node_id, "This node's id in --peers")

@@ -34,10 +34,11 @@ public:
   server_impl(const server_options& opts, runtime::node& n,
               const std::shared_ptr<detail::request_metrics>& requests,
               std::shared_ptr<const cluster::partition_map> map)
-    : state_(opts,
-             detail::make_router({&n, opts.admin_token, opts.payment_secret,
-                                  requests, std::move(map), opts.mesh}),
-             requests),
+    : state_(
+      opts,
+      detail::make_router({&n, opts.admin_token, opts.payment_secret, requests,
+                           std::move(map), opts.mesh, opts.console_dir}),
+      requests),
       work_(asio::make_work_guard(ioc_)), acceptor_(ioc_), retry_(ioc_) {}
 
   ~server_impl() override {

@@ -85,6 +85,10 @@ struct server_options {
   /// them, and requests they forward here are served. nullptr = a single
   /// node. Default: nullptr.
   cluster::mesh* mesh = nullptr;
+  /// Serve the console at /console from this directory instead of the
+  /// copy built into the binary (for working on the console).
+  // Default: "" (the built-in copy)
+  std::string console_dir;
 };
 
 /// A running gateway.

@@ -16,6 +16,7 @@
 #include "runtime/detail/http_provider.hpp"
 #include "runtime/detail/inspect.hpp"
 #include "runtime/detail/kinds.hpp"
+#include "runtime/detail/oplog.hpp"
 #include "runtime/detail/relay.hpp"
 #include "runtime/detail/sandbox.hpp"
 #include "runtime/detail/sms.hpp"
@@ -205,6 +206,7 @@ public:
     ro.bounded = [](const actors::address& to) {
       return to.kind != "payment" && to.kind != "sms";
     };
+    ro.give_up_after = opts_.external_give_up;
     ro.backoff_cap = opts_.outbox_backoff_cap;
     ro.backoff_base = std::min(ro.backoff_base, ro.backoff_cap);
     relay_ = std::make_unique<relay>(*db_, router_, ro);
@@ -720,6 +722,52 @@ public:
     return out;
   }
 
+  std::vector<outbox_destination> outbox_destinations() override {
+    std::vector<outbox_destination> out;
+    for (auto& d : relay_->destinations()) {
+      out.push_back({std::move(d.to), d.pending, d.oldest_ms, d.attempts_max,
+                     std::move(d.last_error)});
+    }
+    return out;
+  }
+
+  void retry_dead_letter(std::uint64_t seq, const std::string& who,
+                         callback<std::uint64_t> cb) override {
+    cb = released(*db_, std::move(cb));
+    storage::batch b;
+    append(b, {time_->now(), who, "dead_letter.retry",
+               "outbox/" + std::to_string(seq), "moved back into the outbox"});
+    relay_->revive(seq, std::move(b), std::move(cb));
+  }
+
+  void discard_dead_letter(std::uint64_t seq, const std::string& who,
+                           callback<std::uint64_t> cb) override {
+    cb = released(*db_, std::move(cb));
+    storage::batch b;
+    append(b, {time_->now(), who, "dead_letter.discard",
+               "outbox/" + std::to_string(seq), ""});
+    relay_->discard(seq, std::move(b), std::move(cb));
+  }
+
+  void record_action(operator_action a) override {
+    if (a.at == 0) {
+      a.at = time_->now();
+    }
+    storage::batch b;
+    append(b, a);
+    db_->commit(std::move(b), [](const storage::status& s) {
+      s.ignore(); // the trail is best effort; the action itself stands
+    });
+  }
+
+  std::vector<operator_action> operator_log(std::size_t limit) override {
+    return read_oplog(*db_, limit);
+  }
+
+  std::optional<audit_run> last_audit() override {
+    return audit_->last();
+  }
+
   std::vector<sent_sms> sms_log() override {
     std::vector<sent_sms> out;
     for (auto& r : sms_->sent()) {
@@ -781,6 +829,7 @@ public:
     s.outbox_dead = r.dead;
     s.outbox_dead_letters = r.dead_letters;
     s.outbox_oldest_ms = r.oldest_ms;
+    s.refunds_owed = r.refunds_owed;
     s.dedupe_bytes = db_->family_bytes(storage::cf::dedupe);
     auto c = db_->stats();
     s.commits = c.commits;

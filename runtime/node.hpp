@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -118,6 +119,11 @@ struct node_options {
   /// How long a split parent waits for its children to answer a cancel
   /// before it asks for manual intervention. Default: 30 s.
   actors::millis saga_timeout = 30'000;
+  /// A call to the payment provider or the SMS gateway still not delivered
+  /// this long after it was written becomes a dead letter, for an operator
+  /// to retry (they dedupe on their own ids) or discard; 0 = retried for as
+  /// long as it takes. Default: 24 h.
+  actors::millis external_give_up = 24 * 3'600'000;
   /// The storage fault hook (storage::store_options::fault), for tests
   /// that must hold a commit at a known moment. Default: empty (the
   /// process's fault registry, runtime/faults.hpp).
@@ -207,6 +213,33 @@ struct outbox_message {
   std::string last_error;     ///< "" before the first failure
   bool dead = false;          ///< rejected permanently; never retried
   actors::millis age_ms = 0;  ///< since queued (this run of the node)
+};
+
+/// The pending messages of one receiver (GET /v1/admin/outbox).
+struct outbox_destination {
+  actors::address to;
+  std::size_t pending = 0;
+  actors::millis oldest_ms = 0;   ///< age of its oldest pending message
+  std::uint32_t attempts_max = 0; ///< deliveries tried for one message
+  std::string last_error;         ///< "" before the first failure
+};
+
+/// One thing an operator did to the node (retry or discard a dead letter,
+/// arm or clear a fault, run an audit), kept in storage: the trail the
+/// console shows.
+struct operator_action {
+  actors::millis at = 0; ///< ms since the epoch (wall clock)
+  std::string who;       ///< the operator's name (X-Ordo-Operator)
+  std::string action;    ///< "dead_letter.retry", "fault.arm", ...
+  std::string subject;   ///< what it acted on ("outbox/17", "store.x")
+  std::string detail;    ///< anything else worth keeping; may be ""
+};
+
+/// The last audit that finished (GET /v1/admin/audit/last).
+struct audit_run {
+  actors::auditor::report report;
+  actors::millis at = 0;  ///< when it finished, ms since the epoch
+  bool scheduled = false; ///< false: asked for (HTTP, console)
 };
 
 /// What one actor is, as stored (and, for a running node, in memory):
@@ -302,7 +335,8 @@ struct node_stats {
   std::uint64_t captcha_issued = 0;    ///< challenges put to users
   std::uint64_t captcha_failed = 0;    ///< wrong or stale answers
   std::uint64_t captcha_solved = 0;
-  std::uint64_t manual_interventions = 0;     ///< split orders a human must end
+  std::uint64_t manual_interventions = 0; ///< split orders a human must end
+  std::size_t refunds_owed = 0;           ///< refund calls not yet acknowledged
   storage::histogram_data commit_group_sizes; ///< batches per group commit
   storage::histogram_data wal_sync_seconds;   ///< per WAL fsync
   /// Bytes of consumed message ids (dedupe family, tables and memtables;
@@ -410,6 +444,34 @@ public:
   /// Up to `limit` messages the relay still holds (dead == false) or its
   /// dead letters (dead == true), oldest first.
   virtual std::vector<outbox_message> outbox(bool dead, std::size_t limit) = 0;
+
+  /// The receivers with pending messages, the most pending first.
+  virtual std::vector<outbox_destination> outbox_destinations() = 0;
+
+  /// Moves dead letter `seq` back into the outbox (under a fresh seq, which
+  /// `cb` gets) and records `who` did it, in one batch. not_found: no such
+  /// dead letter; invalid_transition: it expired on its way to an actor
+  /// and is never delivered again.
+  virtual void retry_dead_letter(std::uint64_t seq, const std::string& who,
+                                 callback<std::uint64_t> cb)
+    = 0;
+
+  /// Deletes dead letter `seq` and records `who` did it, in one batch;
+  /// not_found: no such dead letter.
+  virtual void discard_dead_letter(std::uint64_t seq, const std::string& who,
+                                   callback<std::uint64_t> cb)
+    = 0;
+
+  /// Records an operator's action done elsewhere (a fault armed, an audit
+  /// asked for); `at` is set when 0. Stored in the background: a crash may
+  /// lose the last few.
+  virtual void record_action(operator_action a) = 0;
+
+  /// The newest `limit` operator actions, newest first.
+  virtual std::vector<operator_action> operator_log(std::size_t limit) = 0;
+
+  /// The last audit that finished since start-up; nullopt before the first.
+  virtual std::optional<audit_run> last_audit() = 0;
 
   /// What the built-in SMS log sink has sent (empty with --sms-webhook).
   virtual std::vector<sent_sms> sms_log() = 0;

@@ -29,6 +29,9 @@ struct reply {
   std::string body;
   /// Extra header fields (Allow, Retry-After, Location).
   std::vector<std::pair<http::field, std::string>> headers;
+  /// Header fields Beast has no name for (Content-Security-Policy,
+  /// Referrer-Policy); served by this node only, never forwarded.
+  std::vector<std::pair<std::string, std::string>> named_headers;
 };
 
 /// A reply whose body is `body` rendered as JSON.

@@ -221,6 +221,10 @@ std::string prometheus_text(const runtime::node_stats& s) {
     .metric("ordo_refund_anomalies_total", "counter",
             "Payments captured and refunded automatically (rule 2).",
             d(s.refund_anomalies))
+    .metric("ordo_refunds_owed", "gauge",
+            "Refund calls to --payment-provider not acknowledged yet, dead "
+            "letters included.",
+            d(s.refunds_owed))
     .metric("ordo_payment_calls_total", "counter",
             "HTTP calls to --payment-provider.", d(s.payment_calls))
     .metric("ordo_payment_failures_total", "counter",

@@ -327,4 +327,36 @@ ojson render(const runtime::sales_report& r) {
           {"top_flash_cancel_users", std::move(top)}};
 }
 
+ojson render(const std::vector<runtime::outbox_destination>& destinations) {
+  ojson list = ojson::array();
+  for (const auto& d : destinations) {
+    list.push_back({{"to", address_name(d.to)},
+                    {"pending", d.pending},
+                    {"oldest_ms", d.oldest_ms},
+                    {"attempts_max", d.attempts_max},
+                    {"last_error", or_null(d.last_error)}});
+  }
+  return list;
+}
+
+ojson render(const std::optional<runtime::audit_run>& run) {
+  ojson j = render(run ? run->report : actors::auditor::report{});
+  j["at"] = run ? time_or_null(run->at) : ojson(nullptr);
+  j["trigger"]
+    = run ? ojson(run->scheduled ? "scheduled" : "request") : ojson(nullptr);
+  return j;
+}
+
+ojson render(const std::vector<runtime::operator_action>& log) {
+  ojson list = ojson::array();
+  for (const auto& a : log) {
+    list.push_back({{"at", time_or_null(a.at)},
+                    {"operator", a.who},
+                    {"action", a.action},
+                    {"subject", a.subject},
+                    {"detail", a.detail}});
+  }
+  return {{"entries", std::move(list)}};
+}
+
 } // namespace ordo::gateway::detail

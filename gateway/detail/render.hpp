@@ -5,6 +5,7 @@
 //
 // Threading: pure functions.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,5 +84,19 @@ nlohmann::ordered_json render(const runtime::user_orders_page& page);
 /// "amount", "window_seconds"}, "top_flash_cancel_users": [{"user_id",
 /// "count"}]}.
 nlohmann::ordered_json render(const runtime::sales_report& r);
+
+/// The receivers with pending messages: [{"to", "pending", "oldest_ms",
+/// "attempts_max", "last_error" (null before the first failure)}].
+nlohmann::ordered_json
+render(const std::vector<runtime::outbox_destination>& destinations);
+
+/// An audit with when and why it ran: render(report) plus "at" and
+/// "trigger" ("scheduled" or "request"); before the first run, ok true,
+/// nothing found, "at" and "trigger" null.
+nlohmann::ordered_json render(const std::optional<runtime::audit_run>& run);
+
+/// The operators' trail: {"entries": [{"at", "operator", "action",
+/// "subject", "detail"}]}, as given (newest first).
+nlohmann::ordered_json render(const std::vector<runtime::operator_action>& log);
 
 } // namespace ordo::gateway::detail

@@ -48,6 +48,12 @@ public:
   /// method, 400 bad_request for a malformed percent-escape.
   match find(http::verb method, std::string_view target) const;
 
+  /// Every route, in the order added (the OpenAPI document is checked
+  /// against it).
+  const std::vector<route>& routes() const noexcept {
+    return routes_;
+  }
+
 private:
   std::vector<route> routes_;
 };

@@ -1,9 +1,11 @@
 #include "gateway/detail/routes.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 
 #include "actors/limiter.hpp"
+#include "gateway/detail/assets.hpp"
 #include "gateway/detail/crypto.hpp"
 #include "gateway/detail/errors.hpp"
 #include "gateway/detail/forward.hpp"
@@ -11,6 +13,7 @@
 #include "gateway/detail/render.hpp"
 #include "gateway/detail/validate.hpp"
 #include "runtime/faults.hpp"
+#include "runtime/ids.hpp"
 #include "runtime/node.hpp"
 
 namespace ordo::gateway::detail {
@@ -36,6 +39,11 @@ std::string_view header(const request& req, std::string_view name) {
   }
   auto v = it->value();
   return {v.data(), v.size()};
+}
+
+/// The X-Ordo-Operator name an admin action is recorded under.
+std::string operator_of(const request& req, bool required) {
+  return operator_name(header(req, "X-Ordo-Operator"), required);
 }
 
 std::string_view target_of(const request& req) {
@@ -148,6 +156,42 @@ locator actor_in_path(cluster::mesh* m) {
   };
 }
 
+/// Requests about one node (its metrics, outbox, dead letters, operators'
+/// trail, audits, faults, logs): `?node=ID` asks node ID, passed as it
+/// arrived; without it, the node asked answers.
+locator node_in_query(cluster::mesh* m) {
+  return [m](const request& req, const params&) -> std::optional<std::string> {
+    auto q = query_of(target_of(req));
+    auto i = q.find("node");
+    const auto& nodes = m->map().nodes();
+    bool member
+      = i != q.end()
+        && std::any_of(nodes.begin(), nodes.end(), [&](const auto& n) {
+             return n.id == i->second;
+           });
+    // Not a member: served here, which refuses it (per_node_route).
+    return member ? i->second : m->map().self();
+  };
+}
+
+/// `serve` on the node `?node=` names (this one without it); not_found for
+/// a node that is not a member.
+handler per_node_route(const std::shared_ptr<const api_config>& c,
+                       handler serve) {
+  auto checked = [c, serve](const request& req, const params& p,
+                            const respond_fn& respond) {
+    auto q = query_of(target_of(req));
+    if (auto i = q.find("node"); i != q.end() && i->second != c->map->self()) {
+      throw api_error(
+        actors::errc::not_found,
+        "no node " + actors::clip(i->second) + " in "
+          + (c->mesh != nullptr ? "this cluster" : "a single-node server"));
+    }
+    serve(req, p, respond);
+  };
+  return owned(c->mesh, node_in_query(c->mesh), checked);
+}
+
 /// A create is answered once its SKUs reserved and its coupon locked: while
 /// a node keeping one of them is unreachable, refuse it (503) at once
 /// rather than leave it waiting.
@@ -167,6 +211,51 @@ void require_reachable(const cluster::mesh& m,
   if (!cmd.coupon_id.empty()) {
     check("coupon", cmd.coupon_id);
   }
+}
+
+/// A file of the console, with the headers that keep the page to itself:
+/// scripts and styles only from this origin, never framed, no referrer.
+reply console_reply(const static_file& f) {
+  reply rep;
+  rep.body = f.body;
+  rep.headers.emplace_back(http::field::content_type, f.content_type);
+  rep.headers.emplace_back(http::field::cache_control, "no-cache");
+  rep.headers.emplace_back(http::field::x_frame_options, "DENY");
+  rep.named_headers
+    = {{"X-Content-Type-Options", "nosniff"},
+       {"Content-Security-Policy",
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' "
+        "data:; connect-src 'self'; frame-ancestors 'none'"},
+       {"Referrer-Policy", "no-referrer"}};
+  return rep;
+}
+
+/// GET /console and /console/{file}: the page loads without the token (its
+/// login form asks for it); every API call it makes carries it.
+handler console_route(std::shared_ptr<const api_config> c) {
+  return [c](const request&, const params& p, const respond_fn& respond) {
+    auto i = p.find("file");
+    std::string name = i == p.end() ? "index.html" : i->second;
+    auto f = console_file(c->console_dir, name);
+    if (!f) {
+      throw api_error(actors::errc::not_found,
+                      "no console file " + actors::clip(name));
+    }
+    respond([f = std::move(*f)] {
+      return console_reply(f);
+    });
+  };
+}
+
+/// Where order `order_id` lives: {"order_id", "partition", "node"};
+/// not_found when the id names no partition of `map`.
+ojson owner_of(const cluster::partition_map& map, const std::string& order_id) {
+  auto p = runtime::order_partition(order_id);
+  if (!p || *p >= map.partitions()) {
+    throw api_error(actors::errc::not_found, "not an order id of this cluster: "
+                                               + actors::clip(order_id));
+  }
+  return {{"order_id", order_id}, {"partition", *p}, {"node", map.owner(*p)}};
 }
 
 /// A sales report as render() wrote it, back as a header-only shard.
@@ -200,6 +289,9 @@ router make_router(api_config cfg) {
   auto c = std::make_shared<const api_config>(std::move(cfg));
   runtime::node& node = *c->n;
   router r;
+  auto per_node = [c](handler serve) {
+    return per_node_route(c, std::move(serve));
+  };
 
   // --- operations --------------------------------------------------------
   r.add(verb::get, "/healthz",
@@ -225,16 +317,32 @@ router make_router(api_config cfg) {
         });
 
   r.add(verb::get, "/metrics",
-        [c, &node](const request&, const params&, const respond_fn& respond) {
-          auto text = prometheus_text(node.stats());
-          if (c->requests) {
-            text += c->requests->prometheus_text();
-          }
-          respond([text = std::move(text)] {
+        per_node(
+          [c, &node](const request&, const params&, const respond_fn& respond) {
+            auto text = prometheus_text(node.stats());
+            if (c->requests) {
+              text += c->requests->prometheus_text();
+            }
+            respond([text = std::move(text)] {
+              reply rep;
+              rep.body = text;
+              rep.headers.emplace_back(http::field::content_type,
+                                       prometheus_content_type);
+              return rep;
+            });
+          }));
+
+  // --- the console and the contract (no token: they hold no data) --------
+  r.add(verb::get, "/console", console_route(c));
+  r.add(verb::get, "/console/{file}", console_route(c));
+  r.add(verb::get, "/v1/openapi.json",
+        [](const request&, const params&, const respond_fn& respond) {
+          respond([] {
+            const auto& doc = openapi_document();
             reply rep;
-            rep.body = text;
+            rep.body = doc.body;
             rep.headers.emplace_back(http::field::content_type,
-                                     prometheus_content_type);
+                                     doc.content_type);
             return rep;
           });
         });
@@ -436,15 +544,15 @@ router make_router(api_config cfg) {
   // has received (close and refund calls, with retry counts), so tests and
   // operators can check "refunded exactly once" from outside. Empty when an
   // external provider is configured.
-  r.add(
-    verb::get, "/v1/admin/sandbox/calls",
-    [c, &node](const request& req, const params&, const respond_fn& respond) {
-      require_admin(req, c->admin_token);
-      auto calls = node.sandbox_calls();
-      respond([calls = std::move(calls)] {
-        return ok_json(render(calls));
-      });
-    });
+  r.add(verb::get, "/v1/admin/sandbox/calls",
+        per_node([c, &node](const request& req, const params&,
+                            const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          auto calls = node.sandbox_calls();
+          respond([calls = std::move(calls)] {
+            return ok_json(render(calls));
+          });
+        }));
 
   // GET /v1/reports/sales?top=N (admin): placed, paid, cancelled, refunded
   // and flash cancels kept apart (rule 12), from the report shards.
@@ -497,15 +605,40 @@ router make_router(api_config cfg) {
       });
     });
 
-  r.add(
-    verb::get, "/v1/admin/audit",
-    [c, &node](const request& req, const params&, const respond_fn& respond) {
-      require_admin(req, c->admin_token);
-      node.audit(answer<actors::auditor::report>(
-        respond, [](const actors::auditor::report& r) {
-          return ok_json(render(r));
+  r.add(verb::get, "/v1/admin/audit",
+        per_node([c, &node](const request& req, const params&,
+                            const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          node.audit(answer<actors::auditor::report>(
+            respond, [](const actors::auditor::report& r) {
+              return ok_json(render(r));
+            }));
         }));
-    });
+  // POST /v1/admin/audit: the same run, recorded in the operators' trail.
+  r.add(verb::post, "/v1/admin/audit",
+        per_node([c, &node](const request& req, const params&,
+                            const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          auto who = operator_of(req, true);
+          node.record_action({0, who, "audit.run", "audit", ""});
+          node.audit(answer<actors::auditor::report>(
+            respond, [](const actors::auditor::report& r) {
+              using namespace std::chrono;
+              auto now = duration_cast<milliseconds>(
+                           system_clock::now().time_since_epoch())
+                           .count();
+              return ok_json(render(std::optional<runtime::audit_run>{
+                runtime::audit_run{r, now, false}}));
+            }));
+        }));
+  r.add(verb::get, "/v1/admin/audit/last",
+        per_node([c, &node](const request& req, const params&,
+                            const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          respond([last = node.last_audit()] {
+            return ok_json(render(last));
+          });
+        }));
   r.add(verb::get, "/v1/admin/actors/{kind}/{id}",
         owned(c->mesh, actor_in_path(c->mesh),
               [c, &node](const request& req, const params& p,
@@ -520,48 +653,87 @@ router make_router(api_config cfg) {
 
   // GET /v1/admin/outbox?state=pending|dead&limit=N: what the relay still
   // holds, or its dead letters (docs/api-notes.md).
-  r.add(
-    verb::get, "/v1/admin/outbox",
-    [c, &node](const request& req, const params&, const respond_fn& respond) {
-      require_admin(req, c->admin_token);
-      auto q = parse_outbox_query(target_of(req));
-      auto held = node.outbox(q.dead, q.limit);
-      auto stats = node.stats();
-      respond([held = std::move(held), stats] {
-        return ok_json(render(held, stats));
-      });
-    });
+  r.add(verb::get, "/v1/admin/outbox",
+        per_node([c, &node](const request& req, const params&,
+                            const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          auto q = parse_outbox_query(target_of(req));
+          auto held = node.outbox(q.dead, q.limit);
+          auto stats = node.stats();
+          auto to = node.outbox_destinations();
+          respond([held = std::move(held), stats, to = std::move(to)] {
+            auto body = render(held, stats);
+            body["destinations"] = render(to);
+            return ok_json(body);
+          });
+        }));
+  // A dead letter back into the outbox, or dropped, by a named operator
+  // (the operators' trail records it in the same batch).
+  r.add(verb::post, "/v1/admin/outbox/{seq}/retry",
+        per_node([c, &node](const request& req, const params& p,
+                            const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          auto seq = path_seq(p, "seq");
+          node.retry_dead_letter(
+            seq, operator_of(req, true),
+            answer<std::uint64_t>(respond, [seq](std::uint64_t fresh) {
+              return ok_json({{"retried", seq}, {"seq", fresh}});
+            }));
+        }));
+  r.add(verb::delete_, "/v1/admin/outbox/{seq}",
+        per_node([c, &node](const request& req, const params& p,
+                            const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          auto seq = path_seq(p, "seq");
+          node.discard_dead_letter(
+            seq, operator_of(req, true),
+            answer<std::uint64_t>(respond, [](std::uint64_t gone) {
+              return ok_json({{"discarded", gone}});
+            }));
+        }));
+  r.add(verb::get, "/v1/admin/operator-log",
+        per_node([c, &node](const request& req, const params&,
+                            const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          auto limit = parse_limit_query(target_of(req), 100, 1000);
+          respond([log = node.operator_log(limit)] {
+            return ok_json(render(log));
+          });
+        }));
 
   // Failure injection (issue 5): list the armed rules and the points, arm
   // one rule, clear all or one.
-  r.add(verb::get, "/v1/admin/faults",
-        [c](const request& req, const params&, const respond_fn& respond) {
-          require_admin(req, c->admin_token);
-          ojson armed = ojson::array();
-          for (const auto& rule : runtime::faults::global().list()) {
-            armed.push_back(ojson(runtime::rule_to_json(rule)));
+  r.add(
+    verb::get, "/v1/admin/faults",
+    per_node([c](const request& req, const params&, const respond_fn& respond) {
+      require_admin(req, c->admin_token);
+      ojson armed = ojson::array();
+      for (const auto& rule : runtime::faults::global().list()) {
+        armed.push_back(ojson(runtime::rule_to_json(rule)));
+      }
+      ojson points = ojson::array();
+      for (const auto& p : runtime::fault_points()) {
+        ojson actions = ojson::array();
+        for (auto a :
+             {runtime::fault_action::crash, runtime::fault_action::error,
+              runtime::fault_action::delay, runtime::fault_action::drop}) {
+          if (p.supports(a)) {
+            actions.push_back(runtime::to_string(a));
           }
-          ojson points = ojson::array();
-          for (const auto& p : runtime::fault_points()) {
-            ojson actions = ojson::array();
-            for (auto a :
-                 {runtime::fault_action::crash, runtime::fault_action::error,
-                  runtime::fault_action::delay, runtime::fault_action::drop}) {
-              if (p.supports(a)) {
-                actions.push_back(runtime::to_string(a));
-              }
-            }
-            points.push_back({{"name", p.name},
-                              {"actions", std::move(actions)},
-                              {"where", p.where}});
-          }
-          respond([armed = std::move(armed), points = std::move(points)] {
-            return ok_json({{"faults", armed}, {"points", points}});
-          });
-        });
+        }
+        points.push_back({{"name", p.name},
+                          {"actions", std::move(actions)},
+                          {"where", p.where}});
+      }
+      respond([armed = std::move(armed), points = std::move(points)] {
+        return ok_json({{"faults", armed}, {"points", points}});
+      });
+    }));
   r.add(verb::post, "/v1/admin/faults",
-        [c](const request& req, const params&, const respond_fn& respond) {
+        per_node([c, &node](const request& req, const params&,
+                            const respond_fn& respond) {
           require_admin(req, c->admin_token);
+          auto who = operator_of(req, false);
           auto body = parse_object(req.body());
           runtime::fault_rule rule;
           std::string why;
@@ -569,30 +741,38 @@ router make_router(api_config cfg) {
               || !runtime::faults::global().arm(rule, &why)) {
             throw api_error(actors::errc::bad_request, why);
           }
+          node.record_action({0, who, "fault.arm", rule.point,
+                              runtime::rule_to_json(rule).dump()});
           respond([rule] {
             return ok_json(ojson(runtime::rule_to_json(rule)));
           });
-        });
+        }));
   r.add(verb::delete_, "/v1/admin/faults",
-        [c](const request& req, const params&, const respond_fn& respond) {
+        per_node([c, &node](const request& req, const params&,
+                            const respond_fn& respond) {
           require_admin(req, c->admin_token);
+          auto who = operator_of(req, false);
           runtime::faults::global().clear_all();
+          node.record_action({0, who, "fault.clear", "*", "every fault"});
           respond([] {
             return ok_json({{"faults", ojson::array()}});
           });
-        });
+        }));
   r.add(verb::delete_, "/v1/admin/faults/{point}",
-        [c](const request& req, const params& p, const respond_fn& respond) {
+        per_node([c, &node](const request& req, const params& p,
+                            const respond_fn& respond) {
           require_admin(req, c->admin_token);
+          auto who = operator_of(req, false);
           auto point = path_id(p, "point");
           if (!runtime::faults::global().clear(point)) {
             throw api_error(actors::errc::not_found,
                             "no fault armed at " + point);
           }
+          node.record_action({0, who, "fault.clear", point, ""});
           respond([point] {
             return ok_json({{"cleared", point}});
           });
-        });
+        }));
 
   // GET /v1/admin/cluster: membership, the partition map (fixed for the
   // server's life) and, live, which peers are reachable and what went to
@@ -607,6 +787,7 @@ router make_router(api_config cfg) {
         [c, partition_map](const request& req, const params&,
                            const respond_fn& respond) {
           require_admin(req, c->admin_token);
+          auto order_id = parse_cluster_query(target_of(req));
           const auto& map = *c->map;
           std::vector<cluster::peer_view> peers;
           if (c->mesh != nullptr) {
@@ -649,6 +830,9 @@ router make_router(api_config cfg) {
                      {"peers", std::move(links)},
                      {"partitions", map.partitions()},
                      {"partition_map", *partition_map}};
+          if (!order_id.empty()) {
+            body["owner"] = owner_of(map, order_id);
+          }
           respond([body = std::move(body)] {
             return ok_json(body);
           });
@@ -656,15 +840,15 @@ router make_router(api_config cfg) {
 
   // GET /v1/admin/sms: what the built-in SMS log sink sent (empty with
   // --sms-webhook), so "sent once" can be checked from outside.
-  r.add(
-    verb::get, "/v1/admin/sms",
-    [c, &node](const request& req, const params&, const respond_fn& respond) {
-      require_admin(req, c->admin_token);
-      auto sent = node.sms_log();
-      respond([sent = std::move(sent)] {
-        return ok_json(render(sent));
-      });
-    });
+  r.add(verb::get, "/v1/admin/sms",
+        per_node([c, &node](const request& req, const params&,
+                            const respond_fn& respond) {
+          require_admin(req, c->admin_token);
+          auto sent = node.sms_log();
+          respond([sent = std::move(sent)] {
+            return ok_json(render(sent));
+          });
+        }));
 
   return r;
 }

@@ -31,6 +31,8 @@ struct api_config {
   /// The connections to the other nodes; null for a single node. Requests
   /// for partitions others own are forwarded through it (forward.hpp).
   cluster::mesh* mesh = nullptr;
+  /// Where /console is read from; "" = the built-in copy (assets.hpp).
+  std::string console_dir;
 };
 
 /// A router serving API.md's routes of this stage with `cfg`.

@@ -325,6 +325,9 @@ void session::write(reply r, bool close) {
       for (auto& [name, value] : r.headers) {
         res_.set(name, value);
       }
+      for (auto& [name, value] : r.named_headers) {
+        res_.set(name, value);
+      }
       res_.body() = std::move(r.body);
       res_.keep_alive(keep_alive_ && !close);
       res_.prepare_payload();

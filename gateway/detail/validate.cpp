@@ -194,11 +194,70 @@ outbox_query parse_outbox_query(std::string_view target) {
       q.dead = value == "dead";
     } else if (key == "limit") {
       q.limit = count_param(key, value, 10'000);
-    } else {
+    } else if (key != "node") { // which node answers: routes.cpp
       bad_request("unknown query parameter " + key);
     }
   }
   return q;
+}
+
+std::size_t parse_limit_query(std::string_view target, std::size_t fallback,
+                              std::size_t max) {
+  auto limit = fallback;
+  for (const auto& [key, value] : query_of(target)) {
+    if (key == "node") {
+      continue; // which node answers: routes.cpp
+    }
+    if (key != "limit") {
+      bad_request("unknown query parameter " + key);
+    }
+    limit = count_param(key, value, max);
+  }
+  return limit;
+}
+
+std::string parse_cluster_query(std::string_view target) {
+  std::string id;
+  for (const auto& [key, value] : query_of(target)) {
+    if (key != "order_id") {
+      bad_request("unknown query parameter " + key);
+    }
+    if (!valid_id(value)) {
+      bad_request("order_id must be 1-" + std::to_string(limits::id_length)
+                  + " printable ASCII characters without spaces or '/'");
+    }
+    id = value;
+  }
+  return id;
+}
+
+std::uint64_t path_seq(const params& args, std::string_view name) {
+  auto it = args.find(name);
+  bool digits = it != args.end() && !it->second.empty()
+                && it->second.size() <= 18 && it->second.front() != '0';
+  for (char ch : digits ? it->second : std::string{}) {
+    digits = digits && ch >= '0' && ch <= '9';
+  }
+  if (!digits) {
+    bad_request("path parameter " + std::string(name)
+                + " must be an outbox seq: a positive decimal integer");
+  }
+  return std::stoull(it->second);
+}
+
+std::string operator_name(std::string_view header, bool required) {
+  if (header.empty() && !required) {
+    return "unnamed";
+  }
+  bool ok = !header.empty() && header.size() <= 64;
+  for (char c : header) {
+    ok = ok && printable(c);
+  }
+  if (!ok) {
+    bad_request("header X-Ordo-Operator is required: the name this action "
+                "is recorded under, 1-64 printable ASCII characters");
+  }
+  return std::string{header};
 }
 
 page_query parse_page_query(std::string_view target) {

@@ -48,12 +48,31 @@ std::string path_id(const params& args, std::string_view name);
 std::string query_id(std::string_view target, std::string_view name);
 
 /// GET /v1/admin/outbox?state=pending|dead&limit=N (both optional;
-/// defaults pending and 100, limit 1..10000).
+/// defaults pending and 100, limit 1..10000); `node` is skipped (routes.cpp
+/// routes by it).
 struct outbox_query {
   bool dead = false;
   std::size_t limit = 100;
 };
 outbox_query parse_outbox_query(std::string_view target);
+
+/// A query that takes only `limit` (1..max, default `fallback`) and the
+/// `node` every per-node route takes: GET /v1/admin/operator-log.
+std::size_t parse_limit_query(std::string_view target, std::size_t fallback,
+                              std::size_t max);
+
+/// GET /v1/admin/cluster?order_id=ID (optional): the id, checked with
+/// valid_id(), or "".
+std::string parse_cluster_query(std::string_view target);
+
+/// The outbox seq in a path ("/v1/admin/outbox/{seq}"): a decimal integer
+/// 1..2^63; bad_request otherwise.
+std::uint64_t path_seq(const params& args, std::string_view name);
+
+/// Checks an X-Ordo-Operator header value, the name an operator's action
+/// is recorded under: 1..64 printable ASCII characters. `required`: a
+/// missing one is bad_request; otherwise it reads "" as "unnamed".
+std::string operator_name(std::string_view header, bool required);
 
 /// GET /v1/users/{id}/orders?limit=N&cursor=C (both optional; limit 1..100,
 /// default 20; cursor: a next_cursor, lower-case hex).

@@ -155,6 +155,11 @@ void audit_service::request(done_fn done) {
   done(report{});
 }
 
+std::optional<audit_run> audit_service::last() const {
+  std::lock_guard<std::mutex> guard{mu_};
+  return last_;
+}
+
 void audit_service::stop() {
   {
     std::lock_guard<std::mutex> guard{mu_};
@@ -313,6 +318,10 @@ report audit_service::audit_once(bool scheduled) {
     auto& h = r.heals[i];
     h.id = "audit#" + std::to_string(run) + "." + std::to_string(i);
     targets_.deliver(h, h.id, nullptr); // lost: the next run heals again
+  }
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    last_ = audit_run{r, time_.now(), scheduled};
   }
   metrics_.add("audit_runs");
   metrics_.add("audit_violations", r.violations.size());

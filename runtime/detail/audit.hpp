@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -35,6 +36,7 @@
 #include "runtime/detail/relay.hpp"
 #include "runtime/detail/sink.hpp"
 #include "runtime/detail/touched.hpp"
+#include "runtime/node.hpp"
 
 namespace ordo::storage {
 class store;
@@ -89,6 +91,10 @@ public:
   /// Runs an audit on the service's thread and calls `done` there.
   void request(done_fn done);
 
+  /// The last run that finished (scheduled or requested); nullopt before
+  /// the first.
+  std::optional<audit_run> last() const;
+
   /// Stops the thread; pending requests are answered with an empty report.
   /// Idempotent.
   void stop();
@@ -113,10 +119,11 @@ private:
   const audit_options opts_;
   const std::unique_ptr<http_poster> webhook_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   // Guarded by mu_.
   std::deque<done_fn> requests_;
+  std::optional<audit_run> last_;
   bool stopping_ = false;
   std::uint64_t runs_ = 0; ///< names heal messages uniquely
   /// Where the scheduled runs' sweep goes on (audit thread only).

@@ -38,6 +38,14 @@ bool retryable(const actors::error& e) {
          || e.code == actors::errc::unavailable;
 }
 
+/// A refund the payment provider has not acknowledged: money owed.
+bool owes_refund(const actors::envelope& m) {
+  return m.to.kind == "payment" && m.type == "refund";
+}
+
+/// What a dead letter that ran out of its retry horizon says.
+constexpr std::string_view expired_prefix = "unavailable: expired:";
+
 std::string describe(const actors::error& e) {
   return std::string{actors::to_string(e.code)} + ": " + e.message;
 }
@@ -180,7 +188,7 @@ void relay::load() {
   if (next_seq_.load() < next) {
     next_seq_.store(next);
   }
-  if (opts_.max_age > 0) {
+  if (ages_tracked()) {
     // Before any message of this life is written: its bound must be durable
     // for the next life to see.
     storage::batch b;
@@ -197,6 +205,7 @@ void relay::load() {
     for (auto& m : dead) {
       m.queued_at = now;
       auto seq = m.seq;
+      count_owed(m.msg, +1);
       dead_letters_.emplace(seq, std::move(m));
     }
   }
@@ -269,9 +278,11 @@ void relay::enqueue(std::vector<entry> entries) {
         continue;
       }
       lane_key k{e.from, e.msg.to};
-      if (!entries_.emplace(seq, pending{std::move(e), now}).second) {
+      auto [at, added] = entries_.emplace(seq, pending{std::move(e), now});
+      if (!added) {
         continue; // already held
       }
+      count_owed(at->second.e.msg, +1);
       auto& l = lanes_[k];
       l.queue.push_back(seq);
       if (l.queue.size() == 1) {
@@ -312,16 +323,36 @@ actors::millis relay::wall() const {
   return opts_.now ? opts_.now() : wall_now();
 }
 
+actors::millis relay::horizon(const actors::address& to) const {
+  bool bounded = !opts_.bounded || opts_.bounded(to);
+  return bounded ? opts_.max_age : opts_.give_up_after;
+}
+
+bool relay::ages_tracked() const noexcept {
+  return opts_.max_age > 0 || opts_.give_up_after > 0;
+}
+
+actors::millis relay::mark_interval() const noexcept {
+  auto shortest = opts_.max_age;
+  if (opts_.give_up_after > 0
+      && (shortest <= 0 || opts_.give_up_after < shortest)) {
+    shortest = opts_.give_up_after;
+  }
+  // A message's age is read from the marker below it: at most this much
+  // too old.
+  return std::max<actors::millis>(shortest / 16, 1);
+}
+
 bool relay::expired(std::uint64_t seq, const actors::address& to) const {
-  if (opts_.max_age <= 0 || since_.empty()
-      || (opts_.bounded && !opts_.bounded(to))) {
+  auto limit = horizon(to);
+  if (limit <= 0 || since_.empty()) {
     return false;
   }
   // The latest marker at or below seq; an older message counts as written
   // at the first marker (it was written before it).
   auto i = since_.upper_bound(seq);
   auto written = i == since_.begin() ? i->second : std::prev(i)->second;
-  return wall() - written > opts_.max_age;
+  return wall() - written > limit;
 }
 
 void relay::mark(storage::batch& b, bool prune) {
@@ -342,7 +373,7 @@ void relay::mark(storage::batch& b, bool prune) {
       break;
     }
   }
-  next_mark_ = steady_now() + std::max<actors::millis>(opts_.max_age / 16, 1);
+  next_mark_ = steady_now() + mark_interval();
 }
 
 void relay::release_slot(const actors::address& to, deliveries& out) {
@@ -436,13 +467,20 @@ void relay::hand_over(deliveries out) {
     q.pop_front();
     auto* self = next.self;
     if (next.d.expired) {
+      auto to = next.d.key.second;
+      bool bounded = !self->opts_.bounded || self->opts_.bounded(to);
+      auto limit = std::to_string(self->horizon(to));
       self->on_reply(
         next.d.key, next.d.seq,
         {actors::error{actors::errc::unavailable,
-                       "expired: not delivered within the retry horizon of "
-                         + std::to_string(self->opts_.max_age)
-                         + " ms; a later delivery could find its dedupe "
-                           "record gone"},
+                       bounded ? "expired: not delivered within the retry "
+                                 "horizon of "
+                                   + limit
+                                   + " ms; a later delivery could find its "
+                                     "dedupe record gone"
+                               : "gave up: not delivered within " + limit
+                                   + " ms (--external-give-up); retry it "
+                                     "once the receiver is back"},
          {},
          {}},
         true);
@@ -533,6 +571,9 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r,
         acked_.push_back(storage::keys::be64(seq));
         flush_now = !running_;
       }
+      if (!dead) {
+        count_owed(p->second.e.msg, -1); // a dead one stays owed
+      }
       entries_.erase(p);
       l.queue.pop_front();
       l.attempts = 0;
@@ -613,6 +654,7 @@ relay::figures relay::stats() const {
   f.dead = dead_;
   f.dead_letters = dead_letters_.size();
   f.destinations_waiting = waiting_;
+  f.refunds_owed = refunds_owed_;
   if (!entries_.empty()) {
     f.oldest_ms = steady_now() - entries_.begin()->second.queued_at;
   }
@@ -677,7 +719,139 @@ std::set<actors::address> relay::senders() const {
       out.insert(key.first);
     }
   }
+  for (const auto& [seq, m] : dead_letters_) {
+    out.insert(m.from);
+  }
   return out;
+}
+
+std::vector<relay::destination_view> relay::destinations() const {
+  std::lock_guard<std::mutex> guard{mu_};
+  std::map<actors::address, destination_view> by_to;
+  auto now = steady_now();
+  for (const auto& [k, l] : lanes_) {
+    if (l.queue.empty()) {
+      continue;
+    }
+    auto& d = by_to[k.second];
+    d.to = k.second;
+    d.pending += l.queue.size();
+    d.oldest_ms
+      = std::max(d.oldest_ms, now - entries_.at(l.queue.front()).queued_at);
+    if (l.attempts > d.attempts_max || d.last_error.empty()) {
+      d.attempts_max = std::max(d.attempts_max, l.attempts);
+      d.last_error = l.last_error.empty() ? d.last_error : l.last_error;
+    }
+  }
+  std::vector<destination_view> out;
+  for (auto& [to, d] : by_to) {
+    out.push_back(std::move(d));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const destination_view& a, const destination_view& b) {
+                     return a.pending > b.pending;
+                   });
+  return out;
+}
+
+void relay::count_owed(const actors::envelope& m, int delta) {
+  if (owes_refund(m)) {
+    refunds_owed_ += delta;
+  }
+}
+
+std::optional<relay::message_view> relay::take_dead(std::uint64_t seq) {
+  auto i = dead_letters_.find(seq);
+  if (i == dead_letters_.end()) {
+    return std::nullopt;
+  }
+  auto m = std::move(i->second);
+  dead_letters_.erase(i);
+  return m;
+}
+
+void relay::restore_dead(message_view m) {
+  std::lock_guard<std::mutex> guard{mu_};
+  auto seq = m.seq;
+  dead_letters_.emplace(seq, std::move(m));
+}
+
+void relay::revive(std::uint64_t seq, storage::batch extra,
+                   operator_done done) {
+  std::optional<message_view> m;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    auto i = dead_letters_.find(seq);
+    if (i != dead_letters_.end()) {
+      bool bounded = !opts_.bounded || opts_.bounded(i->second.msg.to);
+      if (bounded && opts_.max_age > 0
+          && i->second.last_error.rfind(expired_prefix, 0) == 0) {
+        done(actors::error{
+          actors::errc::invalid_transition,
+          "dead letter " + std::to_string(seq)
+            + " expired on its way to an actor, which may have consumed it "
+              "and forgotten its id: it is never delivered again (discard "
+              "it; the audit shows what it left unsettled)"});
+        return;
+      }
+      m = take_dead(seq);
+    }
+  }
+  if (!m) {
+    done(actors::error{actors::errc::not_found,
+                       "no dead letter " + std::to_string(seq)});
+    return;
+  }
+  entry e{next_seq(), m->from, m->msg};
+  extra.del(storage::cf::aux, dead_key(seq));
+  extra.put(storage::cf::outbox, storage::keys::be64(e.seq), encode(e));
+  db_.commit(std::move(extra),
+             [this, m = std::move(*m), e = std::move(e),
+              done = std::move(done)](const storage::status& s) mutable {
+               if (!s.ok()) {
+                 restore_dead(std::move(m));
+                 done(actors::error{actors::errc::unavailable,
+                                    "not stored: " + s.message()});
+                 return;
+               }
+               {
+                 std::lock_guard<std::mutex> guard{mu_};
+                 count_owed(m.msg, -1); // enqueue counts it again
+               }
+               auto fresh = e.seq;
+               enqueue({std::move(e)});
+               done(fresh);
+             });
+}
+
+void relay::discard(std::uint64_t seq, storage::batch extra,
+                    operator_done done) {
+  std::optional<message_view> m;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    m = take_dead(seq);
+  }
+  if (!m) {
+    done(actors::error{actors::errc::not_found,
+                       "no dead letter " + std::to_string(seq)});
+    return;
+  }
+  extra.del(storage::cf::aux, dead_key(seq));
+  db_.commit(std::move(extra),
+             [this, m = std::move(*m), seq,
+              done = std::move(done)](const storage::status& s) mutable {
+               if (!s.ok()) {
+                 restore_dead(std::move(m));
+                 done(actors::error{actors::errc::unavailable,
+                                    "not stored: " + s.message()});
+                 return;
+               }
+               {
+                 std::lock_guard<std::mutex> guard{mu_};
+                 count_owed(m.msg, -1);
+               }
+               done(seq);
+             });
 }
 
 void relay::retry_now(
@@ -699,7 +873,7 @@ void relay::run() {
       flush_acks(lock);
       continue;
     }
-    if (opts_.max_age > 0 && now >= next_mark_) {
+    if (ages_tracked() && now >= next_mark_) {
       storage::batch b;
       mark(b, true);
       lock.unlock();
@@ -709,8 +883,8 @@ void relay::run() {
       lock.lock();
       continue;
     }
-    auto wake = opts_.max_age > 0 ? next_mark_
-                                  : std::numeric_limits<actors::millis>::max();
+    auto wake = ages_tracked() ? next_mark_
+                               : std::numeric_limits<actors::millis>::max();
     if (!acked_.empty()) {
       wake = std::min(wake, acks_due_);
     }

@@ -21,6 +21,9 @@
 // Dead letters: a message the receiver rejects permanently is moved, in one
 // batch, from the outbox to `aux` (grammar below), counted, logged and kept
 // for inspection; it is never delivered again, and its lane moves on.
+// Operators: a dead letter can be moved back into the outbox (`revive`,
+// under a fresh seq, delivered like a new message) or dropped (`discard`),
+// each in one batch with whatever record the caller adds.
 // Restart: `load` scans the outbox once and re-delivers everything in it
 // (receivers dedupe on the message id), and loads the dead letters.
 // Fault point relay.deliver (runtime/faults.hpp), at each hand-over: error
@@ -100,6 +103,13 @@ struct relay_options {
   /// on ids of their own and are retried for as long as it takes.
   /// Default: empty (every receiver).
   std::function<bool(const actors::address& to)> bounded;
+  /// The retry horizon of the receivers `bounded` excludes (the payment
+  /// provider, the SMS gateway): a message to one of them still not
+  /// delivered this long after it was written becomes a dead letter (code
+  /// "unavailable", "gave up: ..."), for an operator to retry or discard;
+  /// they dedupe on ids of their own, so a retry is safe. 0: never.
+  /// Default: 0.
+  actors::millis give_up_after = 0;
   /// Wall-clock time, ms since the epoch, for `max_age`. Thread-safe.
   /// Default: empty (the system clock).
   std::function<actors::millis()> now;
@@ -172,8 +182,40 @@ public:
     std::size_t dead_letters = 0; ///< dead letters held
     std::size_t destinations_waiting = 0; ///< lanes waiting for a slot
     actors::millis oldest_ms = 0; ///< age of the lowest pending seq; 0 if none
+    /// Refund calls to the payment provider not acknowledged yet, dead
+    /// letters included: money the shop still owes.
+    std::size_t refunds_owed = 0;
   };
   figures stats() const;
+
+  /// The pending messages of one receiver, summed over its lanes.
+  struct destination_view {
+    actors::address to;
+    std::size_t pending = 0;
+    actors::millis oldest_ms = 0;   ///< age of its oldest pending message
+    std::uint32_t attempts_max = 0; ///< of any lane's head
+    std::string last_error;         ///< of the head with the most attempts
+  };
+  /// Every receiver with pending messages, the most pending first.
+  std::vector<destination_view> destinations() const;
+
+  /// What `revive` and `discard` answer: the seq the message has now (the
+  /// fresh one for `revive`), or an error.
+  using operator_done = std::function<void(actors::result<std::uint64_t>)>;
+
+  /// Moves dead letter `seq` back into the outbox under a fresh seq, in one
+  /// batch with `extra`, and delivers it once that batch is written (its
+  /// lane's order: after what the lane holds). not_found if there is no
+  /// such dead letter (or it is being revived or discarded);
+  /// invalid_transition if it expired on the way to a receiver that
+  /// dedupes for a bounded time (max_age): it may have been consumed and
+  /// its id forgotten, so it is never delivered again. `done` runs on the
+  /// commit's thread.
+  void revive(std::uint64_t seq, storage::batch extra, operator_done done);
+
+  /// Deletes dead letter `seq`, in one batch with `extra`; not_found as for
+  /// `revive`.
+  void discard(std::uint64_t seq, storage::batch extra, operator_done done);
 
   /// Pending messages (queued or in flight) or, with `dead`, dead letters;
   /// lowest seq (oldest) first, at most `limit`.
@@ -182,8 +224,10 @@ public:
   /// The pending messages `from` still has in the outbox, lowest seq first.
   std::vector<message_view> messages_of(const actors::address& from) const;
 
-  /// The senders that still have pending messages (cheap: one entry per
-  /// lane, no message copied).
+  /// The senders that still have pending messages or dead letters (cheap:
+  /// one entry per lane and per dead letter, no message copied). The
+  /// auditor leaves them alone: what they sent is on its way, or waits for
+  /// an operator to retry or discard it.
   std::set<actors::address> senders() const;
 
   /// Waits until nothing is queued or in flight; false on timeout.
@@ -264,8 +308,21 @@ private:
   void compact_timers();
   message_view view_of(const pending& p) const;
   actors::millis wall() const;
-  /// True if message `seq` to `to` is older than max_age and bound by it.
+  /// The retry horizon of messages to `to` (max_age or give_up_after).
+  actors::millis horizon(const actors::address& to) const;
+  /// True if message `seq` to `to` is older than its horizon.
   bool expired(std::uint64_t seq, const actors::address& to) const;
+  /// Whether ages are tracked ("relay/since/" markers), and how often a
+  /// marker is written.
+  bool ages_tracked() const noexcept;
+  actors::millis mark_interval() const noexcept;
+  /// Takes dead letter `seq` out of dead_letters_ for an operator's action;
+  /// nullopt if there is none. Requires mu_.
+  std::optional<message_view> take_dead(std::uint64_t seq);
+  /// Puts back a dead letter whose revive or discard failed; takes mu_.
+  void restore_dead(message_view m);
+  /// Counts `m` in refunds_owed_ (+1) or out (-1). Requires mu_.
+  void count_owed(const actors::envelope& m, int delta);
   /// Records a "relay/since/" marker for the next seq and, with `prune`,
   /// deletes those no pending message needs; the caller commits `b`.
   void mark(storage::batch& b, bool prune);
@@ -292,6 +349,7 @@ private:
   std::uint64_t delivered_ = 0;
   std::uint64_t attempts_ = 0;
   std::uint64_t dead_ = 0;
+  std::size_t refunds_owed_ = 0;
   /// Acknowledged entries whose delete is not yet submitted to the store:
   /// the outbox is not empty (wait_empty) until it is, so a stop right after
   /// still writes the delete.

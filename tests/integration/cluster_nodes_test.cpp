@@ -548,6 +548,44 @@ BOOST_FIXTURE_TEST_CASE(ordo_load_through_the_cluster_checks_out,
   }
 }
 
+BOOST_AUTO_TEST_CASE(any_node_answers_for_another_with_node_in_the_query) {
+  // An operator's action on b, through b.
+  auto headers = bearer(admin_token);
+  headers.emplace_back("X-Ordo-Operator", "bea");
+  http_client b{port("b")};
+  BOOST_REQUIRE_EQUAL(b.post("/v1/admin/audit", "", headers).status, 200u);
+
+  // a answers about itself, or about b when asked: the request goes to b.
+  http_client a{port("a")};
+  auto own = a.get("/v1/admin/operator-log", bearer(admin_token));
+  BOOST_REQUIRE_EQUAL(own.status, 200u);
+  BOOST_CHECK(own.json["entries"].empty());
+  auto of_b = a.get("/v1/admin/operator-log?node=b", bearer(admin_token));
+  BOOST_REQUIRE_EQUAL(of_b.status, 200u);
+  BOOST_REQUIRE_EQUAL(of_b.json["entries"].size(), 1u);
+  BOOST_CHECK_EQUAL(of_b.json["entries"][0]["operator"], "bea");
+  auto last = a.get("/v1/admin/audit/last?node=b", bearer(admin_token));
+  BOOST_CHECK_EQUAL(last.json["trigger"], "request");
+  BOOST_CHECK(
+    a.get("/v1/admin/audit/last", bearer(admin_token)).json["at"].is_null());
+  BOOST_CHECK_EQUAL(
+    a.get("/v1/admin/outbox?node=c&state=dead", bearer(admin_token)).status,
+    200u);
+  BOOST_CHECK_EQUAL(
+    a.get("/v1/admin/outbox?node=a", bearer(admin_token)).status, 200u);
+  auto unknown = a.get("/v1/admin/outbox?node=z", bearer(admin_token));
+  BOOST_CHECK_EQUAL(unknown.status, 404u);
+  BOOST_CHECK_EQUAL(unknown.json["error"], "not_found");
+  // The token is checked where the request is served, too.
+  BOOST_CHECK_EQUAL(a.get("/v1/admin/operator-log?node=b").status, 401u);
+
+  // A node that is down: 503 at once, like any request it owns.
+  nodes.at("c")->kill_and_wait(SIGKILL);
+  auto down = a.get("/v1/admin/outbox?node=c", bearer(admin_token));
+  BOOST_CHECK_EQUAL(down.status, 503u);
+  BOOST_CHECK_EQUAL(down.json["error"], "unavailable");
+}
+
 BOOST_AUTO_TEST_CASE(a_hung_node_answers_503_within_a_bound) {
   auto sku_a = sku_on("a");
   auto user_c = user_on("c");

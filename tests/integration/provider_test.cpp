@@ -107,12 +107,17 @@ struct provider_fixture {
   std::unique_ptr<server_process> provider;
   std::unique_ptr<server_fixture> server;
 
-  void start(std::vector<std::string> provider_flags) {
+  /// `give_up`: the node's external_give_up, ms (0: its default).
+  void start(std::vector<std::string> provider_flags,
+             actors::millis give_up = 0) {
     provider = start_provider(dir, provider_flags);
     auto url = "http://127.0.0.1:" + std::to_string(provider->port());
     server = std::make_unique<server_fixture>([](gateway::server_options&) {},
                                               [&](runtime::node_options& o) {
                                                 o.payment_provider = url;
+                                                if (give_up > 0) {
+                                                  o.external_give_up = give_up;
+                                                }
                                                 // Retries of a refund to a
                                                 // provider that was down resume
                                                 // within half a second of its
@@ -180,6 +185,110 @@ BOOST_AUTO_TEST_CASE(refunds_owed_while_the_provider_is_down_arrive_once) {
   BOOST_REQUIRE(server->node->quiesce(60'000));
   check_exactly_once(provider_calls(provider->port()), orders);
   BOOST_CHECK_EQUAL(server->node->stats().outbox_dead, 0u);
+}
+
+/// The dead letters, oldest first, as GET /v1/admin/outbox shows them.
+nlohmann::json dead_letters(http_client& c) {
+  auto r = c.get("/v1/admin/outbox?state=dead", bearer(admin_token));
+  BOOST_REQUIRE_EQUAL(r.status, 200u);
+  return r.json["messages"];
+}
+
+http_response operator_call(http_client& c, const std::string& method,
+                            const std::string& target, const std::string& who) {
+  auto headers = bearer(admin_token);
+  if (!who.empty()) {
+    headers.emplace_back("X-Ordo-Operator", who);
+  }
+  return c.request(method, target, "", headers);
+}
+
+BOOST_AUTO_TEST_CASE(calls_the_provider_never_took_become_dead_letters) {
+  start({}, 1'000);
+  http_client c{server->port()};
+  auto port = provider->port();
+  provider->kill_and_wait(SIGKILL);
+  auto kept = cancel_then_pay(c, "kept");
+  auto dropped = cancel_then_pay(c, "dropped");
+  // Each order owes the provider a close and a refund; after the give-up
+  // time all four are dead letters, and the refunds are still owed.
+  BOOST_REQUIRE(eventually([&] {
+    return server->node->stats().outbox_dead_letters == 4;
+  }));
+  BOOST_CHECK_EQUAL(server->node->stats().refunds_owed, 2u);
+  BOOST_CHECK_EQUAL(payment_status(c, kept.order_id), "REFUND_PENDING");
+  auto metrics = c.get("/metrics");
+  BOOST_CHECK(metrics.body.find("\nordo_refunds_owed 2\n")
+              != std::string::npos);
+  std::vector<std::uint64_t> retry, discard;
+  for (const auto& m : dead_letters(c)) {
+    BOOST_CHECK_EQUAL(m["to"].get<std::string>().rfind("payment", 0), 0u);
+    BOOST_CHECK_EQUAL(
+      m["last_error"].get<std::string>().find("unavailable: gave up"), 0u);
+    auto order = m["body"]["order_id"].get<std::string>();
+    (order == kept.order_id ? retry : discard).push_back(m["seq"]);
+  }
+  BOOST_REQUIRE_EQUAL(retry.size(), 2u);
+  BOOST_REQUIRE_EQUAL(discard.size(), 2u);
+  // The audit reports them and leaves their orders to the operator: no
+  // refund re-issued behind a dead letter.
+  auto audit = c.get("/v1/admin/audit", bearer(admin_token));
+  BOOST_REQUIRE_EQUAL(audit.status, 200u);
+  BOOST_CHECK_EQUAL(audit.json["violations"][0]["rule"], "dead_letters");
+  BOOST_CHECK(audit.json["healed"].empty());
+
+  // Refused: no operator named, a seq that is not a dead letter, a bad seq.
+  auto first = "/v1/admin/outbox/" + std::to_string(retry[0]);
+  BOOST_CHECK_EQUAL(operator_call(c, "POST", first + "/retry", "").status,
+                    400u);
+  BOOST_CHECK_EQUAL(
+    operator_call(c, "POST", "/v1/admin/outbox/999999/retry", "al").status,
+    404u);
+  BOOST_CHECK_EQUAL(
+    operator_call(c, "DELETE", "/v1/admin/outbox/01", "al").status, 400u);
+  BOOST_CHECK_EQUAL(server->node->stats().outbox_dead_letters, 4u);
+
+  provider = start_provider(dir, {}, port);
+  for (auto seq : retry) {
+    auto r = operator_call(
+      c, "POST", "/v1/admin/outbox/" + std::to_string(seq) + "/retry", "alice");
+    BOOST_REQUIRE_EQUAL(r.status, 200u);
+    BOOST_CHECK_EQUAL(r.json["retried"], seq);
+    BOOST_CHECK_GT(r.json["seq"].get<std::uint64_t>(), seq);
+  }
+  for (auto seq : discard) {
+    auto target = "/v1/admin/outbox/" + std::to_string(seq);
+    BOOST_REQUIRE_EQUAL(operator_call(c, "DELETE", target, "bob").status, 200u);
+    BOOST_CHECK_EQUAL(operator_call(c, "DELETE", target, "bob").status, 404u);
+  }
+  BOOST_REQUIRE(all_refunded(c, {kept}));
+  BOOST_REQUIRE(server->node->quiesce(60'000));
+  auto s = server->node->stats();
+  BOOST_CHECK_EQUAL(s.outbox_dead_letters, 0u);
+  BOOST_CHECK_EQUAL(s.refunds_owed, 0u);
+  BOOST_CHECK_EQUAL(payment_status(c, dropped.order_id), "REFUND_PENDING");
+  check_exactly_once(provider_calls(port), {kept});
+
+  // A discarded refund is still owed: the next audit re-issues it.
+  audit = c.get("/v1/admin/audit", bearer(admin_token));
+  BOOST_REQUIRE_EQUAL(audit.json["healed"].size(), 1u);
+  BOOST_CHECK_EQUAL(audit.json["healed"][0]["rule"], "refund_owed");
+  BOOST_CHECK_EQUAL(audit.json["healed"][0]["subject"],
+                    "order/" + dropped.order_id);
+  BOOST_REQUIRE(all_refunded(c, {kept, dropped}));
+  BOOST_CHECK_EQUAL(provider_calls(port)["refunds"].size(), 2u);
+
+  // The trail, newest first: bob's two discards, then alice's retries.
+  auto log = c.get("/v1/admin/operator-log", bearer(admin_token));
+  BOOST_REQUIRE_EQUAL(log.status, 200u);
+  const auto& entries = log.json["entries"];
+  BOOST_REQUIRE_EQUAL(entries.size(), 4u);
+  BOOST_CHECK_EQUAL(entries[0]["operator"], "bob");
+  BOOST_CHECK_EQUAL(entries[0]["action"], "dead_letter.discard");
+  BOOST_CHECK_EQUAL(entries[3]["operator"], "alice");
+  BOOST_CHECK_EQUAL(entries[3]["action"], "dead_letter.retry");
+  BOOST_CHECK_EQUAL(entries[3]["subject"],
+                    "outbox/" + std::to_string(retry[0]));
 }
 
 BOOST_AUTO_TEST_CASE(refund_throughput_through_a_healthy_provider) {

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -690,6 +691,119 @@ BOOST_AUTO_TEST_CASE(retries_stop_at_the_retry_horizon) {
   BOOST_TEST(f.dead == 1u);
   BOOST_TEST(f.delivered == 0u);
   BOOST_TEST(outbox_size() == 0u);
+}
+
+/// Calls `op` with a callback and waits for its answer.
+actors::result<std::uint64_t>
+operator_action(const std::function<void(relay::operator_done)>& op) {
+  auto p = std::make_shared<std::promise<actors::result<std::uint64_t>>>();
+  op([p](actors::result<std::uint64_t> r) {
+    p->set_value(std::move(r));
+  });
+  return p->get_future().get();
+}
+
+BOOST_AUTO_TEST_CASE(calls_to_an_external_receiver_give_up_at_their_horizon) {
+  auto wall = std::make_shared<std::atomic<actors::millis>>(1'700'000'000'000);
+  auto o = fast();
+  o.max_age = 600'000;
+  o.give_up_after = 60'000;
+  o.bounded = [](const actors::address& to) {
+    return to.kind != "payment";
+  };
+  o.now = [wall] {
+    return wall->load();
+  };
+  auto r = make(o);
+  r->load();
+  r->start();
+  sink.script("p1", std::vector<act>(100'000, act::unavailable));
+  sink.script("s1", std::vector<act>(100'000, act::unavailable));
+  auto p1 = persist(*r, order("o1"), payment, "p1");
+  auto s1 = persist(*r, order("o1"), sku, "s1");
+  r->enqueue({p1, s1});
+  BOOST_REQUIRE(sink.wait_deliveries(4)); // both retried
+  // Past the external horizon, short of the actors' one: only p1 gives up.
+  wall->fetch_add(60'001);
+  BOOST_REQUIRE(rec.wait_batch(storage::cf::aux, dead_key(p1.seq), true));
+  auto dead = r->messages(true, 10);
+  BOOST_REQUIRE_EQUAL(dead.size(), 1u);
+  BOOST_TEST(dead[0].msg.id == "p1");
+  BOOST_TEST(dead[0].last_error.rfind("unavailable: gave up", 0) == 0u);
+  BOOST_TEST(r->stats().backlog == 1u); // s1 still retried
+}
+
+BOOST_AUTO_TEST_CASE(an_operator_revives_or_discards_a_dead_letter) {
+  auto r = make();
+  r->start();
+  sink.script("d1", {act::bad_request});
+  sink.script("d2", {act::bad_request});
+  auto d1 = persist(*r, order("o1"), sku, "d1");
+  auto d2 = persist(*r, order("o2"), sku, "d2");
+  r->enqueue({d1, d2});
+  BOOST_REQUIRE(r->wait_empty(patience_ms));
+  BOOST_REQUIRE_EQUAL(r->stats().dead_letters, 2u);
+  BOOST_TEST(r->senders().count(order("o1")) == 1u); // the auditor waits
+
+  // Revived: under a fresh seq, in one batch with the caller's record, and
+  // delivered again (accepted this time).
+  storage::batch extra;
+  extra.put(storage::cf::aux, "oplog/test", "who");
+  auto fresh = operator_action([&](relay::operator_done done) {
+    r->revive(d1.seq, std::move(extra), std::move(done));
+  });
+  BOOST_REQUIRE(fresh.ok());
+  BOOST_TEST(fresh.value() > d2.seq);
+  auto revived = rec.wait_batch(storage::cf::aux, dead_key(d1.seq), false);
+  BOOST_REQUIRE(revived);
+  BOOST_TEST(revived->size() == 3u); // dead letter out, outbox in, record
+  BOOST_REQUIRE(r->wait_empty(patience_ms));
+  BOOST_TEST(sink.ids() == (ids{"d1", "d2", "d1"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(r->stats().delivered == 1u);
+  BOOST_TEST(r->senders().count(order("o1")) == 0u);
+
+  // Discarded: gone from storage and from the list; a second try is 404.
+  auto gone = operator_action([&](relay::operator_done done) {
+    r->discard(d2.seq, storage::batch{}, std::move(done));
+  });
+  BOOST_REQUIRE(gone.ok());
+  BOOST_TEST(gone.value() == d2.seq);
+  BOOST_TEST(!db->get(storage::cf::aux, dead_key(d2.seq)));
+  BOOST_TEST(r->stats().dead_letters == 0u);
+  for (auto seq : {d1.seq, d2.seq}) {
+    auto again = operator_action([&](relay::operator_done done) {
+      r->discard(seq, storage::batch{}, std::move(done));
+    });
+    BOOST_REQUIRE(!again.ok());
+    BOOST_TEST((again.err().code == actors::errc::not_found));
+  }
+  BOOST_TEST(outbox_size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_letter_that_expired_on_its_way_to_an_actor_stays_dead) {
+  auto wall = std::make_shared<std::atomic<actors::millis>>(1'700'000'000'000);
+  auto o = fast();
+  o.max_age = 60'000;
+  o.now = [wall] {
+    return wall->load();
+  };
+  auto r = make(o);
+  r->load();
+  r->start();
+  sink.script("x1", std::vector<act>(100'000, act::unavailable));
+  auto x1 = persist(*r, order("o1"), sku, "x1");
+  r->enqueue({x1});
+  BOOST_REQUIRE(sink.wait_deliveries(2));
+  wall->fetch_add(60'001);
+  BOOST_REQUIRE(rec.wait_batch(storage::cf::aux, dead_key(x1.seq), true));
+  auto refused = operator_action([&](relay::operator_done done) {
+    r->revive(x1.seq, storage::batch{}, std::move(done));
+  });
+  BOOST_REQUIRE(!refused.ok());
+  BOOST_TEST((refused.err().code == actors::errc::invalid_transition));
+  BOOST_TEST(r->stats().dead_letters == 1u); // still there, still listed
+  BOOST_TEST(db->get(storage::cf::aux, dead_key(x1.seq)).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(synchronous_answers_do_not_nest_deliveries) {
