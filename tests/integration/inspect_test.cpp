@@ -67,11 +67,12 @@ BOOST_AUTO_TEST_CASE(reads_a_running_node_and_its_storage_after_a_kill) {
   auto k = nlohmann::json::parse(stored.output);
   BOOST_CHECK_EQUAL(k["version"], 2);
   BOOST_CHECK_EQUAL(k["active"], false);
-  BOOST_CHECK_EQUAL(k["state"]["st"], "CANCELLED");
+  BOOST_CHECK_EQUAL(k["state"]["status"], "CANCELLED");
   BOOST_CHECK_EQUAL(k["journal"], j["journal"]);
   auto sku = run_to_exit(ORDO_BINARY, {"inspect", "--data", db, "sku", "A"});
   BOOST_REQUIRE_MESSAGE(sku.exit_code == 0, sku.output);
-  BOOST_CHECK_EQUAL(nlohmann::json::parse(sku.output)["state"]["avail"], 10);
+  BOOST_CHECK_EQUAL(nlohmann::json::parse(sku.output)["state"]["available"],
+                    10);
 }
 
 BOOST_AUTO_TEST_CASE(bad_arguments_fail_with_a_message) {
