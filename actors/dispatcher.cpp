@@ -219,15 +219,6 @@ struct handler {
   }
 };
 
-const char* to_string(step w) {
-  switch (w) {
-    case step::timer: return "timer";
-    case step::status: return "status";
-    case step::assign: return "assign";
-  }
-  return "timer";
-}
-
 step parse_step(const std::string& s) {
   if (s == "status") {
     return step::status;
@@ -239,6 +230,15 @@ step parse_step(const std::string& s) {
 }
 
 } // namespace
+
+const char* to_string(step w) noexcept {
+  switch (w) {
+    case step::timer: return "timer";
+    case step::status: return "status";
+    case step::assign: return "assign";
+  }
+  return "timer";
+}
 
 const char* to_string(status s) noexcept {
   switch (s) {

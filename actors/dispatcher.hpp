@@ -83,6 +83,9 @@ enum class step : std::uint8_t {
   assign, ///< the technicians' answer to "assign"
 };
 
+/// "timer", "status", "assign".
+const char* to_string(step w) noexcept;
+
 struct state {
   std::string order_id;
   std::uint64_t version = 0;

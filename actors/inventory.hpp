@@ -22,6 +22,9 @@
 
 namespace ordo::actors::inventory {
 
+/// The actor kind of an SKU's inventory: its address is {"sku", sku}.
+inline constexpr const char* kind = "sku";
+
 struct reservation {
   std::int64_t quantity = 0;
   std::uint64_t token = 0;

@@ -91,6 +91,9 @@
 
 namespace ordo::actors::order {
 
+/// The actor kind of an order: its address is {"order", order_id}.
+inline constexpr const char* kind = "order";
+
 enum class status : std::uint8_t {
   none, ///< Not created (or creation failed); nothing is stored.
   pending_payment,

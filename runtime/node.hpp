@@ -262,7 +262,8 @@ struct actor_view {
   /// In memory now (always false offline).
   bool active = false;
   std::uint64_t version = 0;
-  /// The stored state in its stored form, entries included.
+  /// The stored state in its stored form (the kind's codec), entries
+  /// included; the gateway decodes it and shows it under the API's names.
   nlohmann::json state;
   /// The last transitions, oldest first (at most the journal bound).
   std::vector<transition> journal;

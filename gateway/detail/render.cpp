@@ -1,6 +1,11 @@
 #include "gateway/detail/render.hpp"
 
 #include <cstdio>
+#include <functional>
+#include <map>
+
+#include "actors/limiter.hpp"
+#include "actors/reports.hpp"
 
 namespace ordo::gateway::detail {
 
@@ -14,6 +19,26 @@ ojson or_null(const std::string& s) {
 
 ojson time_or_null(actors::millis t) {
   return t == 0 ? ojson(nullptr) : ojson(format_time(t));
+}
+
+/// Report tallies under GET /v1/reports/sales's names: {"placed", "paid",
+/// "cancelled", "refunded", "manual_intervention", "flash_cancels" (each
+/// {"count", "amount"}), "top_flash_cancel_users": [{"user_id", "count"}]}.
+ojson render_tallies(const actors::reports::totals& t) {
+  auto tally = [](const actors::reports::tally& x) {
+    return ojson{{"count", x.count}, {"amount", x.amount}};
+  };
+  ojson top = ojson::array();
+  for (const auto& u : t.top) {
+    top.push_back({{"user_id", u.user_id}, {"count", u.count}});
+  }
+  return {{"placed", tally(t.placed)},
+          {"paid", tally(t.paid)},
+          {"cancelled", tally(t.cancelled)},
+          {"refunded", tally(t.refunded)},
+          {"manual_intervention", tally(t.manual)},
+          {"flash_cancels", tally(t.flash)},
+          {"top_flash_cancel_users", std::move(top)}};
 }
 
 /// Floor division for possibly negative numerators.
@@ -205,6 +230,205 @@ ojson render(const actors::auditor::report& r) {
   return j;
 }
 
+// --- inspection: each kind's state under the API's names --------------------
+//
+// An order, SKU, coupon, notifier, dispatcher and affiliate show exactly what
+// their GET endpoint shows, plus the internal fields an operator needs; the
+// kinds the API does not render yet (technicians, limiter, report) have one
+// rendering here. Ids and counters are numbers as in the messages that carry
+// them (a token is a uint64), times RFC 3339 or null.
+
+namespace {
+
+ojson inspection(const actors::order::state& o) {
+  auto j = render(o);
+  for (std::size_t i = 0; i < o.children.size(); ++i) {
+    auto& c = j["child_orders"][i];
+    c["version"] = o.children[i].version;
+    c["refused"] = or_null(o.children[i].refused);
+  }
+  if (o.saga) {
+    j["saga"]["started_at"] = time_or_null(o.saga->started_at);
+  }
+  for (std::size_t i = 0; i < o.payments.size(); ++i) {
+    j["payments"][i]["refund_id"] = or_null(o.payments[i].refund_id);
+  }
+  j["fingerprint"] = o.fingerprint;
+  j["token"] = o.token;
+  return j;
+}
+
+ojson inspection(const actors::inventory::state& s) {
+  auto j = render(s);
+  ojson held = ojson::array();
+  for (const auto& [order_id, r] : s.reservations) {
+    held.push_back({{"order_id", order_id},
+                    {"quantity", r.quantity},
+                    {"token", r.token},
+                    {"expires_at", time_or_null(r.expires_at)}});
+  }
+  ojson short_of = ojson::array();
+  for (const auto& [order_id, quantity] : s.shortfalls) {
+    short_of.push_back({{"order_id", order_id}, {"quantity", quantity}});
+  }
+  j["reservations"] = std::move(held);
+  j["shortfalls"] = std::move(short_of);
+  j["updated_at"] = time_or_null(s.updated_at);
+  return j;
+}
+
+ojson inspection(const actors::coupon::state& s) {
+  auto j = render(s);
+  // As stored, even where it disagrees with the status (the auditor's
+  // coupon_holder check): that is when an operator looks.
+  j["lock"] = s.token == 0 && s.lock_expires_at == 0
+                ? ojson(nullptr)
+                : ojson{{"token", s.token},
+                        {"expires_at", time_or_null(s.lock_expires_at)}};
+  j["conflicts"] = s.conflicts;
+  j["updated_at"] = time_or_null(s.updated_at);
+  return j;
+}
+
+ojson inspection(const actors::notifier::state& s) {
+  auto j = render(s);
+  std::size_t i = 0;
+  for (const auto* n : {&s.new_order, &s.cancel_notice}) {
+    if (*n) {
+      j["notifications"][i++]["in_flight"] = (*n)->in_flight;
+    }
+  }
+  j["order_id"] = s.order_id;
+  j["order_cancelled"] = s.cancelled;
+  j["awaiting_status"] = s.checking;
+  j["check_due_at"] = time_or_null(s.due);
+  j["updated_at"] = time_or_null(s.updated_at);
+  return j;
+}
+
+ojson inspection(const actors::dispatcher::state& s) {
+  auto j = render(s);
+  j["order_id"] = s.order_id;
+  j["waiting_for"] = actors::dispatcher::to_string(s.waiting);
+  j["check_due_at"] = time_or_null(s.due);
+  j["assign_requested"] = s.assign_requested;
+  j["order_refunded"] = s.refunded;
+  j["retries"] = s.retries;
+  j["updated_at"] = time_or_null(s.updated_at);
+  return j;
+}
+
+ojson inspection(const actors::attribution::state& s) {
+  auto j = render(s);
+  std::size_t i = 0;
+  for (const auto& [order_id, e] : s.entries) {
+    j["entries"][i++]["amount_known"] = e.known;
+  }
+  j["updated_at"] = time_or_null(s.updated_at);
+  return j;
+}
+
+ojson inspection(const actors::technicians::state& s) {
+  ojson load = ojson::array();
+  for (const auto& [name, n] : s.load) {
+    load.push_back({{"technician", name}, {"active_assignments", n}});
+  }
+  ojson assignments = ojson::array();
+  for (const auto& [dispatch_id, a] : s.assignments) {
+    assignments.push_back({{"dispatch_id", dispatch_id},
+                           {"technician", or_null(a.technician)},
+                           {"active", a.active}});
+  }
+  ojson j;
+  j["id"] = s.id;
+  j["load"] = std::move(load);
+  j["last_assigned"] = or_null(s.last);
+  j["assignments"] = std::move(assignments);
+  j["updated_at"] = time_or_null(s.updated_at);
+  return j;
+}
+
+/// The expected answer of the open challenge stays out: the verifier's
+/// secret, never shown.
+ojson inspection(const actors::limiter::state& s) {
+  ojson admitted = ojson::array();
+  for (const auto& a : s.admitted) {
+    admitted.push_back(
+      {{"order_id", a.order_id}, {"admitted_at", time_or_null(a.at)}});
+  }
+  ojson challenge = nullptr;
+  if (s.challenge) {
+    challenge = {{"id", s.challenge->id},
+                 {"question", s.challenge->question},
+                 {"issued_at", time_or_null(s.challenge->issued_at)}};
+  }
+  ojson j;
+  j["user_id"] = s.user_id;
+  j["admitted"] = std::move(admitted);
+  j["challenge"] = std::move(challenge);
+  j["challenges_issued"] = s.issued;
+  j["captcha_solved_at"] = time_or_null(s.solved_at);
+  j["updated_at"] = time_or_null(s.updated_at);
+  return j;
+}
+
+ojson inspection(const actors::reports::state& s) {
+  ojson by_user = ojson::array();
+  for (const auto& [user_id, n] : s.flash_by_user) {
+    by_user.push_back({{"user_id", user_id}, {"count", n}});
+  }
+  ojson j;
+  j["shard"] = s.shard;
+  j.update(render_tallies(
+    {s.placed, s.paid, s.cancelled, s.refunded, s.manual, s.flash, s.top}));
+  j["flash_cancels_by_user"] = std::move(by_user);
+  j["updated_at"] = time_or_null(s.updated_at);
+  return j;
+}
+
+/// Decodes a state as its kind stores it and renders it for inspection.
+template <class State>
+ojson inspected(const nlohmann::json& stored) {
+  State s;
+  stored.get_to(s);
+  return inspection(s);
+}
+
+/// Renders a state stored by one kind.
+using state_renderer = ojson (*)(const nlohmann::json& stored);
+
+/// The renderings by actor kind: adding a kind is adding its line here.
+const std::map<std::string, state_renderer, std::less<>>& inspections() {
+  static const std::map<std::string, state_renderer, std::less<>> table{
+    {actors::order::kind, &inspected<actors::order::state>},
+    {actors::inventory::kind, &inspected<actors::inventory::state>},
+    {actors::coupon::kind, &inspected<actors::coupon::state>},
+    {actors::attribution::kind, &inspected<actors::attribution::state>},
+    {actors::notifier::kind, &inspected<actors::notifier::state>},
+    {actors::dispatcher::kind, &inspected<actors::dispatcher::state>},
+    {actors::technicians::kind, &inspected<actors::technicians::state>},
+    {actors::limiter::kind, &inspected<actors::limiter::state>},
+    {actors::reports::kind, &inspected<actors::reports::state>},
+  };
+  return table;
+}
+
+/// `stored` under the API's names; unchanged for a kind without a
+/// rendering, or a state its kind's codec cannot read.
+ojson inspection_of(const std::string& kind, const nlohmann::json& stored) {
+  auto r = inspections().find(kind);
+  if (r == inspections().end()) {
+    return stored;
+  }
+  try {
+    return r->second(stored);
+  } catch (const nlohmann::json::exception&) {
+    return stored;
+  }
+}
+
+} // namespace
+
 ojson render(const runtime::actor_view& v) {
   ojson journal = ojson::array();
   for (const auto& t : v.journal) {
@@ -232,7 +456,7 @@ ojson render(const runtime::actor_view& v) {
   j["exists"] = v.exists;
   j["active"] = v.active;
   j["version"] = v.version;
-  j["state"] = v.state;
+  j["state"] = inspection_of(v.kind, v.state);
   j["journal"] = std::move(journal);
   j["timers"] = std::move(timers);
   j["outbox"] = std::move(outbox);
@@ -308,23 +532,9 @@ ojson render(const runtime::user_orders_page& page) {
 }
 
 ojson render(const runtime::sales_report& r) {
-  auto tally = [](const actors::reports::tally& t) {
-    return ojson{{"count", t.count}, {"amount", t.amount}};
-  };
-  const auto& t = r.totals;
-  ojson top = ojson::array();
-  for (const auto& u : t.top) {
-    top.push_back({{"user_id", u.user_id}, {"count", u.count}});
-  }
-  ojson flash = tally(t.flash);
-  flash["window_seconds"] = r.flash_window / 1000;
-  return {{"placed", tally(t.placed)},
-          {"paid", tally(t.paid)},
-          {"cancelled", tally(t.cancelled)},
-          {"refunded", tally(t.refunded)},
-          {"manual_intervention", tally(t.manual)},
-          {"flash_cancels", std::move(flash)},
-          {"top_flash_cancel_users", std::move(top)}};
+  auto j = render_tallies(r.totals);
+  j["flash_cancels"]["window_seconds"] = r.flash_window / 1000;
+  return j;
 }
 
 ojson render(const std::vector<runtime::outbox_destination>& destinations) {

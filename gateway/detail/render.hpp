@@ -58,7 +58,11 @@ nlohmann::ordered_json render(const actors::auditor::report& r);
 /// An actor for inspection: {"kind", "id", "exists", "active", "version",
 /// "state", "journal": [{"version", "event", "cause", "at"}], "timers":
 /// [{"name", "due_at"}], "outbox": [{"seq", "id", "to", "type", "attempts",
-/// "last_error"}], "mailbox_size" (null when not active)}.
+/// "last_error"}], "mailbox_size" (null when not active)}. `state` is
+/// `v.state` decoded by its kind's codec and rendered under the API's
+/// names: for an order, SKU, coupon, notifier, dispatcher or affiliate its
+/// GET rendering above plus the internal fields (tokens, expiries, pending
+/// checks, ...); the stored form unchanged for a kind it does not know.
 nlohmann::ordered_json render(const runtime::actor_view& v);
 
 /// The relay's messages: {"backlog", "dead_letters", "oldest_ms",

@@ -183,7 +183,7 @@ struct order_spec {
   using state = actors::order::state;
   using input = actors::order::input;
   using config = actors::order::config;
-  static constexpr const char* name = "order";
+  static constexpr const char* name = actors::order::kind;
   static constexpr auto id = &state::order_id;
   static constexpr auto handle_fn = &actors::order::handle;
   static constexpr auto decode_fn = &actors::order::decode;
@@ -235,7 +235,7 @@ struct sku_spec {
   using state = actors::inventory::state;
   using input = actors::inventory::input;
   using config = actors::inventory::config;
-  static constexpr const char* name = "sku";
+  static constexpr const char* name = actors::inventory::kind;
   static constexpr auto id = &state::sku;
   static constexpr auto handle_fn = &actors::inventory::handle;
   static constexpr auto decode_fn = &actors::inventory::decode;

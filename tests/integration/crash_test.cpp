@@ -554,8 +554,8 @@ std::string read_file(const std::string& path) {
   return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
 }
 
-/// The stored form of order `id`, read with `ordo inspect --data` from the
-/// storage of a stopped node.
+/// Order `id` as `ordo inspect --data` shows it from the storage of a
+/// stopped node.
 nlohmann::json inspect_stored(const std::string& db, const std::string& id) {
   auto r = run_to_exit(ORDO_BINARY, {"inspect", "--data", db, "order", id});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
@@ -606,7 +606,7 @@ void crash_on_the_saga(std::unique_ptr<server_process>& server,
   const auto& st = parent["state"];
   BOOST_REQUIRE_MESSAGE(st.contains("saga"), "no saga stored: " << st.dump());
   BOOST_CHECK_EQUAL(st["saga"]["op"], "cancel");
-  BOOST_CHECK(st["st"] != "CANCELLED");
+  BOOST_CHECK(st["status"] != "CANCELLED");
   int sends = 0;
   for (const auto& m : parent["outbox"]) {
     sends += m["type"] == "parent_cancel" ? 1 : 0;
@@ -615,7 +615,7 @@ void crash_on_the_saga(std::unique_ptr<server_process>& server,
   int pending = 0;
   for (const auto& id : {o.goods, o.service}) {
     auto child = inspect_stored(db, id);
-    pending += child["state"]["st"] != "CANCELLED" ? 1 : 0;
+    pending += child["state"]["status"] != "CANCELLED" ? 1 : 0;
   }
   BOOST_CHECK_GE(pending, 1);
 }
