@@ -98,3 +98,12 @@ export const del = (path, opts) => request('DELETE', path, opts);
 export function path(strings, ...values) {
   return strings.reduce((acc, s, i) => acc + encodeURIComponent(values[i - 1]) + s);
 }
+
+/**
+ * `path` (an API path or a hash route, with or without a query) asked of
+ * node `node` of the cluster: `?node=ID` added (`&node=ID` after a query).
+ * Without `node`, `path` as it is: the node serving the console answers.
+ */
+export function onNode(path, node) {
+  return node ? `${path}${path.includes('?') ? '&' : '?'}node=${encodeURIComponent(node)}` : path;
+}

@@ -5,7 +5,7 @@ import 'uplot/dist/uPlot.min.css';
 import './app.css';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { clearSession, get, onApiError, onUnauthorized, saveSession, session } from './api.js';
+import { clearSession, get, onApiError, onNode, onUnauthorized, saveSession, session } from './api.js';
 import { ActorsPage } from './pages/actors.jsx';
 import { ApiPage } from './pages/api.jsx';
 import { AuditPage } from './pages/audit.jsx';
@@ -28,13 +28,20 @@ const PAGES = [
   ['api', 'API', ApiPage],
 ];
 const ALIASES = { user: 'order' };
+// Pages about one node of a cluster (?node=ID in the route picks which).
+const PER_NODE = ['outbox', 'audit', 'metrics', 'faults'];
 
 const REFUSED = 'The server refused this admin token (401 unauthorized).';
 
-/** The hash as {page, args}: "#/actors/sku/A" → {page: "actors", args: ["sku", "A"]}. */
+/**
+ * The hash as {page, args, node}: "#/actors/sku/A" → {page: "actors", args:
+ * ["sku", "A"], node: null}; "#/outbox?node=b" → {page: "outbox", args: [],
+ * node: "b"}.
+ */
 function parseHash() {
-  const [page, ...args] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
-  return { page: page || 'order', args: args.filter(Boolean) };
+  const [where, query = ''] = location.hash.replace(/^#\/?/, '').split('?', 2);
+  const [page, ...args] = where.split('/').map(decodeURIComponent);
+  return { page: page || 'order', args: args.filter(Boolean), node: new URLSearchParams(query).get('node') || null };
 }
 
 function useRoute() {
@@ -137,7 +144,7 @@ function App() {
     onApiError(setError);
     onNotice(setNote);
   }, []);
-  const where = `${route.page}/${route.args.join('/')}`;
+  const where = `${route.page}/${route.args.join('/')}?${route.node ?? ''}`;
   useEffect(() => {
     setError(null);
     setNote(null);
@@ -155,6 +162,8 @@ function App() {
   }
   const current = ALIASES[route.page] || route.page;
   const Page = (PAGES.find(([r]) => r === current) || PAGES[0])[2];
+  // From one per-node page to another, the node chosen stays.
+  const node = PER_NODE.includes(current) ? route.node : null;
   return (
     <>
       <header class="top">
@@ -163,7 +172,12 @@ function App() {
         </a>
         <nav data-testid="nav">
           {PAGES.map(([r, label]) => (
-            <a key={r} href={`#/${r}`} class={r === current ? 'active' : ''} data-testid={`nav-${r}`}>
+            <a
+              key={r}
+              href={PER_NODE.includes(r) ? onNode(`#/${r}`, node) : `#/${r}`}
+              class={r === current ? 'active' : ''}
+              data-testid={`nav-${r}`}
+            >
               {label}
             </a>
           ))}
@@ -195,7 +209,7 @@ function App() {
             {note}
           </Banner>
         )}
-        <Page key={current} page={route.page} args={route.args} />
+        <Page key={`${current}?${node ?? ''}`} page={route.page} args={route.args} node={node} />
       </main>
     </>
   );

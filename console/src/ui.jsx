@@ -2,6 +2,7 @@
 // the key/value tree, status badges and links between pages.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { get, onNode } from './api.js';
 
 /**
  * Runs `load` now and then `ms` after each run ends (0: once) while the
@@ -182,11 +183,11 @@ export const actorHref = (kind, id) => `#/actors/${encodeURIComponent(kind)}/${e
 /**
  * An address or subject ("order/ID", "sku/A", "outbox", "outbox/SEQ",
  * "payment") as a link to where it can be inspected, or as text when there
- * is none.
+ * is none. `node`: the node whose outbox "outbox..." means (none: this one).
  */
-export function Subject({ value }) {
+export function Subject({ value, node }) {
   if (value === 'outbox' || value.startsWith('outbox/')) {
-    return <a href="#/outbox">{value}</a>;
+    return <a href={onNode('#/outbox', node)}>{value}</a>;
   }
   const slash = value.indexOf('/');
   const kind = value.slice(0, slash);
@@ -228,4 +229,46 @@ export function onNotice(fn) {
 
 export function notice(text) {
   noticeSink(text);
+}
+
+/**
+ * Which node a per-node page (outbox, audit, faults, metrics) shows: on a
+ * cluster, a selector of its nodes (GET /v1/admin/cluster) and "showing
+ * node X"; nothing on a single node unless the route names a node. `node`
+ * is the route's `?node=ID` (none: the node serving the console, the
+ * default). Choosing a node rewrites the hash route (#/outbox?node=b), so
+ * links and reloads keep it; the page sends its calls through onNode().
+ */
+export function NodePicker({ node }) {
+  const { data } = usePoll(() => get('/v1/admin/cluster', { quiet: true }), 5000, []);
+  if (!data || (data.nodes.length < 2 && !node)) {
+    return null;
+  }
+  const self = data.node_id;
+  const shown = node || self;
+  const nodes = data.nodes.some((n) => n.id === shown) ? data.nodes : [...data.nodes, { id: shown, stranger: true }];
+  const choose = (id) => {
+    location.hash = onNode(location.hash.replace(/\?.*$/, ''), id === self ? null : id);
+  };
+  const remark = (n) =>
+    n.id === self ? ' (this console)' : n.stranger ? ' (not in this cluster)' : n.reachable ? '' : ' (unreachable)';
+  return (
+    <div class={shown === self ? 'node-pick' : 'node-pick other'} data-testid="node-pick" data-node={shown}>
+      <label>
+        Node
+        <select data-testid="node-select" value={shown} onChange={(e) => choose(e.target.value)}>
+          {nodes.map((n) => (
+            <option key={n.id} value={n.id}>
+              {n.id}
+              {remark(n)}
+            </option>
+          ))}
+        </select>
+      </label>
+      <span data-testid="node-shown">
+        showing node <b>{shown}</b>
+        {shown === self ? ', which serves this console' : `, asked through ${self}, which serves this console`}
+      </span>
+    </div>
+  );
 }

@@ -355,6 +355,24 @@ test('faults page: arm a fault with a confirmation, see it armed, clear it', asy
   await close();
 });
 
+test('faults page on a single node: ?node= naming another node shows the API\'s 404, choosing this node goes back', async () => {
+  const self = (await admin('GET', '/v1/admin/cluster')).node_id;
+  const { page, close } = await openConsole('/faults?node=elsewhere');
+  const pick = page.locator('[data-testid=node-pick][data-node=elsewhere]');
+  await pick.getByText('showing node elsewhere').waitFor();
+  await pick.locator('option[value=elsewhere]').filter({ hasText: 'not in this cluster' }).waitFor({ state: 'attached' });
+  const banner = page.getByTestId('error-banner');
+  await banner.filter({ hasText: 'not_found' }).waitFor();
+  assert.match(await banner.textContent(), /\(404\): no node elsewhere in /);
+  assert.equal(await page.getByTestId('fault-form').count(), 0, 'nothing of another node is drawn');
+
+  await page.getByTestId('node-select').selectOption(self);
+  await page.waitForURL((u) => u.hash === '#/faults');
+  await page.getByTestId('fault-form').waitFor();
+  await page.getByTestId('node-pick').waitFor({ state: 'detached' });
+  await close();
+});
+
 test('API page: the OpenAPI document as operations grouped by tag', async () => {
   const doc = await must(node.url, 'GET', '/v1/openapi.json');
   const { page, close } = await openConsole('/api');

@@ -345,6 +345,7 @@ async function run(t, start) {
 
   const cases = [
     ...mainCases(main, fx),
+    ...nodeCases(main, fx.nodeId),
     ...clusterCases(cluster, cx),
     ...generatedCases(main),
   ];
@@ -519,6 +520,7 @@ async function mainFixture(node) {
     const res = await must({ node, op: 'listDispatches', status: 200, path: `/v1/dispatches?order_id=${serviceChild}` });
     return res.json.dispatches[0]?.status === 'ASSIGNED' ? true : undefined;
   });
+  fx.nodeId = (await must({ node, op: 'getCluster', status: 200, path: '/v1/admin/cluster' })).json.node_id;
   return fx;
 }
 
@@ -565,7 +567,8 @@ async function lettersFixture(node) {
   // half of --dedupe-retention (30 s), and such a letter cannot be retried.
   await must({ node, op: 'armFault', status: 200, path: '/v1/admin/faults', body: { point: 'relay.deliver', action: 'error' } });
   await must({ node, op: 'cancelOrder', status: 200, path: `/v1/orders/${pending.order_id}/cancel` });
-  return { given, deadLetters };
+  const self = (await must({ node, op: 'getCluster', status: 200, path: '/v1/admin/cluster' })).json.node_id;
+  return { given, deadLetters, self };
 }
 
 // --------------------------------------------------------------------- cases
@@ -799,10 +802,58 @@ function clusterCases(node, { order, key }) {
     c('getCommissions', `/v1/affiliates/${key}/commissions`),
     c('getSalesReport', '/v1/reports/sales', { note: 'a node unreachable' }),
     c('inspectActor', `/v1/admin/actors/order/${order}`),
+    // ?node=b: the per-node routes are passed to b, which is down.
+    ...PER_NODE.map(([op, path, more]) => c(op, withNode(path, 'b'), { note: '?node=b, unreachable', headers: { 'X-Ordo-Operator': 'openapi test' }, ...more })),
+    { node, op: 'listFaults', status: 200, path: '/v1/admin/faults?node=a', note: '?node=a, this node of a cluster' },
+    { node, op: 'listOperatorLog', status: 404, path: '/v1/admin/operator-log?node=c', note: '?node=c, not a member',
+      check: (res) => (res.json.message === 'no node c in this cluster' ? null : `message ${JSON.stringify(res.json.message)}`) },
   ];
 }
 
-async function lettersCases(node, { given, deadLetters }) {
+// The per-node operations (`?node=ID`), each with a path and what its
+// request needs (a body).
+const PER_NODE = [
+  ['getMetrics', '/metrics'],
+  ['listSandboxCalls', '/v1/admin/sandbox/calls'],
+  ['getAudit', '/v1/admin/audit'],
+  ['runAudit', '/v1/admin/audit'],
+  ['getLastAudit', '/v1/admin/audit/last'],
+  ['listOutbox', '/v1/admin/outbox?state=dead'],
+  ['retryDeadLetter', '/v1/admin/outbox/1/retry'],
+  ['discardDeadLetter', '/v1/admin/outbox/1'],
+  ['listOperatorLog', '/v1/admin/operator-log?limit=5'],
+  ['listFaults', '/v1/admin/faults'],
+  // cluster.forward never fires on a single node: harmless to arm.
+  ['armFault', '/v1/admin/faults', { body: { point: 'cluster.forward', action: 'delay', delay_ms: 5, count: 1 } }],
+  ['clearFault', '/v1/admin/faults/cluster.forward'],
+  ['clearFaults', '/v1/admin/faults'],
+  ['listSms', '/v1/admin/sms'],
+];
+
+const withNode = (path, id) => `${path}${path.includes('?') ? '&' : '?'}node=${encodeURIComponent(id)}`;
+
+/// `?node=` on a single node: its own id is served as without it (the
+/// dead letters' retry and discard in lettersCases), any other is 404, the
+/// parameter given twice 400.
+function nodeCases(node, self) {
+  const operator = { 'X-Ordo-Operator': 'openapi test' };
+  const notFound = (id) => (res) => (res.json.message.startsWith(`no node ${id} in `) ? null : `message ${JSON.stringify(res.json.message)}`);
+  const cases = [];
+  for (const [op, path, more] of PER_NODE) {
+    if (op !== 'retryDeadLetter' && op !== 'discardDeadLetter') {
+      cases.push({ node, op, status: 200, path: withNode(path, self), headers: operator, note: `?node=${self}, its own id`, ...more });
+    }
+    cases.push({ node, op, status: 404, path: withNode(path, 'nope'), headers: operator, note: '?node=nope', check: notFound('nope'), ...more });
+    cases.push({ node, op, status: 400, path: withNode(withNode(path, self), self), headers: operator, note: 'node given twice', ...more });
+  }
+  cases.push(
+    { node, op: 'listOutbox', status: 404, path: '/v1/admin/outbox?node=', note: '?node= (empty)' },
+    { node, op: 'getMetrics', status: 404, path: '/metrics?node=a', note: '?node=a, not this node', check: notFound('a') },
+  );
+  return cases;
+}
+
+async function lettersCases(node, { given, deadLetters, self }) {
   const operator = { 'X-Ordo-Operator': 'openapi test' };
   const c = (op, status, path, more = {}) => ({ node, op, status, path, headers: operator, ...more });
   const anyGivenUp = () => until('a dead letter to the payment provider', async () => {
@@ -853,6 +904,20 @@ async function lettersCases(node, { given, deadLetters }) {
     before: async () => { again = await anyGivenUp(); },
     check: (res) => (res.json.discarded === again ? null : 'discarded does not name the letter'),
   }));
+  // The same with ?node= naming this node: retried, given up again, discarded.
+  let mine;
+  cases.push(
+    c('retryDeadLetter', 200, () => `/v1/admin/outbox/${mine}/retry?node=${self}`, {
+      note: `?node=${self}, its own id`,
+      before: async () => { mine = await anyGivenUp(); },
+      check: (res) => (res.json.retried === mine ? null : 'retried does not name the letter'),
+    }),
+    c('discardDeadLetter', 200, () => `/v1/admin/outbox/${mine}?node=${self}`, {
+      note: `?node=${self}, its own id`,
+      before: async () => { mine = await anyGivenUp(); },
+      check: (res) => (res.json.discarded === mine ? null : 'discarded does not name the letter'),
+    }),
+  );
   // A letter to an actor that expired on its way: never delivered again.
   let expired;
   cases.push(

@@ -235,10 +235,15 @@ ojson render(const actors::auditor::report& r) {
 // An order, SKU, coupon, notifier, dispatcher and affiliate show exactly what
 // their GET endpoint shows, plus the internal fields an operator needs; the
 // kinds the API does not render yet (technicians, limiter, report) have one
-// rendering here. Ids and counters are numbers as in the messages that carry
-// them (a token is a uint64), times RFC 3339 or null.
+// rendering here. Counters are numbers; 64-bit tokens and fingerprints are
+// decimal strings (a JavaScript number, the console's, holds 53 bits);
+// times RFC 3339 or null.
 
 namespace {
+
+ojson u64_text(std::uint64_t v) {
+  return std::to_string(v);
+}
 
 ojson inspection(const actors::order::state& o) {
   auto j = render(o);
@@ -253,8 +258,8 @@ ojson inspection(const actors::order::state& o) {
   for (std::size_t i = 0; i < o.payments.size(); ++i) {
     j["payments"][i]["refund_id"] = or_null(o.payments[i].refund_id);
   }
-  j["fingerprint"] = o.fingerprint;
-  j["token"] = o.token;
+  j["fingerprint"] = u64_text(o.fingerprint);
+  j["token"] = u64_text(o.token);
   return j;
 }
 
@@ -264,7 +269,7 @@ ojson inspection(const actors::inventory::state& s) {
   for (const auto& [order_id, r] : s.reservations) {
     held.push_back({{"order_id", order_id},
                     {"quantity", r.quantity},
-                    {"token", r.token},
+                    {"token", u64_text(r.token)},
                     {"expires_at", time_or_null(r.expires_at)}});
   }
   ojson short_of = ojson::array();
@@ -283,7 +288,7 @@ ojson inspection(const actors::coupon::state& s) {
   // coupon_holder check): that is when an operator looks.
   j["lock"] = s.token == 0 && s.lock_expires_at == 0
                 ? ojson(nullptr)
-                : ojson{{"token", s.token},
+                : ojson{{"token", u64_text(s.token)},
                         {"expires_at", time_or_null(s.lock_expires_at)}};
   j["conflicts"] = s.conflicts;
   j["updated_at"] = time_or_null(s.updated_at);

@@ -175,9 +175,10 @@ locator node_in_query(cluster::mesh* m) {
 }
 
 /// `serve` on the node `?node=` names (this one without it); not_found for
-/// a node that is not a member.
+/// a node that is not a member. `admin`: the token is checked here first,
+/// so a caller without it learns nothing of the cluster's members.
 handler per_node_route(const std::shared_ptr<const api_config>& c,
-                       handler serve) {
+                       handler serve, bool admin) {
   auto checked = [c, serve](const request& req, const params& p,
                             const respond_fn& respond) {
     auto q = query_of(target_of(req));
@@ -189,7 +190,15 @@ handler per_node_route(const std::shared_ptr<const api_config>& c,
     }
     serve(req, p, respond);
   };
-  return owned(c->mesh, node_in_query(c->mesh), checked);
+  auto routed = owned(c->mesh, node_in_query(c->mesh), checked);
+  if (!admin) {
+    return routed;
+  }
+  return [c, routed](const request& req, const params& p,
+                     const respond_fn& respond) {
+    require_admin(req, c->admin_token);
+    routed(req, p, respond);
+  };
 }
 
 /// A create is answered once its SKUs reserved and its coupon locked: while
@@ -290,7 +299,7 @@ router make_router(api_config cfg) {
   runtime::node& node = *c->n;
   router r;
   auto per_node = [c](handler serve) {
-    return per_node_route(c, std::move(serve));
+    return per_node_route(c, std::move(serve), true);
   };
 
   // --- operations --------------------------------------------------------
@@ -317,7 +326,8 @@ router make_router(api_config cfg) {
         });
 
   r.add(verb::get, "/metrics",
-        per_node(
+        per_node_route(
+          c,
           [c, &node](const request&, const params&, const respond_fn& respond) {
             auto text = prometheus_text(node.stats());
             if (c->requests) {
@@ -330,7 +340,8 @@ router make_router(api_config cfg) {
                                        prometheus_content_type);
               return rep;
             });
-          }));
+          },
+          false));
 
   // --- the console and the contract (no token: they hold no data) --------
   r.add(verb::get, "/console", console_route(c));

@@ -798,30 +798,16 @@ void relay::revive(std::uint64_t seq, storage::batch extra,
     }
   }
   if (!m) {
-    done(actors::error{actors::errc::not_found,
-                       "no dead letter " + std::to_string(seq)});
+    done(no_dead_letter(seq));
     return;
   }
   entry e{next_seq(), m->from, m->msg};
-  extra.del(storage::cf::aux, dead_key(seq));
-  extra.put(storage::cf::outbox, storage::keys::be64(e.seq), encode(e));
-  db_.commit(std::move(extra),
-             [this, m = std::move(*m), e = std::move(e),
-              done = std::move(done)](const storage::status& s) mutable {
-               if (!s.ok()) {
-                 restore_dead(std::move(m));
-                 done(actors::error{actors::errc::unavailable,
-                                    "not stored: " + s.message()});
-                 return;
-               }
-               {
-                 std::lock_guard<std::mutex> guard{mu_};
-                 count_owed(m.msg, -1); // enqueue counts it again
-               }
-               auto fresh = e.seq;
-               enqueue({std::move(e)});
-               done(fresh);
-             });
+  auto fresh = e.seq;
+  extra.put(storage::cf::outbox, storage::keys::be64(fresh), encode(e));
+  settle_dead(std::move(*m), std::move(extra), fresh, std::move(done),
+              [this, e = std::move(e)]() mutable {
+                enqueue({std::move(e)});
+              });
 }
 
 void relay::discard(std::uint64_t seq, storage::batch extra,
@@ -832,26 +818,35 @@ void relay::discard(std::uint64_t seq, storage::batch extra,
     m = take_dead(seq);
   }
   if (!m) {
-    done(actors::error{actors::errc::not_found,
-                       "no dead letter " + std::to_string(seq)});
+    done(no_dead_letter(seq));
     return;
   }
-  extra.del(storage::cf::aux, dead_key(seq));
-  db_.commit(std::move(extra),
-             [this, m = std::move(*m), seq,
-              done = std::move(done)](const storage::status& s) mutable {
-               if (!s.ok()) {
-                 restore_dead(std::move(m));
-                 done(actors::error{actors::errc::unavailable,
-                                    "not stored: " + s.message()});
-                 return;
-               }
-               {
-                 std::lock_guard<std::mutex> guard{mu_};
-                 count_owed(m.msg, -1);
-               }
-               done(seq);
-             });
+  settle_dead(std::move(*m), std::move(extra), seq, std::move(done), [] {});
+}
+
+actors::error relay::no_dead_letter(std::uint64_t seq) {
+  return {actors::errc::not_found, "no dead letter " + std::to_string(seq)};
+}
+
+void relay::settle_dead(message_view m, storage::batch b, std::uint64_t answer,
+                        operator_done done, std::function<void()> then) {
+  b.del(storage::cf::aux, dead_key(m.seq));
+  db_.commit(
+    std::move(b), [this, m = std::move(m), answer, done = std::move(done),
+                   then = std::move(then)](const storage::status& s) mutable {
+      if (!s.ok()) {
+        restore_dead(std::move(m));
+        done(actors::error{actors::errc::unavailable,
+                           "not stored: " + s.message()});
+        return;
+      }
+      {
+        std::lock_guard<std::mutex> guard{mu_};
+        count_owed(m.msg, -1); // a revived one counts again once enqueued
+      }
+      then();
+      done(answer);
+    });
 }
 
 void relay::retry_now(

@@ -321,6 +321,12 @@ private:
   std::optional<message_view> take_dead(std::uint64_t seq);
   /// Puts back a dead letter whose revive or discard failed; takes mu_.
   void restore_dead(message_view m);
+  static actors::error no_dead_letter(std::uint64_t seq);
+  /// Commits `b` with the delete of dead letter `m` (taken out already);
+  /// then runs `then` and answers `answer`, or puts `m` back and answers
+  /// unavailable.
+  void settle_dead(message_view m, storage::batch b, std::uint64_t answer,
+                   operator_done done, std::function<void()> then);
   /// Counts `m` in refunds_owed_ (+1) or out (-1). Requires mu_.
   void count_owed(const actors::envelope& m, int delta);
   /// Records a "relay/since/" marker for the next seq and, with `prune`,

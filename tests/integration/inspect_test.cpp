@@ -204,8 +204,8 @@ BOOST_AUTO_TEST_CASE(inspection_uses_the_api_names_for_every_kind) {
   check_shows(c.get("/v1/orders/" + id).json, order);
   BOOST_CHECK_EQUAL(order["status"], "PENDING_PAYMENT");
   BOOST_CHECK_EQUAL(order["payable"], 1900);
-  BOOST_CHECK(order["fingerprint"].is_number_unsigned());
-  BOOST_CHECK(order["token"].is_number_unsigned());
+  BOOST_CHECK(order["fingerprint"].is_string());
+  BOOST_CHECK(order["token"].is_string());
   check_lacks(order, {"st", "amt", "disc", "pay", "fp", "v", "created"});
 
   auto sku = inspect_state(c, "sku", "A");

@@ -1,43 +1,46 @@
 // Faults page (#/faults): the armed failure-injection rules and every known
 // point; arm a rule (point, action, delay, probability, count), clear one or
 // all, each after a confirmation. Refreshed every 2 s (rules with a count
-// disarm themselves).
+// disarm themselves). `node`: the node of the cluster whose faults are shown
+// and armed (?node=ID on every call; none: the node serving the console).
 
 import { useState } from 'preact/hooks';
-import { del, get, path, post } from '../api.js';
+import { del, get, onNode, path, post } from '../api.js';
 import { num } from '../format.js';
-import { Table, notice, useConfirm, usePoll } from '../ui.jsx';
+import { NodePicker, Table, notice, useConfirm, usePoll } from '../ui.jsx';
 
-export function FaultsPage() {
-  const { data, reload } = usePoll(() => get('/v1/admin/faults'), 2000, []);
+export function FaultsPage({ node }) {
+  const { data, reload } = usePoll(() => get(onNode('/v1/admin/faults', node)), 2000, [node]);
   const [dialog, ask] = useConfirm();
+  const on = node ? ` on node ${node}` : '';
   const done = (text) => {
     notice(text);
     reload();
   };
   const clearOne = (point) =>
     ask({
-      title: `Clear the fault at ${point}?`,
+      title: `Clear the fault at ${point}${on}?`,
       body: 'The point behaves normally again.',
       label: 'Clear',
       run: async () => {
-        await del(path`/v1/admin/faults/${point}`);
-        done(`Cleared the fault at ${point}.`);
+        await del(onNode(path`/v1/admin/faults/${point}`, node));
+        done(`Cleared the fault at ${point}${on}.`);
       },
     });
   const clearAll = () =>
     ask({
-      title: 'Clear every armed fault?',
+      title: `Clear every armed fault${on}?`,
       body: `${data.faults.length} rule(s) are disarmed.`,
       label: 'Clear all',
       run: async () => {
-        await del('/v1/admin/faults');
-        done('Cleared every fault.');
+        await del(onNode('/v1/admin/faults', node));
+        done(`Cleared every fault${on}.`);
       },
     });
   return (
     <section>
       <h2>Faults (drills)</h2>
+      <NodePicker node={node} />
       {data && (
         <>
           <div class="card">
@@ -67,7 +70,7 @@ export function FaultsPage() {
               </div>
             )}
           </div>
-          <ArmForm points={data.points} ask={ask} done={done} />
+          <ArmForm points={data.points} ask={ask} done={done} node={node} />
           <div class="card">
             <h3>Points</h3>
             <Table head={['point', 'actions', 'where']} testid="fault-points">
@@ -87,7 +90,7 @@ export function FaultsPage() {
   );
 }
 
-function ArmForm({ points, ask, done }) {
+function ArmForm({ points, ask, done, node }) {
   const [point, setPoint] = useState(points[0]?.name ?? '');
   const actions = points.find((p) => p.name === point)?.actions ?? [];
   const [action, setAction] = useState('');
@@ -102,7 +105,7 @@ function ArmForm({ points, ask, done }) {
       rule.delay_ms = Number(delayMs);
     }
     ask({
-      title: `Arm ${act} at ${point}?`,
+      title: `Arm ${act} at ${point}${node ? ` on node ${node}` : ''}?`,
       body: (
         <>
           <p>
@@ -116,8 +119,8 @@ function ArmForm({ points, ask, done }) {
       label: 'Arm',
       danger: true,
       run: async () => {
-        const r = await post('/v1/admin/faults', rule);
-        done(`Armed ${r.action} at ${r.point}.`);
+        const r = await post(onNode('/v1/admin/faults', node), rule);
+        done(`Armed ${r.action} at ${r.point}${node ? ` on node ${node}` : ''}.`);
       },
     });
   };

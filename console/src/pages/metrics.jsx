@@ -1,14 +1,16 @@
 // Metrics page (#/metrics): live charts of the last ~2 minutes, scraped
 // every second from GET /metrics (and flash cancels from GET
 // /v1/reports/sales). Rates and quantiles are over the interval between two
-// scrapes; the history lives in memory while the page is open.
+// scrapes; the history lives in memory while the page is open. `node`: the
+// node of the cluster scraped (GET /metrics?node=ID; none: the node serving
+// the console); the sales report is the whole cluster's.
 
 import { useRef } from 'preact/hooks';
-import { get } from '../api.js';
+import { get, onNode } from '../api.js';
 import { Chart } from '../chart.jsx';
 import { num } from '../format.js';
 import { delta, histograms, parse, quantile, rate, sumBy, total } from '../prom.js';
-import { usePoll } from '../ui.jsx';
+import { NodePicker, usePoll } from '../ui.jsx';
 
 const SCRAPE_MS = 1000;
 const KEEP = 120;
@@ -145,14 +147,14 @@ function series(chart, points) {
   return { names, data };
 }
 
-export function MetricsPage() {
+export function MetricsPage({ node }) {
   const history = useRef({ prev: null, points: [] });
   const { data: points } = usePoll(
     async () => {
       // The sales report is gathered from every node of a cluster and fails
       // while one is down: the other charts go on without it.
       const [text, sales] = await Promise.all([
-        get('/metrics', { text: true }),
+        get(onNode('/metrics', node), { text: true }),
         get('/v1/reports/sales', { quiet: true }).catch(() => null),
       ]);
       const cur = { samples: parse(text), sales, t: Date.now() / 1000 };
@@ -166,13 +168,15 @@ export function MetricsPage() {
       return h.points;
     },
     SCRAPE_MS,
-    [],
+    [node],
   );
   return (
     <section>
       <h2>Metrics</h2>
+      <NodePicker node={node} />
       <p class="muted small">
-        This node's <code>/metrics</code>, scraped every second; the last {KEEP} seconds, kept while this page is open.
+        {node ? `Node ${node}'s` : "This node's"} <code>/metrics</code>, scraped every second (flash cancels: the whole
+        cluster's sales report); the last {KEEP} seconds, kept while this page is open.
       </p>
       <div class="charts">
         {CHARTS.map((ch) => {

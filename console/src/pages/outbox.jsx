@@ -1,27 +1,28 @@
 // Outbox page (#/outbox): what the relay still holds, per destination and
 // message, and its dead letters with Retry and Discard (each confirmed in a
 // dialog, recorded with the operator's name); below, the operator trail.
-// Refreshed every 2 s.
+// Refreshed every 2 s. `node`: the node of the cluster shown and acted on
+// (?node=ID on every call; none: the node serving the console).
 
-import { del, get, post } from '../api.js';
+import { del, get, onNode, post } from '../api.js';
 import { duration, time } from '../format.js';
-import { Field, Subject, Table, notice, useConfirm, usePoll } from '../ui.jsx';
+import { Field, NodePicker, Subject, Table, notice, useConfirm, usePoll } from '../ui.jsx';
 
 const REFRESH_MS = 2000;
 
-export function OutboxPage() {
+export function OutboxPage({ node }) {
   const { data, reload } = usePoll(
     async () => {
       const [pending, dead] = await Promise.all([
-        get('/v1/admin/outbox?state=pending&limit=100'),
-        get('/v1/admin/outbox?state=dead&limit=100'),
+        get(onNode('/v1/admin/outbox?state=pending&limit=100', node)),
+        get(onNode('/v1/admin/outbox?state=dead&limit=100', node)),
       ]);
       return { pending, dead };
     },
     REFRESH_MS,
-    [],
+    [node],
   );
-  const log = usePoll(() => get('/v1/admin/operator-log?limit=50'), REFRESH_MS, []);
+  const log = usePoll(() => get(onNode('/v1/admin/operator-log?limit=50', node)), REFRESH_MS, [node]);
   const changed = () => {
     reload();
     log.reload();
@@ -29,6 +30,7 @@ export function OutboxPage() {
   return (
     <section>
       <h2>Outbox and dead letters</h2>
+      <NodePicker node={node} />
       {data && (
         <>
           <div class="card grid-fields">
@@ -42,17 +44,17 @@ export function OutboxPage() {
               {duration(data.pending.oldest_ms)}
             </Field>
           </div>
-          <Destinations list={data.pending.destinations} />
-          <DeadLetters messages={data.dead.messages} changed={changed} />
-          <Pending messages={data.pending.messages} />
+          <Destinations list={data.pending.destinations} node={node} />
+          <DeadLetters messages={data.dead.messages} changed={changed} node={node} />
+          <Pending messages={data.pending.messages} node={node} />
         </>
       )}
-      {log.data && <OperatorLog entries={log.data.entries} />}
+      {log.data && <OperatorLog entries={log.data.entries} node={node} />}
     </section>
   );
 }
 
-function Destinations({ list }) {
+function Destinations({ list, node }) {
   return (
     <div class="card">
       <h3>Backlog per destination</h3>
@@ -60,7 +62,7 @@ function Destinations({ list }) {
         {list.map((d) => (
           <tr key={d.to} data-testid="destination-row">
             <td>
-              <Subject value={d.to} />
+              <Subject value={d.to} node={node} />
             </td>
             <td class="num">{d.pending}</td>
             <td class="num">{duration(d.oldest_ms)}</td>
@@ -83,28 +85,29 @@ function Body({ body }) {
   );
 }
 
-function DeadLetters({ messages, changed }) {
+function DeadLetters({ messages, changed, node }) {
   const [dialog, ask] = useConfirm();
+  const on = node ? ` on node ${node}` : '';
   const retry = (m) =>
     ask({
-      title: `Retry dead letter ${m.seq}?`,
+      title: `Retry dead letter ${m.seq}${on}?`,
       body: `The ${m.type} message to ${m.to} is queued again and delivered like a new one.`,
       label: 'Retry',
       run: async () => {
-        const r = await post(`/v1/admin/outbox/${m.seq}/retry`);
-        notice(`Dead letter ${r.retried} was queued again as message ${r.seq}.`);
+        const r = await post(onNode(`/v1/admin/outbox/${m.seq}/retry`, node));
+        notice(`Dead letter ${r.retried}${on} was queued again as message ${r.seq}.`);
         changed();
       },
     });
   const discard = (m) =>
     ask({
-      title: `Discard dead letter ${m.seq}?`,
+      title: `Discard dead letter ${m.seq}${on}?`,
       body: `The ${m.type} message to ${m.to} is deleted and never delivered.`,
       label: 'Discard',
       danger: true,
       run: async () => {
-        const r = await del(`/v1/admin/outbox/${m.seq}`);
-        notice(`Dead letter ${r.discarded} was discarded.`);
+        const r = await del(onNode(`/v1/admin/outbox/${m.seq}`, node));
+        notice(`Dead letter ${r.discarded}${on} was discarded.`);
         changed();
       },
     });
@@ -116,10 +119,10 @@ function DeadLetters({ messages, changed }) {
           <tr key={m.seq} data-testid="dead-letter" data-seq={m.seq}>
             <td class="num">{m.seq}</td>
             <td>
-              <Subject value={m.from} />
+              <Subject value={m.from} node={node} />
             </td>
             <td>
-              <Subject value={m.to} />
+              <Subject value={m.to} node={node} />
             </td>
             <td>{m.type}</td>
             <td class="num">{m.attempts}</td>
@@ -146,7 +149,7 @@ function DeadLetters({ messages, changed }) {
   );
 }
 
-function Pending({ messages }) {
+function Pending({ messages, node }) {
   return (
     <div class="card">
       <h3>Pending messages</h3>
@@ -155,10 +158,10 @@ function Pending({ messages }) {
           <tr key={m.seq}>
             <td class="num">{m.seq}</td>
             <td>
-              <Subject value={m.from} />
+              <Subject value={m.from} node={node} />
             </td>
             <td>
-              <Subject value={m.to} />
+              <Subject value={m.to} node={node} />
             </td>
             <td>{m.type}</td>
             <td class="num">{m.attempts}</td>
@@ -174,7 +177,7 @@ function Pending({ messages }) {
   );
 }
 
-function OperatorLog({ entries }) {
+function OperatorLog({ entries, node }) {
   return (
     <div class="card">
       <h3>Operator trail</h3>
@@ -184,7 +187,7 @@ function OperatorLog({ entries }) {
             <td>{time(e.at)}</td>
             <td>{e.operator}</td>
             <td>{e.action}</td>
-            <td>{e.subject && <Subject value={e.subject} />}</td>
+            <td>{e.subject && <Subject value={e.subject} node={node} />}</td>
             <td>{typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)}</td>
           </tr>
         ))}

@@ -5,7 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { startOrdo as spawnOrdo } from './ordo-process.mjs';
+import { freePort, startOrdo as spawnOrdo } from './ordo-process.mjs';
 
 /**
  * Starts `ordo serve` on a free loopback port in a fresh data directory
@@ -144,4 +144,79 @@ export async function until(what, probe, { timeoutMs = 20000, everyMs = 100 } = 
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * Starts the nodes `ids` of one cluster on loopback, each an `ordo serve`
+ * (ordo-process.mjs: a fresh data directory, HTTP on a free port) with
+ * `--node-id ID --cluster-port P --peers ID=127.0.0.1:P,... --partitions N`,
+ * the same token and secret, and `args`. Resolves once every node listens
+ * and node `ids[0]` reports every peer reachable:
+ * {nodes: {ID: {id, url, token, secret, clusterPort, proc, log(), kill(), stop()}}, stop()}.
+ * A node's kill() is an abrupt SIGKILL (its data directory stays until
+ * stop()); the cluster's stop() stops every node still running and removes
+ * their data. If any node fails to start, the others are stopped and the
+ * error names it with its output.
+ */
+export async function startCluster(binary, { token, secret, ids = ['a', 'b', 'c'], partitions = 16, args = [], timeoutMs = 30000 }) {
+  const ports = [];
+  while (ports.length < ids.length) {
+    const p = await freePort();
+    if (!ports.includes(p)) {
+      ports.push(p);
+    }
+  }
+  const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[i]}`).join(',');
+  const started = await Promise.allSettled(
+    ids.map((id, i) =>
+      startOrdo(binary, {
+        token,
+        secret,
+        args: ['--node-id', id, '--cluster-port', String(ports[i]), '--peers', peers, '--partitions', String(partitions), ...args],
+      }).catch((e) => {
+        throw new Error(`node ${id}: ${e.message}`);
+      }),
+    ),
+  );
+  const nodes = {};
+  started.forEach((s, i) => {
+    if (s.status === 'fulfilled') {
+      const node = s.value;
+      nodes[ids[i]] = {
+        ...node,
+        id: ids[i],
+        clusterPort: ports[i],
+        kill: () => {
+          if (node.proc.exitCode === null && node.proc.signalCode === null) {
+            const gone = new Promise((r) => node.proc.once('exit', r));
+            node.proc.kill('SIGKILL');
+            return gone;
+          }
+          return Promise.resolve();
+        },
+      };
+    }
+  });
+  const stop = async () => {
+    await Promise.all(Object.values(nodes).map((n) => n.stop()));
+  };
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  try {
+    await until(
+      `every peer of ${ids[0]} to be reachable`,
+      async () => {
+        const c = await must(nodes[ids[0]].url, 'GET', '/v1/admin/cluster', { token });
+        return c.peers.length === ids.length - 1 && c.peers.every((p) => p.reachable);
+      },
+      { timeoutMs },
+    );
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { nodes, stop };
 }
