@@ -13,24 +13,11 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { call, must, payCallback, startOrdo, startProvider, until } from './lib/ordo.mjs';
+import { launchChromium, login, openConsole as openConsoleAt, options, shot } from './lib/browser.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '../..');
-
-function option(name, fallback) {
-  const i = process.argv.indexOf(name);
-  return i > 0 && process.argv[i + 1] ? resolve(process.argv[i + 1]) : fallback;
-}
-
-const ORDO = option('--ordo', join(repo, 'build/ordo'));
-const SHOTS = option('--shots', join(repo, 'build/console-shots'));
-const CONSOLE_DIR = option('--console-dir', null);
-const CHROMIUM = option('--chromium', '/usr/bin/chromium');
+const { ordo: ORDO, shots: SHOTS, consoleDir: CONSOLE_DIR } = options;
 const TOKEN = 'console-test-token';
 const SECRET = 'console-test-secret';
 const OPERATOR = 'alice';
@@ -63,19 +50,7 @@ before(async () => {
   node = await startOrdo(ORDO, { token: TOKEN, secret: SECRET, args });
   await must(node.url, 'PUT', '/v1/skus/A', { token: TOKEN, body: { price: 1999, stock: 1000 } });
   await must(node.url, 'PUT', '/v1/skus/S', { token: TOKEN, body: { price: 5000, stock: 100, kind: 'service' } });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -98,41 +73,9 @@ function createOrder(user, items = [{ sku: 'A', quantity: 1 }]) {
 
 const admin = (method, path, body) => must(node.url, method, path, { token: TOKEN, body });
 
-/**
- * A new tab (its own session storage) logged in as OPERATOR at `hash`:
- * {page, close()}. close() fails the test on uncaught page errors or CSP
- * violations seen meanwhile.
- */
-async function openConsole(hash, { width = 1280, height = 900 } = {}) {
-  const context = await browser.newContext({ viewport: { width, height } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-  page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) {
-      problems.push(`CSP: ${m.text()}`);
-    }
-  });
-  await page.goto(`${node.url}/console#${hash}`);
-  await login(page, TOKEN);
-  await page.getByTestId('nav').waitFor();
-  return {
-    page,
-    close: async () => {
-      await context.close();
-      assert.deepEqual(problems, [], 'the page ran without errors');
-    },
-  };
-}
-
-async function login(page, token) {
-  await page.getByTestId('login-operator').fill(OPERATOR);
-  await page.getByTestId('login-token').fill(token);
-  await page.getByTestId('login-submit').click();
-}
-
-const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+/** A new tab on the node's console, logged in as OPERATOR at `hash` (lib/browser.mjs). */
+const openConsole = (hash, view = {}) =>
+  openConsoleAt(browser, node.url, hash, { token: TOKEN, operator: OPERATOR, wait: WAIT, ...view });
 
 /** Clicks the confirm button of the in-page confirmation dialog and waits for it to close. */
 async function confirm(page) {
@@ -155,14 +98,14 @@ test('login: a wrong token is refused, the right one opens the console, logout f
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
   await page.goto(`${node.url}/console`);
-  await login(page, 'not-the-token');
+  await login(page, OPERATOR, 'not-the-token');
   await page.getByTestId('login-error').filter({ hasText: 'refused' }).waitFor();
   assert.equal(await page.getByTestId('login-form').isVisible(), true, 'still on the login form');
   assert.equal(await page.getByTestId('nav').count(), 0, 'no navigation without a valid token');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('ordo.token')), null, 'a refused token is not kept');
   await shot(page, 'login');
 
-  await login(page, TOKEN);
+  await login(page, OPERATOR, TOKEN);
   await page.getByTestId('nav').waitFor();
   assert.equal(await page.getByTestId('operator-name').textContent(), OPERATOR);
   assert.equal(await page.evaluate(() => sessionStorage.getItem('ordo.token')), TOKEN, 'token in session storage');
@@ -174,7 +117,7 @@ test('login: a wrong token is refused, the right one opens the console, logout f
   assert.equal(await page.evaluate(() => sessionStorage.getItem('ordo.token')), null, 'logout forgets the token');
 
   // A token the server stops accepting (here: replaced in storage) sends the tab back to the login form.
-  await login(page, TOKEN);
+  await login(page, OPERATOR, TOKEN);
   await page.getByTestId('nav-cluster').click();
   await page.getByTestId('cluster-node').first().waitFor();
   await page.evaluate(() => sessionStorage.setItem('ordo.token', 'revoked'));

@@ -18,24 +18,11 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { must, payCallback, startCluster, until } from './lib/ordo.mjs';
+import { launchChromium, openConsole as openConsoleAt, options, shot } from './lib/browser.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '../..');
-
-function option(name, fallback) {
-  const i = process.argv.indexOf(name);
-  return i > 0 && process.argv[i + 1] ? resolve(process.argv[i + 1]) : fallback;
-}
-
-const ORDO = option('--ordo', join(repo, 'build/ordo'));
-const SHOTS = option('--shots', join(repo, 'build/console-shots'));
-const CONSOLE_DIR = option('--console-dir', null);
-const CHROMIUM = option('--chromium', '/usr/bin/chromium');
+const { ordo: ORDO, shots: SHOTS, consoleDir: CONSOLE_DIR } = options;
 const TOKEN = 'console-cluster-token';
 const SECRET = 'console-cluster-secret';
 const OPERATOR = 'bob';
@@ -80,19 +67,7 @@ before(async () => {
     await newOrder(`cu-${i}`, i);
   }
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -129,37 +104,9 @@ async function orderOwnedBy(id, tag) {
   throw new Error(`200 users gave node ${id} no order`);
 }
 
-/**
- * A new tab (its own session storage) on `node`'s console, logged in as
- * OPERATOR at `hash`: {page, close()}. close() fails the test on uncaught
- * page errors or CSP violations seen meanwhile.
- */
-async function openConsole(node, hash, { width = 1280, height = 900 } = {}) {
-  const context = await browser.newContext({ viewport: { width, height } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-  page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) {
-      problems.push(`CSP: ${m.text()}`);
-    }
-  });
-  await page.goto(`${node.url}/console#${hash}`);
-  await page.getByTestId('login-operator').fill(OPERATOR);
-  await page.getByTestId('login-token').fill(TOKEN);
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('nav').waitFor();
-  return {
-    page,
-    close: async () => {
-      await context.close();
-      assert.deepEqual(problems, [], 'the page ran without errors');
-    },
-  };
-}
-
-const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+/** A new tab on `node`'s console, logged in as OPERATOR at `hash` (lib/browser.mjs). */
+const openConsole = (node, hash, view = {}) =>
+  openConsoleAt(browser, node.url, hash, { token: TOKEN, operator: OPERATOR, wait: WAIT, ...view });
 
 /** The Cluster page's row of node `id` (its first cell is the id, "(this node)" on self). */
 const nodeRow = (page, id) =>

@@ -117,20 +117,7 @@ function DeadLetters({ messages, changed, node }) {
       <Table head={['seq', 'from', 'to', 'type', 'attempts', 'age', 'last error', 'body', '']} testid="dead-letters" empty="no dead letters">
         {messages.map((m) => (
           <tr key={m.seq} data-testid="dead-letter" data-seq={m.seq}>
-            <td class="num">{m.seq}</td>
-            <td>
-              <Subject value={m.from} node={node} />
-            </td>
-            <td>
-              <Subject value={m.to} node={node} />
-            </td>
-            <td>{m.type}</td>
-            <td class="num">{m.attempts}</td>
-            <td class="num">{duration(m.age_ms)}</td>
-            <td class="error-text">{m.last_error ?? ''}</td>
-            <td>
-              <Body body={m.body} />
-            </td>
+            <MessageCells m={m} node={node} />
             <td>
               <div class="buttons nowrap">
                 <button type="button" data-testid="dead-retry" onClick={() => retry(m)}>
@@ -149,6 +136,28 @@ function DeadLetters({ messages, changed, node }) {
   );
 }
 
+// The columns a pending message and a dead letter share.
+function MessageCells({ m, node }) {
+  return (
+    <>
+      <td class="num">{m.seq}</td>
+      <td>
+        <Subject value={m.from} node={node} />
+      </td>
+      <td>
+        <Subject value={m.to} node={node} />
+      </td>
+      <td>{m.type}</td>
+      <td class="num">{m.attempts}</td>
+      <td class="num">{duration(m.age_ms)}</td>
+      <td class="error-text">{m.last_error ?? ''}</td>
+      <td>
+        <Body body={m.body} />
+      </td>
+    </>
+  );
+}
+
 function Pending({ messages, node }) {
   return (
     <div class="card">
@@ -156,20 +165,7 @@ function Pending({ messages, node }) {
       <Table head={['seq', 'from', 'to', 'type', 'attempts', 'age', 'last error', 'body']} testid="pending-messages" empty="nothing pending">
         {messages.map((m) => (
           <tr key={m.seq}>
-            <td class="num">{m.seq}</td>
-            <td>
-              <Subject value={m.from} node={node} />
-            </td>
-            <td>
-              <Subject value={m.to} node={node} />
-            </td>
-            <td>{m.type}</td>
-            <td class="num">{m.attempts}</td>
-            <td class="num">{duration(m.age_ms)}</td>
-            <td class="error-text">{m.last_error ?? ''}</td>
-            <td>
-              <Body body={m.body} />
-            </td>
+            <MessageCells m={m} node={node} />
           </tr>
         ))}
       </Table>
