@@ -292,17 +292,11 @@ actors::reports::state report_of(const nlohmann::json& j) {
   return s;
 }
 
-} // namespace
+using config = std::shared_ptr<const api_config>;
 
-router make_router(api_config cfg) {
-  auto c = std::make_shared<const api_config>(std::move(cfg));
+/// Health, readiness and metrics.
+void add_operations(router& r, const config& c) {
   runtime::node& node = *c->n;
-  router r;
-  auto per_node = [c](handler serve) {
-    return per_node_route(c, std::move(serve), true);
-  };
-
-  // --- operations --------------------------------------------------------
   r.add(verb::get, "/healthz",
         [](const request&, const params&, const respond_fn& respond) {
           respond([] {
@@ -342,8 +336,10 @@ router make_router(api_config cfg) {
             });
           },
           false));
+}
 
-  // --- the console and the contract (no token: they hold no data) --------
+/// The console and the contract (no token: they hold no data).
+void add_console(router& r, const config& c) {
   r.add(verb::get, "/console", console_route(c));
   r.add(verb::get, "/console/{file}", console_route(c));
   r.add(verb::get, "/v1/openapi.json",
@@ -357,8 +353,11 @@ router make_router(api_config cfg) {
             return rep;
           });
         });
+}
 
-  // --- catalog (admin) ---------------------------------------------------
+/// The catalog (admin).
+void add_catalog(router& r, const config& c) {
+  runtime::node& node = *c->n;
   r.add(verb::put, "/v1/skus/{sku}",
         owned(c->mesh, key_in_path(c->mesh, "sku"),
               [c, &node](const request& req, const params& p,
@@ -412,8 +411,11 @@ router make_router(api_config cfg) {
                                     return ok_json(render(s));
                                   }));
               }));
+}
 
-  // --- side effects, for inspection ----------------------------------------
+/// Side effects, for inspection.
+void add_side_effects(router& r, const config& c) {
+  runtime::node& node = *c->n;
   r.add(verb::get, "/v1/notifications",
         owned(c->mesh, order_in_query(c->mesh),
               [&node](const request& req, const params&,
@@ -447,8 +449,11 @@ router make_router(api_config cfg) {
                   return ok_json(render(s));
                 }));
           }));
+}
 
-  // --- orders ------------------------------------------------------------
+/// Orders.
+void add_orders(router& r, const config& c) {
+  runtime::node& node = *c->n;
   r.add(verb::post, "/v1/orders",
         owned(c->mesh, user_in_body(c->mesh),
               [c, &node](const request& req, const params&,
@@ -528,8 +533,11 @@ router make_router(api_config cfg) {
                   path_id(p, "id"),
                   answer<actors::order::state>(respond, order_reply));
               }));
+}
 
-  // --- payments ----------------------------------------------------------
+/// Payment callbacks.
+void add_payments(router& r, const config& c) {
+  runtime::node& node = *c->n;
   // The signature is checked on the raw body before anything parses it.
   r.add(
     verb::post, "/v1/payments/callback",
@@ -549,8 +557,14 @@ router make_router(api_config cfg) {
                                   return ok_json({{"result", p.result}});
                                 }));
       }));
+}
 
-  // --- admin extensions (not in API.md) -----------------------------------
+/// The built-in sandbox provider's record.
+void add_sandbox_calls(router& r, const config& c) {
+  runtime::node& node = *c->n;
+  auto per_node = [c](handler serve) {
+    return per_node_route(c, std::move(serve), true);
+  };
   // GET /v1/admin/sandbox/calls: what the built-in sandbox payment provider
   // has received (close and refund calls, with retry counts), so tests and
   // operators can check "refunded exactly once" from outside. Empty when an
@@ -564,7 +578,11 @@ router make_router(api_config cfg) {
             return ok_json(render(calls));
           });
         }));
+}
 
+/// The sales report, gathered from every node in a cluster.
+void add_reports(router& r, const config& c) {
+  runtime::node& node = *c->n;
   // GET /v1/reports/sales?top=N (admin): placed, paid, cancelled, refunded
   // and flash cancels kept apart (rule 12), from the report shards.
   r.add(
@@ -615,7 +633,14 @@ router make_router(api_config cfg) {
                   });
       });
     });
+}
 
+/// Audits and actor inspection.
+void add_audit_and_actors(router& r, const config& c) {
+  runtime::node& node = *c->n;
+  auto per_node = [c](handler serve) {
+    return per_node_route(c, std::move(serve), true);
+  };
   r.add(verb::get, "/v1/admin/audit",
         per_node([c, &node](const request& req, const params&,
                             const respond_fn& respond) {
@@ -661,7 +686,14 @@ router make_router(api_config cfg) {
                                  return ok_json(render(v));
                                }));
               }));
+}
 
+/// The outbox, its dead letters and the operators' trail.
+void add_outbox(router& r, const config& c) {
+  runtime::node& node = *c->n;
+  auto per_node = [c](handler serve) {
+    return per_node_route(c, std::move(serve), true);
+  };
   // GET /v1/admin/outbox?state=pending|dead&limit=N: what the relay still
   // holds, or its dead letters (docs/api-notes.md).
   r.add(verb::get, "/v1/admin/outbox",
@@ -713,6 +745,14 @@ router make_router(api_config cfg) {
         }));
 
   // Failure injection (issue 5): list the armed rules and the points, arm
+}
+
+/// Failure injection.
+void add_faults(router& r, const config& c) {
+  runtime::node& node = *c->n;
+  auto per_node = [c](handler serve) {
+    return per_node_route(c, std::move(serve), true);
+  };
   // one rule, clear all or one.
   r.add(
     verb::get, "/v1/admin/faults",
@@ -784,7 +824,10 @@ router make_router(api_config cfg) {
             return ok_json({{"cleared", point}});
           });
         }));
+}
 
+/// The cluster view.
+void add_cluster(router& r, const config& c) {
   // GET /v1/admin/cluster: membership, the partition map (fixed for the
   // server's life) and, live, which peers are reachable and what went to
   // and came from each (counts and round-trip latency).
@@ -848,7 +891,14 @@ router make_router(api_config cfg) {
             return ok_json(body);
           });
         });
+}
 
+/// The built-in SMS sink's record.
+void add_sms_log(router& r, const config& c) {
+  runtime::node& node = *c->n;
+  auto per_node = [c](handler serve) {
+    return per_node_route(c, std::move(serve), true);
+  };
   // GET /v1/admin/sms: what the built-in SMS log sink sent (empty with
   // --sms-webhook), so "sent once" can be checked from outside.
   r.add(verb::get, "/v1/admin/sms",
@@ -860,7 +910,26 @@ router make_router(api_config cfg) {
             return ok_json(render(sent));
           });
         }));
+}
 
+} // namespace
+
+router make_router(api_config cfg) {
+  auto c = std::make_shared<const api_config>(std::move(cfg));
+  router r;
+  add_operations(r, c);
+  add_console(r, c);
+  add_catalog(r, c);
+  add_side_effects(r, c);
+  add_orders(r, c);
+  add_payments(r, c);
+  add_sandbox_calls(r, c);
+  add_reports(r, c);
+  add_audit_and_actors(r, c);
+  add_outbox(r, c);
+  add_faults(r, c);
+  add_cluster(r, c);
+  add_sms_log(r, c);
   return r;
 }
 
