@@ -779,23 +779,27 @@ void relay::restore_dead(message_view m) {
 void relay::revive(std::uint64_t seq, storage::batch extra,
                    operator_done done) {
   std::optional<message_view> m;
+  bool expired_to_actor = false;
   {
     std::lock_guard<std::mutex> guard{mu_};
     auto i = dead_letters_.find(seq);
     if (i != dead_letters_.end()) {
       bool bounded = !opts_.bounded || opts_.bounded(i->second.msg.to);
-      if (bounded && opts_.max_age > 0
-          && i->second.last_error.rfind(expired_prefix, 0) == 0) {
-        done(actors::error{
-          actors::errc::invalid_transition,
-          "dead letter " + std::to_string(seq)
-            + " expired on its way to an actor, which may have consumed it "
-              "and forgotten its id: it is never delivered again (discard "
-              "it; the audit shows what it left unsettled)"});
-        return;
+      expired_to_actor = bounded && opts_.max_age > 0
+                         && i->second.last_error.rfind(expired_prefix, 0) == 0;
+      if (!expired_to_actor) {
+        m = take_dead(seq);
       }
-      m = take_dead(seq);
     }
+  }
+  if (expired_to_actor) {
+    done(actors::error{
+      actors::errc::invalid_transition,
+      "dead letter " + std::to_string(seq)
+        + " expired on its way to an actor, which may have consumed it and "
+          "forgotten its id: it is never delivered again (discard it; the "
+          "audit shows what it left unsettled)"});
+    return;
   }
   if (!m) {
     done(no_dead_letter(seq));
