@@ -706,10 +706,10 @@ public:
     cb(std::move(v));
   }
 
-  void audit(callback<actors::auditor::report> cb) override {
+  void audit(callback<audit_run> cb) override {
     cb = released(*db_, std::move(cb));
-    audit_->request([cb = std::move(cb)](const actors::auditor::report& r) {
-      cb(r);
+    audit_->request([cb = std::move(cb)](const audit_run& run) {
+      cb(run);
     });
   }
 

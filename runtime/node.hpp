@@ -439,8 +439,8 @@ public:
     = 0;
 
   /// Runs the auditor now (off the caller's thread) and answers with what
-  /// it found and healed.
-  virtual void audit(callback<actors::auditor::report> cb) = 0;
+  /// it found and healed, when it finished (the node's clock) and why.
+  virtual void audit(callback<audit_run> cb) = 0;
 
   /// Up to `limit` messages the relay still holds (dead == false) or its
   /// dead letters (dead == true), oldest first.

@@ -1,7 +1,6 @@
 #include "gateway/detail/routes.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <memory>
 
 #include "actors/limiter.hpp"
@@ -569,15 +568,14 @@ void add_sandbox_calls(router& r, const config& c) {
   // has received (close and refund calls, with retry counts), so tests and
   // operators can check "refunded exactly once" from outside. Empty when an
   // external provider is configured.
-  r.add(verb::get, "/v1/admin/sandbox/calls",
-        per_node([c, &node](const request& req, const params&,
-                            const respond_fn& respond) {
-          require_admin(req, c->admin_token);
-          auto calls = node.sandbox_calls();
-          respond([calls = std::move(calls)] {
-            return ok_json(render(calls));
-          });
-        }));
+  r.add(
+    verb::get, "/v1/admin/sandbox/calls",
+    per_node([&node](const request&, const params&, const respond_fn& respond) {
+      auto calls = node.sandbox_calls();
+      respond([calls = std::move(calls)] {
+        return ok_json(render(calls));
+      });
+    }));
 }
 
 /// The sales report, gathered from every node in a cluster.
@@ -641,40 +639,32 @@ void add_audit_and_actors(router& r, const config& c) {
   auto per_node = [c](handler serve) {
     return per_node_route(c, std::move(serve), true);
   };
-  r.add(verb::get, "/v1/admin/audit",
-        per_node([c, &node](const request& req, const params&,
-                            const respond_fn& respond) {
-          require_admin(req, c->admin_token);
-          node.audit(answer<actors::auditor::report>(
-            respond, [](const actors::auditor::report& r) {
-              return ok_json(render(r));
-            }));
+  r.add(
+    verb::get, "/v1/admin/audit",
+    per_node([&node](const request&, const params&, const respond_fn& respond) {
+      node.audit(
+        answer<runtime::audit_run>(respond, [](const runtime::audit_run& run) {
+          return ok_json(render(run.report));
         }));
+    }));
   // POST /v1/admin/audit: the same run, recorded in the operators' trail.
   r.add(verb::post, "/v1/admin/audit",
-        per_node([c, &node](const request& req, const params&,
-                            const respond_fn& respond) {
-          require_admin(req, c->admin_token);
+        per_node([&node](const request& req, const params&,
+                         const respond_fn& respond) {
           auto who = operator_of(req, true);
           node.record_action({0, who, "audit.run", "audit", ""});
-          node.audit(answer<actors::auditor::report>(
-            respond, [](const actors::auditor::report& r) {
-              using namespace std::chrono;
-              auto now = duration_cast<milliseconds>(
-                           system_clock::now().time_since_epoch())
-                           .count();
-              return ok_json(render(std::optional<runtime::audit_run>{
-                runtime::audit_run{r, now, false}}));
+          node.audit(answer<runtime::audit_run>(
+            respond, [](const runtime::audit_run& run) {
+              return ok_json(render(std::optional<runtime::audit_run>{run}));
             }));
         }));
-  r.add(verb::get, "/v1/admin/audit/last",
-        per_node([c, &node](const request& req, const params&,
-                            const respond_fn& respond) {
-          require_admin(req, c->admin_token);
-          respond([last = node.last_audit()] {
-            return ok_json(render(last));
-          });
-        }));
+  r.add(
+    verb::get, "/v1/admin/audit/last",
+    per_node([&node](const request&, const params&, const respond_fn& respond) {
+      respond([last = node.last_audit()] {
+        return ok_json(render(last));
+      });
+    }));
   r.add(verb::get, "/v1/admin/actors/{kind}/{id}",
         owned(c->mesh, actor_in_path(c->mesh),
               [c, &node](const request& req, const params& p,
@@ -697,9 +687,8 @@ void add_outbox(router& r, const config& c) {
   // GET /v1/admin/outbox?state=pending|dead&limit=N: what the relay still
   // holds, or its dead letters (docs/api-notes.md).
   r.add(verb::get, "/v1/admin/outbox",
-        per_node([c, &node](const request& req, const params&,
-                            const respond_fn& respond) {
-          require_admin(req, c->admin_token);
+        per_node([&node](const request& req, const params&,
+                         const respond_fn& respond) {
           auto q = parse_outbox_query(target_of(req));
           auto held = node.outbox(q.dead, q.limit);
           auto stats = node.stats();
@@ -713,9 +702,8 @@ void add_outbox(router& r, const config& c) {
   // A dead letter back into the outbox, or dropped, by a named operator
   // (the operators' trail records it in the same batch).
   r.add(verb::post, "/v1/admin/outbox/{seq}/retry",
-        per_node([c, &node](const request& req, const params& p,
-                            const respond_fn& respond) {
-          require_admin(req, c->admin_token);
+        per_node([&node](const request& req, const params& p,
+                         const respond_fn& respond) {
           auto seq = path_seq(p, "seq");
           node.retry_dead_letter(
             seq, operator_of(req, true),
@@ -724,9 +712,8 @@ void add_outbox(router& r, const config& c) {
             }));
         }));
   r.add(verb::delete_, "/v1/admin/outbox/{seq}",
-        per_node([c, &node](const request& req, const params& p,
-                            const respond_fn& respond) {
-          require_admin(req, c->admin_token);
+        per_node([&node](const request& req, const params& p,
+                         const respond_fn& respond) {
           auto seq = path_seq(p, "seq");
           node.discard_dead_letter(
             seq, operator_of(req, true),
@@ -735,9 +722,8 @@ void add_outbox(router& r, const config& c) {
             }));
         }));
   r.add(verb::get, "/v1/admin/operator-log",
-        per_node([c, &node](const request& req, const params&,
-                            const respond_fn& respond) {
-          require_admin(req, c->admin_token);
+        per_node([&node](const request& req, const params&,
+                         const respond_fn& respond) {
           auto limit = parse_limit_query(target_of(req), 100, 1000);
           respond([log = node.operator_log(limit)] {
             return ok_json(render(log));
@@ -781,9 +767,8 @@ void add_faults(router& r, const config& c) {
       });
     }));
   r.add(verb::post, "/v1/admin/faults",
-        per_node([c, &node](const request& req, const params&,
-                            const respond_fn& respond) {
-          require_admin(req, c->admin_token);
+        per_node([&node](const request& req, const params&,
+                         const respond_fn& respond) {
           auto who = operator_of(req, false);
           auto body = parse_object(req.body());
           runtime::fault_rule rule;
@@ -799,9 +784,8 @@ void add_faults(router& r, const config& c) {
           });
         }));
   r.add(verb::delete_, "/v1/admin/faults",
-        per_node([c, &node](const request& req, const params&,
-                            const respond_fn& respond) {
-          require_admin(req, c->admin_token);
+        per_node([&node](const request& req, const params&,
+                         const respond_fn& respond) {
           auto who = operator_of(req, false);
           runtime::faults::global().clear_all();
           node.record_action({0, who, "fault.clear", "*", "every fault"});
@@ -810,9 +794,8 @@ void add_faults(router& r, const config& c) {
           });
         }));
   r.add(verb::delete_, "/v1/admin/faults/{point}",
-        per_node([c, &node](const request& req, const params& p,
-                            const respond_fn& respond) {
-          require_admin(req, c->admin_token);
+        per_node([&node](const request& req, const params& p,
+                         const respond_fn& respond) {
           auto who = operator_of(req, false);
           auto point = path_id(p, "point");
           if (!runtime::faults::global().clear(point)) {
@@ -901,15 +884,14 @@ void add_sms_log(router& r, const config& c) {
   };
   // GET /v1/admin/sms: what the built-in SMS log sink sent (empty with
   // --sms-webhook), so "sent once" can be checked from outside.
-  r.add(verb::get, "/v1/admin/sms",
-        per_node([c, &node](const request& req, const params&,
-                            const respond_fn& respond) {
-          require_admin(req, c->admin_token);
-          auto sent = node.sms_log();
-          respond([sent = std::move(sent)] {
-            return ok_json(render(sent));
-          });
-        }));
+  r.add(
+    verb::get, "/v1/admin/sms",
+    per_node([&node](const request&, const params&, const respond_fn& respond) {
+      auto sent = node.sms_log();
+      respond([sent = std::move(sent)] {
+        return ok_json(render(sent));
+      });
+    }));
 }
 
 } // namespace

@@ -152,7 +152,7 @@ void audit_service::request(done_fn done) {
       return;
     }
   }
-  done(report{});
+  done(audit_run{});
 }
 
 std::optional<audit_run> audit_service::last() const {
@@ -178,7 +178,7 @@ void audit_service::stop() {
     left.swap(requests_);
   }
   for (auto& done : left) {
-    done(report{});
+    done(audit_run{});
   }
 }
 
@@ -205,9 +205,9 @@ void audit_service::run() {
     std::deque<done_fn> waiting;
     waiting.swap(requests_);
     lock.unlock();
-    auto r = audit_once(waiting.empty());
+    auto run = audit_once(waiting.empty());
     for (auto& done : waiting) {
-      done(r);
+      done(run);
     }
     if (due || opts_.interval > 0) {
       next = steady_clock::now() + milliseconds{opts_.interval};
@@ -301,7 +301,7 @@ snapshot audit_service::take_snapshot(bool scheduled) {
   return s;
 }
 
-report audit_service::audit_once(bool scheduled) {
+audit_run audit_service::audit_once(bool scheduled) {
   report r;
   try {
     r = actors::auditor::audit(take_snapshot(scheduled), opts_.rules);
@@ -319,15 +319,16 @@ report audit_service::audit_once(bool scheduled) {
     h.id = "audit#" + std::to_string(run) + "." + std::to_string(i);
     targets_.deliver(h, h.id, nullptr); // lost: the next run heals again
   }
+  audit_run done{r, time_.now(), scheduled};
   {
     std::lock_guard<std::mutex> guard{mu_};
-    last_ = audit_run{r, time_.now(), scheduled};
+    last_ = done;
   }
   metrics_.add("audit_runs");
   metrics_.add("audit_violations", r.violations.size());
   metrics_.add("audit_heals", r.heals.size());
   alert(r);
-  return r;
+  return done;
 }
 
 void audit_service::alert(const report& r) {

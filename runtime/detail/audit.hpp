@@ -78,7 +78,7 @@ std::size_t load_state(storage::store& db, actors::auditor::snapshot& s,
 
 class audit_service {
 public:
-  using done_fn = std::function<void(const actors::auditor::report&)>;
+  using done_fn = std::function<void(const audit_run&)>;
 
   /// Everything passed in must outlive the service. Fails (nullptr, `*err`)
   /// on a bad webhook URL.
@@ -88,7 +88,8 @@ public:
 
   ~audit_service();
 
-  /// Runs an audit on the service's thread and calls `done` there.
+  /// Runs an audit on the service's thread and calls `done` there with it
+  /// (an empty report, at 0, once stopping).
   void request(done_fn done);
 
   /// The last run that finished (scheduled or requested); nullopt before
@@ -106,7 +107,7 @@ private:
 
   void run();
   /// `scheduled`: an incremental run (see the top of this file).
-  actors::auditor::report audit_once(bool scheduled);
+  audit_run audit_once(bool scheduled);
   actors::auditor::snapshot take_snapshot(bool scheduled);
   void alert(const actors::auditor::report& r);
 

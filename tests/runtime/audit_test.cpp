@@ -35,11 +35,11 @@ struct audit_fixture : test::node_fixture {
   }
 
   actors::auditor::report audit() {
-    auto r = await<actors::auditor::report>([&](auto cb) {
+    auto r = await<runtime::audit_run>([&](auto cb) {
       node->audit(cb);
     });
     BOOST_REQUIRE(r);
-    return r.value();
+    return r.value().report;
   }
 
   /// Stops the node, lets `edit` change its storage, starts it again.

@@ -166,10 +166,11 @@ BOOST_AUTO_TEST_CASE(a_paid_child_drives_the_parent_to_manual_intervention) {
   BOOST_TEST(coupon("c1")->st == cstatus::locked);
   BOOST_TEST(sku("G")->available == 10);
   BOOST_TEST(sku("S")->sold == 1);
-  auto a = test::await<actors::auditor::report>([&](auto cb) {
+  auto run = test::await<runtime::audit_run>([&](auto cb) {
     node->audit(cb);
   });
-  BOOST_REQUIRE(a);
+  BOOST_REQUIRE(run);
+  const auto* a = &run->report;
   BOOST_TEST(!a->ok());
   bool reported = false;
   for (const auto& v : a->violations) {
