@@ -388,29 +388,35 @@ public:
     auto user = cmd.user_id;
     auto now = time_->now();
     std::vector<actors::millis> run;
+    // Decided under the user's gate, answered after it is let go.
+    std::optional<actors::result<created_order>> refused;
     {
       auto& gate = admissions_.of(user);
       std::lock_guard<std::mutex> guard{gate.mu};
       std::vector<actors::millis> recent;
       try {
         run = recent_orders(user, gate, recent);
+        if (auto retry = actors::limiter::over_rate(recent, rate_, now)) {
+          auto why = actors::limiter::rate_limited(rate_, *retry);
+          created_order out;
+          out.refused = admission_refusal{};
+          out.refused->code = why.code;
+          out.refused->message = std::move(why.message);
+          out.refused->retry_after_ms = *retry;
+          refused = std::move(out);
+        } else {
+          gate.in_flight[user][id] = now;
+        }
       } catch (const std::exception& e) {
-        cb(actors::error{actors::errc::internal, e.what()});
-        return;
+        refused = actors::error{actors::errc::internal, e.what()};
       }
-      if (auto retry = actors::limiter::over_rate(recent, rate_, now)) {
+    }
+    if (refused) {
+      if (refused->ok()) {
         metrics_.add("order_rate_limited");
-        auto why = actors::limiter::rate_limited(rate_, *retry);
-        admission_refusal refused;
-        refused.code = why.code;
-        refused.message = std::move(why.message);
-        refused.retry_after_ms = *retry;
-        created_order out;
-        out.refused = std::move(refused);
-        cb(std::move(out));
-        return;
       }
-      gate.in_flight[user][id] = now;
+      cb(std::move(*refused));
+      return;
     }
     // Answered: the order is in the index now, or was never made.
     auto done
