@@ -257,4 +257,62 @@ writer& writer::nil() {
   return *this;
 }
 
+namespace {
+
+std::uint64_t read_le64(const char* p) {
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) {
+    n = (n << 8) | static_cast<unsigned char>(p[i]);
+  }
+  return n;
+}
+
+void write_le64(std::string& out, std::uint64_t n) {
+  for (int i = 0; i < 8; ++i) {
+    out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  }
+}
+
+} // namespace
+
+std::string sums(const std::vector<std::int64_t>& values) {
+  std::string out;
+  out.reserve(values.size() * 8);
+  for (auto v : values) {
+    write_le64(out, static_cast<std::uint64_t>(v));
+  }
+  return out;
+}
+
+std::optional<std::vector<std::int64_t>> read_sums(std::string_view bytes) {
+  if (bytes.size() % 8 != 0) {
+    return std::nullopt;
+  }
+  std::vector<std::int64_t> out;
+  out.reserve(bytes.size() / 8);
+  for (std::size_t i = 0; i < bytes.size(); i += 8) {
+    out.push_back(static_cast<std::int64_t>(read_le64(bytes.data() + i)));
+  }
+  return out;
+}
+
+std::optional<std::string> add_sums(std::string_view a, std::string_view b) {
+  if (a.size() % 8 != 0 || b.size() % 8 != 0) {
+    return std::nullopt;
+  }
+  if (a.size() < b.size()) {
+    std::swap(a, b);
+  }
+  std::string out;
+  out.reserve(a.size());
+  for (std::size_t i = 0; i < a.size(); i += 8) {
+    auto n = read_le64(a.data() + i);
+    if (i < b.size()) {
+      n += read_le64(b.data() + i); // unsigned: wraps, as two's complement
+    }
+    write_le64(out, n);
+  }
+  return out;
+}
+
 } // namespace ordo::storage::codec

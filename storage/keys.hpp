@@ -7,6 +7,10 @@
 //   be64(n)    := 8 bytes, n big-endian            (sorts numerically)
 //
 //   actors:  owner                      -> snapshot (codec: MessagePack)
+//            owner NUL part             -> an actor's sub-record: a ledger
+//                                          entry ("e/" entry), or sums
+//                                          that other turns add to
+//                                          (codec::sums, batch::add)
 //   journal: owner NUL be64(version)    -> journal entry (MessagePack)
 //   outbox:  be64(seq)                  -> envelope (MessagePack)
 //   timers:  owner NUL name             -> be64(due, ms since epoch)
@@ -30,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -67,6 +72,16 @@ std::optional<std::uint64_t> from_be64(std::string_view s);
 } // namespace ordo::storage::keys
 
 namespace ordo::storage::codec {
+
+/// Sums (batch::add): n signed 64-bit integers, 8 bytes each,
+/// little-endian. Adding two sums adds them element by element; the shorter
+/// counts as zeros beyond its end.
+std::string sums(const std::vector<std::int64_t>& values);
+/// Decodes sums; nullopt when the size is not a multiple of 8.
+std::optional<std::vector<std::int64_t>> read_sums(std::string_view bytes);
+/// `a` + `b` as sums, both encoded (wraps around on overflow, never UB);
+/// nullopt when either is not sums.
+std::optional<std::string> add_sums(std::string_view a, std::string_view b);
 
 /// Encodes a JSON value as MessagePack.
 std::string pack(const nlohmann::json& j);

@@ -72,7 +72,7 @@ private:
   std::string message_;
 };
 
-/// One put or delete, or a delete of a range of keys.
+/// One put or delete, a delete of a range of keys, or an addition.
 struct write_op {
   cf family = cf::actors;
   std::string key;
@@ -80,6 +80,8 @@ struct write_op {
   std::optional<std::string> value;
   /// Non-empty: deletes every key in [key, range_end) (one record).
   std::string range_end;
+  /// True: `value` (codec::sums) is added to the stored sums (batch::add).
+  bool add = false;
 };
 
 /// The writes of one actor turn, applied atomically with every other batch
@@ -108,6 +110,14 @@ public:
   /// tombstone). `end` must be greater than `begin`.
   void del_range(cf family, std::string begin, std::string end) {
     ops_.push_back({family, std::move(begin), std::nullopt, std::move(end)});
+  }
+  /// Adds `sums` (codec::sums) to the sums stored at `key` element by
+  /// element, as one record that reads nothing (a RocksDB merge): writers
+  /// that only count never wait for, nor overwrite, one another. Only in
+  /// family `actors`; the key must hold sums or nothing. A read of the key
+  /// sees every addition committed before it.
+  void add(cf family, std::string key, std::string sums) {
+    ops_.push_back({family, std::move(key), std::move(sums), {}, true});
   }
   bool empty() const noexcept {
     return ops_.empty();

@@ -24,6 +24,7 @@
 #include <rocksdb/convenience.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
@@ -122,6 +123,30 @@ private:
   bool sequence_;
 };
 
+/// batch::add: the stored value and each addition are codec::sums, added
+/// element by element. Associative, so RocksDB may fold additions into one
+/// another before it meets the stored value (flush, compaction, reads).
+class sum_operator final : public rocksdb::AssociativeMergeOperator {
+public:
+  const char* Name() const override {
+    return "ordo.sum";
+  }
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger*) const override {
+    auto sum = codec::add_sums(
+      existing == nullptr
+        ? std::string_view{}
+        : std::string_view{existing->data(), existing->size()},
+      std::string_view{value.data(), value.size()});
+    if (!sum) {
+      return false; // not sums: the read or compaction reports corruption
+    }
+    *new_value = std::move(*sum);
+    return true;
+  }
+};
+
 rocksdb::ColumnFamilyOptions
 family_options(cf family, bool bloom,
                const std::shared_ptr<rocksdb::Cache>& cache,
@@ -145,6 +170,10 @@ family_options(cf family, bool bloom,
   if (family != cf::journal) {
     o.memtable_insert_with_hint_prefix_extractor
       = std::make_shared<insert_hint>(family == cf::outbox);
+  }
+  if (family == cf::actors) {
+    static const auto sums = std::make_shared<sum_operator>();
+    o.merge_operator = sums;
   }
   return o;
 }
@@ -729,7 +758,10 @@ void rocks_store::write_group(pending* first, pending* last) {
       if (handle(op.family) == nullptr || op.key.size() > max_field_bytes
           || (op.value && op.value->size() > max_field_bytes)
           || op.range_end.size() > max_field_bytes
-          || (!op.range_end.empty() && op.range_end <= op.key)) {
+          || (!op.range_end.empty() && op.range_end <= op.key)
+          || (op.add
+              && (op.family != cf::actors || !op.value
+                  || op.value->size() % 8 != 0))) {
         p->rejected = true;
         break;
       }
@@ -740,7 +772,8 @@ void rocks_store::write_group(pending* first, pending* last) {
     ++accepted;
     for (const auto& op : p->b.ops()) {
       auto* h = handle(op.family);
-      st = op.value                ? wb_.Put(h, op.key, *op.value)
+      st = op.add                  ? wb_.Merge(h, op.key, *op.value)
+           : op.value              ? wb_.Put(h, op.key, *op.value)
            : !op.range_end.empty() ? wb_.DeleteRange(h, op.key, op.range_end)
                                    : wb_.Delete(h, op.key);
       if (!st.ok()) {

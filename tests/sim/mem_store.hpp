@@ -10,6 +10,7 @@
 #include <map>
 #include <string>
 
+#include "storage/keys.hpp"
 #include "storage/store.hpp"
 
 namespace ordo::sim {
@@ -20,7 +21,10 @@ public:
     if (b.still_valid()) {
       for (const auto& op : b.ops()) {
         auto& m = family(op.family);
-        if (op.value) {
+        if (op.add) {
+          auto& v = m[op.key];
+          v = storage::codec::add_sums(v, *op.value).value();
+        } else if (op.value) {
           m[op.key] = *op.value;
         } else if (!op.range_end.empty()) {
           m.erase(m.lower_bound(op.key), m.lower_bound(op.range_end));

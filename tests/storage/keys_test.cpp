@@ -224,6 +224,23 @@ BOOST_AUTO_TEST_CASE(the_writer_writes_what_pack_writes) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(sums_round_trip_and_add_element_by_element) {
+  std::vector<std::int64_t> v{0, 1, -1, INT64_MAX, INT64_MIN, 1'000'000'007};
+  auto bytes = codec::sums(v);
+  BOOST_TEST(bytes.size() == 8 * v.size());
+  BOOST_TEST((codec::read_sums(bytes).value() == v));
+  BOOST_TEST(codec::read_sums("").value().empty());
+  BOOST_TEST(!codec::read_sums("1234567").has_value());
+  auto sum = codec::add_sums(codec::sums({1, 2, 3}), codec::sums({10, -20}));
+  BOOST_TEST((codec::read_sums(sum.value()).value()
+              == std::vector<std::int64_t>{11, -18, 3}));
+  // Overflow wraps (two's complement), never undefined.
+  auto wrapped = codec::add_sums(codec::sums({INT64_MAX}), codec::sums({1}));
+  BOOST_TEST(codec::read_sums(wrapped.value()).value().at(0) == INT64_MIN);
+  BOOST_TEST(!codec::add_sums("abc", codec::sums({1})).has_value());
+  BOOST_TEST(!codec::add_sums(codec::sums({1}), "abc").has_value());
+}
+
 BOOST_AUTO_TEST_CASE(unpack_of_garbage_is_discarded) {
   BOOST_TEST(codec::unpack("").is_discarded());
   BOOST_TEST(codec::unpack("\xc1").is_discarded()); // never used

@@ -324,6 +324,85 @@ BOOST_AUTO_TEST_CASE(a_batch_with_an_unknown_family_fails_alone) {
   BOOST_TEST(s->commit_sync(one_put(cf::actors, "k", "v")).ok());
 }
 
+BOOST_AUTO_TEST_CASE(additions_sum_across_batches_groups_and_a_reopen) {
+  auto o = options();
+  auto read = [](store& s, const std::string& key) {
+    auto bytes = s.get(cf::actors, key);
+    BOOST_REQUIRE(bytes.has_value());
+    return codec::read_sums(*bytes).value();
+  };
+  {
+    auto s = open(o);
+    // Writers on several threads, each adding without reading: the sum is
+    // exact whatever groups the commit thread forms.
+    constexpr int threads = 4;
+    constexpr int per_thread = 500;
+    std::vector<std::thread> writers;
+    std::atomic<int> failed{0};
+    for (int t = 0; t < threads; ++t) {
+      writers.emplace_back([&, t] {
+        for (int i = 0; i < per_thread; ++i) {
+          batch b;
+          b.add(cf::actors, "report/o0000\0sum"s, codec::sums({1, t, -2}));
+          std::promise<bool> done;
+          s->commit(std::move(b), [&](const status& st) {
+            done.set_value(st.ok());
+          });
+          if (!done.get_future().get()) {
+            ++failed;
+          }
+        }
+      });
+    }
+    for (auto& w : writers) {
+      w.join();
+    }
+    BOOST_TEST(failed.load() == 0);
+    auto sums = read(*s, "report/o0000\0sum"s);
+    BOOST_TEST((sums
+                == std::vector<std::int64_t>{threads * per_thread,
+                                             per_thread * (0 + 1 + 2 + 3),
+                                             -2 * threads * per_thread}));
+    // A longer addition extends the sums; a put replaces them.
+    batch b;
+    b.add(cf::actors, "k", codec::sums({1}));
+    b.add(cf::actors, "k", codec::sums({1, 5}));
+    BOOST_TEST(s->commit_sync(std::move(b)).ok());
+    BOOST_TEST((read(*s, "k") == std::vector<std::int64_t>{2, 5}));
+  }
+  auto s = open(o); // replayed from the WAL
+  BOOST_TEST(read(*s, "report/o0000\0sum"s).at(0) == 2000);
+  BOOST_TEST(s->compact(cf::actors).ok()); // folded into one value
+  BOOST_TEST(read(*s, "report/o0000\0sum"s).at(0) == 2000);
+  batch more;
+  more.add(cf::actors, "k", codec::sums({-2}));
+  BOOST_TEST(s->commit_sync(std::move(more)).ok());
+  BOOST_TEST((read(*s, "k") == std::vector<std::int64_t>{0, 5}));
+  s->close();
+  o.read_only = true; // `ordo inspect` of a stopped node
+  auto ro = open(o);
+  BOOST_TEST((read(*ro, "k") == std::vector<std::int64_t>{0, 5}));
+}
+
+BOOST_AUTO_TEST_CASE(an_addition_outside_actors_or_not_sums_fails_alone) {
+  auto s = open();
+  batch wrong_family;
+  wrong_family.put(cf::actors, "half", "x");
+  wrong_family.add(cf::aux, "k", codec::sums({1}));
+  BOOST_TEST(!s->commit_sync(std::move(wrong_family)).ok());
+  batch not_sums;
+  not_sums.add(cf::actors, "k", "seven");
+  BOOST_TEST(!s->commit_sync(std::move(not_sums)).ok());
+  BOOST_TEST(!s->get(cf::actors, "half").has_value());
+  BOOST_TEST(!s->get(cf::actors, "k").has_value());
+  BOOST_TEST(!s->get(cf::aux, "k").has_value());
+  batch fine;
+  fine.add(cf::actors, "k", codec::sums({3}));
+  BOOST_TEST(s->commit_sync(std::move(fine)).ok());
+  BOOST_TEST((codec::read_sums(*s->get(cf::actors, "k")).value()
+              == std::vector<std::int64_t>{3}));
+}
+
 BOOST_AUTO_TEST_CASE(callbacks_run_in_commit_order_per_committer) {
   auto s = open();
   constexpr int threads = 8;
