@@ -139,22 +139,17 @@ void tell_notifier(const state& s, outcome& o, std::string type, millis at) {
                              json{{"order_id", s.order_id}, {"at", at}}));
 }
 
-/// One record of this transition to the report shard of the order's
-/// partition: top-level orders report placed, paid, cancelled and manual;
-/// refunds are reported by whoever refunds (a child refunds its share).
+/// Counts this transition in the report shard of the order's partition, in
+/// this turn's batch: top-level orders report placed, paid, cancelled and
+/// manual; refunds are reported by whoever refunds (a child refunds its
+/// share).
 void report(const state& s, outcome& o, reports::event_kind what,
             bool flash = false) {
   if (!top_level(s) && what != reports::event_kind::refunded) {
     return;
   }
-  json body{
-    {"order_id", s.order_id}, {"user_id", s.user_id}, {"amount", s.payable}};
-  if (flash) {
-    body["flash"] = true;
-  }
-  o.outbox.push_back(
-    message(address{reports::kind, reports::shard_of(s.order_id)},
-            reports::to_string(what), std::move(body)));
+  // Never refused: an order has an id, a user and a non-negative payable.
+  (void)reports::count({what, s.order_id, s.user_id, s.payable, flash}, o);
 }
 
 /// A child tells its parent its status as of version `version` (and why it

@@ -35,9 +35,10 @@
 // and as a request, and answers only once every release request has been
 // answered, so a refused create never holds stock past its answer. Lines of
 // one SKU are merged before any limit applies.
-// Every top-level transition also sends one record ("placed", "paid",
-// "cancelled" with `flash`, "refunded", "manual") to the report shard of
-// its partition (actors/reports.hpp).
+// Every top-level transition is also counted ("placed", "paid",
+// "cancelled" with `flash`, "refunded", "manual") in the report shard of
+// its partition, as additions to the shard's sums in the same batch
+// (actors/reports.hpp).
 //
 // Split orders (DESIGN.md rule 9): when the reserved items have different
 // kinds, the order becomes a parent with one child per kind, ids

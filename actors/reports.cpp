@@ -105,29 +105,17 @@ struct handler {
     o.cause = std::string{to_string(r.what)} + " order=" + r.order_id
               + " user=" + r.user_id + " amount=" + std::to_string(r.amount)
               + (r.flash ? " (flash cancel)" : "");
-    if (r.order_id.empty() || r.amount < 0) {
-      o.err = error{errc::bad_request,
-                    "a report record needs an order_id and a non-negative "
-                    "amount"};
+    // count() refuses a record handle() would refuse, adding nothing.
+    if (auto err = count(r, o)) {
+      o.err = std::move(err);
       return o;
     }
-    if (r.flash && r.what != event_kind::cancelled) {
-      o.err = error{errc::bad_request, "only a cancel can be a flash cancel"};
-      return o;
-    }
-    if (r.flash && r.user_id.empty()) {
-      // Its count would be an entry without a name: never stored.
-      o.err = error{errc::bad_request, "a flash cancel needs a user_id"};
-      return o;
-    }
-    s.top_changed = false;
     add(tally_of(s, r.what), r.amount);
     if (r.flash) {
       add(s.flash, r.amount);
       bool fresh = s.flash_by_user.count(r.user_id) == 0;
       ++s.flash_by_user[r.user_id];
-      s.top_changed
-        = promote(s, r.user_id, fresh, detail::config_of(ctx).top_n);
+      promote(s, r.user_id, fresh, detail::config_of(ctx).top_n);
     }
     detail::record(s, o, "counted", ctx.now, std::string{kind} + "/" + s.shard);
     return o;
@@ -152,6 +140,73 @@ bool is_lower_hex(char c) {
 }
 
 } // namespace
+
+namespace {
+
+/// The index of a tally in the sums after the count of records (sums_part):
+/// count at 1 + 2i, amount at 2 + 2i.
+constexpr std::size_t tally_count = 6;
+constexpr std::size_t sums_size = 1 + 2 * tally_count;
+
+tally* tallies(state& s, std::size_t i) {
+  tally* all[tally_count]
+    = {&s.placed, &s.paid, &s.cancelled, &s.refunded, &s.manual, &s.flash};
+  return all[i];
+}
+
+std::size_t slot_of(event_kind k) {
+  return static_cast<std::size_t>(k); // placed .. manual, in that order
+}
+
+} // namespace
+
+std::optional<error> count(const record& r, outcome& o) {
+  if (r.order_id.empty() || r.amount < 0) {
+    return error{errc::bad_request,
+                 "a report record needs an order_id and a non-negative amount"};
+  }
+  if (r.flash && (r.what != event_kind::cancelled || r.user_id.empty())) {
+    return error{errc::bad_request,
+                 "a flash cancel is a cancel and needs a user_id"};
+  }
+  address shard{kind, shard_of(r.order_id)};
+  std::vector<std::int64_t> sums(sums_size, 0);
+  sums[0] = 1;
+  sums[1 + 2 * slot_of(r.what)] = 1;
+  sums[2 + 2 * slot_of(r.what)] = r.amount;
+  if (r.flash) {
+    sums[1 + 2 * (tally_count - 1)] = 1;
+    sums[2 + 2 * (tally_count - 1)] = r.amount;
+    o.additions.push_back({shard, user_part + r.user_id, {1}});
+  }
+  o.additions.push_back({std::move(shard), sums_part, std::move(sums)});
+  return std::nullopt;
+}
+
+bool add_sums(state& s, const std::string& part,
+              const std::vector<std::int64_t>& sums) {
+  if (part == sums_part) {
+    if (sums.size() < sums_size) {
+      return false;
+    }
+    s.version += static_cast<std::uint64_t>(sums[0]);
+    for (std::size_t i = 0; i < tally_count; ++i) {
+      tallies(s, i)->count += sums[1 + 2 * i];
+      tallies(s, i)->amount += sums[2 + 2 * i];
+    }
+    return true;
+  }
+  std::string_view p{part};
+  if (p.substr(0, 2) == user_part && p.size() > 2 && !sums.empty()) {
+    s.flash_by_user[part.substr(2)] += sums[0];
+    return true;
+  }
+  return false;
+}
+
+void rank_top(state& s, std::size_t top_n) {
+  s.top = rank(s.flash_by_user, top_n);
+}
 
 const char* to_string(event_kind k) noexcept {
   switch (k) {
@@ -204,7 +259,8 @@ result<input> decode(const envelope& msg) {
   return input{record{*what, *order_id, *user_id, *amount, flash}};
 }
 
-// Stored form:
+// Stored form of earlier versions (the runtime reads it, writes only sums;
+// reports.hpp, "Storage"), and of the whole state for tools and tests:
 //   tally   {"n": count, "a": amount}
 //   header  {"shard","v","updated","placed","paid","cancelled","refunded",
 //            "manual","flash": tally}   (before: also "top")
@@ -212,12 +268,6 @@ result<input> decode(const envelope& msg) {
 //                                           turn changed it)
 //   entry   count                 (one record per user with a flash cancel)
 //   whole   header + {"top": top, "users":{user_id: entry}}
-const std::string& subject(const input& in) noexcept {
-  static const std::string none;
-  const auto& r = std::get<record>(in);
-  return r.flash ? r.user_id : none;
-}
-
 json top_to_json(const state& s) {
   json top = json::array();
   for (const auto& u : s.top) {
@@ -237,10 +287,6 @@ void top_from_json(const json& j, state& s) {
         user_count{u.value("u", std::string{}), u.value("n", std::int64_t{0})});
     }
   }
-}
-
-bool changes_top(const state& s, const input& in) {
-  return std::get<record>(in).flash && s.top_changed;
 }
 
 json header_to_json(const state& s) {

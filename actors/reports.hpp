@@ -8,19 +8,26 @@
 // `flash`, and per user, so abuse is visible; the users with the most flash
 // cancels are kept ranked in `top`.
 //
-// Orders send one durable message per transition; the runtime dedupes
-// message ids, so the machine counts every message it is given (there is no
-// per-order state and no repeat detection here). The HTTP GET reads every
-// shard and combines them with `merge`.
+// Orders count their transitions with `count`, in their own turn: it adds
+// the transition to the shard's sums (outcome::additions), which the
+// runtime writes in the order's batch. So a transition is counted exactly
+// when it is stored, and a shard takes no turn, message or dedupe record
+// per order. The HTTP GET reads every shard and combines them with `merge`.
 //
-// Messages (all outbox from the order, envelope type: body):
+// Messages (envelope type: body), from orders of earlier versions still in
+// an outbox; `handle` counts them the same way, through additions:
 //   in  "placed" | "paid" | "cancelled" | "refunded" | "manual":
 //       {"order_id", "user_id", "amount", "flash" (optional, cancelled only)}
 // The report sends nothing.
 //
-// Storage: a ledger, like the affiliate. The header holds the tallies and
-// `top`; each user with a flash cancel is one entry record (its count). A
-// turn changes at most the entry of `subject(in)` besides the header.
+// Storage (family actors, owner = "report/" shard):
+//   owner NUL "sum"          -> sums: records counted, then count and
+//                               amount of placed, paid, cancelled,
+//                               refunded, manual, flash (13 values)
+//   owner NUL "u/" user_id   -> sums: that user's flash cancels (1 value)
+// and, as earlier versions wrote them and never rewritten now, a header
+// (the tallies), "e/" user entries and a "top" record: a shard reads as
+// the header plus its sums, and as every user's entry plus their sums.
 //
 // Threading: a `state` is confined to the actor that owns it; `merge` and
 // `shard_of` are pure functions, safe from any thread.
@@ -28,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -84,9 +92,6 @@ struct state {
   /// The users with the most flash cancels, most first (ties: user_id
   /// ascending), at most config::top_n; kept exact on every turn.
   std::vector<user_count> top;
-  /// Whether the last turn changed `top` (not stored: the runtime then
-  /// writes the ranking's record).
-  bool top_changed = false;
 };
 
 /// The transition an order reports; also the message type.
@@ -113,6 +118,9 @@ struct record {
 
 using input = std::variant<record>;
 
+/// The most users a ranking holds (the sales report's top_n at most).
+inline constexpr std::size_t max_top_users = 100;
+
 /// Tunables of the report state machine.
 struct config {
   /// How many users `top` ranks.
@@ -126,21 +134,37 @@ struct context {
   const config* cfg = nullptr;
 };
 
+/// The part of a shard's records that holds its tallies as sums, and the
+/// prefix of those that hold one user's flash cancels (storage above).
+inline constexpr const char* sums_part = "sum";
+inline constexpr const char* user_part = "u/";
+
+/// Counts `r` in the shard of its order (shard_of(order_id)): the additions
+/// to that shard's sums, appended to `o` (the order's turn that made the
+/// transition). Refuses what `handle` refuses, adding nothing.
+std::optional<error> count(const record& r, outcome& o);
+
+/// Adds the sums read from the shard's record `part` to `s`: the tallies
+/// (and `version`) for sums_part, a user's flash cancels for user_part +
+/// user_id. False, changing nothing, for any other part or a short tally.
+bool add_sums(state& s, const std::string& part,
+              const std::vector<std::int64_t>& sums);
+
+/// Ranks `s.flash_by_user` into `s.top`, at most `top_n` users.
+void rank_top(state& s, std::size_t top_n);
+
 /// Applies `in` to `s`: adds it to the tally of `what`; a flash cancel also
 /// adds to `flash` and to its user's count, and updates `top`. Refuses
 /// (bad_request, no change) an empty order_id, a negative amount, flash on
 /// anything but cancelled, or a flash cancel without a user_id. Every
 /// counted message is the event "counted" and bumps `version` and
-/// `updated_at`. Pure: same inputs, same outputs.
+/// `updated_at`, and carries the additions of `count` that store it.
+/// Pure: same inputs, same outputs.
 outcome handle(state& s, const input& in, const context& ctx);
 
 /// Turns an inter-actor message into an input (types as to_string of
 /// event_kind); bad_request for anything else. Never throws.
 result<input> decode(const envelope& msg);
-
-/// The entry a turn changes besides the header: the user of a flash cancel,
-/// else "" (header only).
-const std::string& subject(const input& in) noexcept;
 
 /// The header: everything but `flash_by_user` (`top` included).
 nlohmann::json header_to_json(const state& s);
@@ -157,8 +181,6 @@ void entries_from_json(const nlohmann::json& j, const std::string& user_id,
 nlohmann::json top_to_json(const state& s);
 /// Reads that record into `s.top` (ignores anything but an array).
 void top_from_json(const nlohmann::json& j, state& s);
-/// Whether the turn that applied `in` (now in `s`) changed `top`.
-bool changes_top(const state& s, const input& in);
 
 void to_json(nlohmann::json& j, const state& s);
 /// Reads a header, or a whole state as to_json writes it. Missing fields

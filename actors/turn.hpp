@@ -61,6 +61,16 @@ struct timer_op {
   millis due = 0;
 };
 
+/// Counts for an actor that only counts (a report shard): `values` are added
+/// element by element to the sums its record `part` keeps, in the batch of
+/// the turn that counts them. The count changes exactly when that turn
+/// does, without a message, a turn of the counting actor or a dedupe record.
+struct addition {
+  address to;
+  std::string part;
+  std::vector<std::int64_t> values;
+};
+
 /// Answers requesters whose reply a previous turn deferred under `tag`.
 struct resolution {
   std::string tag;
@@ -85,6 +95,8 @@ struct outcome {
   /// their effect expires or is retried by the client).
   std::vector<envelope> requests;
   std::vector<timer_op> timers;
+  /// Written with the state, like the outbox, but delivered by the write.
+  std::vector<addition> additions;
 
   /// Journal: the transition made ("" when the state did not change) and
   /// what caused it. A turn with a non-empty event bumps the version.

@@ -591,14 +591,8 @@ public:
       for (std::uint32_t p = 0;
            p < std::max<std::uint32_t>(opts_.partitions, 1); ++p) {
         actors::reports::state s;
-        nlohmann::json j;
-        auto shard = actors::reports::shard_name(p);
-        if (read_record(*db_, storage::keys::owner(report_kind::name, shard),
-                        j)) {
-          j.get_to(s);
-          report_spec::restore_more(*db_, shard, s); // its top users
-          shards.push_back(std::move(s));
-        }
+        report_kind::restore(*db_, actors::reports::shard_name(p), s);
+        shards.push_back(std::move(s));
       }
     } catch (const std::exception& e) {
       cb(actors::error{actors::errc::internal, e.what()});

@@ -386,7 +386,7 @@ public:
     = 0;
   /// Most users a sales report ranks by flash cancels (each report shard
   /// keeps this many, so any top_n up to it is exact).
-  static constexpr std::size_t max_top_users = 100;
+  static constexpr std::size_t max_top_users = actors::reports::max_top_users;
   /// The sales report with the `top_n` (1..max_top_users) users with most
   /// flash cancels.
   virtual void sales(std::size_t top_n, callback<sales_report> cb) = 0;

@@ -197,6 +197,7 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
     b.put(storage::cf::outbox, storage::keys::be64(e.seq), relay::encode(e));
     after.outbox.push_back(std::move(e));
   }
+  write_additions(out.additions, b);
   for (auto& t : out.timers) {
     auto key = storage::keys::owned(Kind::name, st.id, t.name);
     if (t.due > 0) {

@@ -8,17 +8,19 @@
 // Two storage layouts (family `actors`, see storage/keys.hpp):
 //   snapshot_kind (order, coupon, notifier, dispatcher, limiter):
 //     owner                 -> the whole state
-//   ledger_kind (sku, affiliate, technicians, report): actors that keep one
-//   entry per order (dispatch, user) and may hold many:
+//   ledger_kind (sku, affiliate, technicians): actors that keep one
+//   entry per order (dispatch) and may hold many:
 //     owner                 -> the header (counters, sums)
 //     owner NUL "e/" entry  -> one entry, so a hot actor's turn writes two
 //                              small records, not all its entries
+//   report_kind: sums that orders add to in their own batches (below).
 // A top-level order's turn also writes its entry of the user's order index
 // (family aux, storage/keys.hpp), in the same batch: the list a user reads
 // is never older than the order.
 
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -47,6 +49,16 @@ inline bool read_record(storage::store& db, const std::string& key,
     throw std::runtime_error{"record " + key + " is not MessagePack"};
   }
   return true;
+}
+
+/// Writes a turn's additions (actors::outcome::additions) into its batch:
+/// each adds to the sums at its owner's record `part`.
+inline void write_additions(const std::vector<actors::addition>& adds,
+                            storage::batch& b) {
+  for (const auto& a : adds) {
+    b.add(storage::cf::actors, storage::keys::owned(a.to.kind, a.to.id, a.part),
+          storage::codec::sums(a.values));
+  }
 }
 
 /// The parts shared by every layout. `Spec` names the state machine:
@@ -348,58 +360,46 @@ struct report_spec {
   static constexpr auto id = &state::shard;
   static constexpr auto handle_fn = &actors::reports::handle;
   static constexpr auto decode_fn = &actors::reports::decode;
-  static constexpr auto header_to_json = &actors::reports::header_to_json;
-  static constexpr auto entries_to_json = &actors::reports::entries_to_json;
-  static constexpr auto entries_from_json = &actors::reports::entries_from_json;
-  static constexpr auto subject = &actors::reports::subject;
-  /// header_to_json's bytes, written directly: a report shard's header is
-  /// rewritten on every order transition, and building it as JSON was the
-  /// largest single cost of a loaded node.
-  static std::string pack_header(const state& s);
-  /// The ranking `top` (up to 100 users) is its own record, written only by
-  /// a turn that changed it: in the header it was ~4 KB encoded and copied
-  /// on every order transition.
-  static std::string top_key(const std::string& shard) {
-    return storage::keys::owned(name, shard, "top");
-  }
-  static void persist_more(const state& s, const input& in, storage::batch& b) {
-    if (actors::reports::changes_top(s, in)) {
-      b.put(storage::cf::actors, top_key(s.shard),
-            storage::codec::pack(actors::reports::top_to_json(s)));
+};
+
+/// A report shard is counted by the turns of orders, as additions to its
+/// sums in their batches (actors/reports.hpp, "Storage"); its own turns
+/// (messages from orders of earlier versions) count the same way, through
+/// their additions, and write nothing else.
+struct report_kind : kind_base<report_spec> {
+  static void persist(const state&, const input&, storage::batch&) {}
+  /// The header and user entries earlier versions wrote, plus the sums;
+  /// `top` ranked from the users' counts.
+  static void restore(storage::store& db, const std::string& id, state& s) {
+    nlohmann::json j;
+    if (read_record(db, storage::keys::owner(name, id), j)) {
+      j.get_to(s);
     }
-  }
-  /// Reads the ranking back (a shard stored before it had its own record
-  /// keeps the one its header carried).
-  static void restore_more(storage::store& db, const std::string& shard,
-                           state& s) {
-    if (auto bytes = db.get(storage::cf::actors, top_key(shard))) {
-      auto j = storage::codec::unpack(*bytes);
-      if (j.is_discarded()) {
-        throw std::runtime_error{"unreadable top users of report " + shard};
-      }
-      actors::reports::top_from_json(j, s);
-    }
+    s.shard = id;
+    auto prefix = storage::keys::owner_prefix(name, id);
+    db.scan(storage::cf::actors, prefix,
+            [&](std::string_view key, std::string_view value) {
+              std::string part{key.substr(prefix.size())};
+              if (part.rfind("e/", 0) == 0) {
+                auto e = storage::codec::unpack(value);
+                if (e.is_discarded()) {
+                  throw std::runtime_error{"unreadable entry of report " + id};
+                }
+                actors::reports::entries_from_json(e, part.substr(2), s);
+                return true;
+              }
+              if (part == "top") {
+                return true; // an earlier version's ranking: ranked below
+              }
+              auto sums = storage::codec::read_sums(value);
+              if (!sums || !actors::reports::add_sums(s, part, *sums)) {
+                throw std::runtime_error{"unreadable record " + part
+                                         + " of report " + id};
+              }
+              return true;
+            });
+    actors::reports::rank_top(s, actors::reports::max_top_users);
   }
 };
-using report_kind = ledger_kind<report_spec>;
-
-inline std::string report_spec::pack_header(const state& s) {
-  // Keys in the order nlohmann's sorted objects write them.
-  storage::codec::writer w;
-  auto tally = [&](const char* key, const actors::reports::tally& t) {
-    w.str(key).map(2).str("a").integer(t.amount).str("n").integer(t.count);
-  };
-  w.map(9);
-  tally("cancelled", s.cancelled);
-  tally("flash", s.flash);
-  tally("manual", s.manual);
-  tally("paid", s.paid);
-  tally("placed", s.placed);
-  tally("refunded", s.refunded);
-  w.str("shard").str(s.shard);
-  w.str("updated").integer(s.updated_at);
-  w.str("v").uinteger(s.version);
-  return w.take();
-}
 
 } // namespace ordo::runtime::detail

@@ -17,6 +17,7 @@
 #include "actors/inventory.hpp"
 #include "actors/order.hpp"
 #include "actors/reports.hpp"
+#include "tests/actors/report_sums.hpp"
 
 using namespace ordo::actors;
 using nlohmann::json;
@@ -232,14 +233,17 @@ BOOST_AUTO_TEST_CASE(create_checks_reserves_then_becomes_pending) {
   BOOST_TEST(s.affiliate_id.empty());
   BOOST_TEST(s.fingerprint == order::fingerprint_hash("fp1"));
   // The notifier hears of every order; no affiliate, no commission; the
-  // report shard of its partition counts it as placed.
-  BOOST_REQUIRE_EQUAL(o.outbox.size(), 2u);
-  BOOST_TEST(o.outbox[1].to.kind == "report");
-  BOOST_TEST(o.outbox[1].to.id == "o0000");
-  BOOST_TEST(o.outbox[1].type == "placed");
-  BOOST_TEST(
-    o.outbox[1].body
-    == (json{{"order_id", "o1"}, {"user_id", "u1"}, {"amount", 2500}}));
+  // report shard of its partition counts it as placed, in this turn.
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 1u);
+  std::map<std::string, reports::state> shards;
+  ordo::test::count(o, shards);
+  BOOST_REQUIRE_EQUAL(shards.size(), 1u);
+  const auto& shard = shards.begin()->second;
+  BOOST_TEST(shard.shard == "o0000");
+  BOOST_TEST(shard.placed.count == 1);
+  BOOST_TEST(shard.placed.amount == 2500);
+  BOOST_TEST(shard.paid.count == 0);
+  BOOST_TEST(shard.version == 1u);
   BOOST_TEST(o.outbox[0].to.kind == "notifier");
   BOOST_TEST(o.outbox[0].to.id == "o1");
   BOOST_TEST(o.outbox[0].type == "order_created");
@@ -552,9 +556,13 @@ BOOST_AUTO_TEST_CASE(cancel_pending_releases_closes_and_disarms) {
   BOOST_TEST(s.cancel_reason == "user");
   BOOST_TEST(s.version == 2u);
   BOOST_TEST(s.updated_at == t0 + minute);
-  BOOST_REQUIRE_EQUAL(o.outbox.size(), 5u);
-  BOOST_TEST(o.outbox[4].type == "cancelled");
-  BOOST_TEST(o.outbox[4].body["flash"] == true); // a minute after create
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 4u);
+  std::map<std::string, reports::state> shards;
+  ordo::test::count(o, shards);
+  const auto& shard = shards["o0000"];
+  BOOST_TEST(shard.cancelled.count == 1);
+  BOOST_TEST(shard.flash.count == 1); // a minute after create
+  BOOST_TEST(shard.flash_by_user.at("u1") == 1);
   BOOST_TEST(o.outbox[0].type == "release");
   BOOST_TEST(o.outbox[0].to.id == "A");
   BOOST_TEST(o.outbox[3].to.kind == "notifier");
@@ -654,8 +662,11 @@ BOOST_AUTO_TEST_CASE(pay_captures_and_confirms_the_stock) {
   BOOST_REQUIRE_EQUAL(paid_notes.size(), 1u);
   BOOST_TEST(paid_notes[0]->to.kind == "dispatcher");
   BOOST_TEST(paid_notes[0]->to.id == "o1");
-  BOOST_TEST(of_type(o, "paid").size() == 1u); // the report
-  BOOST_TEST(o.outbox.size() == 4u);
+  BOOST_TEST(o.outbox.size() == 3u);
+  std::map<std::string, reports::state> shards;
+  ordo::test::count(o, shards); // the report counts it paid
+  BOOST_REQUIRE_EQUAL(shards.size(), 1u);
+  BOOST_TEST(shards.begin()->second.paid.count == 1);
   BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
   BOOST_TEST(o.timers[0].due == 0);
   BOOST_TEST(!has_signal(o, "refund_anomaly"));
@@ -971,9 +982,9 @@ BOOST_AUTO_TEST_CASE(outbox_ids_are_unique_across_a_lifetime) {
   add(order::handle(s, order::pay{"t2", 2500, true}, at(t0)));
   add(order::handle(s, order::pay{"t3", 2500, true}, at(t0)));
   add(order::handle(s, order::refund{}, at(t0)));
-  // pay: 2 confirms + dispatcher + report; 2 anomaly refunds; refund: 1
-  // refund, 2 restocks, dispatcher, report.
-  BOOST_TEST(n == 4u + 1u + 1u + 5u);
+  // pay: 2 confirms + dispatcher; 2 anomaly refunds; refund: 1 refund, 2
+  // restocks, dispatcher (the reports count through additions).
+  BOOST_TEST(n == 3u + 1u + 1u + 4u);
   BOOST_TEST(ids.size() == n);
   BOOST_TEST(ids.count("order/o1#2.0") == 1u);
   BOOST_TEST(ids.count("order/o1#5.2") == 1u);
@@ -1240,6 +1251,7 @@ struct world {
       BOOST_REQUIRE(!e.id.empty());
       in_flight.push_back(e);
     }
+    ordo::test::count(o, report_shards);
   }
 
   /// Delivers every queued message (twice, to exercise dedupe).
@@ -1272,12 +1284,6 @@ struct world {
         BOOST_REQUIRE(attribution::balanced(a));
       } else if (e.to.kind == "payment") {
         to_provider.push_back(e);
-      } else if (e.to.kind == reports::kind) {
-        auto in = reports::decode(e);
-        BOOST_REQUIRE(in.ok());
-        auto& r = report_shards[e.to.id];
-        r.shard = e.to.id;
-        BOOST_REQUIRE(!reports::handle(r, in.value(), {now, nullptr}).err);
       } else {
         others.push_back(e);
       }

@@ -1,5 +1,6 @@
-// The storage layouts of runtime/detail/kinds.hpp: a report shard's header
-// written directly is the record header_to_json would have made.
+// The storage layouts of runtime/detail/kinds.hpp: a report shard is the sum
+// of what orders added to it, read back as the state machine would have
+// counted the same records, and what earlier versions stored still counts.
 
 #include <boost/test/unit_test.hpp>
 
@@ -8,88 +9,137 @@
 #include "tests/support/temp_dir.hpp"
 
 using namespace ordo;
-using runtime::detail::report_spec;
+namespace reports = actors::reports;
+using runtime::detail::report_kind;
 
 namespace {
 
-std::string via_json(const actors::reports::state& s) {
-  return storage::codec::pack(actors::reports::header_to_json(s));
-}
+struct store_fixture {
+  test::temp_dir dir;
+  std::unique_ptr<storage::store> db;
+
+  store_fixture() {
+    storage::store_options so;
+    so.path = dir.path() + "/db";
+    so.sync = false;
+    std::string err;
+    db = storage::store::open(so, &err);
+    BOOST_REQUIRE_MESSAGE(db, err);
+  }
+
+  /// Commits what an order's turn counting `r` adds.
+  void count(const reports::record& r) {
+    actors::outcome o;
+    BOOST_REQUIRE(!reports::count(r, o));
+    storage::batch b;
+    runtime::detail::write_additions(o.additions, b);
+    BOOST_REQUIRE(db->commit_sync(std::move(b)).ok());
+  }
+
+  reports::state read(const std::string& shard) {
+    reports::state s;
+    report_kind::init(s, shard);
+    report_kind::restore(*db, shard, s);
+    return s;
+  }
+};
+
+using reports::event_kind;
 
 } // namespace
 
-BOOST_AUTO_TEST_SUITE(kinds)
+BOOST_FIXTURE_TEST_SUITE(kinds, store_fixture)
 
-BOOST_AUTO_TEST_CASE(an_empty_report_header_packs_as_its_json) {
-  actors::reports::state s;
-  s.shard = actors::reports::shard_name(0);
-  BOOST_TEST(report_spec::pack_header(s) == via_json(s));
-}
-
-BOOST_AUTO_TEST_CASE(a_full_report_header_packs_as_its_json) {
-  actors::reports::state s;
-  s.shard = actors::reports::shard_name(42);
-  s.version = 70'000;
-  s.updated_at = 1'764'000'000'123;
-  s.placed = {123'456, 9'876'543'210};
-  s.paid = {100'000, 8'000'000'000};
-  s.cancelled = {23'456, 1'876'543'210};
-  s.refunded = {7, 700};
-  s.manual = {1, -5};
-  s.flash = {20'000, 1'000'000};
-  for (int i = 0; i < 100; ++i) {
-    s.top.push_back(
-      {"user-" + std::to_string(i) + std::string(i % 40, 'x'), 1000 - i});
+// The sums read back equal the state machine's own count of the same
+// records, ranking included.
+BOOST_AUTO_TEST_CASE(a_report_shard_reads_as_the_sums_its_orders_added) {
+  std::vector<reports::record> records{
+    {event_kind::placed, "o0003-a", "u1", 100, false},
+    {event_kind::paid, "o0003-a", "u1", 100, false},
+    {event_kind::placed, "o0003-b", "u2", 250, false},
+    {event_kind::cancelled, "o0003-b", "u2", 250, true},
+    {event_kind::placed, "o0003-c", "u2", 40, false},
+    {event_kind::cancelled, "o0003-c", "u2", 40, true},
+    {event_kind::placed, "o0003-d", "u3", 70, false},
+    {event_kind::cancelled, "o0003-d", "u3", 70, true},
+    {event_kind::refunded, "o0003-a", "u1", 30, false},
+    {event_kind::manual, "o0003-e", "u4", 10, false},
+    {event_kind::placed, "o0004-a", "u9", 5, false}, // another shard
+  };
+  reports::state expected;
+  expected.shard = reports::shard_name(3);
+  reports::config cfg{reports::max_top_users};
+  for (const auto& r : records) {
+    count(r);
+    if (reports::shard_of(r.order_id) == expected.shard) {
+      BOOST_REQUIRE(!reports::handle(expected, r, {1, &cfg}).err);
+    }
   }
-  auto bytes = report_spec::pack_header(s);
-  BOOST_TEST(bytes == via_json(s));
-  actors::reports::state back;
-  storage::codec::unpack(bytes).get_to(back);
-  BOOST_TEST(back.version == s.version);
-  BOOST_TEST(back.top.empty()); // the ranking has its own record
-  BOOST_TEST(back.flash.count == s.flash.count);
-  BOOST_TEST(back.flash.amount == s.flash.amount);
+  auto s = read(expected.shard);
+  BOOST_TEST(s.shard == expected.shard);
+  BOOST_TEST(s.version == expected.version);
+  BOOST_TEST(s.version == 10u);
+  BOOST_TEST((s.placed == expected.placed));
+  BOOST_TEST((s.paid == expected.paid));
+  BOOST_TEST((s.cancelled == expected.cancelled));
+  BOOST_TEST((s.refunded == expected.refunded));
+  BOOST_TEST((s.manual == expected.manual));
+  BOOST_TEST((s.flash == expected.flash));
+  BOOST_TEST(s.flash.count == 3);
+  BOOST_TEST((s.flash_by_user == expected.flash_by_user));
+  BOOST_TEST((s.top == expected.top));
+  BOOST_REQUIRE_EQUAL(s.top.size(), 2u);
+  BOOST_TEST(s.top[0].user_id == "u2");
+  BOOST_TEST(s.top[0].count == 2);
+  BOOST_TEST(read(reports::shard_name(4)).placed.count == 1);
+  BOOST_TEST(read(reports::shard_name(5)).version == 0u);
 }
 
-// The ranking is written by a turn that changed it, and read back with the
-// header; a header stored before it had its own record keeps its ranking.
-BOOST_AUTO_TEST_CASE(a_report_keeps_its_ranking_in_its_own_record) {
-  test::temp_dir dir;
-  std::string err;
-  storage::store_options so;
-  so.path = dir.path() + "/db";
-  so.sync = false;
-  auto db = storage::store::open(so, &err);
-  BOOST_REQUIRE_MESSAGE(db, err);
-  actors::reports::state s;
-  s.shard = actors::reports::shard_name(3);
-  s.top = {{"u1", 2}, {"u2", 1}};
-  actors::reports::input flash = actors::reports::record{
-    actors::reports::event_kind::cancelled, "o1", "u1", 100, true};
-  actors::reports::input paid = actors::reports::record{
-    actors::reports::event_kind::paid, "o2", "u2", 100, false};
+// A shard written by an earlier version (header, user entries, a ranking
+// record) keeps counting: its records plus the sums.
+BOOST_AUTO_TEST_CASE(what_an_earlier_version_stored_adds_to_the_sums) {
+  reports::state old;
+  old.shard = reports::shard_name(3);
+  old.version = 7;
+  old.updated_at = 1'764'000'000'000;
+  old.placed = {5, 500};
+  old.cancelled = {2, 80};
+  old.flash = {2, 80};
   storage::batch b;
-  s.top_changed = false;
-  report_spec::persist_more(s, flash, b);
-  BOOST_TEST(b.empty());
-  s.top_changed = true;
-  report_spec::persist_more(s, paid, b);
-  BOOST_TEST(b.empty());
-  report_spec::persist_more(s, flash, b);
-  BOOST_REQUIRE_EQUAL(b.size(), 1u);
+  auto owner = storage::keys::owner(reports::kind, old.shard);
+  b.put(storage::cf::actors, owner,
+        storage::codec::pack(reports::header_to_json(old)));
+  b.put(storage::cf::actors,
+        storage::keys::owned(reports::kind, old.shard, "e/u1"),
+        storage::codec::pack(nlohmann::json(2)));
+  b.put(storage::cf::actors,
+        storage::keys::owned(reports::kind, old.shard, "top"),
+        storage::codec::pack(nlohmann::json::array({{{"u", "u1"}, {"n", 2}}})));
   BOOST_REQUIRE(db->commit_sync(std::move(b)).ok());
-  actors::reports::state back;
-  report_spec::restore_more(*db, s.shard, back);
-  BOOST_TEST((back.top == s.top));
+  count({event_kind::placed, "o0003-x", "u7", 30, false});
+  count({event_kind::cancelled, "o0003-x", "u7", 30, true});
+  count({event_kind::cancelled, "o0003-y", "u1", 20, true});
+  auto s = read(old.shard);
+  BOOST_TEST(s.version == 10u);
+  BOOST_TEST(s.updated_at == old.updated_at);
+  BOOST_TEST(s.placed.count == 6);
+  BOOST_TEST(s.placed.amount == 530);
+  BOOST_TEST(s.cancelled.count == 4);
+  BOOST_TEST(s.flash.amount == 130);
+  BOOST_TEST(s.flash_by_user.at("u1") == 3);
+  BOOST_TEST(s.flash_by_user.at("u7") == 1);
+  BOOST_REQUIRE_EQUAL(s.top.size(), 2u);
+  BOOST_TEST(s.top[0].user_id == "u1");
+  BOOST_TEST(s.top[0].count == 3);
+}
 
-  // An old header with "top" inside, and no ranking record: its own top.
-  auto old_header = actors::reports::header_to_json(s);
-  old_header["top"] = nlohmann::json::array({{{"u", "u9"}, {"n", 5}}});
-  actors::reports::state legacy;
-  old_header.get_to(legacy);
-  report_spec::restore_more(*db, actors::reports::shard_name(4), legacy);
-  BOOST_REQUIRE_EQUAL(legacy.top.size(), 1u);
-  BOOST_TEST(legacy.top[0].user_id == "u9");
+BOOST_AUTO_TEST_CASE(an_unreadable_sum_is_an_error_not_a_zero) {
+  storage::batch b;
+  b.put(storage::cf::actors,
+        storage::keys::owned(reports::kind, reports::shard_name(1), "sum"),
+        "short");
+  BOOST_REQUIRE(db->commit_sync(std::move(b)).ok());
+  BOOST_CHECK_THROW(read(reports::shard_name(1)), std::runtime_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

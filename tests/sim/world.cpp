@@ -227,6 +227,14 @@ public:
                   const typename Kind::state& after,
                   const actors::outcome& out);
   void fail(std::string rule, std::string detail);
+  /// A receiver's durable turn applied the message `dedupe_key`: a second
+  /// time breaks "no side effect happens twice", whether or not the
+  /// receiver's state machine would absorb it.
+  void consumed(const std::string& dedupe_key) {
+    if (!consumed_.insert(dedupe_key).second) {
+      fail("message_applied_once", "applied again: " + dedupe_key);
+    }
+  }
   bool failed() const {
     return result_.failed.has_value();
   }
@@ -283,6 +291,9 @@ private:
   std::map<std::uint64_t, mail> creates_;
   /// Highest version of each order a client was told of (acknowledged).
   std::map<std::string, std::uint64_t> acked_;
+  /// Every message id a receiver's durable turn applied (survives crashes:
+  /// it is the world's record of what happened, not a node's memory).
+  std::set<std::string> consumed_;
 
   // The world outside: what the payment provider and the SMS gateway did.
   std::map<std::string, int> refunds_by_id_;
@@ -413,6 +424,7 @@ void actor<Kind>::turn(world& w, mail m) {
     sent.emplace_back(seq, e);
   }
   std::vector<std::pair<std::string, millis>> in_memory;
+  rt::write_additions(out.additions, b);
   for (auto& t : out.timers) {
     auto key = storage::keys::owned(Kind::name, id_, t.name);
     if (w.bugs & volatile_timers) {
@@ -470,6 +482,9 @@ void actor<Kind>::turn(world& w, mail m) {
   }
   for (auto& [key, due] : in_memory) {
     w.set_volatile_timer(key, due);
+  }
+  if (!dedupe_key.empty()) {
+    w.consumed(dedupe_key);
   }
   w.template after_turn<Kind>(self, before, s, out);
   for (auto& [seq, e] : sent) {
@@ -567,8 +582,20 @@ bool world::commit(const address& self, storage::batch b) {
     note("  commit of " + str(self) + " fails");
     return false;
   }
+  // What the turn counted elsewhere (a report shard's sums) is read back
+  // with the turn's own state.
+  std::set<address> counted;
+  for (const auto& op : b.ops()) {
+    std::string kind, id, part;
+    if (op.add && storage::keys::split_owned(op.key, &kind, &id, &part)) {
+      counted.insert({kind, id});
+    }
+  }
   db.commit(std::move(b), nullptr);
   refresh(self);
+  for (const auto& a : counted) {
+    refresh(a);
+  }
   return true;
 }
 
