@@ -7,6 +7,7 @@
 #include <limits>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -30,7 +31,7 @@ void commit(state& s, outcome& o, std::string event, const context& ctx) {
 }
 
 /// Returns the reservation of `order_id` to available and forgets it.
-void drop(state& s, outcome& o, const std::string& order_id) {
+void drop(state& s, const std::string& order_id) {
   auto i = s.reservations.find(order_id);
   s.available += i->second.quantity;
   s.reserved -= i->second.quantity;
@@ -38,7 +39,15 @@ void drop(state& s, outcome& o, const std::string& order_id) {
     return;
   }
   s.reservations.erase(i);
-  o.timers.push_back(timer_op{timer_name(order_id), 0});
+  // The expiry timer stays: when it fires it re-arms for the next.
+}
+
+/// Arms the expiry timer for `at` unless it is already due sooner.
+void arm_expiry(state& s, outcome& o, millis at) {
+  if (s.expiry_due == 0 || at < s.expiry_due) {
+    s.expiry_due = at;
+    o.timers.push_back(timer_op{expiry_timer, at});
+  }
 }
 
 /// When the reservation `r` asks for expires: after the order's payment
@@ -134,8 +143,7 @@ struct handler {
       auto& res = s.reservations.at(r.order_id);
       if (auto until = expiry(r, ctx);
           r.pay_deadline > 0 && until > res.expires_at) {
-        res.expires_at = until;
-        o.timers.push_back(timer_op{timer_name(r.order_id), res.expires_at});
+        res.expires_at = until; // later: the expiry timer is due sooner
         commit(s, o, "reservation_extended", ctx);
       }
       o.reply = json{{"unit_price", s.price}, {"kind", to_string(s.kind)}};
@@ -152,7 +160,7 @@ struct handler {
     }
     bool replaced = false;
     if (s.reservations.count(r.order_id) != 0) {
-      drop(s, o, r.order_id);
+      drop(s, r.order_id);
       replaced = true;
     }
     if (s.available < r.quantity) {
@@ -166,8 +174,7 @@ struct handler {
     s.available -= r.quantity;
     s.reserved += r.quantity;
     s.reservations[r.order_id] = reservation{r.quantity, r.token, expires_at};
-    o.timers.clear(); // the re-arm below supersedes a disarm from drop()
-    o.timers.push_back(timer_op{timer_name(r.order_id), expires_at});
+    arm_expiry(s, o, expires_at);
     o.reply = json{{"unit_price", s.price}, {"kind", to_string(s.kind)}};
     commit(s, o, "reserved", ctx);
     return o;
@@ -198,7 +205,7 @@ struct handler {
     o.cause
       = "release order=" + r.order_id + " token=" + std::to_string(r.token);
     if (find(s, r.order_id, r.token) != nullptr) {
-      drop(s, o, r.order_id);
+      drop(s, r.order_id);
       commit(s, o, "released", ctx);
     }
     return o;
@@ -214,7 +221,6 @@ struct handler {
       s.reserved -= q;
       s.sold += q;
       s.reservations.erase(c.order_id);
-      o.timers.push_back(timer_op{timer_name(c.order_id), 0});
       commit(s, o, "sold", ctx);
       return o;
     }
@@ -226,7 +232,7 @@ struct handler {
     // A reservation of this order under another token is left over from an
     // older create attempt of the paid order: it can only be stale.
     if (s.reservations.count(c.order_id) != 0) {
-      drop(s, o, c.order_id);
+      drop(s, c.order_id);
     }
     if (s.available >= c.quantity) {
       s.available -= c.quantity;
@@ -263,12 +269,44 @@ struct handler {
   }
 
   outcome operator()(const expire& e) {
+    if (e.order_id.empty()) {
+      return expire_due();
+    }
     outcome o;
     o.cause = "timer " + timer_name(e.order_id);
     auto i = s.reservations.find(e.order_id);
     if (i != s.reservations.end() && ctx.now >= i->second.expires_at) {
-      drop(s, o, e.order_id);
+      drop(s, e.order_id);
       commit(s, o, "expired", ctx);
+    }
+    return o;
+  }
+
+  /// The expiry timer fired: releases every reservation due, and arms the
+  /// timer again for the earliest left.
+  outcome expire_due() {
+    outcome o;
+    o.cause = std::string{"timer "} + expiry_timer;
+    std::vector<std::string> due;
+    millis next = 0;
+    for (const auto& [order_id, res] : s.reservations) {
+      if (ctx.now >= res.expires_at) {
+        due.push_back(order_id);
+      } else if (next == 0 || res.expires_at < next) {
+        next = res.expires_at;
+      }
+    }
+    for (const auto& order_id : due) {
+      drop(s, order_id);
+    }
+    s.expired_now = std::move(due);
+    bool rearmed = next != s.expiry_due;
+    s.expiry_due = next;
+    if (next > 0) {
+      o.timers.push_back(timer_op{expiry_timer, next});
+    }
+    if (!s.expired_now.empty() || rearmed) {
+      commit(s, o, s.expired_now.empty() ? "expiry_rearmed" : "expired", ctx);
     }
     return o;
   }
@@ -296,6 +334,7 @@ bool conserved(const state& s) noexcept {
 }
 
 outcome handle(state& s, const input& in, const context& ctx) {
+  s.expired_now.clear();
   return std::visit(handler{s, ctx}, in);
 }
 
@@ -306,6 +345,9 @@ result<input> decode(const envelope& msg) {
   }
   if (msg.type == "timer") {
     auto name = get_string(b, "name");
+    if (name == std::optional<std::string>{expiry_timer}) {
+      return input{expire{}};
+    }
     if (!name || name->size() <= timer_prefix.size()
         || name->compare(0, timer_prefix.size(), timer_prefix) != 0) {
       return detail::malformed("sku", msg, "unknown timer");
@@ -373,7 +415,8 @@ result<input> decode(const envelope& msg) {
 
 // Stored form:
 //   {"sku","exists","v","price","kind","stocked","avail","resv","sold",
-//    "updated","res":{order_id:{"q","t","exp"}},"short":{order_id:quantity}}
+//    "updated","xt","res":{order_id:{"q","t","exp"}},
+//    "short":{order_id:quantity}}
 const std::string& subject(const input& in) noexcept {
   static const std::string none;
   return std::visit(
@@ -424,7 +467,8 @@ json header_to_json(const state& s) {
               {"avail", s.available},
               {"resv", s.reserved},
               {"sold", s.sold},
-              {"updated", s.updated_at}};
+              {"updated", s.updated_at},
+              {"xt", s.expiry_due}};
 }
 
 void to_json(nlohmann::json& j, const state& s) {
@@ -452,6 +496,7 @@ void from_json(const nlohmann::json& j, state& s) {
   r.reserved = j.value("resv", std::int64_t{0});
   r.sold = j.value("sold", std::int64_t{0});
   r.updated_at = j.value("updated", millis{0});
+  r.expiry_due = j.value("xt", millis{0});
   if (auto i = j.find("entries"); i != j.end() && i->is_object()) {
     for (const auto& [order_id, x] : i->items()) {
       entries_from_json(x, order_id, r);

@@ -6,8 +6,13 @@
 // non-negative. A reservation is keyed by order id and carries the token of
 // the create attempt that made it, so a late release or confirm from an
 // older attempt cannot touch a newer reservation; releasing twice releases
-// once. A reservation nobody confirms expires through the durable timer
-// "res:<order_id>".
+// once. A reservation nobody confirms expires through the SKU's one durable
+// timer "expiry", armed for the earliest reservation that may expire: a
+// reserve arms it only when it would expire before every other (rarely:
+// reservations made later expire later), a confirm or release never
+// touches it, and when it fires it releases every reservation due and
+// re-arms for the next. (Earlier versions armed "res:<order_id>" per
+// reservation; such a timer still expires its own reservation.)
 //
 // Threading: a `state` is confined to the actor that owns it.
 
@@ -15,6 +20,7 @@
 #include <map>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -43,11 +49,18 @@ struct state {
   std::int64_t reserved = 0;
   std::int64_t sold = 0;
   millis updated_at = 0;
+  /// When the "expiry" timer is due; 0 = not armed. Never later than any
+  /// reservation's expires_at.
+  millis expiry_due = 0;
   /// Live reservations by order id.
   std::map<std::string, reservation> reservations;
   /// Orders whose confirm found no stock (answered with "shortfall"); a later
   /// restock from them returns nothing. Rare and small.
   std::map<std::string, std::int64_t> shortfalls;
+  /// The reservations the last turn released because the expiry timer
+  /// fired (not stored: the runtime deletes their entries, which a turn
+  /// otherwise changes only for `subject(in)`).
+  std::vector<std::string> expired_now;
 };
 
 /// Admin: set price, kind and total stocked units (available moves by the
@@ -104,7 +117,9 @@ struct restock {
   std::string order_id;
   std::int64_t quantity = 0;
 };
-/// The reservation timer of `order_id` fired.
+/// A reservation timer fired: "expiry" (empty `order_id`) releases every
+/// reservation due and re-arms for the next; "res:<order_id>", of an
+/// earlier version, that order's reservation if it is due.
 struct expire {
   std::string order_id;
 };
@@ -133,7 +148,9 @@ outcome handle(state& s, const input& in, const context& ctx);
 /// else.
 result<input> decode(const envelope& msg);
 
-/// The timer name of an order's reservation.
+/// The SKU's reservation timer.
+inline constexpr const char* expiry_timer = "expiry";
+/// The timer name of an order's reservation, as earlier versions armed it.
 std::string timer_name(const std::string& order_id);
 
 /// True when the stock invariant holds.

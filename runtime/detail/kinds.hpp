@@ -256,6 +256,15 @@ struct sku_spec {
   static constexpr auto entries_from_json
     = &actors::inventory::entries_from_json;
   static constexpr auto subject = &actors::inventory::subject;
+  /// The expiry timer's turn releases every reservation due, not only the
+  /// subject's: their entries go too.
+  static void persist_more(const state& s, const input&, storage::batch& b) {
+    for (const auto& order_id : s.expired_now) {
+      b.del(storage::cf::actors,
+            ledger_kind<sku_spec>::entry_key(s.sku, order_id));
+    }
+  }
+  static void restore_more(storage::store&, const std::string&, state&) {}
 };
 
 struct sku_kind : ledger_kind<sku_spec> {

@@ -162,9 +162,14 @@ BOOST_AUTO_TEST_CASE(reserve_takes_from_available_and_arms_expiry) {
   BOOST_TEST(r.token == 7u);
   BOOST_TEST(r.expires_at == t0 + 10 + icfg.reservation_ttl);
   BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
-  BOOST_TEST(o.timers[0].name == "res:o1");
-  BOOST_TEST(o.timers[0].name == inventory::timer_name("o1"));
+  BOOST_TEST(o.timers[0].name == inventory::expiry_timer);
   BOOST_TEST(o.timers[0].due == r.expires_at);
+  BOOST_TEST(s.expiry_due == r.expires_at);
+  // A later reservation expires later: the timer is already due sooner.
+  o = inventory::handle(s, inventory::reserve{"o2", 1, 1}, at(t0 + 20));
+  BOOST_TEST(o.event == "reserved");
+  BOOST_TEST(o.timers.empty());
+  BOOST_TEST(s.expiry_due == r.expires_at);
 }
 
 BOOST_AUTO_TEST_CASE(reserve_on_unknown_sku_or_bad_quantity_fails) {
@@ -238,8 +243,8 @@ BOOST_AUTO_TEST_CASE(reserve_with_a_new_token_replaces_the_old_reservation) {
   BOOST_TEST(o.event == "reserved");
   check_counts(s, 5, 5, 0);
   BOOST_TEST(s.reservations.at("o1").token == 8u);
-  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
-  BOOST_TEST(o.timers[0].due == t0 + 5 + icfg.reservation_ttl);
+  BOOST_TEST(o.timers.empty()); // the expiry timer is due sooner
+  BOOST_TEST(s.expiry_due == t0 + icfg.reservation_ttl);
   // The older attempt's release no longer touches it.
   o = inventory::handle(s, inventory::release{"o1", 7}, at(t0 + 6));
   BOOST_TEST(o.event.empty());
@@ -257,9 +262,7 @@ BOOST_AUTO_TEST_CASE(failed_replacement_still_drops_the_old_reservation) {
   BOOST_TEST(s.version == v + 1);
   check_counts(s, 4, 0, 0);
   BOOST_TEST(s.reservations.empty());
-  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
-  BOOST_TEST(o.timers[0].name == "res:o1");
-  BOOST_TEST(o.timers[0].due == 0);
+  BOOST_TEST(o.timers.empty()); // the expiry timer finds nothing, later
 }
 
 BOOST_AUTO_TEST_CASE(double_release_is_single_release) {
@@ -268,9 +271,7 @@ BOOST_AUTO_TEST_CASE(double_release_is_single_release) {
   inventory::handle(s, inventory::reserve{"o2", 1, 2}, at(t0));
   auto o = inventory::handle(s, inventory::release{"o1", 7}, at(t0 + 1));
   BOOST_TEST(o.event == "released");
-  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
-  BOOST_TEST(o.timers[0].name == "res:o1");
-  BOOST_TEST(o.timers[0].due == 0);
+  BOOST_TEST(o.timers.empty());
   check_counts(s, 8, 2, 0);
   auto before = dump(s);
   o = inventory::handle(s, inventory::release{"o1", 7}, at(t0 + 2));
@@ -297,8 +298,7 @@ BOOST_AUTO_TEST_CASE(confirm_turns_the_reservation_into_a_sale) {
   auto o = inventory::handle(s, inventory::confirm{"o1", 7, 3}, at(t0 + 1));
   BOOST_TEST(o.event == "sold");
   BOOST_TEST(o.outbox.empty());
-  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
-  BOOST_TEST(o.timers[0].due == 0);
+  BOOST_TEST(o.timers.empty());
   check_counts(s, 7, 0, 3);
   BOOST_TEST(s.reservations.empty());
   // A redelivered confirm (no reservation left) must be deduped by the
@@ -391,6 +391,50 @@ BOOST_AUTO_TEST_CASE(expire_releases_only_when_due) {
   BOOST_TEST(o.event.empty());
 }
 
+// The one expiry timer releases every reservation due when it fires and
+// re-arms for the earliest left; with none left it stays disarmed.
+BOOST_AUTO_TEST_CASE(the_expiry_timer_releases_all_due_and_rearms) {
+  auto s = stocked();
+  inventory::handle(s, inventory::reserve{"o1", 7, 3}, at(t0));
+  inventory::handle(s, inventory::reserve{"o2", 7, 2}, at(t0 + 10));
+  inventory::handle(s, inventory::reserve{"o3", 7, 1}, at(t0 + 500));
+  inventory::handle(s, inventory::confirm{"o1", 7, 3}, at(t0 + 600));
+  BOOST_TEST(s.expiry_due == t0 + icfg.reservation_ttl);
+  // Fires for o1, which is sold: nothing due, re-armed for o2.
+  auto o
+    = inventory::handle(s, inventory::expire{}, at(t0 + icfg.reservation_ttl));
+  BOOST_TEST(o.event == "expiry_rearmed");
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].name == inventory::expiry_timer);
+  BOOST_TEST(o.timers[0].due == t0 + 10 + icfg.reservation_ttl);
+  check_counts(s, 4, 3, 3);
+  // Late (the node was down): o2 and o3 are both due, released together.
+  o = inventory::handle(s, inventory::expire{},
+                        at(t0 + 600 + icfg.reservation_ttl));
+  BOOST_TEST(o.event == "expired");
+  BOOST_TEST(o.timers.empty());
+  BOOST_TEST(s.expiry_due == 0);
+  // The runtime deletes the entries of both, not only the subject's.
+  BOOST_TEST((s.expired_now == std::vector<std::string>{"o2", "o3"}));
+  BOOST_TEST(s.reservations.empty());
+  check_counts(s, 7, 0, 3);
+  // Disarmed, a spurious fire changes nothing.
+  auto before = dump(s);
+  o = inventory::handle(s, inventory::expire{},
+                        at(t0 + 2 * icfg.reservation_ttl));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(dump(s) == before);
+  // The next reservation arms it again; the due survives a round trip.
+  o = inventory::handle(s, inventory::reserve{"o4", 7, 1}, at(t0 + 3 * minute));
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  json j;
+  inventory::to_json(j, s);
+  inventory::state back;
+  inventory::from_json(j, back);
+  BOOST_TEST(back.expiry_due == s.expiry_due);
+  BOOST_TEST(s.expiry_due == t0 + 3 * minute + icfg.reservation_ttl);
+}
+
 BOOST_AUTO_TEST_CASE(conserved_detects_broken_counts) {
   auto s = stocked();
   BOOST_TEST(inventory::conserved(s));
@@ -434,13 +478,19 @@ BOOST_AUTO_TEST_CASE(conservation_holds_under_random_operations) {
       case 5: in = inventory::release{order_id, token}; break;
       case 6: in = inventory::confirm{order_id, token, q}; break;
       case 7: in = inventory::restock{order_id, q}; break;
-      default: in = inventory::expire{order_id}; break;
+      case 8: in = inventory::expire{order_id}; break; // an earlier version's
+      default: in = inventory::expire{}; break;
     }
     auto before = dump(s);
     auto version = s.version;
     auto o = inventory::handle(s, in, inventory::context{now, &icfg});
     BOOST_REQUIRE_MESSAGE(inventory::conserved(s),
                           "step " << step << ": " << dump(s));
+    // The expiry timer is armed no later than any reservation expires.
+    for (const auto& [id, res] : s.reservations) {
+      BOOST_REQUIRE_MESSAGE(s.expiry_due > 0 && s.expiry_due <= res.expires_at,
+                            "step " << step << ": " << dump(s));
+    }
     if (o.event.empty()) {
       BOOST_REQUIRE_MESSAGE(dump(s) == before, "silent change at " << step);
     } else {
@@ -465,9 +515,9 @@ BOOST_AUTO_TEST_CASE(reservation_expires_a_margin_after_the_orders_deadline) {
   BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
   BOOST_TEST(o.timers[0].due == t0 + 150);
   BOOST_TEST(s.reservations.at("o1").expires_at == t0 + 150);
-  inventory::handle(s, inventory::expire{"o1"}, at(t0 + 149));
+  inventory::handle(s, inventory::expire{}, at(t0 + 149));
   BOOST_TEST(s.reserved == 3);
-  inventory::handle(s, inventory::expire{"o1"}, at(t0 + 150));
+  inventory::handle(s, inventory::expire{}, at(t0 + 150));
   BOOST_TEST(s.reserved == 0);
   BOOST_TEST(s.available == 10);
 }
@@ -492,12 +542,14 @@ BOOST_AUTO_TEST_CASE(a_repeated_reserve_with_a_later_deadline_extends_it) {
   BOOST_TEST(!o.err);
   BOOST_TEST(o.event == "reservation_extended");
   BOOST_TEST(o.reply["unit_price"] == 1000);
-  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
-  BOOST_TEST(o.timers[0].due == t0 + 10'050);
+  BOOST_TEST(o.timers.empty()); // the expiry timer is due sooner
   BOOST_TEST(s.reservations.at("o1").expires_at == t0 + 10'050);
   check_counts(s, 7, 3, 0);
-  inventory::handle(s, inventory::expire{"o1"}, at(t0 + 150));
+  o = inventory::handle(s, inventory::expire{}, at(t0 + 150));
   BOOST_TEST(s.reserved == 3);
+  BOOST_TEST(o.event == "expiry_rearmed");
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].due == t0 + 10'050);
 }
 
 BOOST_AUTO_TEST_CASE(decode_reads_what_orders_send) {
@@ -548,6 +600,10 @@ BOOST_AUTO_TEST_CASE(decode_reads_what_orders_send) {
     "x", {"sku", "A"}, "timer", json{{"name", inventory::timer_name("o1")}}});
   BOOST_REQUIRE(r.ok());
   BOOST_TEST(std::get<inventory::expire>(r.value()).order_id == "o1");
+  r = inventory::decode(envelope{
+    "x", {"sku", "A"}, "timer", json{{"name", inventory::expiry_timer}}});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(std::get<inventory::expire>(r.value()).order_id.empty());
 
   // Large tokens survive text round trips.
   auto big = json::parse(R"({"order_id":"o1","token":18446744073709551615})");

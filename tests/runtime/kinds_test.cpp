@@ -133,6 +133,36 @@ BOOST_AUTO_TEST_CASE(what_an_earlier_version_stored_adds_to_the_sums) {
   BOOST_TEST(s.top[0].count == 3);
 }
 
+// An SKU's expiry timer releases every reservation due in one turn; the
+// stored entries of all of them go, not only the input's subject's.
+BOOST_AUTO_TEST_CASE(an_expiry_turn_deletes_every_released_entry) {
+  using runtime::detail::sku_kind;
+  namespace inv = actors::inventory;
+  inv::state s;
+  sku_kind::init(s, "A");
+  inv::config cfg;
+  auto turn = [&](const inv::input& in, actors::millis now) {
+    auto o = sku_kind::handle(s, in, now, cfg);
+    BOOST_REQUIRE(!o.err);
+    storage::batch b;
+    sku_kind::persist(s, in, b);
+    BOOST_REQUIRE(db->commit_sync(std::move(b)).ok());
+  };
+  turn(inv::put{100, 10, actors::item_kind::goods}, 1);
+  turn(inv::reserve{"o1", 1, 2}, 2);
+  turn(inv::reserve{"o2", 1, 3}, 3);
+  turn(inv::reserve{"o3", 1, 1}, 3 + cfg.reservation_ttl);
+  turn(inv::expire{}, 3 + cfg.reservation_ttl);
+  inv::state back;
+  sku_kind::init(back, "A");
+  sku_kind::restore(*db, "A", back);
+  BOOST_TEST(back.reservations.size() == 1u);
+  BOOST_TEST(back.reservations.count("o3") == 1u);
+  BOOST_TEST(back.reserved == 1);
+  BOOST_TEST(inv::conserved(back));
+  BOOST_TEST(back.expiry_due == 3 + 2 * cfg.reservation_ttl);
+}
+
 BOOST_AUTO_TEST_CASE(an_unreadable_sum_is_an_error_not_a_zero) {
   storage::batch b;
   b.put(storage::cf::actors,
