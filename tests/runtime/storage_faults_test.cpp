@@ -311,4 +311,36 @@ BOOST_AUTO_TEST_CASE(a_provider_call_waits_for_the_fsync_of_its_cause) {
   BOOST_CHECK_EQUAL(s->available, 10);
 }
 
+// The admin SMS the notifier decides when its cooling period ends goes to
+// the SMS gateway only once the turn that decided it is fsynced: the relay
+// has already handed it to the gateway's sink while the sync is held.
+BOOST_AUTO_TEST_CASE(an_sms_waits_for_the_fsync_of_the_turn_that_sent_it) {
+  BOOST_REQUIRE(put_sku("A", 10));
+  auto created = create("u1", "k1", {{"A", 1}});
+  BOOST_REQUIRE(created);
+  // Paid, so its payment deadline does not cancel it (and suppress the SMS)
+  // when the clock jumps past the cooling period.
+  BOOST_REQUIRE(pay(created->order.order_id, "t1", created->order.payable));
+  BOOST_REQUIRE(node->quiesce(10'000));
+  BOOST_REQUIRE(node->sms_log().empty());
+  auto base = node->stats();
+  hook->arm();
+  time->advance(opts.notify_delay);
+  // The notifier's timer turn wrote its decision, and the relay started
+  // delivering the SMS: the window is open.
+  written(base.batches, 1);
+  BOOST_REQUIRE(eventually([&] {
+    return node->stats().outbox_attempts > base.outbox_attempts;
+  }));
+  BOOST_REQUIRE(hook->wait_entered());
+  BOOST_CHECK_MESSAGE(node->sms_log().empty(),
+                      "an SMS went out before the fsync of its turn");
+  hook->release();
+  BOOST_REQUIRE(eventually([&] {
+    return node->sms_log().size() == 1u;
+  }));
+  BOOST_CHECK_EQUAL(node->sms_log().front().template_name, "new_order");
+  BOOST_CHECK_EQUAL(node->sms_log().front().order_id, created->order.order_id);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
