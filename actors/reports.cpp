@@ -139,10 +139,6 @@ bool is_lower_hex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
-} // namespace
-
-namespace {
-
 /// The index of a tally in the sums after the count of records (sums_part):
 /// count at 1 + 2i, amount at 2 + 2i.
 constexpr std::size_t tally_count = 6;
