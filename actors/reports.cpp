@@ -39,42 +39,6 @@ std::vector<user_count> rank(const std::map<std::string, std::int64_t>& counts,
   return all;
 }
 
-/// Keeps `s.top` the ranking of `s.flash_by_user` after `user_id`'s count
-/// grew by one (`fresh`: it was their first). Counts only grow and only this
-/// user's changed, so everyone outside `top` still ranks below everyone
-/// inside but this user: they stay in (re-sorted) if they were in, and
-/// otherwise enter in place of the weakest entry when they beat it.
-/// Returns whether `top` changed.
-bool promote(state& s, const std::string& user_id, bool fresh,
-             std::size_t top_n) {
-  auto& top = s.top;
-  if (top.size() > top_n) {
-    top.resize(top_n); // top_n shrank since the last turn
-  }
-  auto before = s.flash_by_user.size() - (fresh ? 1 : 0);
-  if (top.size() != std::min(top_n, before)) {
-    // top_n grew since the last turn, or a state restored without its
-    // ranking: rank everyone once.
-    top = rank(s.flash_by_user, top_n);
-    return true;
-  }
-  user_count mine{user_id, s.flash_by_user.at(user_id)};
-  auto i = std::find_if(top.begin(), top.end(), [&](const user_count& u) {
-    return u.user_id == user_id;
-  });
-  if (i != top.end()) {
-    i->count = mine.count;
-  } else if (top.size() < top_n) {
-    top.push_back(std::move(mine)); // `top` holds everyone: a newcomer
-  } else if (!top.empty() && ranks_before(mine, top.back())) {
-    top.back() = std::move(mine);
-  } else {
-    return false;
-  }
-  std::sort(top.begin(), top.end(), ranks_before);
-  return true;
-}
-
 tally& tally_of(state& s, event_kind k) {
   switch (k) {
     case event_kind::placed: return s.placed;
@@ -113,9 +77,10 @@ struct handler {
     add(tally_of(s, r.what), r.amount);
     if (r.flash) {
       add(s.flash, r.amount);
-      bool fresh = s.flash_by_user.count(r.user_id) == 0;
       ++s.flash_by_user[r.user_id];
-      promote(s, r.user_id, fresh, detail::config_of(ctx).top_n);
+      // Only messages of earlier versions come here: ranking everyone is
+      // simpler than keeping the ranking incrementally.
+      rank_top(s, detail::config_of(ctx).top_n);
     }
     detail::record(s, o, "counted", ctx.now, std::string{kind} + "/" + s.shard);
     return o;

@@ -257,29 +257,11 @@ writer& writer::nil() {
   return *this;
 }
 
-namespace {
-
-std::uint64_t read_le64(const char* p) {
-  std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) {
-    n = (n << 8) | static_cast<unsigned char>(p[i]);
-  }
-  return n;
-}
-
-void write_le64(std::string& out, std::uint64_t n) {
-  for (int i = 0; i < 8; ++i) {
-    out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-  }
-}
-
-} // namespace
-
 std::string sums(const std::vector<std::int64_t>& values) {
   std::string out;
   out.reserve(values.size() * 8);
   for (auto v : values) {
-    write_le64(out, static_cast<std::uint64_t>(v));
+    out += keys::be64(static_cast<std::uint64_t>(v));
   }
   return out;
 }
@@ -291,28 +273,27 @@ std::optional<std::vector<std::int64_t>> read_sums(std::string_view bytes) {
   std::vector<std::int64_t> out;
   out.reserve(bytes.size() / 8);
   for (std::size_t i = 0; i < bytes.size(); i += 8) {
-    out.push_back(static_cast<std::int64_t>(read_le64(bytes.data() + i)));
+    out.push_back(
+      static_cast<std::int64_t>(*keys::from_be64(bytes.substr(i, 8))));
   }
   return out;
 }
 
 std::optional<std::string> add_sums(std::string_view a, std::string_view b) {
-  if (a.size() % 8 != 0 || b.size() % 8 != 0) {
+  auto x = read_sums(a);
+  auto y = read_sums(b);
+  if (!x || !y) {
     return std::nullopt;
   }
-  if (a.size() < b.size()) {
-    std::swap(a, b);
+  if (x->size() < y->size()) {
+    std::swap(x, y);
   }
-  std::string out;
-  out.reserve(a.size());
-  for (std::size_t i = 0; i < a.size(); i += 8) {
-    auto n = read_le64(a.data() + i);
-    if (i < b.size()) {
-      n += read_le64(b.data() + i); // unsigned: wraps, as two's complement
-    }
-    write_le64(out, n);
+  for (std::size_t i = 0; i < y->size(); ++i) {
+    // Unsigned: wraps as two's complement, never undefined.
+    (*x)[i] = static_cast<std::int64_t>(static_cast<std::uint64_t>((*x)[i])
+                                        + static_cast<std::uint64_t>((*y)[i]));
   }
-  return out;
+  return sums(*x);
 }
 
 } // namespace ordo::storage::codec

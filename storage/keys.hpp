@@ -73,8 +73,8 @@ std::optional<std::uint64_t> from_be64(std::string_view s);
 
 namespace ordo::storage::codec {
 
-/// Sums (batch::add): n signed 64-bit integers, 8 bytes each,
-/// little-endian. Adding two sums adds them element by element; the shorter
+/// Sums (batch::add): n signed 64-bit integers, each as keys::be64 of its
+/// two's complement. Adding two sums adds them element by element; the shorter
 /// counts as zeros beyond its end.
 std::string sums(const std::vector<std::int64_t>& values);
 /// Decodes sums; nullopt when the size is not a multiple of 8.
