@@ -174,7 +174,7 @@ private:
       return;
     }
     if (o.st == ostatus::manual_intervention) {
-      flag("manual_intervention", name("order", id), o.manual_reason);
+      flag("manual_intervention", name("order", id), order::why_manual(o));
     }
     bool owed = false;
     for (const auto& p : o.payments) {

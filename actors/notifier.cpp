@@ -104,7 +104,8 @@ struct handler {
                                 json{{"notification_id", n.notification_id},
                                      {"order_id", s.order_id},
                                      {"template", n.template_name},
-                                     {"text", text_of(n, s.order_id)}}});
+                                     {"text", text_of(n, s.order_id)},
+                                     {"confirm_to", ctx.owner}}});
     return true;
   }
 
@@ -130,7 +131,9 @@ struct handler {
       commit(s, o, "suppressed", ctx);
       return o;
     }
-    arm(o, s.new_order->created_at + cfg().notify_delay);
+    arm(o, s.new_order->created_at
+             + (planted::on(planted::sms_before_cooling) ? 0
+                                                         : cfg().notify_delay));
     commit(s, o, "new_order_pending", ctx);
     return o;
   }
@@ -182,9 +185,6 @@ struct handler {
     }
     bool again = s.checking;
     s.checking = true;
-    if (planted::on(planted::sms_without_recheck)) {
-      return (*this)(status_reply{std::nullopt, "PENDING_PAYMENT"});
-    }
     o.requests.push_back(envelope{"", address{"order", s.order_id}, "status",
                                   json{{"order_id", s.order_id}}});
     // Stays armed: if the answer is lost, the check runs again.

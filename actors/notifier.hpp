@@ -32,7 +32,12 @@
 //         {"notification_id"}
 //   out request "status" to {"order", order_id}: {"order_id"}
 //   out "sms" to {"sms", ""}: {"notification_id", "order_id", "template",
-//         "text"}  (the adapter dedupes on notification_id)
+//         "text", "confirm_to"}  (the adapter dedupes on notification_id and
+//         sends "sms_sent" to {confirm_to, order_id})
+//
+// An order keeps this state inside its own (actors/order.hpp) and runs this
+// machine in its own turns, answering the "status" check itself; the
+// "notifier" actor kind serves the orders stored before that.
 //
 // Threading: a `state` is confined to the actor that owns it.
 
@@ -137,6 +142,11 @@ struct config {
 struct context {
   millis now = 0;
   const config* cfg = nullptr;
+  /// The kind of the actor that keeps this state: its {owner, order_id}
+  /// gets "sms_sent" ("confirm_to" in the "sms" body). An order keeps its
+  /// own notifications; a "notifier" actor keeps those of orders placed
+  /// before that.
+  const char* owner = kind;
 };
 
 /// Applies `in` to `s`. Pure: same inputs, same outputs. A turn that sets a

@@ -134,9 +134,66 @@ void tell_coupon(const state& s, outcome& o, std::string type, json body) {
   }
 }
 
-void tell_notifier(const state& s, outcome& o, std::string type, millis at) {
-  o.outbox.push_back(message(address{"notifier", s.order_id}, std::move(type),
-                             json{{"order_id", s.order_id}, {"at", at}}));
+/// Adds what a turn of the order's notifications caused to the order's
+/// turn: messages (numbered by the order's commit), signals and timers (a
+/// later op on a timer replaces an earlier one of this turn).
+void merge_notify(outcome& o, outcome&& n) {
+  for (auto& m : n.outbox) {
+    o.outbox.push_back(std::move(m));
+  }
+  for (auto& t : n.timers) {
+    auto same
+      = std::find_if(o.timers.begin(), o.timers.end(), [&](const timer_op& x) {
+          return x.name == t.name;
+        });
+    if (same != o.timers.end()) {
+      *same = std::move(t);
+    } else {
+      o.timers.push_back(std::move(t));
+    }
+  }
+  for (auto& sig : n.signals) {
+    o.signals.push_back(std::move(sig));
+  }
+}
+
+/// Runs the order's admin SMS (actors/notifier.hpp) on `in` inside this
+/// turn; returns what it did ("" if nothing changed). Its "status" check
+/// is answered at once with the order's own status, so the double check
+/// and the send happen in the turn that reads the order.
+std::string notify(state& s, outcome& o, const notifier::input& in, millis now,
+                   const config& cfg) {
+  if (!s.sms) {
+    notifier::state fresh;
+    fresh.order_id = s.order_id;
+    s.sms = std::move(fresh);
+  }
+  notifier::context nctx{now, &cfg.notify, kind};
+  auto n = notifier::handle(*s.sms, in, nctx);
+  std::string event = std::move(n.event);
+  bool asks_status = !n.requests.empty();
+  merge_notify(o, std::move(n));
+  if (asks_status) {
+    auto answered = notifier::handle(
+      *s.sms, notifier::status_reply{std::nullopt, to_string(s.st)}, nctx);
+    if (!answered.event.empty()) {
+      event += "+" + answered.event;
+    }
+    merge_notify(o, std::move(answered));
+  }
+  return event;
+}
+
+/// A cancelled top-level order tells its admin SMS: kept in the order, or
+/// by its "notifier" actor for an order stored before orders kept it.
+void notify_cancelled(state& s, outcome& o, millis now, const config& cfg) {
+  if (s.sms) {
+    notify(s, o, notifier::order_cancelled{s.order_id, now}, now, cfg);
+    return;
+  }
+  o.outbox.push_back(message(address{notifier::kind, s.order_id},
+                             "order_cancelled",
+                             json{{"order_id", s.order_id}, {"at", now}}));
 }
 
 /// Counts this transition in the report shard of the order's partition, in
@@ -197,7 +254,7 @@ void cancel_effects(state& s, outcome& o, std::string reason, millis now,
     o.outbox.push_back(
       message(payment_address(), "close", json{{"order_id", s.order_id}}));
     tell_affiliate(s, o, "invalidate", order_body(s));
-    tell_notifier(s, o, "order_cancelled", now);
+    notify_cancelled(s, o, now, cfg);
     o.timers.push_back(timer_op{"deadline", 0});
   }
   if (is_parent(s)) {
@@ -616,7 +673,8 @@ struct handler {
     if (!is_parent(s)) {
       o.resolves.push_back(resolution{"create", std::nullopt});
     }
-    tell_notifier(s, o, "order_created", s.created_at);
+    notify(s, o, notifier::order_created{s.order_id, s.created_at}, ctx.now,
+           config_of(ctx));
     tell_affiliate(
       s, o, "pending",
       json{{"order_id", s.order_id},
@@ -738,7 +796,7 @@ struct handler {
       case status::manual_intervention:
         o.err = error{errc::invalid_transition,
                       "order " + s.order_id
-                        + " needs manual intervention: " + s.manual_reason};
+                        + " needs manual intervention: " + why_manual(s)};
         return o;
     }
     o.err = error{errc::invalid_transition,
@@ -799,7 +857,7 @@ struct handler {
     auto requested_at = s.saga ? s.saga->started_at : ctx.now;
     o.resolves.push_back(resolution{"cancel", std::nullopt});
     if (refused.empty() && silent.empty()) {
-      s.manual_reason.clear();
+      s.manual_reason.reset();
       cancel_effects(s, o, reason, ctx.now, requested_at, config_of(ctx));
       return reason == "timeout" ? "timed_out" : "cancelled";
     }
@@ -857,7 +915,7 @@ struct handler {
                                          return x.st == status::cancelled;
                                        });
       if (all_cancelled) {
-        s.manual_reason.clear();
+        s.manual_reason.reset();
         cancel_effects(s, o, s.cancel_reason, ctx.now, ctx.now, config_of(ctx));
         event = "cancelled";
       }
@@ -1226,6 +1284,28 @@ struct handler {
     return o;
   }
 
+  outcome operator()(const notify_due& due) {
+    return notify_turn(due, std::string{"timer "} + notifier::timer_name);
+  }
+
+  outcome operator()(const sms_sent& sent) {
+    return notify_turn(sent, "sms_sent " + sent.notification_id);
+  }
+
+  /// A turn of the order's admin SMS alone (its timer, its delivery).
+  outcome notify_turn(const notifier::input& in, std::string cause) {
+    outcome o;
+    o.cause = std::move(cause);
+    if (!s.sms) {
+      return o; // a child, or an order whose notifier actor keeps its SMS
+    }
+    auto event = notify(s, o, in, ctx.now, config_of(ctx));
+    if (!event.empty()) {
+      commit(s, o, "sms " + event, ctx);
+    }
+    return o;
+  }
+
   outcome reused(outcome& o) {
     o.err = error{errc::idempotency_key_reused,
                   "Idempotency-Key was used with another request body"};
@@ -1297,6 +1377,11 @@ std::uint64_t fingerprint_hash(std::string_view fingerprint) noexcept {
     h = (h ^ c) * 0x100000001b3ULL;
   }
   return h;
+}
+
+const std::string& why_manual(const state& s) noexcept {
+  static const std::string none;
+  return s.manual_reason ? *s.manual_reason : none;
 }
 
 bool has_service(const state& s) noexcept {
@@ -1388,6 +1473,13 @@ result<input> decode(const envelope& msg) {
   if (msg.type == "reissue_refunds") {
     return input{reissue_refunds{}};
   }
+  if (msg.type == "sms_sent") {
+    auto id = get_string(b, "notification_id");
+    if (!id || id->empty()) {
+      return detail::malformed("order", msg, "missing 'notification_id'");
+    }
+    return input{sms_sent{*id}};
+  }
   if (msg.type == "refund_done") {
     auto id = get_string(b, "refund_id");
     if (!id || id->empty()) {
@@ -1409,6 +1501,9 @@ result<input> decode(const envelope& msg) {
     }
     if (name == std::optional<std::string>{"saga"}) {
       return input{saga_timeout{}};
+    }
+    if (name == std::optional<std::string>{notifier::timer_name}) {
+      return input{notify_due{}};
     }
     return detail::malformed("order", msg, "unknown timer");
   }
@@ -1469,7 +1564,8 @@ result<input> decode(const envelope& msg) {
 //    "coupon","aff","parent","children":[{"id","k","pay","st","v","ref"}],
 //    "saga":{"op","reason","at"} (a parent's cancel in progress),"manual",
 //    "created","updated","deadline","reason",
-//    "payments":[{"txn","amt","st","rf"}],"tech","fp","token"}
+//    "payments":[{"txn","amt","st","rf"}],"tech","fp","token",
+//    "sms": the admin SMS, actors/notifier.hpp's stored form}
 //   ("fp" is fingerprint_hash(); a string in stores before the hash)
 void to_json(nlohmann::json& j, const state& s) {
   json items = items_json(s.items);
@@ -1514,8 +1610,11 @@ void to_json(nlohmann::json& j, const state& s) {
                      {"reason", s.saga->reason},
                      {"at", s.saga->started_at}};
   }
-  if (!s.manual_reason.empty()) {
-    j["manual"] = s.manual_reason;
+  if (s.manual_reason) {
+    j["manual"] = *s.manual_reason;
+  }
+  if (s.sms) {
+    j["sms"] = *s.sms;
   }
 }
 
@@ -1554,7 +1653,9 @@ void from_json(const nlohmann::json& j, state& s) {
                         i->value("reason", std::string{}),
                         i->value("at", millis{0})};
   }
-  r.manual_reason = j.value("manual", std::string{});
+  if (auto why = j.value("manual", std::string{}); !why.empty()) {
+    r.manual_reason = std::move(why);
+  }
   r.amount = j.value("amt", std::int64_t{0});
   r.discount = j.value("disc", std::int64_t{0});
   r.payable = j.value("pay", std::int64_t{0});
@@ -1583,6 +1684,9 @@ void from_json(const nlohmann::json& j, state& s) {
                       : i->get<std::uint64_t>();
   }
   r.token = j.value("token", std::uint64_t{0});
+  if (auto i = j.find("sms"); i != j.end() && i->is_object()) {
+    r.sms = i->get<notifier::state>();
+  }
   s = std::move(r);
 }
 

@@ -14,11 +14,9 @@
 // captured and refunded through the outbox, once per transaction id.
 //
 // What an order causes outside itself (all outbox, so exactly once):
-//   created   -> "order_created" to its notifier; "pending" {amount = rate x
-//                payable} to its affiliate
+//   created   -> "pending" {amount = rate x payable} to its affiliate
 //   cancelled -> "release" to every SKU and its coupon; "close" to the
-//                payment provider; "invalidate" to its affiliate;
-//                "order_cancelled" to its notifier
+//                payment provider; "invalidate" to its affiliate
 //   paid      -> "confirm" to every SKU; "consume" to its coupon;
 //                "order_paid" to its dispatcher when it holds service items
 //   completed -> "settle" to its affiliate
@@ -35,6 +33,16 @@
 // and as a request, and answers only once every release request has been
 // answered, so a refused create never holds stock past its answer. Lines of
 // one SKU are merged before any limit applies.
+// A top-level order keeps its admin SMS (DESIGN.md rule 8) in its own
+// state, `sms`: actors/notifier.hpp's machine, run inside the order's turns.
+// The create arms the timer "new_order" for the end of the cooling period,
+// a cancel suppresses the SMS (or queues the cancel notice) in the cancel's
+// own turn, and when the timer fires the order checks its own status and
+// hands the "sms" to the adapter through the outbox; "sms_sent" comes back
+// to the order. So the double check reads the order's state in the order's
+// turn, and no message or turn of another actor is spent on it. An order
+// stored without `sms` (placed before orders kept it) still tells its
+// "notifier" actor "order_cancelled".
 // Every top-level transition is also counted ("placed", "paid",
 // "cancelled" with `flash`, "refunded", "manual") in the report shard of
 // its partition, as additions to the shard's sums in the same batch
@@ -71,6 +79,8 @@
 //   in  "coupon_conflict": {"coupon_id"}; "dispatched": {"dispatch_id",
 //         "technician"}; "timer": {"name": "deadline"}
 //   in  "reissue_refunds" (from the auditor): {"order_id"}
+//   in  "sms_sent" (from the SMS adapter): {"notification_id"};
+//         "timer": {"name": "new_order"}
 //   in  (child) "adopt": {"parent_id","user_id","items":[{"sku","q","p","k"}],
 //         "amount","discount","payable","created_at","pay_deadline","token"};
 //         "parent_paid": {"txn_id","amount"}; "parent_cancel": {"reason"}
@@ -88,6 +98,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "actors/boxed.hpp"
+#include "actors/notifier.hpp"
 #include "actors/turn.hpp"
 
 namespace ordo::actors::order {
@@ -253,11 +264,17 @@ struct child_status {
 /// The timer "saga" fired: children that have not answered the cancel.
 struct saga_timeout {};
 
-using input
-  = std::variant<create, cancel, pay, complete, refund, deadline, reserved,
-                 refund_done, shortfall, coupon_locked, released, status_query,
-                 coupon_conflict, dispatched, reissue_refunds, adopt,
-                 parent_paid, parent_cancel, child_status, saga_timeout>;
+/// The timer "new_order" fired: the cooling period of the admin SMS ended
+/// (or its re-check is due).
+using notify_due = notifier::check;
+/// The SMS adapter delivered one of this order's notifications.
+using sms_sent = notifier::sms_sent;
+
+using input = std::variant<create, cancel, pay, complete, refund, deadline,
+                           reserved, refund_done, shortfall, coupon_locked,
+                           released, status_query, coupon_conflict, dispatched,
+                           reissue_refunds, adopt, parent_paid, parent_cancel,
+                           child_status, saga_timeout, notify_due, sms_sent>;
 
 /// What a split parent knows of one child.
 struct child_ref {
@@ -296,8 +313,9 @@ struct state {
   std::vector<child_ref> children;
   /// A parent's cancel in progress.
   boxed<saga_state> saga;
-  /// Why a parent needs a human (MANUAL_INTERVENTION).
-  std::string manual_reason;
+  /// Why a parent needs a human (MANUAL_INTERVENTION; boxed: rare, and
+  /// every resident order would carry an empty string; see why_manual()).
+  boxed<std::string> manual_reason;
   millis created_at = 0;
   millis updated_at = 0;
   millis pay_deadline = 0;
@@ -310,6 +328,9 @@ struct state {
   std::uint64_t fingerprint = 0;
   /// Token of the reservations this order holds.
   std::uint64_t token = 0;
+  /// A top-level order's admin SMS (empty for a child, and for an order
+  /// stored before orders kept it: its "notifier" actor has it).
+  boxed<notifier::state> sms;
 
   /// Transient (never stored): the create in progress while stock is being
   /// checked, reserved or (refused) released, and who has answered.
@@ -353,6 +374,8 @@ struct config {
   /// How long a parent waits for its children to answer a cancel before it
   /// asks for manual intervention. Default: 30 s.
   millis saga_timeout = 30'000;
+  /// The admin SMS: cooling period, TTL, re-check delay.
+  notifier::config notify;
 };
 
 /// The commission of an order that pays `payable` cents: floor(payable x
@@ -363,6 +386,9 @@ std::int64_t commission(std::int64_t payable, std::int64_t ppm) noexcept;
 /// under one Idempotency-Key differ unless their hashes are equal (odds
 /// 2^-64 for an honest client; a client can only confuse its own orders).
 std::uint64_t fingerprint_hash(std::string_view fingerprint) noexcept;
+
+/// Why the order needs a human; "" when it does not.
+const std::string& why_manual(const state& s) noexcept;
 
 /// True if the order holds items of kind service (it is dispatched).
 bool has_service(const state& s) noexcept;
@@ -387,7 +413,7 @@ outcome handle(state& s, const input& in, const context& ctx);
 /// Turns an inter-actor message into an input (types "quote.reply",
 /// "check.reply", "reserve.reply", "lock.reply", "release.reply", "status",
 /// "refund_done", "shortfall", "coupon_conflict", "dispatched",
-/// "reissue_refunds", "timer"); bad_request for anything else.
+/// "reissue_refunds", "sms_sent", "timer"); bad_request for anything else.
 result<input> decode(const envelope& msg);
 
 /// True while a turn waits for answers; the actor must stay in memory.

@@ -16,9 +16,12 @@ enum bug : unsigned {
   /// The SKU returns a released reservation's units but keeps the
   /// reservation, so a repeated release returns them again.
   release_keeps_reservation = 1u << 1,
-  /// The notifier sends the new-order SMS at the end of the cooling period
-  /// without asking the order whether it was cancelled.
-  sms_without_recheck = 1u << 2,
+  /// The new-order SMS is due at once, not at the end of the cooling
+  /// period, so it may go out for an order cancelled within that period.
+  /// (An order checks its own status when its SMS is due, in its own
+  /// turn, and a cancel suppresses the SMS in the cancel's turn: skipping
+  /// either check alone can no longer send an SMS a cancel should stop.)
+  sms_before_cooling = 1u << 2,
   /// The affiliate settles the commission of a cancelled order instead of
   /// voiding it.
   cancel_settles_commission = 1u << 3,

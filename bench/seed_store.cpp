@@ -212,7 +212,11 @@ storage::batch build(const options& o, std::uint64_t first, std::uint64_t last,
                      counts& c) {
   // Terminal orders: the node's defaults. Pending: a deadline a year ahead.
   static const order::config terminal_cfg{};
-  static const order::config pending_cfg{365 * day};
+  static const order::config pending_cfg = [] {
+    order::config c;
+    c.payment_timeout = 365 * day;
+    return c;
+  }();
   storage::batch b;
   for (auto i = first; i < last; ++i) {
     auto f = fate_of(i, o.pending_share);

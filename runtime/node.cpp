@@ -245,7 +245,8 @@ public:
         std::max<actors::millis>(
           std::min<actors::millis>(60'000, opts_.payment_timeout),
           opts_.reservation_ttl - opts_.payment_timeout),
-        opts_.commission_ppm, opts_.flash_window, opts_.saga_timeout});
+        opts_.commission_ppm, opts_.flash_window, opts_.saga_timeout,
+        notify_config()});
     skus_ = std::make_unique<directory<sku_kind>>(
       *system_, env_, actors::inventory::config{opts_.reservation_ttl});
     // A lock outlives its order's payment deadline, so only the locks of
@@ -254,10 +255,10 @@ public:
       *system_, env_, actors::coupon::config{opts_.payment_timeout + 60'000});
     affiliates_ = std::make_unique<directory<affiliate_kind>>(
       *system_, env_, actors::attribution::config{});
-    notifiers_ = std::make_unique<directory<notifier_kind>>(
-      *system_, env_,
-      actors::notifier::config{opts_.notify_delay, opts_.notify_ttl,
-                               opts_.recheck_delay});
+    // Orders keep their admin SMS; the notifier actors serve the orders
+    // stored before they did.
+    notifiers_ = std::make_unique<directory<notifier_kind>>(*system_, env_,
+                                                            notify_config());
     dispatchers_ = std::make_unique<directory<dispatcher_kind>>(
       *system_, env_,
       actors::dispatcher::config{opts_.dispatch_delay, opts_.recheck_delay});
@@ -662,7 +663,20 @@ public:
   void notifications(const std::string& order_id,
                      callback<actors::notifier::state> cb) override {
     cb = released(*db_, std::move(cb));
-    cb(exists(order_id) ? read<notifier_kind>(order_id) : no_order(order_id));
+    if (!exists(order_id)) {
+      cb(no_order(order_id));
+      return;
+    }
+    auto order = read<order_kind>(order_id);
+    if (!order.ok()) {
+      cb(order.err());
+      return;
+    }
+    if (order->sms) {
+      cb(std::move(*order->sms));
+      return;
+    }
+    cb(read<notifier_kind>(order_id));
   }
 
   void dispatches(const std::string& order_id,
@@ -988,6 +1002,10 @@ private:
                            std::string{"unreadable "} + Kind::name + " " + id};
     }
     return s;
+  }
+
+  actors::notifier::config notify_config() const {
+    return {opts_.notify_delay, opts_.notify_ttl, opts_.recheck_delay};
   }
 
   static actors::error no_order(const std::string& order_id) {

@@ -124,8 +124,8 @@ ojson render(const actors::order::state& o) {
   if (o.saga) {
     j["saga"] = {{"op", o.saga->op}, {"reason", o.saga->reason}};
   }
-  if (!o.manual_reason.empty()) {
-    j["manual_reason"] = o.manual_reason;
+  if (o.manual_reason) {
+    j["manual_reason"] = *o.manual_reason;
   }
   return j;
 }
@@ -245,6 +245,8 @@ ojson u64_text(std::uint64_t v) {
   return std::to_string(v);
 }
 
+ojson inspection(const actors::notifier::state& s);
+
 ojson inspection(const actors::order::state& o) {
   auto j = render(o);
   for (std::size_t i = 0; i < o.children.size(); ++i) {
@@ -260,6 +262,8 @@ ojson inspection(const actors::order::state& o) {
   }
   j["fingerprint"] = u64_text(o.fingerprint);
   j["token"] = u64_text(o.token);
+  // The admin SMS it keeps (what GET /v1/notifications shows, and more).
+  j["sms"] = o.sms ? inspection(*o.sms) : ojson(nullptr);
   return j;
 }
 

@@ -21,7 +21,8 @@ nlohmann::json to_json(const sms_record& r) {
   return {{"order", r.order_id},
           {"template", r.template_name},
           {"text", r.text},
-          {"n", r.received}};
+          {"n", r.received},
+          {"to", r.confirm_to}};
 }
 
 /// A stored record of `id`; received 0 when `bytes` is unreadable.
@@ -36,6 +37,7 @@ sms_record from_record(std::string id, std::string_view bytes) {
   r.template_name = j.value("template", "");
   r.text = j.value("text", "");
   r.received = j.value("n", std::uint32_t{0});
+  r.confirm_to = j.value("to", std::string{"notifier"});
   return r;
 }
 
@@ -72,10 +74,10 @@ std::string token(const std::string& s) {
   return s;
 }
 
-/// Delivers "sms_sent" to the notifier of `r` and hands its reply to `done`.
+/// Delivers "sms_sent" to the sender of `r` and hands its reply to `done`.
 void confirm_sms(const router& targets, const sms_record& r, reply_fn done) {
   actors::envelope sent{"",
-                        {"notifier", r.order_id},
+                        {r.confirm_to, r.order_id},
                         "sms_sent",
                         {{"notification_id", r.notification_id}}};
   targets.deliver(sent, "sms/sms_sent/" + r.notification_id, std::move(done));
@@ -163,8 +165,16 @@ void sms_sink::deliver(const actors::envelope& msg, std::string,
   if (!tmpl || !text) {
     return bad("template and text must be strings");
   }
-  sms_record r{std::move(*id), std::move(*order), std::move(*tmpl),
-               std::move(*text), 0};
+  auto to = text_field(msg.body, "confirm_to");
+  if (!to || (!to->empty() && *to != "order" && *to != "notifier")) {
+    return bad("confirm_to must be \"order\" or \"notifier\"");
+  }
+  sms_record r{std::move(*id),
+               std::move(*order),
+               std::move(*tmpl),
+               std::move(*text),
+               0,
+               to->empty() ? "notifier" : std::move(*to)};
   {
     std::lock_guard<std::mutex> guard{mu_};
     ++deliveries_;
@@ -230,7 +240,7 @@ sms_record sms_sink::latest(const std::string& id) const {
   }
   auto bytes = db_->get(storage::cf::aux, std::string{prefix} + id);
   if (!bytes) {
-    return sms_record{id, {}, {}, {}, 0};
+    return sms_record{id, {}, {}, {}, 0, "notifier"};
   }
   auto r = from_record(id, *bytes);
   r.received = std::max<std::uint32_t>(r.received, 1);

@@ -1,15 +1,17 @@
 #pragma once
 
 // The SMS adapter: the destination "sms" of the outbox (API.md "Server",
-// --sms-webhook). The notifier (actors/notifier.hpp) sends it
+// --sms-webhook). An order (or, for orders stored before orders kept their
+// own, a notifier; actors/notifier.hpp) sends it
 //
-//   "sms" {"notification_id", "order_id", "template", "text"}
+//   "sms" {"notification_id", "order_id", "template", "text", "confirm_to"}
 //
 // and expects, once the SMS went out, "sms_sent" {"notification_id"} at
-// {"notifier", order_id}. The adapter delivers that through the router,
-// deduped on "sms/sms_sent/<notification_id>", and acknowledges the relay
-// with the notifier's reply: the outbox keeps the "sms" until the notifier
-// has durably recorded that it went out, so a crash anywhere repeats the
+// {confirm_to, order_id}: confirm_to is "order" or "notifier" (absent:
+// "notifier"). The adapter delivers that through the router, deduped on
+// "sms/sms_sent/<notification_id>", and acknowledges the relay with the
+// sender's reply: the outbox keeps the "sms" until the sender has durably
+// recorded that it went out, so a crash anywhere repeats the
 // delivery and never loses it. A repeat reaches the adapter again; both
 // modes dedupe on notification_id, so one notification is sent once.
 //
@@ -25,7 +27,8 @@
 //     records, MessagePack in aux:
 //
 //       "sms/" notification_id -> {"order": order_id, "template": name,
-//                                  "text": text, "n": deliveries received}
+//                                  "text": text, "n": deliveries received,
+//                                  "to": confirm_to}
 //       "sms-count"            -> {"sent": distinct ids recorded, ever}
 //
 //     Memory holds only the records whose write is in flight: a repeat is
@@ -33,7 +36,8 @@
 //     behind it starts without reading them.
 //
 // A message of another type, or without notification_id or order_id, or
-// with a template or text that is not a string, is answered bad_request on
+// with a template or text that is not a string, or a confirm_to that is
+// neither "order" nor "notifier", is answered bad_request on
 // the calling thread (a dead letter: retrying cannot help); an absent
 // template or text is "".
 //
@@ -71,6 +75,8 @@ struct sms_record {
   std::string template_name;
   std::string text;
   std::uint32_t received = 0; ///< deliveries recorded (repeats included)
+  /// The kind that gets "sms_sent": "order" or "notifier".
+  std::string confirm_to = "notifier";
 };
 
 class sms_sink final : public sink {

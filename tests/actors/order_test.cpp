@@ -232,9 +232,10 @@ BOOST_AUTO_TEST_CASE(create_checks_reserves_then_becomes_pending) {
   BOOST_TEST(s.coupon_id.empty());
   BOOST_TEST(s.affiliate_id.empty());
   BOOST_TEST(s.fingerprint == order::fingerprint_hash("fp1"));
-  // The notifier hears of every order; no affiliate, no commission; the
-  // report shard of its partition counts it as placed, in this turn.
-  BOOST_REQUIRE_EQUAL(o.outbox.size(), 1u);
+  // No affiliate, no commission, and the admin SMS is the order's own
+  // (order_admin_sms): no message at all. The report shard of its
+  // partition counts it as placed, in this turn.
+  BOOST_TEST(o.outbox.empty());
   std::map<std::string, reports::state> shards;
   ordo::test::count(o, shards);
   BOOST_REQUIRE_EQUAL(shards.size(), 1u);
@@ -244,17 +245,15 @@ BOOST_AUTO_TEST_CASE(create_checks_reserves_then_becomes_pending) {
   BOOST_TEST(shard.placed.amount == 2500);
   BOOST_TEST(shard.paid.count == 0);
   BOOST_TEST(shard.version == 1u);
-  BOOST_TEST(o.outbox[0].to.kind == "notifier");
-  BOOST_TEST(o.outbox[0].to.id == "o1");
-  BOOST_TEST(o.outbox[0].type == "order_created");
-  BOOST_TEST(o.outbox[0].body == (json{{"order_id", "o1"}, {"at", t0 + 10}}));
   BOOST_TEST(s.created_at == t0 + 10);
   BOOST_TEST(s.updated_at == t0 + 10);
   // Counted from the create's arrival: the deadline the SKUs were given.
   BOOST_TEST(s.pay_deadline == t0 + ocfg.payment_timeout);
-  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 2u);
   BOOST_TEST(o.timers[0].name == "deadline");
   BOOST_TEST(o.timers[0].due == s.pay_deadline);
+  BOOST_TEST(o.timers[1].name == "new_order"); // the SMS's cooling period
+  BOOST_TEST(o.timers[1].due == t0 + 10 + ocfg.notify.notify_delay);
 }
 
 BOOST_AUTO_TEST_CASE(create_merges_duplicate_skus_in_first_seen_order) {
@@ -556,7 +555,7 @@ BOOST_AUTO_TEST_CASE(cancel_pending_releases_closes_and_disarms) {
   BOOST_TEST(s.cancel_reason == "user");
   BOOST_TEST(s.version == 2u);
   BOOST_TEST(s.updated_at == t0 + minute);
-  BOOST_REQUIRE_EQUAL(o.outbox.size(), 4u);
+  BOOST_REQUIRE_EQUAL(o.outbox.size(), 3u);
   std::map<std::string, reports::state> shards;
   ordo::test::count(o, shards);
   const auto& shard = shards["o0000"];
@@ -565,10 +564,6 @@ BOOST_AUTO_TEST_CASE(cancel_pending_releases_closes_and_disarms) {
   BOOST_TEST(shard.flash_by_user.at("u1") == 1);
   BOOST_TEST(o.outbox[0].type == "release");
   BOOST_TEST(o.outbox[0].to.id == "A");
-  BOOST_TEST(o.outbox[3].to.kind == "notifier");
-  BOOST_TEST(o.outbox[3].type == "order_cancelled");
-  BOOST_TEST(o.outbox[3].body
-             == (json{{"order_id", "o1"}, {"at", t0 + minute}}));
   BOOST_TEST(o.outbox[0].body == (json{{"order_id", "o1"}, {"token", 7}}));
   BOOST_TEST(o.outbox[1].to.id == "B");
   BOOST_TEST(o.outbox[2].type == "close");
@@ -577,9 +572,13 @@ BOOST_AUTO_TEST_CASE(cancel_pending_releases_closes_and_disarms) {
   BOOST_TEST(o.outbox[2].body == (json{{"order_id", "o1"}}));
   BOOST_TEST(o.outbox[0].id == "order/o1#2.0");
   BOOST_TEST(o.outbox[2].id == "order/o1#2.2");
-  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
-  BOOST_TEST(o.timers[0].name == "deadline");
+  // The deadline and the SMS's cooling timer are disarmed (the SMS is
+  // suppressed: order_admin_sms).
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 2u);
+  BOOST_TEST(o.timers[0].name == "new_order");
   BOOST_TEST(o.timers[0].due == 0);
+  BOOST_TEST(o.timers[1].name == "deadline");
+  BOOST_TEST(o.timers[1].due == 0);
 }
 
 BOOST_AUTO_TEST_CASE(cancel_keeps_the_given_reason) {
@@ -733,8 +732,10 @@ BOOST_AUTO_TEST_CASE(pay_after_deadline_cancels_and_refunds) {
   BOOST_TEST(of_type(o, "refund")[0]->body["refund_id"] == "rf-t1");
   BOOST_TEST(of_type(o, "confirm").empty());
   BOOST_TEST(has_signal(o, "refund_anomaly"));
-  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  // The deadline and the SMS's cooling timer, both disarmed.
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 2u);
   BOOST_TEST(o.timers[0].due == 0);
+  BOOST_TEST(o.timers[1].due == 0);
   std::set<std::string> ids;
   for (const auto& e : o.outbox) {
     ids.insert(e.id);
@@ -1122,7 +1123,7 @@ BOOST_AUTO_TEST_CASE(state_json_round_trips) {
   BOOST_TEST((back.children[1].st == order::status::paid));
   BOOST_TEST(back.children[1].refused == "no");
   BOOST_TEST(back.saga.has_value());
-  BOOST_TEST(back.manual_reason == "why");
+  BOOST_TEST(order::why_manual(back) == "why");
   BOOST_TEST(back.token == 7u);
   BOOST_TEST(!order::busy(back));
   // Through text as well (the stored form).
@@ -1159,6 +1160,189 @@ BOOST_AUTO_TEST_CASE(fingerprints_are_kept_as_a_stable_hash) {
   o = order::handle(old, make_create({{"A", 1}}, "fp2"), at(t0));
   BOOST_REQUIRE(o.err);
   BOOST_TEST((o.err->code == errc::idempotency_key_reused));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The admin SMS an order keeps (DESIGN.md rule 8): actors/notifier.hpp's
+// machine run inside the order's own turns.
+BOOST_AUTO_TEST_SUITE(order_admin_sms)
+
+const envelope* sms_message(const outcome& o) {
+  const envelope* found = nullptr;
+  for (const auto& e : o.outbox) {
+    if (e.to.kind == "sms") {
+      BOOST_REQUIRE(found == nullptr);
+      found = &e;
+    }
+  }
+  return found;
+}
+
+bool tells_kind(const outcome& o, const std::string& kind) {
+  return std::any_of(o.outbox.begin(), o.outbox.end(), [&](const envelope& e) {
+    return e.to.kind == kind;
+  });
+}
+
+const timer_op* timer_named(const outcome& o, const std::string& name) {
+  const timer_op* found = nullptr;
+  for (const auto& t : o.timers) {
+    if (t.name == name) {
+      BOOST_REQUIRE(found == nullptr); // one op per timer and turn
+      found = &t;
+    }
+  }
+  return found;
+}
+
+millis cooled() {
+  return t0 + ocfg.notify.notify_delay;
+}
+
+BOOST_AUTO_TEST_CASE(the_create_keeps_the_sms_and_arms_its_cooling_timer) {
+  auto s = fresh();
+  start(s, make_create({{"A", 1}}), at(t0));
+  auto o = order::handle(s, ok_answer("A", 1000), at(t0));
+  BOOST_REQUIRE(s.st == order::status::pending_payment);
+  BOOST_REQUIRE(s.sms);
+  BOOST_TEST(s.sms->order_id == "o1");
+  BOOST_REQUIRE(s.sms->new_order);
+  BOOST_TEST((s.sms->new_order->st == notifier::status::pending));
+  BOOST_TEST(s.sms->new_order->notification_id == "o1:new_order");
+  BOOST_TEST(s.sms->new_order->created_at == t0);
+  // No message and no turn of another actor: the timer is the order's own,
+  // in the create's batch.
+  BOOST_TEST(!tells_kind(o, "notifier"));
+  BOOST_TEST(!tells_kind(o, "sms"));
+  const auto* t = timer_named(o, notifier::timer_name);
+  BOOST_REQUIRE(t != nullptr);
+  BOOST_TEST(t->due == cooled());
+  BOOST_TEST(o.event == "created");
+}
+
+BOOST_AUTO_TEST_CASE(a_cancel_in_the_cooling_period_suppresses_the_sms) {
+  auto s = pending();
+  auto o = order::handle(s, order::cancel{}, at(t0 + 1000));
+  BOOST_REQUIRE(s.st == order::status::cancelled);
+  BOOST_TEST((s.sms->new_order->st == notifier::status::suppressed));
+  BOOST_TEST(s.sms->cancelled);
+  BOOST_TEST(!tells_kind(o, "notifier"));
+  BOOST_TEST(!tells_kind(o, "sms")); // no cancel notice without a new-order
+  const auto* t = timer_named(o, notifier::timer_name);
+  BOOST_REQUIRE(t != nullptr);
+  BOOST_TEST(t->due == 0); // disarmed in the cancel's own batch
+  BOOST_TEST(std::count(o.signals.begin(), o.signals.end(), "sms_suppressed")
+             == 1);
+  // A firing that raced the disarm changes nothing.
+  auto late = order::handle(s, order::notify_due{}, at(cooled()));
+  BOOST_TEST(late.event.empty());
+  BOOST_TEST(late.outbox.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_cooling_timer_checks_the_orders_own_status_and_sends) {
+  auto s = paid();
+  auto version = s.version;
+  auto early = order::handle(s, order::notify_due{}, at(cooled() - 1));
+  BOOST_TEST(early.event.empty()); // stale: not due yet
+  auto o = order::handle(s, order::notify_due{}, at(cooled()));
+  BOOST_TEST(o.requests.empty()); // the order answers its own status check
+  BOOST_TEST(o.event == "sms checking+sms_requested");
+  BOOST_TEST(s.version == version + 1);
+  const auto* m = sms_message(o);
+  BOOST_REQUIRE(m != nullptr);
+  BOOST_TEST(m->type == "sms");
+  BOOST_TEST(m->id == "order/o1#" + std::to_string(s.version) + ".0");
+  BOOST_TEST(m->body.at("notification_id") == "o1:new_order");
+  BOOST_TEST(m->body.at("template") == "new_order");
+  BOOST_TEST(m->body.at("confirm_to") == "order");
+  BOOST_TEST(s.sms->new_order->in_flight);
+  BOOST_TEST(!s.sms->checking);
+  // The re-check timer the check armed is disarmed by the send, in one op.
+  const auto* t = timer_named(o, notifier::timer_name);
+  BOOST_REQUIRE(t != nullptr);
+  BOOST_TEST(t->due == 0);
+
+  auto sent
+    = order::handle(s, order::sms_sent{"o1:new_order"}, at(cooled() + 5));
+  BOOST_TEST(sent.event == "sms new_order_sent");
+  BOOST_TEST((s.sms->new_order->st == notifier::status::sent));
+  BOOST_TEST(s.sms->new_order->sent_at == cooled() + 5);
+  auto again
+    = order::handle(s, order::sms_sent{"o1:new_order"}, at(cooled() + 6));
+  BOOST_TEST(again.event.empty()); // a repeat changes nothing
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_order_checked_at_its_timer_sends_nothing) {
+  // The cancel's disarm was lost with a crash, say: the check still reads
+  // the order's status and suppresses.
+  auto s = pending();
+  s.st = order::status::cancelled;
+  auto o = order::handle(s, order::notify_due{}, at(cooled()));
+  BOOST_TEST(sms_message(o) == nullptr);
+  BOOST_TEST((s.sms->new_order->st == notifier::status::suppressed));
+  BOOST_TEST(o.event == "sms checking+suppressed");
+}
+
+BOOST_AUTO_TEST_CASE(a_cancel_after_the_sms_went_out_sends_the_cancel_notice) {
+  auto s = pending();
+  auto check = order::handle(s, order::notify_due{}, at(cooled()));
+  BOOST_REQUIRE(sms_message(check) != nullptr); // PENDING_PAYMENT is live
+  order::handle(s, order::sms_sent{"o1:new_order"}, at(cooled() + 1));
+  auto o = order::handle(s, order::cancel{}, at(cooled() + 2));
+  BOOST_REQUIRE(s.st == order::status::cancelled);
+  const auto* m = sms_message(o);
+  BOOST_REQUIRE(m != nullptr);
+  BOOST_TEST(m->body.at("template") == "order_cancelled");
+  BOOST_TEST(m->body.at("confirm_to") == "order");
+  BOOST_TEST(!tells_kind(o, "notifier"));
+}
+
+BOOST_AUTO_TEST_CASE(an_order_stored_without_sms_tells_its_notifier_actor) {
+  // An order placed before orders kept their SMS: its notifier actor has it.
+  auto s = pending();
+  s.sms.reset();
+  auto o = order::handle(s, order::cancel{}, at(t0 + minute));
+  auto told = of_type(o, "order_cancelled");
+  BOOST_REQUIRE_EQUAL(told.size(), 1u);
+  BOOST_TEST(told[0]->to.kind == "notifier");
+  BOOST_TEST(told[0]->to.id == "o1");
+  BOOST_TEST(told[0]->body == (json{{"order_id", "o1"}, {"at", t0 + minute}}));
+  BOOST_TEST(!s.sms);
+  auto timer = order::handle(s, order::notify_due{}, at(cooled()));
+  BOOST_TEST(timer.event.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_sms_is_part_of_the_stored_form) {
+  auto s = pending();
+  order::handle(s, order::notify_due{}, at(cooled()));
+  json j = s;
+  auto back = j.get<order::state>();
+  BOOST_REQUIRE(back.sms);
+  BOOST_TEST(json(*back.sms) == json(*s.sms));
+  BOOST_TEST(back.sms->new_order->in_flight);
+  auto legacy = j;
+  legacy.erase("sms");
+  BOOST_TEST(!legacy.get<order::state>().sms);
+}
+
+BOOST_AUTO_TEST_CASE(decode_reads_the_sms_timer_and_its_confirmation) {
+  auto t = order::decode(
+    envelope{"x", {"order", "o1"}, "timer", json{{"name", "new_order"}}});
+  BOOST_REQUIRE(t.ok());
+  BOOST_TEST(std::holds_alternative<order::notify_due>(t.value()));
+  auto sent
+    = order::decode(envelope{"x",
+                             {"order", "o1"},
+                             "sms_sent",
+                             json{{"notification_id", "o1:new_order"}}});
+  BOOST_REQUIRE(sent.ok());
+  BOOST_TEST(std::get<order::sms_sent>(sent.value()).notification_id
+             == "o1:new_order");
+  auto bad
+    = order::decode(envelope{"x", {"order", "o1"}, "sms_sent", json::object()});
+  BOOST_REQUIRE(!bad.ok());
+  BOOST_TEST((bad.err().code == errc::bad_request));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -1533,7 +1717,9 @@ BOOST_AUTO_TEST_CASE(coupon_is_locked_consumed_and_commission_settled_once) {
   BOOST_TEST(w.coupons["c1"].order_id == "o1");
   w.deliver();
   BOOST_TEST(w.affiliates["aff1"].sums.pending == 100); // 5% of 2000
-  BOOST_TEST(w.others_of("notifier", "order_created") == 1u);
+  BOOST_TEST(
+    w.ord.sms.has_value()); // the order keeps its SMS: no notifier message
+  BOOST_TEST(w.others_of("notifier", "order_created") == 0u);
   w.now += minute;
   BOOST_TEST(w.order_turn(order::pay{"t1", 2000, true}).result == "captured");
   w.deliver();
@@ -1560,7 +1746,8 @@ BOOST_AUTO_TEST_CASE(cancel_returns_the_coupon_and_voids_the_commission) {
   auto& aff = w.affiliates["aff1"];
   BOOST_TEST(aff.sums.invalid == 100);
   BOOST_TEST(aff.sums.pending + aff.sums.settled == 0);
-  BOOST_TEST(w.others_of("notifier", "order_cancelled") == 1u);
+  BOOST_TEST((w.ord.sms->new_order->st == notifier::status::suppressed));
+  BOOST_TEST(w.others_of("notifier", "order_cancelled") == 0u);
   // A payment racing in after the cancel is refunded; the coupon stays free.
   BOOST_TEST(w.order_turn(order::pay{"t1", 2000, true}).result == "refunded");
   w.deliver();

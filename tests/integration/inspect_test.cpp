@@ -229,10 +229,16 @@ BOOST_AUTO_TEST_CASE(inspection_uses_the_api_names_for_every_kind) {
   BOOST_CHECK_EQUAL(affiliate["entries"][0]["amount_known"], true);
   check_lacks(affiliate, {"pend", "inv", "set", "claw"});
 
-  auto notifier = inspect_state(c, "notifier", id);
-  check_shows(notifications(), notifier);
-  BOOST_CHECK_EQUAL(notifier["notifications"][0]["in_flight"], false);
-  check_lacks(notifier, {"new_order", "cancel", "due", "checking"});
+  // The order keeps its admin SMS: inspected with the order.
+  auto sms = order["sms"];
+  check_shows(notifications(), sms);
+  BOOST_CHECK_EQUAL(sms["notifications"][0]["in_flight"], false);
+  BOOST_CHECK_EQUAL(sms["order_id"], id);
+  check_lacks(sms, {"new_order", "cancel", "due", "checking"});
+  // No notifier actor was made for it.
+  auto legacy = c.get("/v1/admin/actors/notifier/" + id, bearer(admin_token));
+  BOOST_REQUIRE_EQUAL(legacy.status, 200u);
+  BOOST_CHECK_EQUAL(legacy.json["exists"], false);
 
   auto dispatcher = inspect_state(c, "dispatcher", paid_id);
   check_shows(dispatches(), dispatcher);

@@ -283,7 +283,11 @@ BOOST_AUTO_TEST_CASE(bad_messages_are_rejected_without_a_call) {
   auto no_id = sms_message("", "o1");
   auto wrong_type = sms_message("o1:new_order", "o1");
   wrong_type.type = "email";
-  for (const auto& m : {no_id, wrong_type}) {
+  auto wrong_sender = sms_message("o1:new_order", "o1");
+  wrong_sender.body["confirm_to"] = "sku";
+  auto sender_not_text = sms_message("o1:new_order", "o1");
+  sender_not_text.body["confirm_to"] = 7;
+  for (const auto& m : {no_id, wrong_type, wrong_sender, sender_not_text}) {
     auto r = deliver_once(*sms, m);
     BOOST_REQUIRE(r.err);
     BOOST_CHECK(r.err->code == actors::errc::bad_request);
@@ -296,6 +300,42 @@ BOOST_AUTO_TEST_CASE(bad_messages_are_rejected_without_a_call) {
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(sms_log_sink)
+
+// An order keeps its own SMS: its "sms" names it in confirm_to, and the
+// confirmation goes there, on the first delivery and on a repeat after a
+// reopen: the record keeps whom to confirm, as it keeps what was sent.
+BOOST_AUTO_TEST_CASE(the_confirmation_goes_to_the_kind_that_sent_the_sms) {
+  temp_dir dir;
+  recording_notifier orders;
+  recording_notifier notifiers;
+  router targets;
+  targets.add("order", &orders);
+  targets.add("notifier", &notifiers);
+  line_log lines;
+  auto from_order = sms_message("o1:new_order", "o1");
+  from_order.body["confirm_to"] = "order";
+  for (int round = 0; round < 2; ++round) {
+    auto db = open_store(dir);
+    auto sms = sms_sink::log_sink(*db, targets, lines.fn());
+    sms->load();
+    auto m = from_order;
+    if (round == 1) {
+      m.body.erase("confirm_to"); // what the first delivery recorded wins
+    }
+    BOOST_CHECK(!deliver_once(*sms, m).err);
+    sms->stop();
+    db->close();
+  }
+  auto log = orders.log();
+  BOOST_REQUIRE_EQUAL(log.size(), 2u);
+  for (const auto& m : log) {
+    BOOST_CHECK_EQUAL(m.msg.type, "sms_sent");
+    BOOST_CHECK_EQUAL(m.msg.to.kind, "order");
+    BOOST_CHECK_EQUAL(m.msg.to.id, "o1");
+  }
+  BOOST_CHECK(notifiers.log().empty());
+  BOOST_CHECK_EQUAL(lines.get().size(), 1u); // sent once
+}
 
 BOOST_AUTO_TEST_CASE(repeats_are_recorded_and_printed_once_and_survive_reopen) {
   temp_dir dir;

@@ -469,9 +469,12 @@ BOOST_AUTO_TEST_CASE(reading_a_passivated_actor_does_not_activate_it) {
   BOOST_CHECK(v->exists);
   BOOST_CHECK(!v->active);
   BOOST_CHECK_EQUAL(v->mailbox_size, -1);
-  BOOST_REQUIRE_EQUAL(v->timers.size(), 1u);
+  // Its payment deadline and its admin SMS's cooling period, by name.
+  BOOST_REQUIRE_EQUAL(v->timers.size(), 2u);
   BOOST_CHECK_EQUAL(v->timers[0].name, "deadline");
   BOOST_CHECK_EQUAL(v->timers[0].due, c->order.pay_deadline);
+  BOOST_CHECK_EQUAL(v->timers[1].name, "new_order");
+  BOOST_CHECK_EQUAL(v->timers[1].due, c->order.created_at + opts.notify_delay);
   BOOST_CHECK_EQUAL(node->stats().activations, activations);
   BOOST_CHECK_EQUAL(node->stats().active_orders, 0u);
 }

@@ -246,7 +246,7 @@ std::pair<std::future<actors::result<T>>, runtime::callback<T>> pending() {
 
 BOOST_FIXTURE_TEST_SUITE(durable_gate, held_sync_node)
 
-// A create's reserve, its order and the turn it causes (notifier) all run
+// A create's reserve and its order (which keeps its admin SMS) both run
 // with the fsync held; its answer waits for the fsync.
 BOOST_AUTO_TEST_CASE(an_answer_waits_for_the_fsync_of_its_turns) {
   BOOST_REQUIRE(put_sku("A", 10));
@@ -261,9 +261,10 @@ BOOST_AUTO_TEST_CASE(an_answer_waits_for_the_fsync_of_its_turns) {
   cmd.token = 7;
   node->create_order("k1", cmd, cb);
   BOOST_REQUIRE(hook->wait_entered());
-  // reserve, order (counting itself in the report), notifier: the last
-  // runs after the order's turn answered its caller inside the node.
-  written(base, 3);
+  // reserve, order (counting itself in the report and arming its SMS's
+  // cooling timer): the order's turn has answered its caller inside the
+  // node.
+  written(base, 2);
   BOOST_CHECK_MESSAGE(!ready(answer), "a create was answered before the "
                                       "fsync of its order");
   hook->release();
@@ -290,9 +291,9 @@ BOOST_AUTO_TEST_CASE(a_provider_call_waits_for_the_fsync_of_its_cause) {
   auto [answer, cb] = pending<actors::order::state>();
   node->cancel_order(id, {"user"}, cb);
   BOOST_REQUIRE(hook->wait_entered());
-  // cancel (counted in the report in its own batch), the SKU's release,
-  // notifier.
-  written(base, 3);
+  // cancel (counted in the report and suppressing the SMS in its own
+  // batch), the SKU's release.
+  written(base, 2);
   BOOST_CHECK_MESSAGE(node->sandbox_calls().empty(),
                       "the provider was called before the cancel was durable");
   BOOST_CHECK(!ready(answer));
@@ -311,7 +312,7 @@ BOOST_AUTO_TEST_CASE(a_provider_call_waits_for_the_fsync_of_its_cause) {
   BOOST_CHECK_EQUAL(s->available, 10);
 }
 
-// The admin SMS the notifier decides when its cooling period ends goes to
+// The admin SMS an order decides when its cooling period ends goes to
 // the SMS gateway only once the turn that decided it is fsynced: the relay
 // has already handed it to the gateway's sink while the sync is held.
 BOOST_AUTO_TEST_CASE(an_sms_waits_for_the_fsync_of_the_turn_that_sent_it) {
@@ -326,7 +327,7 @@ BOOST_AUTO_TEST_CASE(an_sms_waits_for_the_fsync_of_the_turn_that_sent_it) {
   auto base = node->stats();
   hook->arm();
   time->advance(opts.notify_delay);
-  // The notifier's timer turn wrote its decision, and the relay started
+  // The order's timer turn wrote its decision, and the relay started
   // delivering the SMS: the window is open.
   written(base.batches, 1);
   BOOST_REQUIRE(eventually([&] {

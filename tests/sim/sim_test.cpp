@@ -164,7 +164,7 @@ BOOST_AUTO_TEST_CASE(the_simulator_catches_planted_bugs) {
     {"timer_fires_twice", 300},
     {"pay_without_dedupe", 300},
     {"release_keeps_reservation", 300},
-    {"sms_without_recheck", 2000},
+    {"sms_before_cooling", 300},
     {"cancel_settles_commission", 300},
   };
   for (const auto& p : plants) {

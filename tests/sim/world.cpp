@@ -38,11 +38,14 @@ constexpr millis start_ms = 1'700'000'000'000;
 /// run of a few hundred steps crosses deadlines, cooling periods, TTLs and
 /// the saga timeout.
 struct tunables {
-  order::config order{60'000, 50'000, 60'000, 30'000};
+  order::config order{60'000, 50'000, 60'000, 30'000, 30'000,
+                      actors::notifier::config{20'000, 45'000, 5'000}};
   actors::inventory::config sku{60'000};
   actors::coupon::config coupon{120'000};
   actors::attribution::config affiliate{};
-  actors::notifier::config notifier{20'000, 45'000, 5'000};
+  /// Notifier actors keep the SMS of orders stored before orders kept
+  /// their own; a simulated node starts empty, so none is ever made.
+  actors::notifier::config notifier = order.notify;
   actors::dispatcher::config dispatcher{15'000, 5'000, 60'000};
   actors::technicians::config technicians{{"tech-1", "tech-2"}};
   actors::reports::config report{10};
@@ -226,6 +229,9 @@ public:
   void after_turn(const address& self, const typename Kind::state& before,
                   const typename Kind::state& after,
                   const actors::outcome& out);
+  /// Rule 8, where a turn decides to send an SMS of `sms`.
+  void check_sms(const actors::notifier::state& sms,
+                 const actors::outcome& out);
   void fail(std::string rule, std::string detail);
   /// A receiver's durable turn applied the message `dedupe_key`: a second
   /// time breaks "no side effect happens twice", whether or not the
@@ -801,7 +807,7 @@ void world::adapter(const envelope& e, std::uint64_t seq) {
       sms_sent_new_order_.insert(order_id);
     }
     mail m;
-    m.to = {"notifier", order_id};
+    m.to = {e.body.value("confirm_to", std::string{"notifier"}), order_id};
     m.msg = envelope{"", m.to, "sms_sent", {{"notification_id", id}}};
     m.dedupe_id = "sms/sms_sent/" + id;
     m.reply.k = reply_to::kind::adapter;
@@ -855,6 +861,18 @@ void world::after_turn(const address& self, const typename Kind::state& before,
     if (before.st != order::status::cancelled
         && after.st == order::status::cancelled) {
       cancelled_at_[self.id] = now;
+      // Rule 8 from the other side: the new-order SMS already went (or is
+      // going) out, and the cancel comes within the cooling period.
+      const auto* n = after.sms ? &after.sms->new_order : nullptr;
+      if (n != nullptr && *n
+          && ((*n)->in_flight
+              || (*n)->st == actors::notifier::status::sent)
+          && now < (*n)->created_at + cfg.order.notify.notify_delay) {
+        fail("no_sms_for_flash_cancel",
+             "order " + self.id + " cancelled "
+               + std::to_string(now - (*n)->created_at)
+               + " ms after it was placed had its new-order SMS sent");
+      }
     }
   }
   if constexpr (std::is_same_v<Kind, rt::limiter_kind>) {
@@ -875,33 +893,42 @@ void world::after_turn(const address& self, const typename Kind::state& before,
            "sku " + self.id + " in memory after " + out.cause);
     }
   }
+  if constexpr (std::is_same_v<Kind, rt::order_kind>) {
+    if (after.sms) {
+      check_sms(*after.sms, out);
+    }
+  }
   if constexpr (std::is_same_v<Kind, rt::notifier_kind>) {
-    // Rule 8, where the notifier decides to send.
-    for (const auto& e : out.outbox) {
-      if (e.to.kind != "sms") {
-        continue;
-      }
-      auto tmpl = e.body.value("template", std::string{});
-      const auto& n = tmpl == actors::notifier::new_order_template
-                        ? after.new_order
-                        : after.cancel_notice;
-      if (!n) {
-        continue;
-      }
-      if (now - n->created_at > cfg.notifier.notify_ttl) {
-        fail("notification_ttl", "notification " + n->notification_id + " sent "
-                                   + std::to_string(now - n->created_at)
-                                   + " ms after it was made");
-      }
-      if (tmpl == actors::notifier::new_order_template) {
-        auto c = cancelled_at_.find(after.order_id);
-        if (c != cancelled_at_.end()
-            && c->second < n->created_at + cfg.notifier.notify_delay) {
-          fail("no_sms_for_flash_cancel",
-               "order " + after.order_id + " cancelled "
-                 + std::to_string(c->second - n->created_at)
-                 + " ms after it was placed got its new-order SMS");
-        }
+    check_sms(after, out);
+  }
+}
+
+void world::check_sms(const actors::notifier::state& sms,
+                      const actors::outcome& out) {
+  for (const auto& e : out.outbox) {
+    if (e.to.kind != "sms") {
+      continue;
+    }
+    auto tmpl = e.body.value("template", std::string{});
+    const auto& n = tmpl == actors::notifier::new_order_template
+                      ? sms.new_order
+                      : sms.cancel_notice;
+    if (!n) {
+      continue;
+    }
+    if (now - n->created_at > cfg.order.notify.notify_ttl) {
+      fail("notification_ttl", "notification " + n->notification_id + " sent "
+                                 + std::to_string(now - n->created_at)
+                                 + " ms after it was made");
+    }
+    if (tmpl == actors::notifier::new_order_template) {
+      auto c = cancelled_at_.find(sms.order_id);
+      if (c != cancelled_at_.end()
+          && c->second < n->created_at + cfg.order.notify.notify_delay) {
+        fail("no_sms_for_flash_cancel",
+             "order " + sms.order_id + " cancelled "
+               + std::to_string(c->second - n->created_at)
+               + " ms after it was placed got its new-order SMS");
       }
     }
   }
@@ -1548,7 +1575,7 @@ std::optional<unsigned> planted_by_name(const std::string& name) {
     {"timer_fires_twice", timer_fires_twice},
     {"pay_without_dedupe", pay_without_dedupe},
     {"release_keeps_reservation", release_keeps_reservation},
-    {"sms_without_recheck", sms_without_recheck},
+    {"sms_before_cooling", sms_before_cooling},
     {"cancel_settles_commission", cancel_settles_commission},
   };
   auto i = names.find(name);

@@ -63,8 +63,8 @@ enum planted : unsigned {
   /// The SKU keeps a released reservation (a repeated release returns its
   /// units again).
   release_keeps_reservation = 1u << 17,
-  /// The notifier sends the new-order SMS without re-checking the order.
-  sms_without_recheck = 1u << 18,
+  /// The new-order SMS is due at once, not after the cooling period.
+  sms_before_cooling = 1u << 18,
   /// The affiliate settles a cancelled order's commission.
   cancel_settles_commission = 1u << 19,
 };
