@@ -27,6 +27,14 @@
 // that fell out of the window are dropped when the state next changes; a turn
 // that only reads them changes nothing.
 //
+// A node does not count the rate limit with these admissions (it runs this
+// actor with max_orders 0, for the captcha only, and never sends
+// "withdraw"): it counts the user's stored orders (the order index) plus the
+// creates in flight, with `over_rate` below. So a create counts once its
+// order is stored and only then: a refused create, or one answered 503 or
+// 500 whose order was not stored, uses no slot. The admissions and
+// "withdraw" above are what the simulator (tests/sim) still drives.
+//
 // Messages (envelope type: body):
 //   in  "admit" (request): {"order_id", "cancel_run": [created_at...]?,
 //                           "captcha": {"id", "answer"}?}
@@ -100,7 +108,8 @@ struct withdraw {
 
 /// True for a create refused with `code` that left no order behind and no
 /// outcome in doubt (bad input, an unknown SKU, stock or coupon): its
-/// admission is withdrawn, so it uses no slot.
+/// admission is withdrawn, so it uses no slot. (The simulator's; a node
+/// counts stored orders, see the top of this file.)
 bool refused_outright(errc code) noexcept;
 
 using input = std::variant<admit, withdraw>;

@@ -6,22 +6,28 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <future>
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <utility>
 
+#include <pthread.h>
 #include <sys/statvfs.h>
 
 #include <boost/histogram.hpp>
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/merge_operator.h>
@@ -67,6 +73,11 @@ constexpr std::size_t write_batch_shrink_above = 16 << 20;
 constexpr std::size_t max_idle_queue_capacity = 1 << 16;
 /// How often the free-space guard looks at the disk while space is ample.
 constexpr auto disk_check_interval = std::chrono::milliseconds{20};
+/// Below this much free space a WAL write may meet a full disk (one group
+/// is at most a few MB; flushes and compactions write besides): the guard
+/// looks before every group, and a group is written only once the groups
+/// before it are synced, never during an fsync.
+constexpr std::uint64_t wal_margin_bytes = 64 << 20;
 /// RocksDB encodes key and value lengths as 32-bit varints.
 constexpr std::size_t max_field_bytes
   = std::numeric_limits<std::uint32_t>::max();
@@ -267,6 +278,92 @@ std::string mib(std::uint64_t bytes) {
          + " MiB";
 }
 
+/// RocksDB's info log (the LOG file of a writable database) written with
+/// stdio. RocksDB's own file logger asserts (Debian keeps assertions) on the
+/// first line after a write of that file failed, so on a full disk a log
+/// line would end the process; here a line the disk has no room for is
+/// lost, and nothing else.
+class stdio_logger final : public rocksdb::Logger {
+public:
+  /// Takes `f` (nullptr: every line is dropped).
+  stdio_logger(std::FILE* f, rocksdb::InfoLogLevel level)
+    : rocksdb::Logger(level), f_(f) {}
+  ~stdio_logger() override {
+    if (f_ != nullptr) {
+      std::fclose(f_);
+    }
+  }
+  stdio_logger(const stdio_logger&) = delete;
+  stdio_logger& operator=(const stdio_logger&) = delete;
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    if (f_ == nullptr) {
+      return;
+    }
+    // "2026/12/07-09:22:31.391123 7f3c2e7fc6c0 message", as RocksDB's own.
+    using namespace std::chrono;
+    auto now = system_clock::now();
+    auto secs = system_clock::to_time_t(now);
+    auto micros = static_cast<long long>(
+      duration_cast<microseconds>(now.time_since_epoch()).count() % 1'000'000);
+    std::tm t{};
+    ::localtime_r(&secs, &t);
+    char head[64];
+    std::snprintf(head, sizeof head,
+                  "%04d/%02d/%02d-%02d:%02d:%02d.%06lld %lx ", t.tm_year + 1900,
+                  t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                  micros, static_cast<unsigned long>(::pthread_self()));
+    std::string line = head;
+    va_list again;
+    va_copy(again, ap);
+    auto n = std::vsnprintf(nullptr, 0, format, again);
+    va_end(again);
+    if (n > 0) {
+      auto at = line.size();
+      line.resize(at + static_cast<std::size_t>(n) + 1);
+      std::vsnprintf(line.data() + at, static_cast<std::size_t>(n) + 1, format,
+                     ap);
+      line.resize(at + static_cast<std::size_t>(n));
+    }
+    if (line.back() != '\n') {
+      line += '\n';
+    }
+    std::lock_guard<std::mutex> guard(mu_);
+    std::fwrite(line.data(), 1, line.size(), f_);
+    std::fflush(f_);
+    std::clearerr(f_); // a full disk: the line is lost, the next may fit
+  }
+  void Flush() override {
+    if (f_ != nullptr) {
+      std::lock_guard<std::mutex> guard(mu_);
+      std::fflush(f_);
+      std::clearerr(f_);
+    }
+  }
+
+private:
+  std::mutex mu_;
+  std::FILE* const f_;
+};
+
+/// The info log of the writable database at `path`, as RocksDB would open
+/// it: the last LOG kept as LOG.old.MICROS (RocksDB prunes those to
+/// keep_log_file_num).
+std::shared_ptr<rocksdb::Logger> open_info_log(const std::string& path,
+                                               rocksdb::InfoLogLevel level) {
+  auto log = path + "/LOG";
+  std::error_code ec;
+  if (std::filesystem::exists(log, ec)) {
+    using namespace std::chrono;
+    auto micros
+      = duration_cast<microseconds>(system_clock::now().time_since_epoch())
+          .count();
+    std::filesystem::rename(log, log + ".old." + std::to_string(micros), ec);
+  }
+  return std::make_shared<stdio_logger>(std::fopen(log.c_str(), "a"), level);
+}
+
 const status& ok_status() {
   static const status ok;
   return ok;
@@ -406,6 +503,9 @@ rocksdb::Status rocks_store::open_db(bool read_only) {
   db_opts.db_write_buffer_size = total_write_buffer_bytes;
   db_opts.max_total_wal_size = max_total_wal_bytes;
   db_opts.keep_log_file_num = 5;
+  if (!read_only) {
+    db_opts.info_log = open_info_log(opts_.path, db_opts.info_log_level);
+  }
 
   // Open every family the database already has (RocksDB refuses a writable
   // open otherwise) plus ours; read-only opens only what exists.
@@ -612,15 +712,22 @@ void rocks_store::sync_loop() {
     }
     auto start = std::chrono::steady_clock::now();
     rocksdb::Status st;
+    bool wal_failed = false;
     {
-      std::shared_lock<std::shared_mutex> db_guard(db_mu_);
-      st = db_->SyncWAL();
+      std::lock_guard<std::mutex> wal_guard(wal_mu_);
+      wal_failed = wal_failed_.load();
+      if (!wal_failed) {
+        std::shared_lock<std::shared_mutex> db_guard(db_mu_);
+        st = db_->SyncWAL();
+      }
     }
-    if (!st.ok()) {
-      if (st.IsNoSpace() || resume_needed_.load()) {
-        // A full disk stopped RocksDB; the commit thread resumes it once
-        // the guard sees room. Until then nothing new is acknowledged (and
-        // a close leaves it unacknowledged).
+    if (wal_failed || !st.ok()) {
+      if (wal_failed || st.IsNoSpace() || resume_needed_.load()) {
+        // A write failed (a full disk; the commit thread resumes RocksDB
+        // once the guard sees room) or the disk is full. Until a resume
+        // nothing new is acknowledged (and a close leaves it
+        // unacknowledged); after a write error other than a full disk, for
+        // good (fail-stop, see write_group).
         std::unique_lock<std::mutex> guard(sync_mu_);
         if (sync_stopping_) {
           return;
@@ -650,6 +757,7 @@ void rocks_store::sync_loop() {
     {
       std::lock_guard<std::mutex> guard(sync_mu_);
       synced_ = target;
+      synced_cv_.notify_all();
       auto covered
         = std::find_if(durable_waiting_.begin(), durable_waiting_.end(),
                        [target](const durable_waiter& w) {
@@ -785,15 +893,56 @@ void rocks_store::write_group(pending* first, pending* last) {
     rocksdb::WriteOptions wo;
     wo.sync = false; // the syncer fsyncs, while the next group is written
     wo.disableWAL = false;
+    if (tight_ && opts_.sync) {
+      // A write that fails leaves the WAL unsyncable until a resume (see
+      // wal_failed_): have what is written synced first, so that the
+      // answers waiting for it need not wait for the disk to have room.
+      std::unique_lock<std::mutex> guard(sync_mu_);
+      synced_cv_.wait(guard, [this] {
+        return synced_ >= written_;
+      });
+    }
     // Readers may see this group from here on (after_durable).
     auto group = write_began_.fetch_add(1) + 1;
     auto start = std::chrono::steady_clock::now();
-    // db_ is not guarded here: close joins this thread before destroying it.
-    st = db_->Write(wo, &wb_);
+    {
+      std::unique_lock<std::mutex> wal_guard(wal_mu_, std::defer_lock);
+      if (tight_) {
+        wal_guard.lock();
+      }
+      // db_ is not guarded here: close joins this thread before destroying
+      // it.
+      st = db_->Write(wo, &wb_);
+      if (!st.ok()) {
+        wal_failed_ = true;
+      }
+    }
+    if (!st.ok() && opts_.sync) {
+      // Nothing of this group was written: whoever waits for it waits for
+      // the groups before it (and the group's number is used again).
+      std::vector<durable_waiter> due;
+      {
+        std::lock_guard<std::mutex> guard(sync_mu_);
+        write_began_.store(group - 1);
+        auto covered = durable_waiting_.begin();
+        for (auto& w : durable_waiting_) {
+          w.group = std::min(w.group, group - 1);
+          if (w.group <= synced_) {
+            ++covered;
+          }
+        }
+        due.assign(std::make_move_iterator(durable_waiting_.begin()),
+                   std::make_move_iterator(covered));
+        durable_waiting_.erase(durable_waiting_.begin(), covered);
+      }
+      for (auto& w : due) {
+        w.fn();
+      }
+    }
     auto elapsed = std::chrono::steady_clock::now() - start;
     auto micros
       = std::chrono::duration_cast<std::chrono::microseconds>(elapsed);
-    if (opts_.sync) {
+    if (opts_.sync && st.ok()) {
       {
         std::lock_guard<std::mutex> guard(sync_mu_);
         written_ = group;
@@ -852,9 +1001,6 @@ void rocks_store::write_group(pending* first, pending* last) {
 
 bool rocks_store::room_to_write() {
   bool injected = opts_.fault && opts_.fault("store.disk_low");
-  if (opts_.min_free_bytes == 0 && !injected && !disk_low_) {
-    return true;
-  }
   auto now = std::chrono::steady_clock::now();
   if (!injected && !disk_low_ && now < next_disk_check_) {
     return true;
@@ -864,7 +1010,8 @@ bool rocks_store::room_to_write() {
     free_bytes_.store(*free, std::memory_order_relaxed);
   }
   // Close to the line, look before every group.
-  bool ample = free && *free / 2 >= opts_.min_free_bytes;
+  tight_ = !free || *free < wal_margin_bytes;
+  bool ample = !tight_ && *free / 2 >= opts_.min_free_bytes;
   next_disk_check_ = ample ? now + disk_check_interval : now;
   std::string why;
   if (injected) {
@@ -881,6 +1028,8 @@ bool rocks_store::room_to_write() {
     if (!st.ok()) {
       why = "disk full, cannot resume writes yet: " + st.ToString();
     } else {
+      // A new WAL: the syncer may fsync again.
+      wal_failed_ = false;
       resume_needed_ = false;
     }
   }
@@ -1051,7 +1200,8 @@ void rocks_store::close() {
   if (db_ == nullptr) {
     return;
   }
-  if (!opts_.read_only && !opts_.sync && !read_only_until_room_) {
+  if (!opts_.read_only && !opts_.sync && !read_only_until_room_
+      && !wal_failed_) {
     // Async commits already survive kill -9; make a clean shutdown survive
     // power loss too.
     db_->SyncWAL().PermitUncheckedError();

@@ -153,6 +153,9 @@ private:
   std::atomic<std::uint64_t> write_began_{0};
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;
+  /// Notified when synced_ advances (the commit thread waits on a tight
+  /// disk).
+  std::condition_variable synced_cv_;
   /// Guarded by sync_mu_: groups whose WAL write returned, groups the last
   /// fsync covered, and the callbacks waiting for a group, in call order.
   std::uint64_t written_ = 0;
@@ -189,6 +192,20 @@ private:
   /// A write met a full disk: RocksDB must be resumed before the next
   /// (the syncer reads it too: its fsyncs fail until then).
   std::atomic<bool> resume_needed_{false};
+  /// The last look found less than wal_margin_bytes free (or there was no
+  /// look yet): a WAL write may fail, so it waits for the groups before it
+  /// to be synced and is kept apart from the syncer's fsync (wal_mu_).
+  bool tight_ = true;
+
+  // -- The WAL after a failed write -------------------------------------------
+  /// A WAL write failed and RocksDB has not resumed since. RocksDB's WAL
+  /// writer then asserts (and Debian keeps assertions) on its next use, an
+  /// fsync included: the syncer must leave the WAL alone until a resume.
+  std::atomic<bool> wal_failed_{false};
+  /// Held by the syncer around each fsync of the WAL, and by the commit
+  /// thread around a write while the disk is tight, until wal_failed_ says
+  /// how it went: no fsync starts between a failed write and that flag.
+  std::mutex wal_mu_;
   /// Opened read-only on a disk short of space at start-up; reopened
   /// writable once there is room (also read by close, after the join).
   bool read_only_until_room_ = false;

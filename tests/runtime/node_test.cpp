@@ -8,9 +8,12 @@
 #include <condition_variable>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -89,6 +92,97 @@ void check_conserved(const actors::inventory::state& s) {
   BOOST_CHECK_GE(s.available, 0);
   BOOST_CHECK_GE(s.reserved, 0);
   BOOST_CHECK_GE(s.sold, 0);
+}
+
+/// The rest of a cluster as a node sees it (runtime::remote): the notifier
+/// of the first order seen lives on node "n2", every later one on "n3". A
+/// peer answers `unavailable` ("node starting") until the test lets it up,
+/// then acknowledges. Each delivery is recorded once it is answered (the
+/// relay has decided the lane's next step by then). Thread-safe.
+class two_peers : public runtime::remote {
+public:
+  using steady = std::chrono::steady_clock;
+  struct attempt {
+    steady::time_point at;
+    bool ok = false;
+  };
+
+  std::optional<std::string>
+  elsewhere(const actors::address& to) const override {
+    if (to.kind != "notifier") {
+      return std::nullopt;
+    }
+    std::lock_guard<std::mutex> guard{mu_};
+    return owner_.emplace(to.id, owner_.empty() ? "n2" : "n3").first->second;
+  }
+
+  void deliver(const std::string& node, const actors::envelope&,
+               const std::string&, runtime::remote_done done) override {
+    bool up = false;
+    {
+      std::lock_guard<std::mutex> guard{mu_};
+      up = up_.count(node) > 0;
+    }
+    done(
+      up ? runtime::remote_reply{std::nullopt, "ok", {}}
+         : runtime::remote_reply{
+           actors::error{actors::errc::unavailable, "node starting"}, "", {}});
+    std::lock_guard<std::mutex> guard{mu_};
+    attempts_[node].push_back({steady::now(), up});
+    cv_.notify_all();
+  }
+
+  void let_up(const std::string& node) {
+    std::lock_guard<std::mutex> guard{mu_};
+    up_.insert(node);
+  }
+
+  /// Waits until `pred(attempts to node)` holds; false after 30 s.
+  template <class Pred>
+  bool wait(const std::string& node, Pred pred) {
+    std::unique_lock<std::mutex> lock{mu_};
+    return cv_.wait_for(lock, std::chrono::seconds{30}, [&] {
+      return pred(attempts_[node]);
+    });
+  }
+
+  std::vector<attempt> attempts(const std::string& node) const {
+    std::lock_guard<std::mutex> guard{mu_};
+    auto i = attempts_.find(node);
+    return i == attempts_.end() ? std::vector<attempt>{} : i->second;
+  }
+
+private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  // Guarded by mu_.
+  mutable std::map<std::string, std::string> owner_; ///< notifier id -> node
+  std::set<std::string> up_;
+  std::map<std::string, std::vector<attempt>> attempts_;
+};
+
+/// A node whose notifiers live on the two peers above. The node stops
+/// before the peers go away.
+struct peers_fixture : test::node_fixture {
+  two_peers peers;
+
+  peers_fixture() {
+    node->stop();
+    node.reset();
+    opts.cluster = &peers;
+    opts.outbox_backoff_cap = 60'000;
+    start();
+  }
+  ~peers_fixture() {
+    node->stop();
+    node.reset();
+  }
+};
+
+/// The shortest backoff the relay waits after the `n`th failed delivery of
+/// a message (100 ms doubling, drawn from [half, all] of it).
+std::chrono::milliseconds least_backoff(std::size_t n) {
+  return std::chrono::milliseconds{50 << (n - 1)};
 }
 
 } // namespace
@@ -402,6 +496,59 @@ BOOST_AUTO_TEST_CASE(unknown_orders_are_not_found_and_not_activated) {
   BOOST_REQUIRE(!p);
   BOOST_CHECK(p.err().code == actors::errc::not_found);
   BOOST_CHECK_EQUAL(node->stats().active_orders, 0u);
+}
+
+// Issue 15: messages held for a peer that comes back go at once (the mesh
+// calls peer_up when it sees the peer again, or when the peer says it now
+// serves), not after the backoff its "node starting" answers built up; the
+// messages for other peers keep theirs.
+BOOST_FIXTURE_TEST_CASE(a_peer_seen_up_gets_its_held_messages_at_once,
+                        peers_fixture) {
+  using namespace std::chrono_literals;
+  using attempts = std::vector<two_peers::attempt>;
+  BOOST_REQUIRE(put_sku("A", 10));
+  BOOST_REQUIRE(create("u1", "k1", {{"A", 1}})); // order_created -> n2
+  BOOST_REQUIRE(peers.wait("n2", [](const attempts& a) {
+    return !a.empty();
+  }));
+  BOOST_REQUIRE(create("u2", "k2", {{"A", 1}})); // order_created -> n3
+  // Six failures: n2's next retry is 1.6 to 3.2 s away.
+  constexpr std::size_t failures = 6;
+  BOOST_REQUIRE(peers.wait("n2", [](const attempts& a) {
+    return a.size() >= failures;
+  }));
+  auto held = node->outbox(false, 10);
+  BOOST_REQUIRE_EQUAL(held.size(), 2u);
+  for (const auto& m : held) {
+    BOOST_TEST(m.last_error.find("node starting") != std::string::npos);
+  }
+  auto before = peers.attempts("n2");
+  BOOST_REQUIRE_EQUAL(before.size(), failures); // in backoff, not retried
+  peers.let_up("n2");
+  node->peer_up("n2");
+  BOOST_REQUIRE(peers.wait("n2", [](const attempts& a) {
+    return !a.empty() && a.back().ok;
+  }));
+  auto after = peers.attempts("n2");
+  BOOST_REQUIRE_EQUAL(after.size(), failures + 1);
+  BOOST_TEST(
+    (after.back().at - before.back().at < least_backoff(failures)),
+    "delivered " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                      after.back().at - before.back().at)
+                      .count()
+                 << " ms after the last failure");
+
+  // n3 was not asked for: it comes through at the end of a backoff only.
+  peers.let_up("n3");
+  BOOST_REQUIRE(peers.wait("n3", [](const attempts& a) {
+    return !a.empty() && a.back().ok;
+  }));
+  auto n3 = peers.attempts("n3");
+  for (std::size_t k = 1; k < n3.size(); ++k) {
+    BOOST_TEST((n3[k].at - n3[k - 1].at >= least_backoff(k) - 50ms),
+               "attempt " << k + 1 << " came early");
+  }
+  BOOST_REQUIRE(node->quiesce(10'000));
 }
 
 BOOST_AUTO_TEST_SUITE(inspection)

@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -26,6 +27,7 @@
 #include "runtime/detail/sink.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace ordo;
@@ -448,6 +450,56 @@ BOOST_AUTO_TEST_CASE(retryable_failure_backs_off_until_acknowledged_once) {
     BOOST_TEST(rec.outbox_deletes(key) == 1);
   }
   BOOST_TEST(outbox_size() == 0u);
+}
+
+// A receiver seen up again (a peer node back, issue 15) need not wait out
+// a long backoff: retry_now hands its held message over at once, and leaves
+// the backoff of the receivers it does not name alone.
+BOOST_AUTO_TEST_CASE(retry_now_ends_the_backoff_of_the_receivers_it_names) {
+  auto o = fast();
+  o.backoff_base = 60'000;
+  o.backoff_cap = 60'000; // the first retry comes 30 to 60 s after a failure
+  auto r = make(o);
+  r->start();
+  sink.script("m1", {act::unavailable});
+  sink.script("m2", {act::unavailable});
+  r->enqueue({persist(*r, order("o1"), sku, "m1"),
+              persist(*r, order("o2"), payment, "m2")});
+  // Both failed once and wait out their backoff.
+  BOOST_REQUIRE(test::eventually(
+    [&] {
+      auto held = r->messages(false, 10);
+      return held.size() == 2
+             && std::all_of(held.begin(), held.end(), [](const auto& m) {
+                  return m.attempts == 1 && !m.last_error.empty();
+                });
+    },
+    patience));
+  BOOST_REQUIRE_EQUAL(sink.ids().size(), 2u);
+  auto asked = steady::now();
+  r->retry_now([](const actors::address& to) {
+    return to == sku;
+  });
+  BOOST_REQUIRE(sink.wait_deliveries(3)); // patience: 5 s, not 30
+  auto log = sink.log();
+  BOOST_TEST(log[2].id == "m1");
+  BOOST_TEST((log[2].at - asked < patience));
+  BOOST_TEST(
+    (log[2].at - log[0].at < std::chrono::milliseconds{o.backoff_base / 2}));
+  BOOST_REQUIRE(test::eventually(
+    [&] {
+      return r->stats().delivered >= 1u;
+    },
+    patience));
+  BOOST_TEST(sink.acks("m1") == 1);
+  // m2 was not retried: its timer would have come due with m1's, and the
+  // timer thread hands over everything due in one pass; stop() joins it.
+  r->stop();
+  BOOST_TEST(sink.ids("m2").size() == 1u);
+  auto held = r->messages(false, 10);
+  BOOST_REQUIRE_EQUAL(held.size(), 1u);
+  BOOST_TEST(held[0].msg.id == "m2");
+  BOOST_TEST(held[0].attempts == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(permanent_failure_becomes_a_dead_letter_once) {
