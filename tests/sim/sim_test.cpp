@@ -222,6 +222,9 @@ BOOST_AUTO_TEST_CASE(the_simulator_catches_sms_without_recheck) {
 BOOST_AUTO_TEST_CASE(the_simulator_catches_cancel_settles_commission) {
   catches("cancel_settles_commission", 300, "no_commission_for_cancelled");
 }
+BOOST_AUTO_TEST_CASE(the_simulator_catches_reservation_expires_early) {
+  catches("reservation_expires_early", 300, "reservation_outlives_deadline");
+}
 
 BOOST_AUTO_TEST_CASE(shrinking_keeps_the_failure_and_cuts_the_workload) {
   ordo::sim::options o;

@@ -227,6 +227,10 @@ public:
                   const typename Kind::state& after,
                   const actors::outcome& out);
   void fail(std::string rule, std::string detail);
+  /// After an SKU's durable turn on `in`: a confirm in time finds its
+  /// reservation.
+  void check_confirm(const address& self, const actors::inventory::input& in,
+                     const actors::inventory::state& before);
   /// A receiver's durable turn applied the message `dedupe_key`: a second
   /// time breaks "no side effect happens twice", whether or not the
   /// receiver's state machine would absorb it.
@@ -487,6 +491,9 @@ void actor<Kind>::turn(world& w, mail m) {
     w.consumed(dedupe_key);
   }
   w.template after_turn<Kind>(self, before, s, out);
+  if constexpr (std::is_same_v<Kind, rt::sku_kind>) {
+    w.check_confirm(self, in, before);
+  }
   for (auto& [seq, e] : sent) {
     w.outbox_written(self, storage::keys::be64(seq), seq, e);
   }
@@ -904,6 +911,35 @@ void world::after_turn(const address& self, const typename Kind::state& before,
         }
       }
     }
+  }
+}
+
+/// A reservation outlives its order's payment deadline by the margin the
+/// order asked for (actors/inventory.hpp, reserve), so a payment accepted
+/// on time finds its units held: a confirm that arrives by then and finds
+/// no reservation of the order (it sells from available, or falls short
+/// and the order is refunded although it paid on time) means the
+/// reservation went early. A reservation under another token is an older
+/// create attempt's, which the SKU cannot tell from a newer one; not this
+/// rule's case.
+void world::check_confirm(const address& self,
+                          const actors::inventory::input& in,
+                          const actors::inventory::state& before) {
+  const auto* c = std::get_if<actors::inventory::confirm>(&in);
+  if (c == nullptr || before.reservations.count(c->order_id) != 0) {
+    return;
+  }
+  auto o = orders_.find(c->order_id);
+  if (o == orders_.end() || o->second.pay_deadline == 0) {
+    return;
+  }
+  auto held_until = o->second.pay_deadline + cfg.order.reservation_margin;
+  if (now < held_until) {
+    fail("reservation_outlives_deadline",
+         "order " + c->order_id + " was paid on time and its confirm at sku "
+           + self.id + " found no reservation "
+           + std::to_string(held_until - now)
+           + " ms before the reservation was due to expire");
   }
 }
 
@@ -1550,6 +1586,7 @@ std::optional<unsigned> planted_by_name(const std::string& name) {
     {"release_keeps_reservation", release_keeps_reservation},
     {"sms_without_recheck", sms_without_recheck},
     {"cancel_settles_commission", cancel_settles_commission},
+    {"reservation_expires_early", reservation_expires_early},
   };
   auto i = names.find(name);
   if (i == names.end()) {

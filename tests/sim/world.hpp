@@ -67,6 +67,9 @@ enum planted : unsigned {
   sms_without_recheck = 1u << 18,
   /// The affiliate settles a cancelled order's commission.
   cancel_settles_commission = 1u << 19,
+  /// The SKU lets a reservation expire before the order's payment deadline
+  /// (the margin counted back from it).
+  reservation_expires_early = 1u << 20,
 };
 
 struct options {
