@@ -3,10 +3,15 @@
 // a seed replays exactly; failing seeds kept in regressions.txt stay fixed.
 //
 //   ORDO_SIM_SEED=N sim_test --run_test=sim/replay   the trace of seed N
+//     ORDO_SIM_BUGS=a,b   with these planted bugs (ordo::sim::planted names)
+//     ORDO_SIM_OPS=1,4,7  with only these client ops (a shrunk reproducer)
+//     ORDO_SIM_SHRINK=1   shrink the failing run first, print the reduced
+//                         ops and the command that replays them
 //   sim_test --run_test=sim/many_seeds -- --seeds=100000
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -42,6 +47,14 @@ std::string joined(const std::vector<std::string>& lines) {
   for (const auto& l : lines) {
     s += l;
     s += '\n';
+  }
+  return s;
+}
+
+std::string indented(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) {
+    s += "    " + l + "\n";
   }
   return s;
 }
@@ -86,7 +99,9 @@ BOOST_AUTO_TEST_CASE(many_seeds) {
       auto small = ordo::sim::shrink(o);
       BOOST_ERROR(ordo::sim::describe(*r.failed)
                   << "  shrunk to " << small.only_ops.size() << " of "
-                  << o.client_ops << " client ops");
+                  << o.client_ops << " client ops:\n"
+                  << indented(ordo::sim::workload(small))
+                  << "  replay them: " << ordo::sim::replay_command(small));
       return;
     }
   }
@@ -110,16 +125,34 @@ BOOST_AUTO_TEST_CASE(many_seeds) {
   BOOST_CHECK_GT(cancels, 0u);
 }
 
+// Replays one run twice and asserts both traces are the same; with
+// ORDO_SIM_SEED set it prints the run's client ops and trace, and with
+// ORDO_SIM_SHRINK=1 it first shrinks the (failing) run and prints the
+// reduced ops and the command that replays just them.
 BOOST_AUTO_TEST_CASE(replay) {
-  auto seed = env_seed("ORDO_SIM_SEED");
-  ordo::sim::options o;
-  o.seed = seed != 0 ? seed : 42;
+  const char* seed = std::getenv("ORDO_SIM_SEED");
+  auto o = ordo::sim::replay_options(seed, std::getenv("ORDO_SIM_BUGS"),
+                                     std::getenv("ORDO_SIM_OPS"));
+  const char* shrink = std::getenv("ORDO_SIM_SHRINK");
+  if (shrink != nullptr && std::string{shrink} != "0") {
+    auto full = ordo::sim::workload(o).size();
+    BOOST_REQUIRE_MESSAGE(ordo::sim::run(o).failed,
+                          "ORDO_SIM_SHRINK: " << ordo::sim::replay_command(o)
+                                              << " does not fail");
+    o = ordo::sim::shrink(o);
+    std::cout << "shrunk from " << full << " to " << o.only_ops.size()
+              << " client ops:\n"
+              << indented(ordo::sim::workload(o))
+              << "replay them: " << ordo::sim::replay_command(o) << "\n";
+  }
   auto a = ordo::sim::run(o, true);
   auto b = ordo::sim::run(o, true);
   BOOST_REQUIRE_EQUAL(joined(a.trace), joined(b.trace));
-  BOOST_CHECK_GT(a.trace.size(), 50u);
-  if (seed != 0) {
-    std::cout << joined(a.trace);
+  BOOST_CHECK_GT(a.trace.size(), o.only_ops.empty() ? 50u : 0u);
+  if (seed != nullptr) {
+    std::cout << "client ops:\n"
+              << indented(ordo::sim::workload(o)) << "trace:\n"
+              << joined(a.trace);
     if (a.failed) {
       std::cout << ordo::sim::describe(*a.failed);
     }
@@ -226,18 +259,80 @@ BOOST_AUTO_TEST_CASE(the_simulator_catches_reservation_expires_early) {
   catches("reservation_expires_early", 300, "reservation_outlives_deadline");
 }
 
-BOOST_AUTO_TEST_CASE(shrinking_keeps_the_failure_and_cuts_the_workload) {
-  ordo::sim::options o;
-  o.bugs = *ordo::sim::planted_by_name("reply_before_commit");
-  std::optional<ordo::sim::failure> f;
-  for (o.seed = 1; o.seed < 50 && !(f = ordo::sim::run(o).failed); ++o.seed) {
+namespace {
+
+/// The value of VAR in a command's "VAR=value" words; null if absent.
+std::optional<std::string> word(const std::string& command,
+                                const std::string& var) {
+  std::istringstream in(command);
+  for (std::string w; in >> w;) {
+    if (w.rfind(var + "=", 0) == 0) {
+      return w.substr(var.size() + 1);
+    }
   }
-  BOOST_REQUIRE(f);
+  return std::nullopt;
+}
+
+/// Shrinks the first failing seed of planted bug `name`: the reduced run
+/// sends fewer client ops, fails by the same rule, and the command printed
+/// for it replays exactly it (same trace, same failure). Returns the
+/// reduced ops.
+std::vector<std::string> shrinks(const char* name, std::uint64_t within) {
+  ordo::sim::options o;
+  o.bugs = *ordo::sim::planted_by_name(name);
+  std::optional<ordo::sim::failure> f;
+  for (o.seed = 1; o.seed <= within && !(f = ordo::sim::run(o).failed);
+       ++o.seed) {
+  }
+  BOOST_REQUIRE_MESSAGE(f, "planted " << name << " not found in " << within
+                                      << " seeds");
   auto small = ordo::sim::shrink(o);
-  BOOST_CHECK_LT(small.only_ops.size(), o.client_ops);
-  auto again = ordo::sim::run(small);
+  auto ops = ordo::sim::workload(small);
+  BOOST_TEST_MESSAGE("planted " << name << ", seed " << o.seed << ": shrunk "
+                                << ordo::sim::workload(o).size() << " to "
+                                << ops.size() << " client ops:\n"
+                                << indented(ops) << "  "
+                                << ordo::sim::replay_command(small));
+  BOOST_CHECK_LT(ops.size(), ordo::sim::workload(o).size());
+  BOOST_CHECK_EQUAL(ops.size(), small.only_ops.size());
+  auto again = ordo::sim::run(small, true);
   BOOST_REQUIRE(again.failed);
   BOOST_CHECK_EQUAL(again.failed->rule, f->rule);
+  // What the command says replays the reduced run, event for event.
+  auto command = ordo::sim::replay_command(small);
+  auto seed = word(command, "ORDO_SIM_SEED");
+  auto bugs = word(command, "ORDO_SIM_BUGS");
+  auto only = word(command, "ORDO_SIM_OPS");
+  BOOST_REQUIRE(seed && bugs && only);
+  auto replayed = ordo::sim::run(
+    ordo::sim::replay_options(seed->c_str(), bugs->c_str(), only->c_str()),
+    true);
+  BOOST_CHECK_EQUAL(joined(replayed.trace), joined(again.trace));
+  BOOST_REQUIRE(replayed.failed);
+  BOOST_CHECK_EQUAL(replayed.failed->rule, f->rule);
+  BOOST_CHECK_EQUAL(replayed.failed->step, again.failed->step);
+  return ops;
+}
+
+bool has(const std::vector<std::string>& ops, const std::string& what) {
+  return std::any_of(ops.begin(), ops.end(), [&](const std::string& op) {
+    return op.find(what) != std::string::npos;
+  });
+}
+
+} // namespace
+
+// A host bug: the reply that outruns its commit.
+BOOST_AUTO_TEST_CASE(shrinking_keeps_the_failure_and_cuts_the_workload) {
+  shrinks("reply_before_commit", 50);
+}
+
+// A state machine's bug: the reservation that expires before the deadline
+// needs a create and a pay at least.
+BOOST_AUTO_TEST_CASE(shrinking_an_early_expiry_keeps_the_create_and_the_pay) {
+  auto ops = shrinks("reservation_expires_early", 300);
+  BOOST_CHECK(has(ops, ": create "));
+  BOOST_CHECK(has(ops, ": pay of "));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "actors/auditor.hpp"
 #include "actors/planted.hpp"
@@ -182,6 +183,7 @@ struct client_op {
   std::string affiliate;
   std::int64_t amount = 0; ///< restock: the new stock
   bool retry = false;      ///< send it again later (same key / txn)
+  std::size_t index = 0;   ///< its index in the whole workload
 };
 
 // --- the world --------------------------------------------------------------
@@ -548,6 +550,8 @@ void world::fail(std::string rule, std::string detail) {
   f.rule = std::move(rule);
   f.detail = std::move(detail);
   f.last_events.assign(recent_.begin(), recent_.end());
+  f.bugs = opts_.bugs;
+  f.only_ops = opts_.only_ops;
   result_.failed = std::move(f);
 }
 
@@ -1179,15 +1183,20 @@ void world::fire_timer(const std::string& key, millis due) {
 // --- the workload
 // -------------------------------------------------------------
 
-void world::make_workload() {
-  std::mt19937_64 gen(opts_.seed * 0x9e3779b97f4a7c15ULL + 7);
+/// The client ops of `o`'s workload, in the order clients send them: the
+/// whole workload of its seed, cut to `o.only_ops` when set (an op whose
+/// create was cut goes too); `target` indexes the returned ops.
+std::vector<client_op> workload_ops(const options& o) {
+  std::mt19937_64 gen(o.seed * 0x9e3779b97f4a7c15ULL + 7);
   auto pick = [&](int n) {
     return static_cast<int>(std::uniform_int_distribution<int>{0, n - 1}(gen));
   };
   const char* skus[] = {"goods-1", "goods-2", "svc-1"};
+  std::vector<client_op> ops;
   std::vector<std::size_t> creates;
-  for (std::size_t i = 0; i < opts_.client_ops; ++i) {
+  for (std::size_t i = 0; i < o.client_ops; ++i) {
     client_op op;
+    op.index = i;
     int roll = creates.empty() ? 0 : pick(100);
     if (roll < 40) {
       op.k = op_kind::create;
@@ -1207,7 +1216,7 @@ void world::make_workload() {
     } else {
       op.target = creates[static_cast<std::size_t>(
         pick(static_cast<int>(creates.size())))];
-      op.user = ops_[op.target].user;
+      op.user = ops[op.target].user;
       op.key = "txn-" + std::to_string(i);
       if (roll < 62) {
         op.k = op_kind::pay;
@@ -1226,30 +1235,74 @@ void world::make_workload() {
       }
     }
     op.retry = pick(5) == 0;
-    ops_.push_back(std::move(op));
+    ops.push_back(std::move(op));
   }
-  if (!opts_.only_ops.empty()) {
-    std::vector<client_op> kept;
-    std::map<std::size_t, std::size_t> moved;
-    for (auto i : opts_.only_ops) {
-      if (i >= ops_.size()) {
-        continue;
-      }
-      auto op = ops_[i];
-      if (op.k != op_kind::create && op.k != op_kind::restock) {
-        auto t = moved.find(op.target);
-        if (t == moved.end()) {
-          continue; // its create was cut
-        }
-        op.target = t->second;
-      }
-      if (op.k == op_kind::create) {
-        moved[i] = kept.size();
-      }
-      kept.push_back(std::move(op));
+  if (o.only_ops.empty()) {
+    return ops;
+  }
+  std::vector<client_op> kept;
+  std::map<std::size_t, std::size_t> moved;
+  for (auto i : o.only_ops) {
+    if (i >= ops.size()) {
+      continue;
     }
-    ops_ = std::move(kept);
+    auto op = ops[i];
+    if (op.k != op_kind::create && op.k != op_kind::restock) {
+      auto t = moved.find(op.target);
+      if (t == moved.end()) {
+        continue; // its create was cut
+      }
+      op.target = t->second;
+    }
+    if (op.k == op_kind::create) {
+      moved[i] = kept.size();
+    }
+    kept.push_back(std::move(op));
   }
+  return kept;
+}
+
+/// `op` of `ops` as one line of a reproducer.
+std::string text(const client_op& op, const std::vector<client_op>& ops) {
+  std::ostringstream out;
+  out << "op " << op.index << ": ";
+  auto of = [&] {
+    return " of op " + std::to_string(ops[op.target].index) + "'s order";
+  };
+  switch (op.k) {
+    case op_kind::create:
+      out << "create " << op.key << " by " << op.user << ": ";
+      for (std::size_t i = 0; i < op.items.size(); ++i) {
+        out << (i == 0 ? "" : " + ") << op.items[i].quantity << " x "
+            << op.items[i].sku;
+      }
+      if (!op.coupon.empty()) {
+        out << ", " << op.coupon;
+      }
+      if (!op.affiliate.empty()) {
+        out << ", via " << op.affiliate;
+      }
+      break;
+    case op_kind::pay: out << "pay" << of() << ", " << op.key; break;
+    case op_kind::pay_wrong_amount:
+      out << "pay the wrong amount" << of() << ", " << op.key;
+      break;
+    case op_kind::cancel: out << "cancel" << of(); break;
+    case op_kind::complete: out << "complete" << of(); break;
+    case op_kind::refund: out << "refund" << of(); break;
+    case op_kind::restock:
+      out << "restock " << op.items[0].sku << " to what it holds + "
+          << op.amount;
+      break;
+  }
+  if (op.retry) {
+    out << " (sent twice)";
+  }
+  return out.str();
+}
+
+void world::make_workload() {
+  ops_ = workload_ops(opts_);
   order_ids_.resize(ops_.size());
   for (std::size_t i = 0; i < ops_.size(); ++i) {
     if (ops_[i].k == op_kind::create) {
@@ -1542,6 +1595,10 @@ options shrink(options o) {
                            trial.only_ops.begin()
                              + static_cast<std::ptrdiff_t>(
                                std::min(start + chunk, trial.only_ops.size())));
+      if (trial.only_ops.empty()) {
+        start += chunk; // no ops means every op: not a cut
+        continue;
+      }
       auto r = run(trial);
       if (r.failed && r.failed->rule == rule) {
         o = std::move(trial);
@@ -1557,6 +1614,106 @@ options shrink(options o) {
       chunk /= 2;
     }
   }
+  // Only the ops the run sends (a pay whose create was cut is not).
+  std::vector<std::size_t> sent;
+  for (const auto& op : workload_ops(o)) {
+    sent.push_back(op.index);
+  }
+  o.only_ops = std::move(sent);
+  return o;
+}
+
+std::vector<std::string> workload(const options& o) {
+  auto ops = workload_ops(o);
+  std::vector<std::string> lines;
+  for (const auto& op : ops) {
+    lines.push_back(text(op, ops));
+  }
+  return lines;
+}
+
+namespace {
+
+/// Every planted bug by name.
+const std::pair<const char*, unsigned> planted_names[] = {
+  {"skip_dedupe", skip_dedupe},
+  {"reply_before_commit", reply_before_commit},
+  {"ack_before_commit", ack_before_commit},
+  {"keep_failed_state", keep_failed_state},
+  {"volatile_timers", volatile_timers},
+  {"volatile_outbox", volatile_outbox},
+  {"provider_without_dedupe", provider_without_dedupe},
+  {"timer_fires_twice", timer_fires_twice},
+  {"pay_without_dedupe", pay_without_dedupe},
+  {"release_keeps_reservation", release_keeps_reservation},
+  {"sms_without_recheck", sms_without_recheck},
+  {"cancel_settles_commission", cancel_settles_commission},
+  {"reservation_expires_early", reservation_expires_early},
+};
+
+/// "a,b,c" as its parts (none for "").
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> parts;
+  std::istringstream in(s);
+  for (std::string p; std::getline(in, p, ',');) {
+    if (!p.empty()) {
+      parts.push_back(p);
+    }
+  }
+  return parts;
+}
+
+std::uint64_t number(const std::string& s, const char* what) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) {
+    throw std::invalid_argument(std::string{what} + ": not a number: " + s);
+  }
+  return std::stoull(s);
+}
+
+} // namespace
+
+std::string replay_command(const options& o) {
+  std::ostringstream out;
+  out << "ORDO_SIM_SEED=" << o.seed;
+  std::string names;
+  for (const auto& [name, bit] : planted_names) {
+    if ((o.bugs & bit) != 0) {
+      names += (names.empty() ? "" : ",") + std::string{name};
+    }
+  }
+  if (!names.empty()) {
+    out << " ORDO_SIM_BUGS=" << names;
+  }
+  if (!o.only_ops.empty()) {
+    out << " ORDO_SIM_OPS=";
+    for (std::size_t i = 0; i < o.only_ops.size(); ++i) {
+      out << (i == 0 ? "" : ",") << o.only_ops[i];
+    }
+  }
+  out << " build/tests/sim/sim_test --run_test=sim/replay";
+  return out.str();
+}
+
+options replay_options(const char* seed, const char* bugs, const char* ops) {
+  options o;
+  o.seed = seed != nullptr ? number(seed, "ORDO_SIM_SEED") : 42;
+  if (bugs != nullptr) {
+    for (const auto& name : split_list(bugs)) {
+      auto bit = planted_by_name(name);
+      if (!bit) {
+        throw std::invalid_argument("ORDO_SIM_BUGS: no planted bug " + name);
+      }
+      o.bugs |= *bit;
+    }
+  }
+  if (ops != nullptr) {
+    for (const auto& i : split_list(ops)) {
+      o.only_ops.push_back(number(i, "ORDO_SIM_OPS"));
+    }
+    if (!std::is_sorted(o.only_ops.begin(), o.only_ops.end())) {
+      throw std::invalid_argument("ORDO_SIM_OPS: indices out of order");
+    }
+  }
   return o;
 }
 
@@ -1567,32 +1724,21 @@ std::string describe(const failure& f) {
   for (const auto& e : f.last_events) {
     out << "    " << e << "\n";
   }
-  out << "  replay: ORDO_SIM_SEED=" << f.seed
-      << " build/tests/sim/sim_test --run_test=sim/replay\n";
+  options o;
+  o.seed = f.seed;
+  o.bugs = f.bugs;
+  o.only_ops = f.only_ops;
+  out << "  replay: " << replay_command(o) << "\n";
   return out.str();
 }
 
 std::optional<unsigned> planted_by_name(const std::string& name) {
-  static const std::map<std::string, unsigned> names{
-    {"skip_dedupe", skip_dedupe},
-    {"reply_before_commit", reply_before_commit},
-    {"ack_before_commit", ack_before_commit},
-    {"keep_failed_state", keep_failed_state},
-    {"volatile_timers", volatile_timers},
-    {"volatile_outbox", volatile_outbox},
-    {"provider_without_dedupe", provider_without_dedupe},
-    {"timer_fires_twice", timer_fires_twice},
-    {"pay_without_dedupe", pay_without_dedupe},
-    {"release_keeps_reservation", release_keeps_reservation},
-    {"sms_without_recheck", sms_without_recheck},
-    {"cancel_settles_commission", cancel_settles_commission},
-    {"reservation_expires_early", reservation_expires_early},
-  };
-  auto i = names.find(name);
-  if (i == names.end()) {
-    return std::nullopt;
+  for (const auto& [n, bit] : planted_names) {
+    if (n == name) {
+      return bit;
+    }
   }
-  return i->second;
+  return std::nullopt;
 }
 
 } // namespace ordo::sim

@@ -98,6 +98,10 @@ struct failure {
   std::string detail;
   /// The events up to the failure, oldest first (at most 40).
   std::vector<std::string> last_events;
+  /// What else the failing run was given besides its seed (for the replay
+  /// command): options::bugs and options::only_ops.
+  unsigned bugs = 0;
+  std::vector<std::size_t> only_ops;
 };
 
 /// How a run went.
@@ -125,8 +129,23 @@ struct outcome {
 outcome run(const options& o, bool keep_trace = false);
 
 /// The smallest subset of the workload's ops (options::only_ops) that still
-/// fails with the same rule, by delta debugging; `o` must fail.
+/// fails with the same rule, by delta debugging; `o` must fail. Its
+/// only_ops lists exactly the ops the shrunk run sends.
 options shrink(options o);
+
+/// The client ops a run of `o` sends, in order, one line each ("op 5: pay
+/// of op 2's order, txn-5"), numbered by their index in the seed's whole
+/// workload (what options::only_ops holds).
+std::vector<std::string> workload(const options& o);
+
+/// The command that replays `o` (seed, planted bugs, op subset; the other
+/// options at their defaults): "ORDO_SIM_SEED=N [ORDO_SIM_BUGS=a,b]
+/// [ORDO_SIM_OPS=1,4,7] build/tests/sim/sim_test --run_test=sim/replay".
+std::string replay_command(const options& o);
+
+/// The options the replay variables name (null: unset; no seed: 42). Throws
+/// std::invalid_argument on a value it cannot read.
+options replay_options(const char* seed, const char* bugs, const char* ops);
 
 /// A failure as the lines a test prints: seed, step, rule, detail, events,
 /// and how to replay it.
