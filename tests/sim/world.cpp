@@ -1424,6 +1424,35 @@ void world::check_step() {
                             + std::to_string(ids.size()) + " times");
     }
   }
+  // One coupon backs at most one order that kept its payment (rule 6): a
+  // coupon is locked before an order is placed and consumed when it is
+  // paid, so no step has two live orders on one coupon.
+  std::map<std::string, std::vector<std::string>> holders;
+  for (const auto& [id, o] : orders_) {
+    if (!o.coupon_id.empty() && live(o.st)) {
+      holders[o.coupon_id].push_back(id);
+    }
+    // No half-cancelled split order (rule 9): a parent is cancelled only
+    // once every child has reported itself cancelled.
+    if (order::is_parent(o) && o.st == order::status::cancelled) {
+      for (const auto& c : o.children) {
+        auto child = orders_.find(c.order_id);
+        if (child == orders_.end()
+            || child->second.st != order::status::cancelled) {
+          fail("no_half_cancel",
+               "parent " + id + " cancelled, child " + c.order_id + " is not");
+        }
+      }
+    }
+  }
+  for (const auto& [coupon, ids] : holders) {
+    if (ids.size() > 1) {
+      fail("one_order_per_coupon", coupon + " backs "
+                                     + std::to_string(ids.size())
+                                     + " live orders: " + ids[0] + ", "
+                                     + ids[1]);
+    }
+  }
   for (const auto& [aff, a] : affiliates_) {
     for (const auto& [order_id, e] : a.entries) {
       auto o = orders_.find(order_id);
@@ -1438,21 +1467,22 @@ void world::check_step() {
 }
 
 void world::check_quiescent() {
-  // One coupon backs at most one order that kept its payment (rule 6).
-  std::map<std::string, std::vector<std::string>> holders;
   for (const auto& [id, o] : orders_) {
-    if (!o.coupon_id.empty() && live(o.st)) {
-      holders[o.coupon_id].push_back(id);
-    }
-    // No half-cancelled split order (rule 9).
-    if (order::is_parent(o) && o.st == order::status::cancelled) {
-      for (const auto& c : o.children) {
-        auto child = orders_.find(c.order_id);
-        if (child == orders_.end()
-            || child->second.st != order::status::cancelled) {
-          fail("no_half_cancel",
-               "parent " + id + " cancelled, child " + c.order_id + " is not");
-        }
+    // No half-cancelled split order (rule 9), the other way round from
+    // check_step's: a child is cancelled only as part of its parent's
+    // cancel, which ends cancelled or waiting for a human. Mid-saga a child
+    // is cancelled while its parent is still cancelling, so this holds
+    // only once every message is delivered and every saga timer has fired.
+    if (!o.parent_id.empty() && o.st == order::status::cancelled) {
+      auto parent = orders_.find(o.parent_id);
+      if (parent == orders_.end()
+          || (parent->second.st != order::status::cancelled
+              && parent->second.st != order::status::manual_intervention)) {
+        fail("no_half_cancel",
+             "child " + id + " cancelled, parent " + o.parent_id + " is "
+               + (parent == orders_.end()
+                    ? std::string{"not stored"}
+                    : order::to_string(parent->second.st)));
       }
     }
     // Every payment settled: a payment an order does not keep is refunded.
@@ -1500,12 +1530,6 @@ void world::check_quiescent() {
   if (dead_letters_ > 0) {
     fail("no_dead_letters", std::to_string(dead_letters_)
                               + " messages were refused by their receivers");
-  }
-  for (const auto& [coupon, ids] : holders) {
-    if (ids.size() > 1) {
-      fail("one_order_per_coupon",
-           coupon + " backs " + std::to_string(ids.size()) + " paid orders");
-    }
   }
   // The auditor over what is stored finds nothing to heal or report.
   // What the node's audit would load: every stored actor of the ledger
