@@ -78,7 +78,8 @@ BOOST_AUTO_TEST_CASE(many_seeds) {
   BOOST_TEST_MESSAGE("simulating seeds " << base << ".." << base + count - 1);
   std::size_t steps = 0, crashes = 0, passivations = 0, failures = 0,
               redeliveries = 0, lost = 0, provider = 0, quiet = 0, refunds = 0,
-              cancels = 0;
+              cancels = 0, declined = 0, late = 0, late_waiting = 0,
+              flash = 0;
   auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < count; ++i) {
     ordo::sim::options o;
@@ -93,6 +94,10 @@ BOOST_AUTO_TEST_CASE(many_seeds) {
     provider += r.provider_failures;
     refunds += r.refunds;
     cancels += r.cancels_acked;
+    declined += r.failed_pays;
+    late += r.late_pays;
+    late_waiting += r.late_pays_before_timeout;
+    flash += r.flash_cancels;
     quiet += r.quiescent ? 1 : 0;
     if (r.failed) {
       keep(o.seed);
@@ -115,7 +120,11 @@ BOOST_AUTO_TEST_CASE(many_seeds) {
                      << " passivations, " << failures << " failed commits, "
                      << redeliveries << " outbox redeliveries, " << lost
                      << " lost requests, " << provider << " provider failures, "
-                     << cancels << " cancels, " << refunds << " refunds");
+                     << cancels << " cancels (" << flash
+                     << " flash cancels sent), " << refunds << " refunds, "
+                     << declined << " declined payments, " << late
+                     << " late payments (" << late_waiting
+                     << " before the deadline timer)");
   // The runs reached what they are for: quiescence, crashes, faults.
   BOOST_CHECK_EQUAL(quiet, count);
   BOOST_CHECK_GT(crashes, count / 10);
@@ -123,6 +132,11 @@ BOOST_AUTO_TEST_CASE(many_seeds) {
   BOOST_CHECK_GT(failures, count / 10);
   BOOST_CHECK_GT(refunds, 0u);
   BOOST_CHECK_GT(cancels, 0u);
+  // And the client ops that must not happen only by chance did.
+  BOOST_CHECK_GT(declined, 0u);
+  BOOST_CHECK_GT(late, 0u);
+  BOOST_CHECK_GT(late_waiting, 0u);
+  BOOST_CHECK_GT(flash, 0u);
 }
 
 // Replays one run twice and asserts both traces are the same; with
@@ -227,13 +241,13 @@ BOOST_AUTO_TEST_CASE(the_simulator_catches_ack_before_commit) {
   catches("ack_before_commit", 300, "payments_settled");
 }
 BOOST_AUTO_TEST_CASE(the_simulator_catches_keep_failed_state) {
-  catches("keep_failed_state", 300, "payments_settled");
+  catches("keep_failed_state", 300, "stock_conservation");
 }
 BOOST_AUTO_TEST_CASE(the_simulator_catches_volatile_timers) {
   catches("volatile_timers", 300, "deadline");
 }
 BOOST_AUTO_TEST_CASE(the_simulator_catches_volatile_outbox) {
-  catches("volatile_outbox", 300, "payments_settled");
+  catches("volatile_outbox", 300, "audit_clean");
 }
 BOOST_AUTO_TEST_CASE(the_simulator_catches_provider_without_dedupe) {
   catches("provider_without_dedupe", 300, "refund_once");
@@ -250,7 +264,7 @@ BOOST_AUTO_TEST_CASE(the_simulator_catches_release_keeps_reservation) {
   catches("release_keeps_reservation", 300, "stock_conservation");
 }
 BOOST_AUTO_TEST_CASE(the_simulator_catches_sms_without_recheck) {
-  catches("sms_without_recheck", 2000, "no_sms_for_flash_cancel");
+  catches("sms_without_recheck", 300, "no_sms_for_flash_cancel");
 }
 BOOST_AUTO_TEST_CASE(the_simulator_catches_cancel_settles_commission) {
   catches("cancel_settles_commission", 300, "no_commission_for_cancelled");

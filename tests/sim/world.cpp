@@ -167,7 +167,15 @@ enum class op_kind : std::uint8_t {
   create,
   pay,
   pay_wrong_amount,
+  /// The provider's callback of a declined payment (success = false).
+  pay_failed,
+  /// A payment that arrives after the order's deadline: held until the
+  /// clock has passed it.
+  pay_late,
   cancel,
+  /// A cancel of the latest create, sent as soon as its order is stored:
+  /// within the cooling period (unless the clock got there first).
+  flash_cancel,
   complete,
   refund,
   restock,
@@ -250,6 +258,7 @@ private:
   void step();
   std::vector<std::function<void()>> choices();
   void issue_client_op();
+  bool op_ready(const client_op& op) const;
   void deliver_outbox(std::uint64_t seq);
   void run_event(std::size_t index);
   void fire_timer(const std::string& key, millis due);
@@ -650,9 +659,12 @@ void world::deliver_answer(const reply_to& to, const answer& a,
         acked = std::max(acked, v);
         switch (op.k) {
           case op_kind::create: ++result_.creates_acked; break;
-          case op_kind::cancel: ++result_.cancels_acked; break;
+          case op_kind::cancel:
+          case op_kind::flash_cancel: ++result_.cancels_acked; break;
           case op_kind::pay:
-          case op_kind::pay_wrong_amount: ++result_.payments_acked; break;
+          case op_kind::pay_wrong_amount:
+          case op_kind::pay_failed:
+          case op_kind::pay_late: ++result_.payments_acked; break;
           default: break;
         }
       }
@@ -952,7 +964,7 @@ void world::check_confirm(const address& self,
 
 std::vector<std::function<void()>> world::choices() {
   std::vector<std::function<void()>> c;
-  if (next_op_ < ops_.size()) {
+  if (next_op_ < ops_.size() && op_ready(ops_[next_op_])) {
     c.push_back([this] {
       issue_client_op();
     });
@@ -1003,9 +1015,49 @@ std::vector<std::function<void()>> world::choices() {
   return c;
 }
 
+/// Whether the client would send `op` now: a late pay waits until the clock
+/// has passed its order's deadline, a flash cancel until its order is
+/// stored, and either while its order's create is in flight. Clients send
+/// in workload order, so a held op holds those after it.
+bool world::op_ready(const client_op& op) const {
+  if (op.k != op_kind::pay_late && op.k != op_kind::flash_cancel) {
+    return true;
+  }
+  auto i = orders_.find(order_ids_[op.target]);
+  bool stored = i != orders_.end() && i->second.st != order::status::none;
+  if (op.k == op_kind::pay_late && stored) {
+    return now > i->second.pay_deadline;
+  }
+  if (stored) {
+    return true;
+  }
+  return std::none_of(calls_.begin(), calls_.end(), [&](const auto& call) {
+    return call.second == op.target;
+  });
+}
+
 void world::step() {
   ++step_;
   auto c = choices();
+  if (c.empty() && next_op_ < ops_.size() && timers().empty()) {
+    // Only a held client op is left and no timer will move the clock: a
+    // late pay's client waits out the deadline itself (its order was paid
+    // or cancelled, which disarmed the deadline timer); anything else
+    // (a create stuck for good) is sent now.
+    const auto& op = ops_[next_op_];
+    auto i = orders_.find(order_ids_[op.target]);
+    if (op.k == op_kind::pay_late && i != orders_.end()
+        && i->second.st != order::status::none
+        && now <= i->second.pay_deadline) {
+      note("clock +" + std::to_string(i->second.pay_deadline + 1 - now)
+           + " ms: a client waits to pay late");
+      now = i->second.pay_deadline + 1;
+      return;
+    }
+    note("client sends a held op");
+    issue_client_op();
+    return;
+  }
   bool busy = !c.empty();
   // Time moves on now and then even while there is work, and always when
   // there is none (to the next timer).
@@ -1218,15 +1270,23 @@ std::vector<client_op> workload_ops(const options& o) {
         pick(static_cast<int>(creates.size())))];
       op.user = ops[op.target].user;
       op.key = "txn-" + std::to_string(i);
-      if (roll < 62) {
+      if (roll < 58) {
         op.k = op_kind::pay;
-      } else if (roll < 67) {
+      } else if (roll < 62) {
         op.k = op_kind::pay_wrong_amount;
-      } else if (roll < 87) {
+      } else if (roll < 65) {
+        op.k = op_kind::pay_failed;
+      } else if (roll < 68) {
+        op.k = op_kind::pay_late;
+      } else if (roll < 82) {
         op.k = op_kind::cancel;
-      } else if (roll < 92) {
+      } else if (roll < 88) {
+        op.k = op_kind::flash_cancel;
+        op.target = creates.back();
+        op.user = ops[op.target].user;
+      } else if (roll < 93) {
         op.k = op_kind::complete;
-      } else if (roll < 96) {
+      } else if (roll < 97) {
         op.k = op_kind::refund;
       } else {
         op.k = op_kind::restock;
@@ -1287,7 +1347,14 @@ std::string text(const client_op& op, const std::vector<client_op>& ops) {
     case op_kind::pay_wrong_amount:
       out << "pay the wrong amount" << of() << ", " << op.key;
       break;
+    case op_kind::pay_failed:
+      out << "declined payment" << of() << ", " << op.key;
+      break;
+    case op_kind::pay_late:
+      out << "pay after the deadline" << of() << ", " << op.key;
+      break;
     case op_kind::cancel: out << "cancel" << of(); break;
+    case op_kind::flash_cancel: out << "flash cancel" << of(); break;
     case op_kind::complete: out << "complete" << of(); break;
     case op_kind::refund: out << "refund" << of(); break;
     case op_kind::restock:
@@ -1355,23 +1422,54 @@ void world::issue_client_op() {
       break;
     }
     case op_kind::pay:
-    case op_kind::pay_wrong_amount: {
+    case op_kind::pay_wrong_amount:
+    case op_kind::pay_failed:
+    case op_kind::pay_late: {
       auto id = order_ids_[op.target];
       auto i = orders_.find(id);
+      bool stored = i != orders_.end() && i->second.st != order::status::none;
       std::int64_t amount = i == orders_.end() ? 1000 : i->second.payable;
       if (op.k == op_kind::pay_wrong_amount) {
         amount += 1;
       }
+      bool success = op.k != op_kind::pay_failed;
       m.to = {"order", id};
-      m.input = order::input{order::pay{op.key, amount, true}};
+      m.input = order::input{order::pay{op.key, amount, success}};
       text = "pay " + id + " " + op.key + " " + std::to_string(amount);
+      if (!success) {
+        ++result_.failed_pays;
+        text += " (declined)";
+      }
+      if (op.k == op_kind::pay_late && stored
+          && now > i->second.pay_deadline) {
+        ++result_.late_pays;
+        text += " (" + std::to_string(now - i->second.pay_deadline)
+                + " ms late";
+        if (i->second.st == order::status::pending_payment) {
+          // Before the deadline timer cancelled it: the order must see
+          // the deadline itself.
+          ++result_.late_pays_before_timeout;
+          text += ", the order still waits";
+        }
+        text += ")";
+      }
       break;
     }
     case op_kind::cancel:
+    case op_kind::flash_cancel: {
       m.to = {"order", order_ids_[op.target]};
       m.input = order::input{order::cancel{}};
       text = "cancel " + m.to.id;
+      auto i = orders_.find(m.to.id);
+      if (op.k == op_kind::flash_cancel && i != orders_.end()
+          && i->second.st == order::status::pending_payment
+          && now < i->second.created_at + cfg.notifier.notify_delay) {
+        ++result_.flash_cancels;
+        text += " (flash: " + std::to_string(now - i->second.created_at)
+                + " ms after it was placed)";
+      }
       break;
+    }
     case op_kind::complete:
       m.to = {"order", order_ids_[op.target]};
       m.input = order::input{order::complete{}};

@@ -123,6 +123,14 @@ struct outcome {
   std::size_t cancels_acked = 0;
   std::size_t payments_acked = 0;
   std::size_t refunds = 0;
+  /// Client ops of the kinds that must not occur only by chance, counted
+  /// when they are what they are meant to be: a declined payment; a pay
+  /// sent after its order's deadline (and, of those, before the deadline
+  /// timer cancelled the order); a cancel within the cooling period.
+  std::size_t failed_pays = 0;
+  std::size_t late_pays = 0;
+  std::size_t late_pays_before_timeout = 0;
+  std::size_t flash_cancels = 0;
 };
 
 /// Runs one simulation. `keep_trace`: fill outcome::trace.
