@@ -16,8 +16,9 @@
 // lost, storage kept), the payment provider and the SMS gateway may fail,
 // and clients retry with the same idempotency key or transaction id.
 //
-// After every step it checks the rules of DESIGN.md it can see (see
-// rules() in world.cpp); at quiescence (every client op issued, every
+// After every step it checks the rules of DESIGN.md it can see (the list
+// is in docs/simulator.md; world::check_step and the checks at each turn
+// in world.cpp); at quiescence (every client op issued, every
 // message delivered, every timer fired) it also runs the auditor over the
 // stored state and checks that every payment is settled.
 //
