@@ -54,6 +54,10 @@ void arm_expiry(state& s, outcome& o, millis at) {
 /// deadline when the message carries it, else the SKU's own ttl from now
 /// (never wrapping past the largest time).
 millis expiry(const reserve& r, const context& ctx) {
+  if (r.pay_deadline > r.margin
+      && planted::on(planted::reservation_expires_early)) {
+    return r.pay_deadline - r.margin;
+  }
   auto [from, after] = r.pay_deadline > 0
                          ? std::pair{r.pay_deadline, r.margin}
                          : std::pair{ctx.now, config_of(ctx).reservation_ttl};

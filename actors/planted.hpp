@@ -25,6 +25,10 @@ enum bug : unsigned {
   /// The affiliate settles the commission of a cancelled order instead of
   /// voiding it.
   cancel_settles_commission = 1u << 3,
+  /// The SKU counts the reservation margin back from the order's payment
+  /// deadline instead of after it, so the reservation expires before the
+  /// deadline and a payment accepted on time finds its units gone.
+  reservation_expires_early = 1u << 4,
 };
 
 #ifdef ORDO_PLANTED_BUGS

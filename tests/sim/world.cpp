@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "actors/auditor.hpp"
 #include "actors/planted.hpp"
@@ -169,7 +170,15 @@ enum class op_kind : std::uint8_t {
   create,
   pay,
   pay_wrong_amount,
+  /// The provider's callback of a declined payment (success = false).
+  pay_failed,
+  /// A payment that arrives after the order's deadline: held until the
+  /// clock has passed it.
+  pay_late,
   cancel,
+  /// A cancel of the latest create, sent as soon as its order is stored:
+  /// within the cooling period (unless the clock got there first).
+  flash_cancel,
   complete,
   refund,
   restock,
@@ -185,6 +194,7 @@ struct client_op {
   std::string affiliate;
   std::int64_t amount = 0; ///< restock: the new stock
   bool retry = false;      ///< send it again later (same key / txn)
+  std::size_t index = 0;   ///< its index in the whole workload
 };
 
 // --- the world --------------------------------------------------------------
@@ -233,6 +243,10 @@ public:
   void check_sms(const actors::notifier::state& sms,
                  const actors::outcome& out);
   void fail(std::string rule, std::string detail);
+  /// After an SKU's durable turn on `in`: a confirm in time finds its
+  /// reservation.
+  void check_confirm(const address& self, const actors::inventory::input& in,
+                     const actors::inventory::state& before);
   /// A receiver's durable turn applied the message `dedupe_key`: a second
   /// time breaks "no side effect happens twice", whether or not the
   /// receiver's state machine would absorb it.
@@ -250,6 +264,7 @@ private:
   void step();
   std::vector<std::function<void()>> choices();
   void issue_client_op();
+  bool op_ready(const client_op& op) const;
   void deliver_outbox(std::uint64_t seq);
   void run_event(std::size_t index);
   void fire_timer(const std::string& key, millis due);
@@ -493,6 +508,9 @@ void actor<Kind>::turn(world& w, mail m) {
     w.consumed(dedupe_key);
   }
   w.template after_turn<Kind>(self, before, s, out);
+  if constexpr (std::is_same_v<Kind, rt::sku_kind>) {
+    w.check_confirm(self, in, before);
+  }
   for (auto& [seq, e] : sent) {
     w.outbox_written(self, storage::keys::be64(seq), seq, e);
   }
@@ -547,6 +565,8 @@ void world::fail(std::string rule, std::string detail) {
   f.rule = std::move(rule);
   f.detail = std::move(detail);
   f.last_events.assign(recent_.begin(), recent_.end());
+  f.bugs = opts_.bugs;
+  f.only_ops = opts_.only_ops;
   result_.failed = std::move(f);
 }
 
@@ -645,9 +665,12 @@ void world::deliver_answer(const reply_to& to, const answer& a,
         acked = std::max(acked, v);
         switch (op.k) {
           case op_kind::create: ++result_.creates_acked; break;
-          case op_kind::cancel: ++result_.cancels_acked; break;
+          case op_kind::cancel:
+          case op_kind::flash_cancel: ++result_.cancels_acked; break;
           case op_kind::pay:
-          case op_kind::pay_wrong_amount: ++result_.payments_acked; break;
+          case op_kind::pay_wrong_amount:
+          case op_kind::pay_failed:
+          case op_kind::pay_late: ++result_.payments_acked; break;
           default: break;
         }
       }
@@ -934,12 +957,41 @@ void world::check_sms(const actors::notifier::state& sms,
   }
 }
 
+/// A reservation outlives its order's payment deadline by the margin the
+/// order asked for (actors/inventory.hpp, reserve), so a payment accepted
+/// on time finds its units held: a confirm that arrives by then and finds
+/// no reservation of the order (it sells from available, or falls short
+/// and the order is refunded although it paid on time) means the
+/// reservation went early. A reservation under another token is an older
+/// create attempt's, which the SKU cannot tell from a newer one; not this
+/// rule's case.
+void world::check_confirm(const address& self,
+                          const actors::inventory::input& in,
+                          const actors::inventory::state& before) {
+  const auto* c = std::get_if<actors::inventory::confirm>(&in);
+  if (c == nullptr || before.reservations.count(c->order_id) != 0) {
+    return;
+  }
+  auto o = orders_.find(c->order_id);
+  if (o == orders_.end() || o->second.pay_deadline == 0) {
+    return;
+  }
+  auto held_until = o->second.pay_deadline + cfg.order.reservation_margin;
+  if (now < held_until) {
+    fail("reservation_outlives_deadline",
+         "order " + c->order_id + " was paid on time and its confirm at sku "
+           + self.id + " found no reservation "
+           + std::to_string(held_until - now)
+           + " ms before the reservation was due to expire");
+  }
+}
+
 // --- the scheduler
 // ------------------------------------------------------------
 
 std::vector<std::function<void()>> world::choices() {
   std::vector<std::function<void()>> c;
-  if (next_op_ < ops_.size()) {
+  if (next_op_ < ops_.size() && op_ready(ops_[next_op_])) {
     c.push_back([this] {
       issue_client_op();
     });
@@ -990,9 +1042,49 @@ std::vector<std::function<void()>> world::choices() {
   return c;
 }
 
+/// Whether the client would send `op` now: a late pay waits until the clock
+/// has passed its order's deadline, a flash cancel until its order is
+/// stored, and either while its order's create is in flight. Clients send
+/// in workload order, so a held op holds those after it.
+bool world::op_ready(const client_op& op) const {
+  if (op.k != op_kind::pay_late && op.k != op_kind::flash_cancel) {
+    return true;
+  }
+  auto i = orders_.find(order_ids_[op.target]);
+  bool stored = i != orders_.end() && i->second.st != order::status::none;
+  if (op.k == op_kind::pay_late && stored) {
+    return now > i->second.pay_deadline;
+  }
+  if (stored) {
+    return true;
+  }
+  return std::none_of(calls_.begin(), calls_.end(), [&](const auto& call) {
+    return call.second == op.target;
+  });
+}
+
 void world::step() {
   ++step_;
   auto c = choices();
+  if (c.empty() && next_op_ < ops_.size() && timers().empty()) {
+    // Only a held client op is left and no timer will move the clock: a
+    // late pay's client waits out the deadline itself (its order was paid
+    // or cancelled, which disarmed the deadline timer); anything else
+    // (a create stuck for good) is sent now.
+    const auto& op = ops_[next_op_];
+    auto i = orders_.find(order_ids_[op.target]);
+    if (op.k == op_kind::pay_late && i != orders_.end()
+        && i->second.st != order::status::none
+        && now <= i->second.pay_deadline) {
+      note("clock +" + std::to_string(i->second.pay_deadline + 1 - now)
+           + " ms: a client waits to pay late");
+      now = i->second.pay_deadline + 1;
+      return;
+    }
+    note("client sends a held op");
+    issue_client_op();
+    return;
+  }
   bool busy = !c.empty();
   // Time moves on now and then even while there is work, and always when
   // there is none (to the next timer).
@@ -1170,15 +1262,20 @@ void world::fire_timer(const std::string& key, millis due) {
 // --- the workload
 // -------------------------------------------------------------
 
-void world::make_workload() {
-  std::mt19937_64 gen(opts_.seed * 0x9e3779b97f4a7c15ULL + 7);
+/// The client ops of `o`'s workload, in the order clients send them: the
+/// whole workload of its seed, cut to `o.only_ops` when set (an op whose
+/// create was cut goes too); `target` indexes the returned ops.
+std::vector<client_op> workload_ops(const options& o) {
+  std::mt19937_64 gen(o.seed * 0x9e3779b97f4a7c15ULL + 7);
   auto pick = [&](int n) {
     return static_cast<int>(std::uniform_int_distribution<int>{0, n - 1}(gen));
   };
   const char* skus[] = {"goods-1", "goods-2", "svc-1"};
+  std::vector<client_op> ops;
   std::vector<std::size_t> creates;
-  for (std::size_t i = 0; i < opts_.client_ops; ++i) {
+  for (std::size_t i = 0; i < o.client_ops; ++i) {
     client_op op;
+    op.index = i;
     int roll = creates.empty() ? 0 : pick(100);
     if (roll < 40) {
       op.k = op_kind::create;
@@ -1198,17 +1295,25 @@ void world::make_workload() {
     } else {
       op.target = creates[static_cast<std::size_t>(
         pick(static_cast<int>(creates.size())))];
-      op.user = ops_[op.target].user;
+      op.user = ops[op.target].user;
       op.key = "txn-" + std::to_string(i);
-      if (roll < 62) {
+      if (roll < 58) {
         op.k = op_kind::pay;
-      } else if (roll < 67) {
+      } else if (roll < 62) {
         op.k = op_kind::pay_wrong_amount;
-      } else if (roll < 87) {
+      } else if (roll < 65) {
+        op.k = op_kind::pay_failed;
+      } else if (roll < 68) {
+        op.k = op_kind::pay_late;
+      } else if (roll < 82) {
         op.k = op_kind::cancel;
-      } else if (roll < 92) {
+      } else if (roll < 88) {
+        op.k = op_kind::flash_cancel;
+        op.target = creates.back();
+        op.user = ops[op.target].user;
+      } else if (roll < 93) {
         op.k = op_kind::complete;
-      } else if (roll < 96) {
+      } else if (roll < 97) {
         op.k = op_kind::refund;
       } else {
         op.k = op_kind::restock;
@@ -1217,30 +1322,81 @@ void world::make_workload() {
       }
     }
     op.retry = pick(5) == 0;
-    ops_.push_back(std::move(op));
+    ops.push_back(std::move(op));
   }
-  if (!opts_.only_ops.empty()) {
-    std::vector<client_op> kept;
-    std::map<std::size_t, std::size_t> moved;
-    for (auto i : opts_.only_ops) {
-      if (i >= ops_.size()) {
-        continue;
-      }
-      auto op = ops_[i];
-      if (op.k != op_kind::create && op.k != op_kind::restock) {
-        auto t = moved.find(op.target);
-        if (t == moved.end()) {
-          continue; // its create was cut
-        }
-        op.target = t->second;
-      }
-      if (op.k == op_kind::create) {
-        moved[i] = kept.size();
-      }
-      kept.push_back(std::move(op));
+  if (o.only_ops.empty()) {
+    return ops;
+  }
+  std::vector<client_op> kept;
+  std::map<std::size_t, std::size_t> moved;
+  for (auto i : o.only_ops) {
+    if (i >= ops.size()) {
+      continue;
     }
-    ops_ = std::move(kept);
+    auto op = ops[i];
+    if (op.k != op_kind::create && op.k != op_kind::restock) {
+      auto t = moved.find(op.target);
+      if (t == moved.end()) {
+        continue; // its create was cut
+      }
+      op.target = t->second;
+    }
+    if (op.k == op_kind::create) {
+      moved[i] = kept.size();
+    }
+    kept.push_back(std::move(op));
   }
+  return kept;
+}
+
+/// `op` of `ops` as one line of a reproducer.
+std::string text(const client_op& op, const std::vector<client_op>& ops) {
+  std::ostringstream out;
+  out << "op " << op.index << ": ";
+  auto of = [&] {
+    return " of op " + std::to_string(ops[op.target].index) + "'s order";
+  };
+  switch (op.k) {
+    case op_kind::create:
+      out << "create " << op.key << " by " << op.user << ": ";
+      for (std::size_t i = 0; i < op.items.size(); ++i) {
+        out << (i == 0 ? "" : " + ") << op.items[i].quantity << " x "
+            << op.items[i].sku;
+      }
+      if (!op.coupon.empty()) {
+        out << ", " << op.coupon;
+      }
+      if (!op.affiliate.empty()) {
+        out << ", via " << op.affiliate;
+      }
+      break;
+    case op_kind::pay: out << "pay" << of() << ", " << op.key; break;
+    case op_kind::pay_wrong_amount:
+      out << "pay the wrong amount" << of() << ", " << op.key;
+      break;
+    case op_kind::pay_failed:
+      out << "declined payment" << of() << ", " << op.key;
+      break;
+    case op_kind::pay_late:
+      out << "pay after the deadline" << of() << ", " << op.key;
+      break;
+    case op_kind::cancel: out << "cancel" << of(); break;
+    case op_kind::flash_cancel: out << "flash cancel" << of(); break;
+    case op_kind::complete: out << "complete" << of(); break;
+    case op_kind::refund: out << "refund" << of(); break;
+    case op_kind::restock:
+      out << "restock " << op.items[0].sku << " to what it holds + "
+          << op.amount;
+      break;
+  }
+  if (op.retry) {
+    out << " (sent twice)";
+  }
+  return out.str();
+}
+
+void world::make_workload() {
+  ops_ = workload_ops(opts_);
   order_ids_.resize(ops_.size());
   for (std::size_t i = 0; i < ops_.size(); ++i) {
     if (ops_[i].k == op_kind::create) {
@@ -1293,23 +1449,54 @@ void world::issue_client_op() {
       break;
     }
     case op_kind::pay:
-    case op_kind::pay_wrong_amount: {
+    case op_kind::pay_wrong_amount:
+    case op_kind::pay_failed:
+    case op_kind::pay_late: {
       auto id = order_ids_[op.target];
       auto i = orders_.find(id);
+      bool stored = i != orders_.end() && i->second.st != order::status::none;
       std::int64_t amount = i == orders_.end() ? 1000 : i->second.payable;
       if (op.k == op_kind::pay_wrong_amount) {
         amount += 1;
       }
+      bool success = op.k != op_kind::pay_failed;
       m.to = {"order", id};
-      m.input = order::input{order::pay{op.key, amount, true}};
+      m.input = order::input{order::pay{op.key, amount, success}};
       text = "pay " + id + " " + op.key + " " + std::to_string(amount);
+      if (!success) {
+        ++result_.failed_pays;
+        text += " (declined)";
+      }
+      if (op.k == op_kind::pay_late && stored
+          && now > i->second.pay_deadline) {
+        ++result_.late_pays;
+        text += " (" + std::to_string(now - i->second.pay_deadline)
+                + " ms late";
+        if (i->second.st == order::status::pending_payment) {
+          // Before the deadline timer cancelled it: the order must see
+          // the deadline itself.
+          ++result_.late_pays_before_timeout;
+          text += ", the order still waits";
+        }
+        text += ")";
+      }
       break;
     }
     case op_kind::cancel:
+    case op_kind::flash_cancel: {
       m.to = {"order", order_ids_[op.target]};
       m.input = order::input{order::cancel{}};
       text = "cancel " + m.to.id;
+      auto i = orders_.find(m.to.id);
+      if (op.k == op_kind::flash_cancel && i != orders_.end()
+          && i->second.st == order::status::pending_payment
+          && now < i->second.created_at + cfg.notifier.notify_delay) {
+        ++result_.flash_cancels;
+        text += " (flash: " + std::to_string(now - i->second.created_at)
+                + " ms after it was placed)";
+      }
       break;
+    }
     case op_kind::complete:
       m.to = {"order", order_ids_[op.target]};
       m.input = order::input{order::complete{}};
@@ -1362,6 +1549,35 @@ void world::check_step() {
                             + std::to_string(ids.size()) + " times");
     }
   }
+  // One coupon backs at most one order that kept its payment (rule 6): a
+  // coupon is locked before an order is placed and consumed when it is
+  // paid, so no step has two live orders on one coupon.
+  std::map<std::string, std::vector<std::string>> holders;
+  for (const auto& [id, o] : orders_) {
+    if (!o.coupon_id.empty() && live(o.st)) {
+      holders[o.coupon_id].push_back(id);
+    }
+    // No half-cancelled split order (rule 9): a parent is cancelled only
+    // once every child has reported itself cancelled.
+    if (order::is_parent(o) && o.st == order::status::cancelled) {
+      for (const auto& c : o.children) {
+        auto child = orders_.find(c.order_id);
+        if (child == orders_.end()
+            || child->second.st != order::status::cancelled) {
+          fail("no_half_cancel",
+               "parent " + id + " cancelled, child " + c.order_id + " is not");
+        }
+      }
+    }
+  }
+  for (const auto& [coupon, ids] : holders) {
+    if (ids.size() > 1) {
+      fail("one_order_per_coupon", coupon + " backs "
+                                     + std::to_string(ids.size())
+                                     + " live orders: " + ids[0] + ", "
+                                     + ids[1]);
+    }
+  }
   for (const auto& [aff, a] : affiliates_) {
     for (const auto& [order_id, e] : a.entries) {
       auto o = orders_.find(order_id);
@@ -1376,21 +1592,22 @@ void world::check_step() {
 }
 
 void world::check_quiescent() {
-  // One coupon backs at most one order that kept its payment (rule 6).
-  std::map<std::string, std::vector<std::string>> holders;
   for (const auto& [id, o] : orders_) {
-    if (!o.coupon_id.empty() && live(o.st)) {
-      holders[o.coupon_id].push_back(id);
-    }
-    // No half-cancelled split order (rule 9).
-    if (order::is_parent(o) && o.st == order::status::cancelled) {
-      for (const auto& c : o.children) {
-        auto child = orders_.find(c.order_id);
-        if (child == orders_.end()
-            || child->second.st != order::status::cancelled) {
-          fail("no_half_cancel",
-               "parent " + id + " cancelled, child " + c.order_id + " is not");
-        }
+    // No half-cancelled split order (rule 9), the other way round from
+    // check_step's: a child is cancelled only as part of its parent's
+    // cancel, which ends cancelled or waiting for a human. Mid-saga a child
+    // is cancelled while its parent is still cancelling, so this holds
+    // only once every message is delivered and every saga timer has fired.
+    if (!o.parent_id.empty() && o.st == order::status::cancelled) {
+      auto parent = orders_.find(o.parent_id);
+      if (parent == orders_.end()
+          || (parent->second.st != order::status::cancelled
+              && parent->second.st != order::status::manual_intervention)) {
+        fail("no_half_cancel",
+             "child " + id + " cancelled, parent " + o.parent_id + " is "
+               + (parent == orders_.end()
+                    ? std::string{"not stored"}
+                    : order::to_string(parent->second.st)));
       }
     }
     // Every payment settled: a payment an order does not keep is refunded.
@@ -1438,12 +1655,6 @@ void world::check_quiescent() {
   if (dead_letters_ > 0) {
     fail("no_dead_letters", std::to_string(dead_letters_)
                               + " messages were refused by their receivers");
-  }
-  for (const auto& [coupon, ids] : holders) {
-    if (ids.size() > 1) {
-      fail("one_order_per_coupon",
-           coupon + " backs " + std::to_string(ids.size()) + " paid orders");
-    }
   }
   // The auditor over what is stored finds nothing to heal or report.
   // What the node's audit would load: every stored actor of the ledger
@@ -1533,6 +1744,10 @@ options shrink(options o) {
                            trial.only_ops.begin()
                              + static_cast<std::ptrdiff_t>(
                                std::min(start + chunk, trial.only_ops.size())));
+      if (trial.only_ops.empty()) {
+        start += chunk; // no ops means every op: not a cut
+        continue;
+      }
       auto r = run(trial);
       if (r.failed && r.failed->rule == rule) {
         o = std::move(trial);
@@ -1548,6 +1763,106 @@ options shrink(options o) {
       chunk /= 2;
     }
   }
+  // Only the ops the run sends (a pay whose create was cut is not).
+  std::vector<std::size_t> sent;
+  for (const auto& op : workload_ops(o)) {
+    sent.push_back(op.index);
+  }
+  o.only_ops = std::move(sent);
+  return o;
+}
+
+std::vector<std::string> workload(const options& o) {
+  auto ops = workload_ops(o);
+  std::vector<std::string> lines;
+  for (const auto& op : ops) {
+    lines.push_back(text(op, ops));
+  }
+  return lines;
+}
+
+namespace {
+
+/// Every planted bug by name.
+const std::pair<const char*, unsigned> planted_names[] = {
+  {"skip_dedupe", skip_dedupe},
+  {"reply_before_commit", reply_before_commit},
+  {"ack_before_commit", ack_before_commit},
+  {"keep_failed_state", keep_failed_state},
+  {"volatile_timers", volatile_timers},
+  {"volatile_outbox", volatile_outbox},
+  {"provider_without_dedupe", provider_without_dedupe},
+  {"timer_fires_twice", timer_fires_twice},
+  {"pay_without_dedupe", pay_without_dedupe},
+  {"release_keeps_reservation", release_keeps_reservation},
+  {"sms_before_cooling", sms_before_cooling},
+  {"cancel_settles_commission", cancel_settles_commission},
+  {"reservation_expires_early", reservation_expires_early},
+};
+
+/// "a,b,c" as its parts (none for "").
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> parts;
+  std::istringstream in(s);
+  for (std::string p; std::getline(in, p, ',');) {
+    if (!p.empty()) {
+      parts.push_back(p);
+    }
+  }
+  return parts;
+}
+
+std::uint64_t number(const std::string& s, const char* what) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) {
+    throw std::invalid_argument(std::string{what} + ": not a number: " + s);
+  }
+  return std::stoull(s);
+}
+
+} // namespace
+
+std::string replay_command(const options& o) {
+  std::ostringstream out;
+  out << "ORDO_SIM_SEED=" << o.seed;
+  std::string names;
+  for (const auto& [name, bit] : planted_names) {
+    if ((o.bugs & bit) != 0) {
+      names += (names.empty() ? "" : ",") + std::string{name};
+    }
+  }
+  if (!names.empty()) {
+    out << " ORDO_SIM_BUGS=" << names;
+  }
+  if (!o.only_ops.empty()) {
+    out << " ORDO_SIM_OPS=";
+    for (std::size_t i = 0; i < o.only_ops.size(); ++i) {
+      out << (i == 0 ? "" : ",") << o.only_ops[i];
+    }
+  }
+  out << " build/tests/sim/sim_test --run_test=sim/replay";
+  return out.str();
+}
+
+options replay_options(const char* seed, const char* bugs, const char* ops) {
+  options o;
+  o.seed = seed != nullptr ? number(seed, "ORDO_SIM_SEED") : 42;
+  if (bugs != nullptr) {
+    for (const auto& name : split_list(bugs)) {
+      auto bit = planted_by_name(name);
+      if (!bit) {
+        throw std::invalid_argument("ORDO_SIM_BUGS: no planted bug " + name);
+      }
+      o.bugs |= *bit;
+    }
+  }
+  if (ops != nullptr) {
+    for (const auto& i : split_list(ops)) {
+      o.only_ops.push_back(number(i, "ORDO_SIM_OPS"));
+    }
+    if (!std::is_sorted(o.only_ops.begin(), o.only_ops.end())) {
+      throw std::invalid_argument("ORDO_SIM_OPS: indices out of order");
+    }
+  }
   return o;
 }
 
@@ -1558,31 +1873,21 @@ std::string describe(const failure& f) {
   for (const auto& e : f.last_events) {
     out << "    " << e << "\n";
   }
-  out << "  replay: ORDO_SIM_SEED=" << f.seed
-      << " build/tests/sim/sim_test --run_test=sim/replay\n";
+  options o;
+  o.seed = f.seed;
+  o.bugs = f.bugs;
+  o.only_ops = f.only_ops;
+  out << "  replay: " << replay_command(o) << "\n";
   return out.str();
 }
 
 std::optional<unsigned> planted_by_name(const std::string& name) {
-  static const std::map<std::string, unsigned> names{
-    {"skip_dedupe", skip_dedupe},
-    {"reply_before_commit", reply_before_commit},
-    {"ack_before_commit", ack_before_commit},
-    {"keep_failed_state", keep_failed_state},
-    {"volatile_timers", volatile_timers},
-    {"volatile_outbox", volatile_outbox},
-    {"provider_without_dedupe", provider_without_dedupe},
-    {"timer_fires_twice", timer_fires_twice},
-    {"pay_without_dedupe", pay_without_dedupe},
-    {"release_keeps_reservation", release_keeps_reservation},
-    {"sms_before_cooling", sms_before_cooling},
-    {"cancel_settles_commission", cancel_settles_commission},
-  };
-  auto i = names.find(name);
-  if (i == names.end()) {
-    return std::nullopt;
+  for (const auto& [n, bit] : planted_names) {
+    if (n == name) {
+      return bit;
+    }
   }
-  return i->second;
+  return std::nullopt;
 }
 
 } // namespace ordo::sim

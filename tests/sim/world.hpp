@@ -16,8 +16,9 @@
 // lost, storage kept), the payment provider and the SMS gateway may fail,
 // and clients retry with the same idempotency key or transaction id.
 //
-// After every step it checks the rules of DESIGN.md it can see (see
-// rules() in world.cpp); at quiescence (every client op issued, every
+// After every step it checks the rules of DESIGN.md it can see (the list
+// is in docs/simulator.md; world::check_step and the checks at each turn
+// in world.cpp); at quiescence (every client op issued, every
 // message delivered, every timer fired) it also runs the auditor over the
 // stored state and checks that every payment is settled.
 //
@@ -67,6 +68,9 @@ enum planted : unsigned {
   sms_before_cooling = 1u << 18,
   /// The affiliate settles a cancelled order's commission.
   cancel_settles_commission = 1u << 19,
+  /// The SKU lets a reservation expire before the order's payment deadline
+  /// (the margin counted back from it).
+  reservation_expires_early = 1u << 20,
 };
 
 struct options {
@@ -95,6 +99,10 @@ struct failure {
   std::string detail;
   /// The events up to the failure, oldest first (at most 40).
   std::vector<std::string> last_events;
+  /// What else the failing run was given besides its seed (for the replay
+  /// command): options::bugs and options::only_ops.
+  unsigned bugs = 0;
+  std::vector<std::size_t> only_ops;
 };
 
 /// How a run went.
@@ -116,14 +124,37 @@ struct outcome {
   std::size_t cancels_acked = 0;
   std::size_t payments_acked = 0;
   std::size_t refunds = 0;
+  /// Client ops of the kinds that must not occur only by chance, counted
+  /// when they are what they are meant to be: a declined payment; a pay
+  /// sent after its order's deadline (and, of those, before the deadline
+  /// timer cancelled the order); a cancel within the cooling period.
+  std::size_t failed_pays = 0;
+  std::size_t late_pays = 0;
+  std::size_t late_pays_before_timeout = 0;
+  std::size_t flash_cancels = 0;
 };
 
 /// Runs one simulation. `keep_trace`: fill outcome::trace.
 outcome run(const options& o, bool keep_trace = false);
 
 /// The smallest subset of the workload's ops (options::only_ops) that still
-/// fails with the same rule, by delta debugging; `o` must fail.
+/// fails with the same rule, by delta debugging; `o` must fail. Its
+/// only_ops lists exactly the ops the shrunk run sends.
 options shrink(options o);
+
+/// The client ops a run of `o` sends, in order, one line each ("op 5: pay
+/// of op 2's order, txn-5"), numbered by their index in the seed's whole
+/// workload (what options::only_ops holds).
+std::vector<std::string> workload(const options& o);
+
+/// The command that replays `o` (seed, planted bugs, op subset; the other
+/// options at their defaults): "ORDO_SIM_SEED=N [ORDO_SIM_BUGS=a,b]
+/// [ORDO_SIM_OPS=1,4,7] build/tests/sim/sim_test --run_test=sim/replay".
+std::string replay_command(const options& o);
+
+/// The options the replay variables name (null: unset; no seed: 42). Throws
+/// std::invalid_argument on a value it cannot read.
+options replay_options(const char* seed, const char* bugs, const char* ops);
 
 /// A failure as the lines a test prints: seed, step, rule, detail, events,
 /// and how to replay it.
