@@ -134,26 +134,37 @@ void tell_coupon(const state& s, outcome& o, std::string type, json body) {
   }
 }
 
+/// The order's one timer (order.hpp, "wake").
+constexpr const char* wake_timer = "wake";
+
 /// Adds what a turn of the order's notifications caused to the order's
-/// turn: messages (numbered by the order's commit), signals and timers (a
-/// later op on a timer replaces an earlier one of this turn).
+/// turn: messages (numbered by the order's commit) and signals. Its timer
+/// is the order's "wake", armed for the SMS's `due` (keep_one_timer).
 void merge_notify(outcome& o, outcome&& n) {
   for (auto& m : n.outbox) {
     o.outbox.push_back(std::move(m));
   }
-  for (auto& t : n.timers) {
-    auto same
-      = std::find_if(o.timers.begin(), o.timers.end(), [&](const timer_op& x) {
-          return x.name == t.name;
-        });
-    if (same != o.timers.end()) {
-      *same = std::move(t);
-    } else {
-      o.timers.push_back(std::move(t));
-    }
-  }
   for (auto& sig : n.signals) {
     o.signals.push_back(std::move(sig));
+  }
+}
+
+/// True while the payment deadline may still cancel the order.
+bool awaits_deadline(const state& s) {
+  return s.st == status::pending_payment && top_level(s) && !s.saga;
+}
+
+/// Arms, moves or disarms "wake" when the turn changed wake_at() from
+/// `before`. A turn of the timer itself (`woken`: its record is gone)
+/// re-arms it for what comes next; one that left what was due undone would
+/// fire again at once, so it is not re-armed but signalled.
+void keep_one_timer(const state& s, outcome& o, millis before, bool woken,
+                    millis now) {
+  auto after = wake_at(s);
+  if (after != before) {
+    o.timers.push_back(timer_op{wake_timer, after});
+  } else if (woken && after > 0 && after <= now) {
+    o.signals.emplace_back("order_wake_unresolved");
   }
 }
 
@@ -255,7 +266,6 @@ void cancel_effects(state& s, outcome& o, std::string reason, millis now,
       message(payment_address(), "close", json{{"order_id", s.order_id}}));
     tell_affiliate(s, o, "invalidate", order_body(s));
     notify_cancelled(s, o, now, cfg);
-    o.timers.push_back(timer_op{"deadline", 0});
   }
   if (is_parent(s)) {
     o.timers.push_back(timer_op{"saga", 0});
@@ -668,7 +678,6 @@ struct handler {
     s.pay_deadline = cr.started_at + config_of(ctx).payment_timeout;
     s.cancel_reason.clear();
     s.payments.clear();
-    o.timers.push_back(timer_op{"deadline", s.pay_deadline});
     split(o);
     if (!is_parent(s)) {
       o.resolves.push_back(resolution{"create", std::nullopt});
@@ -873,7 +882,6 @@ struct handler {
     s.cancel_reason = reason;
     s.manual_reason = "cancel (" + reason + ") could not finish: " + why;
     s.saga.reset();
-    o.timers.push_back(timer_op{"deadline", 0});
     o.timers.push_back(timer_op{"saga", 0});
     o.signals.emplace_back("manual_intervention");
     report(s, o, reports::event_kind::manual);
@@ -1106,7 +1114,6 @@ struct handler {
                       json{{"order_id", s.order_id}, {"at", ctx.now}});
     }
     tell_coupon(s, o, "consume", order_body(s));
-    o.timers.push_back(timer_op{"deadline", 0});
     report(s, o, reports::event_kind::paid);
   }
 
@@ -1284,6 +1291,18 @@ struct handler {
     return o;
   }
 
+  outcome operator()(const wake&) {
+    if (awaits_deadline(s) && ctx.now >= s.pay_deadline) {
+      return (*this)(deadline{});
+    }
+    if (s.sms && s.sms->due > 0 && ctx.now >= s.sms->due) {
+      return (*this)(notify_due{});
+    }
+    outcome o;
+    o.cause = std::string{"timer "} + wake_timer + " (nothing due)";
+    return o;
+  }
+
   outcome operator()(const notify_due& due) {
     return notify_turn(due, std::string{"timer "} + notifier::timer_name);
   }
@@ -1379,6 +1398,22 @@ std::uint64_t fingerprint_hash(std::string_view fingerprint) noexcept {
   return h;
 }
 
+millis wake_at(const state& s) noexcept {
+  millis at = 0;
+  auto consider = [&at](millis t) {
+    if (t > 0 && (at == 0 || t < at)) {
+      at = t;
+    }
+  };
+  if (awaits_deadline(s)) {
+    consider(s.pay_deadline);
+  }
+  if (s.sms) {
+    consider(s.sms->due);
+  }
+  return at;
+}
+
 const std::string& why_manual(const state& s) noexcept {
   static const std::string none;
   return s.manual_reason ? *s.manual_reason : none;
@@ -1391,7 +1426,10 @@ bool has_service(const state& s) noexcept {
 }
 
 outcome handle(state& s, const input& in, const context& ctx) {
-  return std::visit(handler{s, ctx}, in);
+  auto before = wake_at(s);
+  auto o = std::visit(handler{s, ctx}, in);
+  keep_one_timer(s, o, before, std::holds_alternative<wake>(in), ctx.now);
+  return o;
 }
 
 result<input> decode(const envelope& msg) {
@@ -1501,6 +1539,9 @@ result<input> decode(const envelope& msg) {
     }
     if (name == std::optional<std::string>{"saga"}) {
       return input{saga_timeout{}};
+    }
+    if (name == std::optional<std::string>{wake_timer}) {
+      return input{wake{}};
     }
     if (name == std::optional<std::string>{notifier::timer_name}) {
       return input{notify_due{}};

@@ -33,9 +33,18 @@
 // and as a request, and answers only once every release request has been
 // answered, so a refused create never holds stock past its answer. Lines of
 // one SKU are merged before any limit applies.
+// An order keeps one durable timer, "wake", armed for the first of what it
+// waits for: its payment deadline (a top-level order waiting for payment,
+// no cancel saga running) and the next check of its admin SMS. When it
+// fires the order handles what is due and arms it for what comes next; a
+// turn that changes either moves it. So a create arms one timer and a
+// payment none (the SMS still waits), where a timer per purpose cost a
+// record more at create and one at payment. (Timers "deadline" and
+// "new_order" that earlier versions stored still fire and are handled.)
+//
 // A top-level order keeps its admin SMS (DESIGN.md rule 8) in its own
 // state, `sms`: actors/notifier.hpp's machine, run inside the order's turns.
-// The create arms the timer "new_order" for the end of the cooling period,
+// The create arms it for the end of the cooling period,
 // a cancel suppresses the SMS (or queues the cancel notice) in the cancel's
 // own turn, and when the timer fires the order checks its own status and
 // hands the "sms" to the adapter through the outbox; "sms_sent" comes back
@@ -77,10 +86,10 @@
 //         reply {"status": "PENDING_PAYMENT" | ...}; not_found if none
 //   in  "refund_done": {"refund_id"}; "shortfall": {"sku"}
 //   in  "coupon_conflict": {"coupon_id"}; "dispatched": {"dispatch_id",
-//         "technician"}; "timer": {"name": "deadline"}
+//         "technician"}; "timer": {"name": "wake"} (and "deadline", stored
+//         by earlier versions)
 //   in  "reissue_refunds" (from the auditor): {"order_id"}
-//   in  "sms_sent" (from the SMS adapter): {"notification_id"};
-//         "timer": {"name": "new_order"}
+//   in  "sms_sent" (from the SMS adapter): {"notification_id"}
 //   in  (child) "adopt": {"parent_id","user_id","items":[{"sku","q","p","k"}],
 //         "amount","discount","payable","created_at","pay_deadline","token"};
 //         "parent_paid": {"txn_id","amount"}; "parent_cancel": {"reason"}
@@ -264,17 +273,21 @@ struct child_status {
 /// The timer "saga" fired: children that have not answered the cancel.
 struct saga_timeout {};
 
-/// The timer "new_order" fired: the cooling period of the admin SMS ended
-/// (or its re-check is due).
+/// The timer "wake" fired: the payment deadline or the admin SMS's check
+/// may be due (see "wake" above).
+struct wake {};
+/// The admin SMS's check is due (the timer "new_order" of a version that
+/// kept one timer per purpose; "wake" runs it too).
 using notify_due = notifier::check;
 /// The SMS adapter delivered one of this order's notifications.
 using sms_sent = notifier::sms_sent;
 
-using input = std::variant<create, cancel, pay, complete, refund, deadline,
-                           reserved, refund_done, shortfall, coupon_locked,
-                           released, status_query, coupon_conflict, dispatched,
-                           reissue_refunds, adopt, parent_paid, parent_cancel,
-                           child_status, saga_timeout, notify_due, sms_sent>;
+using input
+  = std::variant<create, cancel, pay, complete, refund, deadline, reserved,
+                 refund_done, shortfall, coupon_locked, released, status_query,
+                 coupon_conflict, dispatched, reissue_refunds, adopt,
+                 parent_paid, parent_cancel, child_status, saga_timeout, wake,
+                 notify_due, sms_sent>;
 
 /// What a split parent knows of one child.
 struct child_ref {
@@ -389,6 +402,10 @@ std::uint64_t fingerprint_hash(std::string_view fingerprint) noexcept;
 
 /// Why the order needs a human; "" when it does not.
 const std::string& why_manual(const state& s) noexcept;
+
+/// When the order next needs a turn of its own, the due of its timer
+/// "wake"; 0 for never.
+millis wake_at(const state& s) noexcept;
 
 /// True if the order holds items of kind service (it is dispatched).
 bool has_service(const state& s) noexcept;

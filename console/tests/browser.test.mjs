@@ -139,7 +139,7 @@ test('order page: the timeline shows a cancel made through the API without a rel
   const { page, close } = await openConsole(`/order/${order.order_id}`);
   await page.locator('[data-testid=timeline-entry][data-event=created]').waitFor();
   await page.getByTestId('order-status').filter({ hasText: 'PENDING_PAYMENT' }).waitFor();
-  await page.getByTestId('timers').getByText('deadline').waitFor();
+  await page.getByTestId('timers').getByText('wake').waitFor(); // the order's one timer
   const loads = await page.evaluate(() => performance.getEntriesByType('navigation').length);
 
   await admin('POST', `/v1/orders/${order.order_id}/cancel`, { reason: 'changed my mind' });

@@ -201,7 +201,7 @@ test('order page on a: an order owned by c is forwarded, shown, and its timeline
   await page.getByTestId('order-id').filter({ hasText: ofC.order_id }).waitFor();
   await page.getByTestId('order-status').filter({ hasText: 'PENDING_PAYMENT' }).waitFor();
   await page.locator('[data-testid=timeline-entry][data-event=created]').waitFor();
-  await page.getByTestId('timers').getByText('deadline').waitFor();
+  await page.getByTestId('timers').getByText('wake').waitFor(); // the order's one timer
   assert.equal(await page.getByTestId('order-items').locator('tbody tr').count(), 2, 'both items');
   const after1 = await forwarded(a, c);
   assert.ok(after1.requests >= before.requests + 4, `a forwarded the page's requests to c (${before.requests} -> ${after1.requests})`);

@@ -249,11 +249,11 @@ BOOST_AUTO_TEST_CASE(create_checks_reserves_then_becomes_pending) {
   BOOST_TEST(s.updated_at == t0 + 10);
   // Counted from the create's arrival: the deadline the SKUs were given.
   BOOST_TEST(s.pay_deadline == t0 + ocfg.payment_timeout);
-  BOOST_REQUIRE_EQUAL(o.timers.size(), 2u);
-  BOOST_TEST(o.timers[0].name == "deadline");
-  BOOST_TEST(o.timers[0].due == s.pay_deadline);
-  BOOST_TEST(o.timers[1].name == "new_order"); // the SMS's cooling period
-  BOOST_TEST(o.timers[1].due == t0 + 10 + ocfg.notify.notify_delay);
+  // One timer: the SMS's cooling period ends before the deadline.
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].name == "wake");
+  BOOST_TEST(o.timers[0].due == t0 + 10 + ocfg.notify.notify_delay);
+  BOOST_TEST(order::wake_at(s) == o.timers[0].due);
 }
 
 BOOST_AUTO_TEST_CASE(create_merges_duplicate_skus_in_first_seen_order) {
@@ -572,13 +572,11 @@ BOOST_AUTO_TEST_CASE(cancel_pending_releases_closes_and_disarms) {
   BOOST_TEST(o.outbox[2].body == (json{{"order_id", "o1"}}));
   BOOST_TEST(o.outbox[0].id == "order/o1#2.0");
   BOOST_TEST(o.outbox[2].id == "order/o1#2.2");
-  // The deadline and the SMS's cooling timer are disarmed (the SMS is
-  // suppressed: order_admin_sms).
-  BOOST_REQUIRE_EQUAL(o.timers.size(), 2u);
-  BOOST_TEST(o.timers[0].name == "new_order");
+  // Nothing left to wait for: no deadline, the SMS suppressed
+  // (order_admin_sms).
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].name == "wake");
   BOOST_TEST(o.timers[0].due == 0);
-  BOOST_TEST(o.timers[1].name == "deadline");
-  BOOST_TEST(o.timers[1].due == 0);
 }
 
 BOOST_AUTO_TEST_CASE(cancel_keeps_the_given_reason) {
@@ -666,8 +664,9 @@ BOOST_AUTO_TEST_CASE(pay_captures_and_confirms_the_stock) {
   ordo::test::count(o, shards); // the report counts it paid
   BOOST_REQUIRE_EQUAL(shards.size(), 1u);
   BOOST_TEST(shards.begin()->second.paid.count == 1);
-  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
-  BOOST_TEST(o.timers[0].due == 0);
+  // No timer op: the order's one timer still waits for its admin SMS.
+  BOOST_TEST(o.timers.empty());
+  BOOST_TEST(order::wake_at(s) == t0 + ocfg.notify.notify_delay);
   BOOST_TEST(!has_signal(o, "refund_anomaly"));
 }
 
@@ -732,10 +731,10 @@ BOOST_AUTO_TEST_CASE(pay_after_deadline_cancels_and_refunds) {
   BOOST_TEST(of_type(o, "refund")[0]->body["refund_id"] == "rf-t1");
   BOOST_TEST(of_type(o, "confirm").empty());
   BOOST_TEST(has_signal(o, "refund_anomaly"));
-  // The deadline and the SMS's cooling timer, both disarmed.
-  BOOST_REQUIRE_EQUAL(o.timers.size(), 2u);
+  // Nothing left to wait for.
+  BOOST_REQUIRE_EQUAL(o.timers.size(), 1u);
+  BOOST_TEST(o.timers[0].name == "wake");
   BOOST_TEST(o.timers[0].due == 0);
-  BOOST_TEST(o.timers[1].due == 0);
   std::set<std::string> ids;
   for (const auto& e : o.outbox) {
     ids.insert(e.id);
@@ -1215,7 +1214,7 @@ BOOST_AUTO_TEST_CASE(the_create_keeps_the_sms_and_arms_its_cooling_timer) {
   // in the create's batch.
   BOOST_TEST(!tells_kind(o, "notifier"));
   BOOST_TEST(!tells_kind(o, "sms"));
-  const auto* t = timer_named(o, notifier::timer_name);
+  const auto* t = timer_named(o, "wake");
   BOOST_REQUIRE(t != nullptr);
   BOOST_TEST(t->due == cooled());
   BOOST_TEST(o.event == "created");
@@ -1229,13 +1228,13 @@ BOOST_AUTO_TEST_CASE(a_cancel_in_the_cooling_period_suppresses_the_sms) {
   BOOST_TEST(s.sms->cancelled);
   BOOST_TEST(!tells_kind(o, "notifier"));
   BOOST_TEST(!tells_kind(o, "sms")); // no cancel notice without a new-order
-  const auto* t = timer_named(o, notifier::timer_name);
+  const auto* t = timer_named(o, "wake");
   BOOST_REQUIRE(t != nullptr);
   BOOST_TEST(t->due == 0); // disarmed in the cancel's own batch
   BOOST_TEST(std::count(o.signals.begin(), o.signals.end(), "sms_suppressed")
              == 1);
   // A firing that raced the disarm changes nothing.
-  auto late = order::handle(s, order::notify_due{}, at(cooled()));
+  auto late = order::handle(s, order::wake{}, at(cooled()));
   BOOST_TEST(late.event.empty());
   BOOST_TEST(late.outbox.empty());
 }
@@ -1243,9 +1242,9 @@ BOOST_AUTO_TEST_CASE(a_cancel_in_the_cooling_period_suppresses_the_sms) {
 BOOST_AUTO_TEST_CASE(the_cooling_timer_checks_the_orders_own_status_and_sends) {
   auto s = paid();
   auto version = s.version;
-  auto early = order::handle(s, order::notify_due{}, at(cooled() - 1));
+  auto early = order::handle(s, order::wake{}, at(cooled() - 1));
   BOOST_TEST(early.event.empty()); // stale: not due yet
-  auto o = order::handle(s, order::notify_due{}, at(cooled()));
+  auto o = order::handle(s, order::wake{}, at(cooled()));
   BOOST_TEST(o.requests.empty()); // the order answers its own status check
   BOOST_TEST(o.event == "sms checking+sms_requested");
   BOOST_TEST(s.version == version + 1);
@@ -1258,8 +1257,8 @@ BOOST_AUTO_TEST_CASE(the_cooling_timer_checks_the_orders_own_status_and_sends) {
   BOOST_TEST(m->body.at("confirm_to") == "order");
   BOOST_TEST(s.sms->new_order->in_flight);
   BOOST_TEST(!s.sms->checking);
-  // The re-check timer the check armed is disarmed by the send, in one op.
-  const auto* t = timer_named(o, notifier::timer_name);
+  // Paid and the SMS handed over: nothing left to wait for.
+  const auto* t = timer_named(o, "wake");
   BOOST_REQUIRE(t != nullptr);
   BOOST_TEST(t->due == 0);
 
@@ -1273,12 +1272,40 @@ BOOST_AUTO_TEST_CASE(the_cooling_timer_checks_the_orders_own_status_and_sends) {
   BOOST_TEST(again.event.empty()); // a repeat changes nothing
 }
 
+BOOST_AUTO_TEST_CASE(one_timer_wakes_the_order_for_its_sms_then_its_deadline) {
+  auto s = pending();
+  BOOST_TEST(order::wake_at(s) == cooled()); // before the deadline
+  auto o = order::handle(s, order::wake{}, at(cooled()));
+  BOOST_REQUIRE(sms_message(o) != nullptr);
+  const auto* t = timer_named(o, "wake");
+  BOOST_REQUIRE(t != nullptr);
+  BOOST_TEST(t->due == s.pay_deadline); // armed again, for what comes next
+  o = order::handle(s, order::wake{}, at(s.pay_deadline));
+  BOOST_TEST(s.st == order::status::cancelled);
+  BOOST_TEST(s.cancel_reason == "timeout");
+  t = timer_named(o, "wake");
+  BOOST_REQUIRE(t != nullptr);
+  BOOST_TEST(t->due == 0);
+  BOOST_TEST(!has_signal(o, "order_wake_unresolved"));
+}
+
+BOOST_AUTO_TEST_CASE(an_early_wake_changes_nothing_and_moves_no_timer) {
+  // A firing that a later turn overtook (its timer was moved meanwhile).
+  auto s = pending();
+  auto version = s.version;
+  auto o = order::handle(s, order::wake{}, at(cooled() - 1));
+  BOOST_TEST(o.event.empty());
+  BOOST_TEST(o.timers.empty());
+  BOOST_TEST(o.signals.empty());
+  BOOST_TEST(s.version == version);
+}
+
 BOOST_AUTO_TEST_CASE(a_cancelled_order_checked_at_its_timer_sends_nothing) {
   // The cancel's disarm was lost with a crash, say: the check still reads
   // the order's status and suppresses.
   auto s = pending();
   s.st = order::status::cancelled;
-  auto o = order::handle(s, order::notify_due{}, at(cooled()));
+  auto o = order::handle(s, order::wake{}, at(cooled()));
   BOOST_TEST(sms_message(o) == nullptr);
   BOOST_TEST((s.sms->new_order->st == notifier::status::suppressed));
   BOOST_TEST(o.event == "sms checking+suppressed");
@@ -1286,7 +1313,7 @@ BOOST_AUTO_TEST_CASE(a_cancelled_order_checked_at_its_timer_sends_nothing) {
 
 BOOST_AUTO_TEST_CASE(a_cancel_after_the_sms_went_out_sends_the_cancel_notice) {
   auto s = pending();
-  auto check = order::handle(s, order::notify_due{}, at(cooled()));
+  auto check = order::handle(s, order::wake{}, at(cooled()));
   BOOST_REQUIRE(sms_message(check) != nullptr); // PENDING_PAYMENT is live
   order::handle(s, order::sms_sent{"o1:new_order"}, at(cooled() + 1));
   auto o = order::handle(s, order::cancel{}, at(cooled() + 2));
@@ -1309,13 +1336,13 @@ BOOST_AUTO_TEST_CASE(an_order_stored_without_sms_tells_its_notifier_actor) {
   BOOST_TEST(told[0]->to.id == "o1");
   BOOST_TEST(told[0]->body == (json{{"order_id", "o1"}, {"at", t0 + minute}}));
   BOOST_TEST(!s.sms);
-  auto timer = order::handle(s, order::notify_due{}, at(cooled()));
+  auto timer = order::handle(s, order::wake{}, at(cooled()));
   BOOST_TEST(timer.event.empty());
 }
 
 BOOST_AUTO_TEST_CASE(the_sms_is_part_of_the_stored_form) {
   auto s = pending();
-  order::handle(s, order::notify_due{}, at(cooled()));
+  order::handle(s, order::wake{}, at(cooled()));
   json j = s;
   auto back = j.get<order::state>();
   BOOST_REQUIRE(back.sms);

@@ -94,9 +94,9 @@ void check_conserved(const actors::inventory::state& s) {
   BOOST_CHECK_GE(s.sold, 0);
 }
 
-/// The rest of a cluster as a node sees it (runtime::remote): the notifier
-/// of the first order seen lives on node "n2", every later one on "n3". A
-/// peer answers `unavailable` ("node starting") until the test lets it up,
+/// The rest of a cluster as a node sees it (runtime::remote): affiliate
+/// "aff-<node>" lives on that node (a create naming it sends it "pending").
+/// A peer answers `unavailable` ("node starting") until the test lets it up,
 /// then acknowledges. Each delivery is recorded once it is answered (the
 /// relay has decided the lane's next step by then). Thread-safe.
 class two_peers : public runtime::remote {
@@ -109,11 +109,10 @@ public:
 
   std::optional<std::string>
   elsewhere(const actors::address& to) const override {
-    if (to.kind != "notifier") {
+    if (to.kind != "affiliate" || to.id.rfind("aff-", 0) != 0) {
       return std::nullopt;
     }
-    std::lock_guard<std::mutex> guard{mu_};
-    return owner_.emplace(to.id, owner_.empty() ? "n2" : "n3").first->second;
+    return to.id.substr(4);
   }
 
   void deliver(const std::string& node, const actors::envelope&,
@@ -156,12 +155,11 @@ private:
   mutable std::mutex mu_;
   std::condition_variable cv_;
   // Guarded by mu_.
-  mutable std::map<std::string, std::string> owner_; ///< notifier id -> node
   std::set<std::string> up_;
   std::map<std::string, std::vector<attempt>> attempts_;
 };
 
-/// A node whose notifiers live on the two peers above. The node stops
+/// A node whose affiliates live on the two peers above. The node stops
 /// before the peers go away.
 struct peers_fixture : test::node_fixture {
   two_peers peers;
@@ -456,9 +454,10 @@ BOOST_AUTO_TEST_CASE(restart_keeps_state_and_rearms_the_deadline) {
   BOOST_REQUIRE(node->quiesce(10'000));
   restart();
   BOOST_CHECK(order(paid->order.order_id)->st == status::paid);
-  // The pending order's payment deadline and its stock reservation, and
-  // both orders' admin SMS cooling periods.
-  BOOST_CHECK_EQUAL(node->stats().timers_pending, 4u);
+  // The SKU's reservation expiry, and each order's one timer (for the
+  // end of its admin SMS's cooling period, before the pending one's
+  // payment deadline).
+  BOOST_CHECK_EQUAL(node->stats().timers_pending, 3u);
   time->advance(opts.payment_timeout + 1);
   BOOST_REQUIRE(eventually([&] {
     return order(c->order.order_id)->st == status::cancelled;
@@ -507,11 +506,19 @@ BOOST_FIXTURE_TEST_CASE(a_peer_seen_up_gets_its_held_messages_at_once,
   using namespace std::chrono_literals;
   using attempts = std::vector<two_peers::attempt>;
   BOOST_REQUIRE(put_sku("A", 10));
-  BOOST_REQUIRE(create("u1", "k1", {{"A", 1}})); // order_created -> n2
+  auto for_affiliate = [](const std::string& user, const std::string& aff) {
+    actors::order::create cmd;
+    cmd.user_id = user;
+    cmd.items = {{"A", 1}};
+    cmd.fingerprint = "fp";
+    cmd.affiliate_id = aff;
+    return cmd;
+  };
+  BOOST_REQUIRE(create("k1", for_affiliate("u1", "aff-n2"))); // pending -> n2
   BOOST_REQUIRE(peers.wait("n2", [](const attempts& a) {
     return !a.empty();
   }));
-  BOOST_REQUIRE(create("u2", "k2", {{"A", 1}})); // order_created -> n3
+  BOOST_REQUIRE(create("k2", for_affiliate("u2", "aff-n3"))); // pending -> n3
   // Six failures: n2's next retry is 1.6 to 3.2 s away.
   constexpr std::size_t failures = 6;
   BOOST_REQUIRE(peers.wait("n2", [](const attempts& a) {
@@ -616,12 +623,13 @@ BOOST_AUTO_TEST_CASE(reading_a_passivated_actor_does_not_activate_it) {
   BOOST_CHECK(v->exists);
   BOOST_CHECK(!v->active);
   BOOST_CHECK_EQUAL(v->mailbox_size, -1);
-  // Its payment deadline and its admin SMS's cooling period, by name.
-  BOOST_REQUIRE_EQUAL(v->timers.size(), 2u);
-  BOOST_CHECK_EQUAL(v->timers[0].name, "deadline");
-  BOOST_CHECK_EQUAL(v->timers[0].due, c->order.pay_deadline);
-  BOOST_CHECK_EQUAL(v->timers[1].name, "new_order");
-  BOOST_CHECK_EQUAL(v->timers[1].due, c->order.created_at + opts.notify_delay);
+  // Its one timer, for the first of its admin SMS's cooling period and
+  // its payment deadline.
+  BOOST_REQUIRE_EQUAL(v->timers.size(), 1u);
+  BOOST_CHECK_EQUAL(v->timers[0].name, "wake");
+  BOOST_CHECK_EQUAL(
+    v->timers[0].due,
+    std::min(c->order.pay_deadline, c->order.created_at + opts.notify_delay));
   BOOST_CHECK_EQUAL(node->stats().activations, activations);
   BOOST_CHECK_EQUAL(node->stats().active_orders, 0u);
 }
