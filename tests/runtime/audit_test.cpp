@@ -44,6 +44,16 @@ struct audit_fixture : test::node_fixture {
     return r.value().report;
   }
 
+  /// Restarts the node with an audit scheduled every 20 ms that also reads
+  /// `sweep` orders of the older history a run (0: none).
+  void audit_often(std::size_t sweep) {
+    node->stop();
+    node.reset();
+    opts.audit_interval = 20;
+    opts.audit_sweep = sweep;
+    start();
+  }
+
   /// Stops the node, lets `edit` change its storage, starts it again.
   template <class Edit>
   void tamper(Edit edit) {
@@ -246,11 +256,7 @@ BOOST_AUTO_TEST_CASE(violations_are_posted_to_the_alert_webhook) {
 // orders) a run reads the orders written since the last one, those other
 // actors name, and a slice of the sweep, not the whole history.
 BOOST_AUTO_TEST_CASE(a_scheduled_audit_reads_what_changed_not_every_order) {
-  node->stop();
-  node.reset();
-  opts.audit_interval = 20;
-  opts.audit_sweep = 5;
-  start();
+  audit_often(5);
   BOOST_REQUIRE(put_sku("A", 1000));
   constexpr int orders = 60;
   for (int i = 0; i < orders; ++i) {
@@ -283,11 +289,7 @@ BOOST_AUTO_TEST_CASE(a_scheduled_audit_reads_what_changed_not_every_order) {
 // SKU, coupon or affiliate.
 BOOST_AUTO_TEST_CASE(
   a_scheduled_audit_finds_a_problem_written_since_its_last_run) {
-  node->stop();
-  node.reset();
-  opts.audit_interval = 20;
-  opts.audit_sweep = 0;
-  start();
+  audit_often(0);
   BOOST_REQUIRE(put_sku("G", 100, 1000, actors::item_kind::goods));
   BOOST_REQUIRE(put_sku("S", 5, 500, actors::item_kind::service));
   constexpr int old_orders = 30;
@@ -348,11 +350,7 @@ BOOST_AUTO_TEST_CASE(
 // read again by the sweep: once in every pass of orders / sweep runs, never
 // in every run.
 BOOST_AUTO_TEST_CASE(the_audit_sweep_reaches_an_old_untouched_order_in_a_pass) {
-  node->stop();
-  node.reset();
-  opts.audit_interval = 20;
-  opts.audit_sweep = 5;
-  start();
+  audit_often(5);
   BOOST_REQUIRE(put_sku("A", 1000));
   // 42 orders, 5 a run: a pass of the sweep takes 9 runs (the last reads 2).
   constexpr std::uint64_t orders = 42;
