@@ -6,14 +6,17 @@
 //              [--keep-wal]
 //
 // Each order is driven through the order state machine itself
-// (order_kind::handle: create, one "reserve.reply" per SKU, then pay,
-// complete or cancel), so its snapshot is the machine's own. What is stored
+// (order_kind::handle: create, the SKUs' quote and reserve answers, then
+// pay, complete or cancel, and the order's timer wherever it came due: the
+// admin SMS handed over and confirmed), so its snapshot is the machine's
+// own. What is stored
 // is what the host's turns (runtime/detail/host_impl.hpp) leave behind once
 // every message was delivered:
 //   actors:  order/ID             -> the final snapshot (order_kind::persist)
 //   aux:     user_orders/...      -> the user's index entry (same persist)
 //   journal: order/ID NUL be64(v) -> one entry per transition {"v","e","c","t"}
-//   timers:  order/ID NUL deadline -> be64(due), for PENDING_PAYMENT orders
+//   timers:  order/ID NUL wake -> be64(due), for PENDING_PAYMENT orders
+//            (their SMS's cooling period, then their deadline)
 //   aux:     meta/partitions      -> be64(P), as the node's first start
 // The outbox is left empty (all delivered), so is the dedupe family (the
 // turns seeded here consume no message ids). The other actors the messages
@@ -133,7 +136,8 @@ public:
     order_kind::init(s_, id);
   }
 
-  void turn(const order::input& in, millis now) {
+  /// Runs one turn; returns the requests it sent.
+  std::vector<actors::envelope> turn(const order::input& in, millis now) {
     auto out = order_kind::handle(s_, in, now, cfg_);
     if (out.err) {
       throw std::runtime_error{"order " + s_.order_id + ": "
@@ -147,6 +151,21 @@ public:
     }
     for (const auto& t : out.timers) {
       timers_[t.name] = t.due;
+    }
+    return std::move(out.requests);
+  }
+
+  /// Fires the order's timer for as long as it is due by `until`, as a
+  /// running node would have: its admin SMS is handed over, and confirmed
+  /// sent a second later.
+  void wake_until(millis until) {
+    for (auto due = order::wake_at(s_); due > 0 && due <= until;
+         due = order::wake_at(s_)) {
+      turn(order::wake{}, due);
+      const auto& sms = s_.sms;
+      if (sms && sms->new_order && sms->new_order->in_flight) {
+        turn(order::sms_sent{sms->new_order->notification_id}, due + second);
+      }
     }
   }
 
@@ -251,13 +270,24 @@ storage::batch build(const options& o, std::uint64_t first, std::uint64_t last,
       nlohmann::json{{"items", body_items}, {"user_id", user}}.dump());
     cmd.token = mix(i ^ 0x70ce);
     order_run run{id, f == fate::pending ? pending_cfg : terminal_cfg};
-    run.turn(cmd, created);
-    for (const auto& item : cmd.items) {
+    // Every SKU answers the create's quote (several lines) and then its
+    // reserve with the same price.
+    auto answer = [&](const order::requested_item& item, bool quote) {
       order::reserved r;
       r.sku = item.sku;
       r.unit_price
         = 100 + static_cast<std::int64_t>(mix(i ^ item.quantity) % 10'000);
-      run.turn(r, created);
+      r.quote = quote;
+      return run.turn(r, created);
+    };
+    auto asked = run.turn(cmd, created);
+    if (!asked.empty() && asked.front().type == "quote") {
+      for (const auto& item : cmd.items) {
+        answer(item, true);
+      }
+    }
+    for (const auto& item : cmd.items) {
+      answer(item, false);
     }
     switch (f) {
       case fate::pending: break;
@@ -269,10 +299,12 @@ storage::batch build(const options& o, std::uint64_t first, std::uint64_t last,
         run.turn(order::pay{"txn-" + id, run.state().payable, true},
                  created + 60 * second);
         if (f == fate::completed) {
+          run.wake_until(created + 2 * day);
           run.turn(order::complete{}, created + 2 * day);
         }
         break;
     }
+    run.wake_until(now);
     run.write(b);
     if (o.side_effects) {
       if (f == fate::cancelled) {
