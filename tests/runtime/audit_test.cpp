@@ -53,23 +53,6 @@ struct audit_fixture : test::node_fixture {
     opts.audit_sweep = sweep;
     start();
   }
-
-  /// Stops the node, lets `edit` change its storage, starts it again.
-  template <class Edit>
-  void tamper(Edit edit) {
-    node->stop();
-    node.reset();
-    {
-      storage::store_options so;
-      so.path = opts.data_dir;
-      std::string err;
-      auto db = storage::store::open(so, &err);
-      BOOST_REQUIRE_MESSAGE(db, err);
-      edit(*db);
-      db->close();
-    }
-    start();
-  }
 };
 
 /// A one-request HTTP server on 127.0.0.1: answers 200 and hands over the

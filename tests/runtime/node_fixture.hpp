@@ -14,6 +14,7 @@
 
 #include "runtime/clock.hpp"
 #include "runtime/node.hpp"
+#include "storage/store.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -67,6 +68,24 @@ struct node_fixture {
   void restart() {
     node->stop();
     node.reset();
+    start();
+  }
+  /// Stops the node, lets `edit` change its storage, starts it again.
+  template <class Edit>
+  void tamper(Edit edit) {
+    node->stop();
+    node.reset();
+    {
+      storage::store_options so;
+      so.path = opts.data_dir;
+      std::string err;
+      auto db = storage::store::open(so, &err);
+      if (!db) {
+        throw std::runtime_error("cannot open the store: " + err);
+      }
+      edit(*db);
+      db->close();
+    }
     start();
   }
 

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/detail/kinds.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
 #include "tests/runtime/node_fixture.hpp"
@@ -485,6 +486,53 @@ BOOST_AUTO_TEST_CASE(idle_orders_leave_memory_and_come_back) {
   BOOST_REQUIRE(p);
   BOOST_CHECK_EQUAL(p->result, "captured");
   BOOST_CHECK_EQUAL(p->order.version, c->order.version + 1);
+}
+
+// An order stored before orders kept their admin SMS has none in its
+// snapshot and its deadline in a timer of its own; its notifier actor keeps
+// the SMS and the SMS's timer. Cancelled, the order tells that actor, which
+// suppresses the SMS, and GET /v1/notifications reads it there.
+BOOST_AUTO_TEST_CASE(
+  an_order_stored_before_it_kept_its_sms_tells_its_notifier) {
+  namespace rd = runtime::detail;
+  BOOST_REQUIRE(put_sku("A", 10));
+  auto c = create("u1", "k1", {{"A", 1}});
+  BOOST_REQUIRE(c);
+  auto id = c->order.order_id;
+  BOOST_REQUIRE(node->quiesce(10'000));
+  tamper([&](storage::store& db) {
+    actors::order::state o;
+    rd::order_kind::init(o, id);
+    rd::order_kind::restore(db, id, o);
+    BOOST_REQUIRE(o.sms.has_value());
+    auto sms = *o.sms;
+    o.sms.reset();
+    auto timer = [&](const char* kind, const char* name, actors::millis due) {
+      return std::make_pair(
+        storage::keys::owned(kind, id, name),
+        storage::keys::be64(static_cast<std::uint64_t>(due)));
+    };
+    storage::batch b;
+    rd::order_kind::persist(o, actors::order::status_query{}, b);
+    rd::notifier_kind::persist(sms, actors::notifier::check{}, b);
+    b.del(storage::cf::timers, storage::keys::owned("order", id, "wake"));
+    for (auto [key, due] : {timer("order", "deadline", o.pay_deadline),
+                            timer("notifier", "new_order", sms.due)}) {
+      b.put(storage::cf::timers, key, due);
+    }
+    BOOST_REQUIRE(db.commit_sync(std::move(b)).ok());
+  });
+  using nstatus = actors::notifier::status;
+  auto before = notifications(id);
+  BOOST_REQUIRE(before);
+  BOOST_REQUIRE(before->new_order);
+  BOOST_CHECK(before->new_order->st == nstatus::pending);
+  BOOST_REQUIRE(cancel(id));
+  BOOST_REQUIRE(eventually([&] {
+    auto n = notifications(id);
+    return n && n->new_order && n->new_order->st == nstatus::suppressed;
+  }));
+  BOOST_CHECK(!order(id)->sms); // still the notifier's
 }
 
 BOOST_AUTO_TEST_CASE(unknown_orders_are_not_found_and_not_activated) {
