@@ -1296,15 +1296,12 @@ struct handler {
       return (*this)(deadline{});
     }
     if (s.sms && s.sms->due > 0 && ctx.now >= s.sms->due) {
-      return (*this)(notify_due{});
+      return notify_turn(notifier::check{},
+                         std::string{"timer "} + wake_timer + " (sms)");
     }
     outcome o;
     o.cause = std::string{"timer "} + wake_timer + " (nothing due)";
     return o;
-  }
-
-  outcome operator()(const notify_due& due) {
-    return notify_turn(due, std::string{"timer "} + notifier::timer_name);
   }
 
   outcome operator()(const sms_sent& sent) {
@@ -1542,9 +1539,6 @@ result<input> decode(const envelope& msg) {
     }
     if (name == std::optional<std::string>{wake_timer}) {
       return input{wake{}};
-    }
-    if (name == std::optional<std::string>{notifier::timer_name}) {
-      return input{notify_due{}};
     }
     return detail::malformed("order", msg, "unknown timer");
   }

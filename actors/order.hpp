@@ -39,8 +39,8 @@
 // fires the order handles what is due and arms it for what comes next; a
 // turn that changes either moves it. So a create arms one timer and a
 // payment none (the SMS still waits), where a timer per purpose cost a
-// record more at create and one at payment. (Timers "deadline" and
-// "new_order" that earlier versions stored still fire and are handled.)
+// record more at create and one at payment. (A timer "deadline" that an
+// earlier version stored still fires and is handled.)
 //
 // A top-level order keeps its admin SMS (DESIGN.md rule 8) in its own
 // state, `sms`: actors/notifier.hpp's machine, run inside the order's turns.
@@ -276,18 +276,14 @@ struct saga_timeout {};
 /// The timer "wake" fired: the payment deadline or the admin SMS's check
 /// may be due (see "wake" above).
 struct wake {};
-/// The admin SMS's check is due (the timer "new_order" of a version that
-/// kept one timer per purpose; "wake" runs it too).
-using notify_due = notifier::check;
 /// The SMS adapter delivered one of this order's notifications.
 using sms_sent = notifier::sms_sent;
 
-using input
-  = std::variant<create, cancel, pay, complete, refund, deadline, reserved,
-                 refund_done, shortfall, coupon_locked, released, status_query,
-                 coupon_conflict, dispatched, reissue_refunds, adopt,
-                 parent_paid, parent_cancel, child_status, saga_timeout, wake,
-                 notify_due, sms_sent>;
+using input = std::variant<create, cancel, pay, complete, refund, deadline,
+                           reserved, refund_done, shortfall, coupon_locked,
+                           released, status_query, coupon_conflict, dispatched,
+                           reissue_refunds, adopt, parent_paid, parent_cancel,
+                           child_status, saga_timeout, wake, sms_sent>;
 
 /// What a split parent knows of one child.
 struct child_ref {

@@ -663,20 +663,19 @@ public:
   void notifications(const std::string& order_id,
                      callback<actors::notifier::state> cb) override {
     cb = released(*db_, std::move(cb));
-    if (!exists(order_id)) {
-      cb(no_order(order_id));
-      return;
-    }
+    // One read of the order answers whether it exists and where its SMS is
+    // (one being created is in memory only: its notifier has nothing yet).
     auto order = read<order_kind>(order_id);
     if (!order.ok()) {
       cb(order.err());
-      return;
-    }
-    if (order->sms) {
+    } else if (order->sms) {
       cb(std::move(*order->sms));
-      return;
+    } else if (order->st == actors::order::status::none
+               && !orders_->active(order_id)) {
+      cb(no_order(order_id));
+    } else {
+      cb(read<notifier_kind>(order_id));
     }
-    cb(read<notifier_kind>(order_id));
   }
 
   void dispatches(const std::string& order_id,

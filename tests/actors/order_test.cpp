@@ -1355,9 +1355,9 @@ BOOST_AUTO_TEST_CASE(the_sms_is_part_of_the_stored_form) {
 
 BOOST_AUTO_TEST_CASE(decode_reads_the_sms_timer_and_its_confirmation) {
   auto t = order::decode(
-    envelope{"x", {"order", "o1"}, "timer", json{{"name", "new_order"}}});
+    envelope{"x", {"order", "o1"}, "timer", json{{"name", "wake"}}});
   BOOST_REQUIRE(t.ok());
-  BOOST_TEST(std::holds_alternative<order::notify_due>(t.value()));
+  BOOST_TEST(std::holds_alternative<order::wake>(t.value()));
   auto sent
     = order::decode(envelope{"x",
                              {"order", "o1"},
