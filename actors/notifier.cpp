@@ -389,4 +389,64 @@ void from_json(const nlohmann::json& j, state& s) {
   s = std::move(r);
 }
 
+namespace {
+
+std::uint8_t pack_one(const std::optional<notification>& n) noexcept {
+  if (!n) {
+    return 0;
+  }
+  auto code = static_cast<std::uint8_t>(1 + static_cast<int>(n->st));
+  return n->in_flight ? code | packed::in_flight_bit : code;
+}
+
+std::optional<notification> unpack_one(std::uint8_t code,
+                                       const std::string& order_id,
+                                       const char* tmpl, millis created_at,
+                                       millis sent_at) {
+  if (code == 0) {
+    return std::nullopt;
+  }
+  auto n = make(order_id, tmpl, created_at);
+  n.st = static_cast<status>((code & ~packed::in_flight_bit) - 1);
+  n.in_flight = (code & packed::in_flight_bit) != 0;
+  n.sent_at = sent_at;
+  return n;
+}
+
+} // namespace
+
+packed pack(const state& s) noexcept {
+  packed p;
+  p.updated_at = s.updated_at;
+  p.due = s.due;
+  p.version = static_cast<std::uint32_t>(s.version);
+  p.cancelled = s.cancelled;
+  p.checking = s.checking;
+  p.new_order = pack_one(s.new_order);
+  if (s.new_order) {
+    p.new_order_sent_at = s.new_order->sent_at;
+  }
+  p.cancel_notice = pack_one(s.cancel_notice);
+  if (s.cancel_notice) {
+    p.cancel_created_at = s.cancel_notice->created_at;
+    p.cancel_sent_at = s.cancel_notice->sent_at;
+  }
+  return p;
+}
+
+state unpack(const packed& p, const std::string& order_id, millis created_at) {
+  state s;
+  s.order_id = order_id;
+  s.version = p.version;
+  s.updated_at = p.updated_at;
+  s.due = p.due;
+  s.cancelled = p.cancelled;
+  s.checking = p.checking;
+  s.new_order = unpack_one(p.new_order, order_id, new_order_template,
+                           created_at, p.new_order_sent_at);
+  s.cancel_notice = unpack_one(p.cancel_notice, order_id, cancelled_template,
+                               p.cancel_created_at, p.cancel_sent_at);
+  return s;
+}
+
 } // namespace ordo::actors::notifier

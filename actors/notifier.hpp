@@ -163,4 +163,33 @@ result<input> decode(const envelope& msg);
 void to_json(nlohmann::json& j, const state& s);
 void from_json(const nlohmann::json& j, state& s);
 
+/// The state of an order's SMS as the order keeps it in memory: `state`
+/// less what follows from the order (its id, the notification ids and
+/// templates, and when the new_order notice was made: the order's
+/// creation). 48 bytes where `state` takes about 390 with its strings, and
+/// every resident order carries it. The machine runs on `state`: a turn
+/// unpacks, handles and packs again.
+struct packed {
+  millis updated_at = 0;
+  millis due = 0;
+  millis new_order_sent_at = 0;
+  millis cancel_created_at = 0;
+  millis cancel_sent_at = 0;
+  std::uint32_t version = 0;
+  /// 0 for none; else 1 + its status, plus in_flight_bit.
+  std::uint8_t new_order = 0;
+  std::uint8_t cancel_notice = 0;
+  bool cancelled = false;
+  bool checking = false;
+
+  static constexpr std::uint8_t in_flight_bit = 0x80;
+};
+
+/// `s` packed. Precondition: s.new_order (if any) was made when the order
+/// was created (order_created carried the order's creation time).
+packed pack(const state& s) noexcept;
+
+/// The state `p` packs, of the order `order_id` created at `created_at`.
+state unpack(const packed& p, const std::string& order_id, millis created_at);
+
 } // namespace ordo::actors::notifier

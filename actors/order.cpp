@@ -174,24 +174,22 @@ void keep_one_timer(const state& s, outcome& o, millis before, bool woken,
 /// and the send happen in the turn that reads the order.
 std::string notify(state& s, outcome& o, const notifier::input& in, millis now,
                    const config& cfg) {
-  if (!s.sms) {
-    notifier::state fresh;
-    fresh.order_id = s.order_id;
-    s.sms = std::move(fresh);
-  }
+  auto sms = sms_of(s).value_or(notifier::state{});
+  sms.order_id = s.order_id;
   notifier::context nctx{now, &cfg.notify, kind};
-  auto n = notifier::handle(*s.sms, in, nctx);
+  auto n = notifier::handle(sms, in, nctx);
   std::string event = std::move(n.event);
   bool asks_status = !n.requests.empty();
   merge_notify(o, std::move(n));
   if (asks_status) {
     auto answered = notifier::handle(
-      *s.sms, notifier::status_reply{std::nullopt, to_string(s.st)}, nctx);
+      sms, notifier::status_reply{std::nullopt, to_string(s.st)}, nctx);
     if (!answered.event.empty()) {
       event += "+" + answered.event;
     }
     merge_notify(o, std::move(answered));
   }
+  s.sms = notifier::pack(sms);
   return event;
 }
 
@@ -1411,6 +1409,13 @@ millis wake_at(const state& s) noexcept {
   return at;
 }
 
+std::optional<notifier::state> sms_of(const state& s) {
+  if (!s.sms) {
+    return std::nullopt;
+  }
+  return notifier::unpack(*s.sms, s.order_id, s.created_at);
+}
+
 const std::string& why_manual(const state& s) noexcept {
   static const std::string none;
   return s.manual_reason ? *s.manual_reason : none;
@@ -1649,7 +1654,7 @@ void to_json(nlohmann::json& j, const state& s) {
     j["manual"] = *s.manual_reason;
   }
   if (s.sms) {
-    j["sms"] = *s.sms;
+    j["sms"] = *sms_of(s);
   }
 }
 
@@ -1720,7 +1725,7 @@ void from_json(const nlohmann::json& j, state& s) {
   }
   r.token = j.value("token", std::uint64_t{0});
   if (auto i = j.find("sms"); i != j.end() && i->is_object()) {
-    r.sms = i->get<notifier::state>();
+    r.sms = notifier::pack(i->get<notifier::state>());
   }
   s = std::move(r);
 }

@@ -337,9 +337,10 @@ struct state {
   std::uint64_t fingerprint = 0;
   /// Token of the reservations this order holds.
   std::uint64_t token = 0;
-  /// A top-level order's admin SMS (empty for a child, and for an order
-  /// stored before orders kept it: its "notifier" actor has it).
-  boxed<notifier::state> sms;
+  /// A top-level order's admin SMS, packed (empty for a child, and for an
+  /// order stored before orders kept it: its "notifier" actor has it).
+  /// sms_of() unpacks it.
+  boxed<notifier::packed> sms;
 
   /// Transient (never stored): the create in progress while stock is being
   /// checked, reserved or (refused) released, and who has answered.
@@ -398,6 +399,10 @@ std::uint64_t fingerprint_hash(std::string_view fingerprint) noexcept;
 
 /// Why the order needs a human; "" when it does not.
 const std::string& why_manual(const state& s) noexcept;
+
+/// The order's admin SMS as actors/notifier.hpp's machine sees it; nullopt
+/// when the order does not keep one.
+std::optional<notifier::state> sms_of(const state& s);
 
 /// When the order next needs a turn of its own, the due of its timer
 /// "wake"; 0 for never.

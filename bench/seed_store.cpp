@@ -162,7 +162,7 @@ public:
     for (auto due = order::wake_at(s_); due > 0 && due <= until;
          due = order::wake_at(s_)) {
       turn(order::wake{}, due);
-      const auto& sms = s_.sms;
+      auto sms = order::sms_of(s_);
       if (sms && sms->new_order && sms->new_order->in_flight) {
         turn(order::sms_sent{sms->new_order->notification_id}, due + second);
       }

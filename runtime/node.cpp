@@ -668,8 +668,8 @@ public:
     auto order = read<order_kind>(order_id);
     if (!order.ok()) {
       cb(order.err());
-    } else if (order->sms) {
-      cb(std::move(*order->sms));
+    } else if (auto sms = actors::order::sms_of(order.value())) {
+      cb(std::move(*sms));
     } else if (order->st == actors::order::status::none
                && !orders_->active(order_id)) {
       cb(no_order(order_id));

@@ -263,7 +263,8 @@ ojson inspection(const actors::order::state& o) {
   j["fingerprint"] = u64_text(o.fingerprint);
   j["token"] = u64_text(o.token);
   // The admin SMS it keeps (what GET /v1/notifications shows, and more).
-  j["sms"] = o.sms ? inspection(*o.sms) : ojson(nullptr);
+  auto sms = actors::order::sms_of(o);
+  j["sms"] = sms ? inspection(*sms) : ojson(nullptr);
   return j;
 }
 

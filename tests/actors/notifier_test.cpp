@@ -260,6 +260,37 @@ BOOST_AUTO_TEST_CASE(an_order_that_does_not_exist_is_suppressed) {
   BOOST_TEST(s.new_order->st == notifier::status::suppressed);
 }
 
+BOOST_AUTO_TEST_CASE(a_packed_state_unpacks_to_the_same_state) {
+  // Every state an order's SMS passes through, packed as the order keeps
+  // it and unpacked, reads back whole: statuses, in-flight marks, times.
+  std::vector<notifier::state> seen{fresh()};
+  auto s = created();
+  seen.push_back(s);
+  fire(s, t0 + delay);
+  seen.push_back(s); // checking
+  answer(s, "PAID", t0 + delay + 1);
+  seen.push_back(s); // new_order in flight
+  auto cancel_at = t0 + delay + 2;
+  turn(s, notifier::order_cancelled{"o1", cancel_at}, cancel_at);
+  seen.push_back(s); // cancel notice queued
+  turn(s, notifier::sms_sent{new_id}, cancel_at + 3);
+  seen.push_back(s); // new_order sent, cancel notice in flight
+  turn(s, notifier::sms_sent{cancel_id}, cancel_at + 4);
+  seen.push_back(s); // both sent
+  auto flash = created();
+  turn(flash, notifier::order_cancelled{"o1", t0 + 1}, t0 + 1);
+  seen.push_back(flash); // suppressed
+  auto late = created();
+  fire(late, t0 + ttl + 1);
+  seen.push_back(late); // expired
+  for (const auto& one : seen) {
+    auto back = notifier::unpack(notifier::pack(one), "o1", t0);
+    BOOST_TEST(dump(back) == dump(one));
+  }
+  static_assert(sizeof(notifier::packed) <= 48,
+                "a resident order carries its packed SMS");
+}
+
 BOOST_AUTO_TEST_CASE(cancel_after_sent_sends_the_cancel_notice_after_it) {
   outcome o;
   auto s = checked("PENDING_PAYMENT", &o);

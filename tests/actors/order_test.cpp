@@ -1205,11 +1205,11 @@ BOOST_AUTO_TEST_CASE(the_create_keeps_the_sms_and_arms_its_cooling_timer) {
   auto o = order::handle(s, ok_answer("A", 1000), at(t0));
   BOOST_REQUIRE(s.st == order::status::pending_payment);
   BOOST_REQUIRE(s.sms);
-  BOOST_TEST(s.sms->order_id == "o1");
-  BOOST_REQUIRE(s.sms->new_order);
-  BOOST_TEST((s.sms->new_order->st == notifier::status::pending));
-  BOOST_TEST(s.sms->new_order->notification_id == "o1:new_order");
-  BOOST_TEST(s.sms->new_order->created_at == t0);
+  BOOST_TEST(order::sms_of(s)->order_id == "o1");
+  BOOST_REQUIRE(order::sms_of(s)->new_order);
+  BOOST_TEST((order::sms_of(s)->new_order->st == notifier::status::pending));
+  BOOST_TEST(order::sms_of(s)->new_order->notification_id == "o1:new_order");
+  BOOST_TEST(order::sms_of(s)->new_order->created_at == t0);
   // No message and no turn of another actor: the timer is the order's own,
   // in the create's batch.
   BOOST_TEST(!tells_kind(o, "notifier"));
@@ -1224,8 +1224,8 @@ BOOST_AUTO_TEST_CASE(a_cancel_in_the_cooling_period_suppresses_the_sms) {
   auto s = pending();
   auto o = order::handle(s, order::cancel{}, at(t0 + 1000));
   BOOST_REQUIRE(s.st == order::status::cancelled);
-  BOOST_TEST((s.sms->new_order->st == notifier::status::suppressed));
-  BOOST_TEST(s.sms->cancelled);
+  BOOST_TEST((order::sms_of(s)->new_order->st == notifier::status::suppressed));
+  BOOST_TEST(order::sms_of(s)->cancelled);
   BOOST_TEST(!tells_kind(o, "notifier"));
   BOOST_TEST(!tells_kind(o, "sms")); // no cancel notice without a new-order
   const auto* t = timer_named(o, "wake");
@@ -1255,8 +1255,8 @@ BOOST_AUTO_TEST_CASE(the_cooling_timer_checks_the_orders_own_status_and_sends) {
   BOOST_TEST(m->body.at("notification_id") == "o1:new_order");
   BOOST_TEST(m->body.at("template") == "new_order");
   BOOST_TEST(m->body.at("confirm_to") == "order");
-  BOOST_TEST(s.sms->new_order->in_flight);
-  BOOST_TEST(!s.sms->checking);
+  BOOST_TEST(order::sms_of(s)->new_order->in_flight);
+  BOOST_TEST(!order::sms_of(s)->checking);
   // Paid and the SMS handed over: nothing left to wait for.
   const auto* t = timer_named(o, "wake");
   BOOST_REQUIRE(t != nullptr);
@@ -1265,8 +1265,8 @@ BOOST_AUTO_TEST_CASE(the_cooling_timer_checks_the_orders_own_status_and_sends) {
   auto sent
     = order::handle(s, order::sms_sent{"o1:new_order"}, at(cooled() + 5));
   BOOST_TEST(sent.event == "sms new_order_sent");
-  BOOST_TEST((s.sms->new_order->st == notifier::status::sent));
-  BOOST_TEST(s.sms->new_order->sent_at == cooled() + 5);
+  BOOST_TEST((order::sms_of(s)->new_order->st == notifier::status::sent));
+  BOOST_TEST(order::sms_of(s)->new_order->sent_at == cooled() + 5);
   auto again
     = order::handle(s, order::sms_sent{"o1:new_order"}, at(cooled() + 6));
   BOOST_TEST(again.event.empty()); // a repeat changes nothing
@@ -1307,7 +1307,7 @@ BOOST_AUTO_TEST_CASE(a_cancelled_order_checked_at_its_timer_sends_nothing) {
   s.st = order::status::cancelled;
   auto o = order::handle(s, order::wake{}, at(cooled()));
   BOOST_TEST(sms_message(o) == nullptr);
-  BOOST_TEST((s.sms->new_order->st == notifier::status::suppressed));
+  BOOST_TEST((order::sms_of(s)->new_order->st == notifier::status::suppressed));
   BOOST_TEST(o.event == "sms checking+suppressed");
 }
 
@@ -1346,8 +1346,8 @@ BOOST_AUTO_TEST_CASE(the_sms_is_part_of_the_stored_form) {
   json j = s;
   auto back = j.get<order::state>();
   BOOST_REQUIRE(back.sms);
-  BOOST_TEST(json(*back.sms) == json(*s.sms));
-  BOOST_TEST(back.sms->new_order->in_flight);
+  BOOST_TEST(json(*order::sms_of(back)) == json(*order::sms_of(s)));
+  BOOST_TEST(order::sms_of(back)->new_order->in_flight);
   auto legacy = j;
   legacy.erase("sms");
   BOOST_TEST(!legacy.get<order::state>().sms);
@@ -1773,7 +1773,8 @@ BOOST_AUTO_TEST_CASE(cancel_returns_the_coupon_and_voids_the_commission) {
   auto& aff = w.affiliates["aff1"];
   BOOST_TEST(aff.sums.invalid == 100);
   BOOST_TEST(aff.sums.pending + aff.sums.settled == 0);
-  BOOST_TEST((w.ord.sms->new_order->st == notifier::status::suppressed));
+  BOOST_TEST(
+    (order::sms_of(w.ord)->new_order->st == notifier::status::suppressed));
   BOOST_TEST(w.others_of("notifier", "order_cancelled") == 0u);
   // A payment racing in after the cancel is refunded; the coupon stays free.
   BOOST_TEST(w.order_turn(order::pay{"t1", 2000, true}).result == "refunded");

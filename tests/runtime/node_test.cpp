@@ -505,7 +505,7 @@ BOOST_AUTO_TEST_CASE(
     rd::order_kind::init(o, id);
     rd::order_kind::restore(db, id, o);
     BOOST_REQUIRE(o.sms.has_value());
-    auto sms = *o.sms;
+    auto sms = *actors::order::sms_of(o);
     o.sms.reset();
     auto timer = [&](const char* kind, const char* name, actors::millis due) {
       return std::make_pair(

@@ -886,7 +886,8 @@ void world::after_turn(const address& self, const typename Kind::state& before,
       cancelled_at_[self.id] = now;
       // Rule 8 from the other side: the new-order SMS already went (or is
       // going) out, and the cancel comes within the cooling period.
-      const auto* n = after.sms ? &after.sms->new_order : nullptr;
+      auto sms = order::sms_of(after);
+      const auto* n = sms ? &sms->new_order : nullptr;
       if (n != nullptr && *n
           && ((*n)->in_flight
               || (*n)->st == actors::notifier::status::sent)
@@ -917,8 +918,8 @@ void world::after_turn(const address& self, const typename Kind::state& before,
     }
   }
   if constexpr (std::is_same_v<Kind, rt::order_kind>) {
-    if (after.sms) {
-      check_sms(*after.sms, out);
+    if (auto sms = order::sms_of(after)) {
+      check_sms(*sms, out);
     }
   }
   if constexpr (std::is_same_v<Kind, rt::notifier_kind>) {
