@@ -107,7 +107,10 @@ public:
     ops_.push_back({family, std::move(key), std::nullopt, {}});
   }
   /// Deletes every key in [begin, end) of `family` as one record (a range
-  /// tombstone). `end` must be greater than `begin`.
+  /// tombstone). `end` must be greater than `begin`. Only in the journal,
+  /// from an owner's version 0 (keys::journal(kind, id, 0)): elsewhere the
+  /// batch is refused (RocksDB would apply a point insert's memtable hint
+  /// to the tombstone; storage/detail/rocks_store.cpp, insert_hint).
   void del_range(cf family, std::string begin, std::string end) {
     ops_.push_back({family, std::move(begin), std::nullopt, std::move(end)});
   }
