@@ -36,7 +36,9 @@
 // (an order here, its SKU there) are skipped, see snapshot::elsewhere.
 //
 // Races: a snapshot is taken while turns run. An order with messages still
-// in its outbox is "settling" and its cross-actor checks are skipped (the
+// in its outbox at any moment of the scan (before it, after it, or handed
+// to the relay while it ran: the scan reads the SKUs before the orders) is
+// "settling" and its cross-actor checks are skipped (the
 // relay is about to do what the auditor would; an actor with a dead letter
 // waits for an operator, reported by the dead_letters rule); expiries are given
 // a grace period. Every heal is a message the receiver handles idempotently, so
@@ -68,7 +70,8 @@ struct snapshot {
   std::map<std::string, coupon::state> coupons;
   std::map<std::string, attribution::state> affiliates;
   std::vector<technicians::state> pools;
-  /// Actors ("kind/id") that still have unacknowledged outbox messages.
+  /// Actors ("kind/id") that had unacknowledged outbox messages at some
+  /// moment of the scan.
   std::set<std::string> settling;
   /// Age of the oldest unacknowledged outbox message, and how many dead
   /// letters are kept.

@@ -246,6 +246,9 @@ const std::vector<fault_point>& fault_points() {
     {"sms.call", all_actions, "SMS adapter (webhook, log sink), each sms"},
     {"cluster.forward", all_actions,
      "cluster mesh, where a request or message is sent to another node"},
+    {"audit.before_orders", bit(fault_action::delay),
+     "auditor, after reading the SKUs, coupons and affiliates, before the "
+     "orders"},
   };
   return points;
 }

@@ -53,6 +53,10 @@
 //       error: fails it with `unavailable` unsent; drop: not sent, so it
 //       fails at its deadline; delay: sent later from the mesh's
 //       fault_delayer thread.
+//   audit.before_orders  [delay]                   the auditor's thread,
+//       after it read the SKUs, coupons, affiliates and pools and before it
+//       reads the orders: turns run in between (the scan's race, see
+//       runtime/detail/audit.cpp take_snapshot).
 //
 // Cost: while no rule is armed a point costs one relaxed atomic load.
 //

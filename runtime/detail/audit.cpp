@@ -2,11 +2,13 @@
 
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "runtime/detail/kinds.hpp"
+#include "runtime/faults.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
 
@@ -227,6 +229,9 @@ std::size_t load_state(storage::store& db, snapshot& s,
   for (auto& [id, p] : pools) {
     s.pools.push_back(std::move(p));
   }
+  // Fault point audit.before_orders (delay): turns run between the reads of
+  // the other kinds and of the orders (tests; see take_snapshot).
+  static_cast<void>(fault_hit("audit.before_orders"));
   // Orders last, streamed: only those the others name or whose own checks
   // find something stay (see auditor.hpp), not a million of them.
   auto named = actors::auditor::orders_named(s);
@@ -274,8 +279,14 @@ snapshot audit_service::take_snapshot(bool scheduled) {
       into.settling.insert(from.kind + "/" + from.id);
     }
   };
-  // Before and after the scan: an actor with messages in flight at either
-  // moment is settling (see auditor.hpp).
+  // An actor with messages in flight at any moment of the scan is settling
+  // (see auditor.hpp): those the relay holds before it and after it, and
+  // every sender whose message was handed over in between. The scan reads
+  // the SKUs before the orders, so without the watch an order paid while
+  // it ran, its confirm delivered before it ended, is read PAID while its
+  // SKU was read still holding the reservation: a "reservation held for
+  // PAID order" that never existed at any one moment.
+  outbox_.begin_watch();
   settling(s);
   s.now = time_.now();
   if (const auto* peers = targets_.peers()) {
@@ -294,7 +305,18 @@ snapshot audit_service::take_snapshot(bool scheduled) {
     read = load_state(db_, s, opts_.rules, &scope);
   }
   metrics_.add("audit_orders_read", read);
+  // A turn's batch is visible to the scan from its write, and its messages
+  // reach the relay in the batch's callback, on the commit thread, a moment
+  // later: wait for the callbacks of every batch written so far.
+  std::promise<void> passed;
+  db_.commit(storage::batch{}, [&passed](const storage::status&) {
+    passed.set_value();
+  });
+  passed.get_future().wait();
   settling(s);
+  for (const auto& from : outbox_.end_watch()) {
+    s.settling.insert(from.kind + "/" + from.id);
+  }
   auto f = outbox_.stats();
   s.oldest_outbox_ms = f.oldest_ms;
   s.dead_letters = f.dead_letters;

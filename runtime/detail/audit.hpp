@@ -1,9 +1,10 @@
 #pragma once
 
 // The auditor's runtime side (rule 13): takes a snapshot of stored state
-// (one scan per actor kind; the relay's backlog says who is still
-// settling), runs actors::auditor::audit, delivers the heals through the
-// router, and raises alerts for what it found: counters (metrics), one
+// (one scan per actor kind; the relay's backlog before and after it, and
+// the senders it was handed while it ran, say who is still settling), runs
+// actors::auditor::audit, delivers the heals through the router, and
+// raises alerts for what it found: counters (metrics), one
 // structured log line per violation on stderr, and an optional POST of the
 // report to an alert webhook. Runs on its own thread: every `interval`, and
 // on request.

@@ -273,6 +273,9 @@ void relay::enqueue(std::vector<entry> entries) {
     std::lock_guard<std::mutex> guard{mu_};
     auto now = steady_now();
     for (auto& e : entries) {
+      if (watched_) {
+        watched_->insert(e.from);
+      }
       auto seq = e.seq;
       if (dead_letters_.count(seq) != 0) {
         continue;
@@ -721,6 +724,21 @@ std::set<actors::address> relay::senders() const {
   }
   for (const auto& [seq, m] : dead_letters_) {
     out.insert(m.from);
+  }
+  return out;
+}
+
+void relay::begin_watch() {
+  std::lock_guard<std::mutex> guard{mu_};
+  watched_.emplace();
+}
+
+std::set<actors::address> relay::end_watch() {
+  std::lock_guard<std::mutex> guard{mu_};
+  std::set<actors::address> out;
+  if (watched_) {
+    out = std::move(*watched_);
+    watched_.reset();
   }
   return out;
 }

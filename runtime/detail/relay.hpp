@@ -230,6 +230,18 @@ public:
   /// an operator to retry or discard it.
   std::set<actors::address> senders() const;
 
+  /// From now until `end_watch`, notes the sender of every message handed
+  /// over (`enqueue`), whether or not it is delivered before the watch
+  /// ends. The auditor's scan: `senders()` before and after it misses an
+  /// actor whose message was handed over and acknowledged in between, while
+  /// the scan read the receiver before the message and the sender after
+  /// it. One watch at a time (the audit thread); a second `begin_watch`
+  /// starts the notes afresh.
+  void begin_watch();
+  /// Ends the watch: the senders noted since `begin_watch` (none without
+  /// one).
+  std::set<actors::address> end_watch();
+
   /// Waits until nothing is queued or in flight; false on timeout.
   bool wait_empty(actors::millis timeout);
 
@@ -351,6 +363,8 @@ private:
   std::vector<timer> timers_; ///< min-heap on due (std::push_heap, later)
   std::uint64_t next_timer_ = 0;
   std::map<std::uint64_t, message_view> dead_letters_; ///< by seq
+  /// Senders handed over since begin_watch(); nullopt: no watch.
+  std::optional<std::set<actors::address>> watched_;
   std::size_t waiting_ = 0; ///< lanes in a destination FIFO
   std::uint64_t delivered_ = 0;
   std::uint64_t attempts_ = 0;

@@ -349,6 +349,7 @@ BOOST_AUTO_TEST_CASE(table_names_every_point_and_its_actions) {
     {"store.after_commit", {fault_action::crash, fault_action::delay}},
     {"store.before_sync", {fault_action::crash, fault_action::delay}},
     {"store.disk_low", {fault_action::error}},
+    {"audit.before_orders", {fault_action::delay}},
   };
   for (auto p : {"gateway.before_reply", "relay.deliver", "payment.call",
                  "sms.call", "cluster.forward"}) {
