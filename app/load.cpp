@@ -199,7 +199,12 @@ struct reply {
 using reply_fn = std::function<void(reply&)>;
 
 /// One keep-alive HTTP/1.1 connection, one request at a time; it connects
-/// on first use and again after an error or a `Connection: close`.
+/// on first use and again after an error or a `Connection: close`. A
+/// request on a connection that sat idle, failing as if the server had
+/// closed it meanwhile (its idle timeout), is sent once more on a fresh
+/// one: the check reads orders on connections idle since the run began.
+/// Every request the generator sends may repeat (idempotency keys, the
+/// provider's payment ids, cancels and reads).
 /// Confined to the I/O thread; must outlive its pending request.
 class connection {
 public:
@@ -213,10 +218,16 @@ public:
     done_ = std::move(done);
     reply_ = reply{};
     reply_.sent = clock_type::now();
+    reused_ = open_;
     if (open_) {
       write();
       return;
     }
+    connect();
+  }
+
+private:
+  void connect() {
     stream_.expires_after(request_timeout);
     stream_.async_connect(
       where_, [this](beast::error_code ec, const tcp::endpoint&) {
@@ -230,7 +241,6 @@ public:
       });
   }
 
-private:
   void write() {
     stream_.expires_after(request_timeout);
     asio::async_write(stream_, asio::buffer(wire_),
@@ -261,9 +271,20 @@ private:
   }
 
   void fail(beast::error_code ec) {
-    reply_.failure = ec == beast::error::timeout ? "timeout" : ec.message();
     close();
+    if (reused_ && closed_by_peer(ec)) {
+      reused_ = false;
+      connect();
+      return;
+    }
+    reply_.failure = ec == beast::error::timeout ? "timeout" : ec.message();
     finish();
+  }
+
+  static bool closed_by_peer(const beast::error_code& ec) {
+    return ec == http::error::end_of_stream || ec == asio::error::eof
+           || ec == asio::error::connection_reset
+           || ec == asio::error::broken_pipe;
   }
 
   void close() {
@@ -290,6 +311,8 @@ private:
   reply_fn done_;
   reply reply_;
   bool open_ = false;
+  /// The request went out on a connection opened for an earlier one.
+  bool reused_ = false;
 };
 
 /// A request as bytes. `headers` are complete lines ("Name: value\r\n").
