@@ -19,6 +19,7 @@
 #include "runtime/detail/inspect.hpp"
 #include "runtime/detail/kinds.hpp"
 #include "runtime/detail/oplog.hpp"
+#include "runtime/detail/readers.hpp"
 #include "runtime/detail/relay.hpp"
 #include "runtime/detail/sandbox.hpp"
 #include "runtime/detail/sms.hpp"
@@ -201,6 +202,11 @@ public:
     if (!db_ || !check_partitions(err)) {
       return false;
     }
+    if (opts_.reader_threads < 1) {
+      *err = "reader_threads must be at least 1";
+      return false;
+    }
+    readers_ = std::make_unique<readers>(opts_.reader_threads);
     relay_options ro;
     // Half the retention: the rest is margin for clock skew between nodes
     // and for the time a delivery spends on its way.
@@ -924,6 +930,12 @@ public:
       return;
     }
     ready_ = false;
+    // Readers first: the reads already asked for still run against open
+    // storage, and what they send on (a write to an order, after its
+    // existence check) finds the directories open, as any other mail.
+    if (readers_) {
+      readers_->stop();
+    }
     if (audit_) {
       audit_->stop();
     }
@@ -1056,19 +1068,26 @@ private:
     });
   }
 
-  /// Runs `read(cb)`, a read of storage for a caller of the node, which
-  /// answers `cb` once or throws before it does: then `cb` gets `internal`,
-  /// as every failed read. The fault point store.before_read comes first
-  /// (its error fails the read the same way).
+  /// Runs `read(cb)`, a read of storage for a caller of the node, on a
+  /// reader thread: the caller's thread (the HTTP I/O thread) never waits
+  /// for the disk. `read` answers `cb` once or throws before it does: then
+  /// `cb` gets `internal`, as every failed read. The fault point
+  /// store.before_read comes first (its error fails the read the same
+  /// way). After stop(): `unavailable`.
   template <class T, class Read>
   void reading(callback<T> cb, Read read) {
-    try {
-      if (fault_("store.before_read")) {
-        throw std::runtime_error{"injected fault at store.before_read"};
+    auto task = [this, cb, read = std::move(read)] {
+      try {
+        if (fault_("store.before_read")) {
+          throw std::runtime_error{"injected fault at store.before_read"};
+        }
+        read(cb);
+      } catch (const std::exception& e) {
+        cb(actors::error{actors::errc::internal, e.what()});
       }
-      read(cb);
-    } catch (const std::exception& e) {
-      cb(actors::error{actors::errc::internal, e.what()});
+    };
+    if (!readers_ || !readers_->post(std::move(task))) {
+      cb(actors::error{actors::errc::unavailable, "the node is stopping"});
     }
   }
 
@@ -1078,6 +1097,9 @@ private:
   /// reads done for callers.
   std::function<bool(const char*)> fault_;
   std::unique_ptr<storage::store> db_;
+  /// The reads done for callers (reading()); stopped before everything
+  /// they use.
+  std::unique_ptr<readers> readers_;
   router router_;
   counters metrics_;
   std::unique_ptr<relay> relay_;
