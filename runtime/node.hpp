@@ -436,7 +436,7 @@ public:
 
   /// What the built-in sandbox provider has received (empty when an external
   /// provider is configured).
-  virtual std::vector<provider_call> sandbox_calls() = 0;
+  virtual void sandbox_calls(callback<std::vector<provider_call>> cb) = 0;
 
   /// Reads `kind`/`id` without activating it (see actor_view); not_found
   /// for an unknown kind.
@@ -475,13 +475,15 @@ public:
   virtual void record_action(operator_action a) = 0;
 
   /// The newest `limit` operator actions, newest first.
-  virtual std::vector<operator_action> operator_log(std::size_t limit) = 0;
+  virtual void operator_log(std::size_t limit,
+                            callback<std::vector<operator_action>> cb)
+    = 0;
 
   /// The last audit that finished since start-up; nullopt before the first.
   virtual std::optional<audit_run> last_audit() = 0;
 
   /// What the built-in SMS log sink has sent (empty with --sms-webhook).
-  virtual std::vector<sent_sms> sms_log() = 0;
+  virtual void sms_log(callback<std::vector<sent_sms>> cb) = 0;
 
   virtual node_stats stats() const = 0;
 
