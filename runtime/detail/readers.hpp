@@ -6,9 +6,9 @@
 // the HTTP I/O thread that serves every connection, never waits for the
 // disk (docs/threads.md).
 //
-// Threading: thread-safe. Tasks run on the pool's threads, any number at a
-// time; post() may be called from any thread, a task included; stop() from
-// any thread but a reader.
+// Threading: tasks run on the pool's threads, as many at a time as there
+// are threads. post() may be called from any thread, a task included;
+// stop() from one thread at a time, never from a reader.
 
 #include <cstddef>
 #include <functional>
@@ -29,8 +29,8 @@ public:
   /// destroyed unrun, and the caller answers for it.
   [[nodiscard]] bool post(std::function<void()> task);
 
-  /// Refuses new tasks, runs every task already posted, joins the threads.
-  /// Idempotent.
+  /// Refuses new tasks, waits for every task already posted to run, joins
+  /// the threads. Idempotent.
   void stop();
 
 private:
