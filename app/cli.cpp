@@ -43,6 +43,7 @@ struct serve_flags {
   std::string durability = "sync";
   std::size_t scheduler_threads = 2;
   std::size_t http_threads = 1;
+  std::size_t reader_threads = 2;
   std::string payment_provider;
   std::string notify_delay = "180s";
   std::string notify_ttl = "300s";
@@ -228,6 +229,7 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
           "cancels it, so its reservation must not expire first");
   }
   node.scheduler_threads = f.scheduler_threads;
+  node.reader_threads = f.reader_threads;
   std::string why;
   if (!f.payment_provider.empty()
       && !runtime::valid_http_url(f.payment_provider, "--payment-provider",
@@ -483,6 +485,12 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     ->check(CLI::Range(1, 64))
     ->capture_default_str();
   serve->add_option("--http-threads", f.http_threads, "Gateway I/O threads")
+    ->check(CLI::Range(1, 64))
+    ->capture_default_str();
+  serve
+    ->add_option("--reader-threads", f.reader_threads,
+                 "Threads that read storage for requests (GETs, existence "
+                 "checks), off the I/O threads")
     ->check(CLI::Range(1, 64))
     ->capture_default_str();
   serve

@@ -235,6 +235,11 @@ const std::vector<fault_point>& fault_points() {
      "storage commit thread, after the WAL write, before the callbacks"},
     {"store.before_sync", bit(fault_action::crash) | bit(fault_action::delay),
      "storage syncer, before it fsyncs the WAL"},
+    {"store.before_read",
+     bit(fault_action::crash) | bit(fault_action::error)
+       | bit(fault_action::delay),
+     "where the node reads storage for a request (a GET, an existence "
+     "check)"},
     {"store.disk_low", bit(fault_action::error),
      "storage commit thread, where the free-space guard looks at the disk"},
     {"gateway.before_reply", all_actions,

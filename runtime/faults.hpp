@@ -28,6 +28,11 @@
 //   store.before_sync    [crash delay]             the storage syncer,
 //       before it fsyncs the WAL: turns are written and have reached the
 //       actors of this process, and nothing they caused has left it.
+//   store.before_read    [crash error delay]       where the node reads
+//       storage for a caller, before each such read: a GET, the existence
+//       check before a write reaches an order, the rate limit's scan of a
+//       user's orders. error: the read fails and is answered `internal`;
+//       delay: the reading thread sleeps (a slow disk read).
 //   store.disk_low       [error]                   storage commit thread,
 //       where the free-space guard (--min-free-disk) looks at the disk.
 //       error: the disk counts as nearly full: the group fails (nothing is

@@ -4,9 +4,11 @@
 // No CAF, RocksDB or Asio here: requests go in as plain structs and replies
 // come back through callbacks.
 //
-// Threading: every method is thread-safe. Callbacks run on a runtime thread
-// (an actor or the commit thread), exactly once, after the change they
-// report is durable; they must not block.
+// Threading: every method is thread-safe. A method with a callback returns
+// without waiting for storage (its reads run on the node's reader threads).
+// Callbacks run on a runtime thread (an actor, a reader, the commit thread or
+// the syncer), exactly once, after the change they report is durable; they must
+// not block.
 
 #include <cstdint>
 #include <functional>
@@ -65,6 +67,10 @@ struct node_options {
   std::uint32_t partitions = 64;
   /// Actor scheduler threads. Default: 2.
   std::size_t scheduler_threads = 2;
+  /// Threads that read storage for callers (a GET, the existence check of
+  /// a write, the rate limit's scan), so that the caller's thread never
+  /// waits for the disk; at least 1. Default: 2.
+  std::size_t reader_threads = 2;
   /// Where close/refund calls go: "http://HOST:PORT[/BASE]" (POST
   /// {url}/close, {url}/refund); empty = the built-in sandbox. A URL that
   /// does not parse makes start() fail. Default: "".
@@ -430,7 +436,7 @@ public:
 
   /// What the built-in sandbox provider has received (empty when an external
   /// provider is configured).
-  virtual std::vector<provider_call> sandbox_calls() = 0;
+  virtual void sandbox_calls(callback<std::vector<provider_call>> cb) = 0;
 
   /// Reads `kind`/`id` without activating it (see actor_view); not_found
   /// for an unknown kind.
@@ -469,13 +475,15 @@ public:
   virtual void record_action(operator_action a) = 0;
 
   /// The newest `limit` operator actions, newest first.
-  virtual std::vector<operator_action> operator_log(std::size_t limit) = 0;
+  virtual void operator_log(std::size_t limit,
+                            callback<std::vector<operator_action>> cb)
+    = 0;
 
   /// The last audit that finished since start-up; nullopt before the first.
   virtual std::optional<audit_run> last_audit() = 0;
 
   /// What the built-in SMS log sink has sent (empty with --sms-webhook).
-  virtual std::vector<sent_sms> sms_log() = 0;
+  virtual void sms_log(callback<std::vector<sent_sms>> cb) = 0;
 
   virtual node_stats stats() const = 0;
 

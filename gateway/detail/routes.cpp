@@ -571,10 +571,10 @@ void add_sandbox_calls(router& r, const config& c) {
   r.add(
     verb::get, "/v1/admin/sandbox/calls",
     per_node([&node](const request&, const params&, const respond_fn& respond) {
-      auto calls = node.sandbox_calls();
-      respond([calls = std::move(calls)] {
-        return ok_json(render(calls));
-      });
+      node.sandbox_calls(answer<std::vector<runtime::provider_call>>(
+        respond, [](const std::vector<runtime::provider_call>& calls) {
+          return ok_json(render(calls));
+        }));
     }));
 }
 
@@ -725,9 +725,12 @@ void add_outbox(router& r, const config& c) {
         per_node([&node](const request& req, const params&,
                          const respond_fn& respond) {
           auto limit = parse_limit_query(target_of(req), 100, 1000);
-          respond([log = node.operator_log(limit)] {
-            return ok_json(render(log));
-          });
+          node.operator_log(
+            limit,
+            answer<std::vector<runtime::operator_action>>(
+              respond, [](const std::vector<runtime::operator_action>& log) {
+                return ok_json(render(log));
+              }));
         }));
 
   // Failure injection (issue 5): list the armed rules and the points, arm
@@ -887,10 +890,10 @@ void add_sms_log(router& r, const config& c) {
   r.add(
     verb::get, "/v1/admin/sms",
     per_node([&node](const request&, const params&, const respond_fn& respond) {
-      auto sent = node.sms_log();
-      respond([sent = std::move(sent)] {
-        return ok_json(render(sent));
-      });
+      node.sms_log(answer<std::vector<runtime::sent_sms>>(
+        respond, [](const std::vector<runtime::sent_sms>& sent) {
+          return ok_json(render(sent));
+        }));
     }));
 }
 

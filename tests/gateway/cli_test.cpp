@@ -72,6 +72,7 @@ BOOST_AUTO_TEST_CASE(serve_help_lists_flags) {
                     "--durability",
                     "--scheduler-threads",
                     "--http-threads",
+                    "--reader-threads",
                     "--notify-delay",
                     "--notify-ttl",
                     "--dispatch-delay",
@@ -97,6 +98,7 @@ BOOST_AUTO_TEST_CASE(defaults_match_api_md) {
   BOOST_TEST(c.node.passivate_after == 60 * 1000);
   BOOST_TEST(c.node.dedupe_retention == 7LL * 24 * 3600 * 1000);
   BOOST_TEST(c.node.scheduler_threads == 2u);
+  BOOST_TEST(c.node.reader_threads == 2u);
   BOOST_TEST(c.http.host == "127.0.0.1");
   BOOST_TEST(c.http.port == 8080);
   BOOST_TEST(c.http.threads == 1u);
@@ -138,7 +140,8 @@ BOOST_AUTO_TEST_CASE(flags_fill_the_options) {
                   "250ms",     "--durability",
                   "async",     "--scheduler-threads",
                   "4",         "--http-threads",
-                  "3"});
+                  "3",         "--reader-threads",
+                  "5"});
   BOOST_REQUIRE(r.cmd.serve.has_value());
   const auto& c = *r.cmd.serve;
   BOOST_TEST(c.node.data_dir == "/tmp/x");
@@ -147,6 +150,7 @@ BOOST_AUTO_TEST_CASE(flags_fill_the_options) {
   BOOST_TEST(c.node.reservation_ttl == 300'000);
   BOOST_TEST(c.node.passivate_after == 250);
   BOOST_TEST(c.node.scheduler_threads == 4u);
+  BOOST_TEST(c.node.reader_threads == 5u);
   BOOST_TEST(c.http.host == "0.0.0.0");
   BOOST_TEST(c.http.port == 0);
   BOOST_TEST(c.http.threads == 3u);
@@ -280,6 +284,7 @@ BOOST_AUTO_TEST_CASE(bad_values_fail_with_clear_messages) {
   fails({"serve", "--durability", "maybe"}, "--durability");
   fails({"serve", "--scheduler-threads", "0"}, "--scheduler-threads");
   fails({"serve", "--scheduler-threads", "65"}, "--scheduler-threads");
+  fails({"serve", "--reader-threads", "0"}, "--reader-threads");
   fails({"serve", "--http-threads", "x"}, "--http-threads");
   fails({"serve", "--admin-token", ""}, "--admin-token");
   fails({"serve", "--payment-secret", ""}, "--payment-secret");

@@ -151,7 +151,7 @@ BOOST_AUTO_TEST_CASE(refunds_reach_a_failing_provider_exactly_once) {
   auto s = server->node->stats();
   BOOST_CHECK_EQUAL(s.outbox_dead, 0u);
   BOOST_CHECK_GE(s.payment_failures, 1u);
-  BOOST_CHECK(server->node->sandbox_calls().empty());
+  BOOST_CHECK(sandbox_calls_of(*server->node).empty());
 }
 
 BOOST_AUTO_TEST_CASE(refunds_owed_while_the_provider_is_down_arrive_once) {

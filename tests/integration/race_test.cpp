@@ -92,7 +92,7 @@ BOOST_AUTO_TEST_CASE(pay_and_cancel_race_ends_paid_or_cancelled_refunded) {
 
   std::map<std::string, int> refunds;
   std::set<std::string> closes;
-  for (auto& call : node->sandbox_calls()) {
+  for (auto& call : sandbox_calls_of(*node)) {
     if (call.kind == "refund") {
       ++refunds[call.order_id];
     } else if (call.kind == "close") {

@@ -3,13 +3,16 @@
 // pages newest first with a cursor, bad list and report queries are refused
 // without effect, and the sales report keeps placed, paid, cancelled,
 // refunded and flash cancels apart (rule 12), equal to a recount of the
-// orders, across a restart.
+// orders, across a restart. And no read of storage runs on the HTTP I/O
+// thread: a slow one holds up no other connection (issue 17).
 
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
@@ -20,6 +23,7 @@
 
 #include "runtime/clock.hpp"
 #include "tests/integration/server_fixture.hpp"
+#include "tests/runtime/held_point.hpp"
 
 using namespace ordo;
 using namespace ordo::test;
@@ -767,6 +771,89 @@ BOOST_AUTO_TEST_CASE(the_sales_report_survives_a_restart) {
   for (auto k : {"paid", "refunded", "manual_intervention"}) {
     BOOST_CHECK_EQUAL(more[k].dump(), before[k].dump());
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- reads off the HTTP I/O thread (issue 17) --------------------------------
+
+namespace {
+
+/// A server with one HTTP I/O thread (the default of `ordo serve`: a read
+/// on it would stall every connection) whose node holds the next read it
+/// does for a request at store.before_read, then fails it.
+struct held_read_fixture {
+  std::shared_ptr<held_point> hold = std::make_shared<held_point>(
+    "store.before_read", held_point::mode::hold_next_and_fail);
+  server_fixture f{[](gateway::server_options& o) {
+                     o.threads = 1;
+                   },
+                   [this](runtime::node_options& o) {
+                     o.rate_limit = 5;
+                     hold_with(o, hold);
+                   }};
+  http_client c{f.port()};
+
+  /// Sends `slow` on its own connection with the read held and, while that
+  /// read waits, checks that other connections are served: /healthz, and a
+  /// GET of `sku`, which reads storage too (on another reader thread).
+  /// Then lets the held read go and returns the slow request's answer.
+  http_response while_held(const std::string& sku,
+                           std::function<http_response(http_client&)> slow) {
+    hold->arm();
+    auto answer = std::async(std::launch::async, [&] {
+      http_client own{f.port()};
+      return slow(own);
+    });
+    // However this ends: the held read goes, so the answer and the
+    // server's stop do not wait for it.
+    std::shared_ptr<void> release(nullptr, [this](void*) {
+      hold->release();
+    });
+    // The point fired: the slow request's read is the one held.
+    BOOST_REQUIRE(hold->wait_entered());
+    http_client other{f.port()};
+    other.timeout(std::chrono::seconds{5});
+    BOOST_TEST(other.get("/healthz").status == 200u);
+    auto read = get_sku(other, sku);
+    BOOST_TEST(read.status == 200u);
+    BOOST_TEST(read.json.value("sku", "") == sku);
+    // Still held: the answers above did not wait for it.
+    BOOST_TEST((answer.wait_for(std::chrono::seconds{0})
+                == std::future_status::timeout));
+    hold->release();
+    return answer.get();
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(reads_off_the_io_thread, held_read_fixture)
+
+BOOST_AUTO_TEST_CASE(a_slow_get_does_not_stall_other_connections) {
+  BOOST_REQUIRE_EQUAL(put_sku(c, "s1", 5).status, 200u);
+  auto created = create_order(c, "k1", "u1", "s1", 1);
+  BOOST_REQUIRE_EQUAL(created.status, 201u);
+  std::string id = created.json["order_id"];
+  auto slow = while_held("s1", [&](http_client& own) {
+    return own.get("/v1/orders/" + id);
+  });
+  // The held read failed: answered as any failed read.
+  BOOST_TEST(slow.status == 500u);
+  BOOST_TEST(slow.error() == "internal");
+  BOOST_TEST(c.get("/v1/orders/" + id).status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_rate_limit_scan_does_not_stall_other_connections) {
+  BOOST_REQUIRE_EQUAL(put_sku(c, "s1", 5).status, 200u);
+  // A rate-limited create reads whether the order exists and the user's
+  // order index.
+  auto slow = while_held("s1", [](http_client& own) {
+    return create_order(own, "k2", "u2", "s1", 1);
+  });
+  BOOST_TEST(slow.status == 500u);
+  BOOST_TEST(slow.error() == "internal");
+  BOOST_TEST(create_order(c, "k2", "u2", "s1", 1).status == 201u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

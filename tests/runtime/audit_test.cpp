@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE(a_refund_that_never_left_is_sent_once) {
   BOOST_REQUIRE(node->quiesce(10'000));
   BOOST_CHECK(audit().violations.empty());
   int refunds = 0;
-  for (const auto& call : node->sandbox_calls()) {
+  for (const auto& call : test::sandbox_calls_of(*node)) {
     refunds += call.kind == "refund" && call.order_id == id ? 1 : 0;
   }
   BOOST_CHECK_EQUAL(refunds, 1);

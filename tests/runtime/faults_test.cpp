@@ -348,6 +348,8 @@ BOOST_AUTO_TEST_CASE(table_names_every_point_and_its_actions) {
      {fault_action::crash, fault_action::error, fault_action::delay}},
     {"store.after_commit", {fault_action::crash, fault_action::delay}},
     {"store.before_sync", {fault_action::crash, fault_action::delay}},
+    {"store.before_read",
+     {fault_action::crash, fault_action::error, fault_action::delay}},
     {"store.disk_low", {fault_action::error}},
     {"audit.before_orders", {fault_action::delay}},
   };

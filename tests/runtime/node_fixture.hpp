@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "runtime/clock.hpp"
 #include "runtime/node.hpp"
@@ -32,6 +33,30 @@ actors::result<T> await(Fn fn) {
     throw std::runtime_error("no reply within 30 s");
   }
   return f.get();
+}
+
+/// `fn(callback)`'s value, waited for; throws on an error.
+template <class T, class Fn>
+T await_value(Fn fn) {
+  auto r = await<T>(std::move(fn));
+  if (!r.ok()) {
+    throw std::runtime_error("error reply: " + r.err().message);
+  }
+  return std::move(r.value());
+}
+
+/// `n.sandbox_calls`, waited for.
+inline std::vector<runtime::provider_call> sandbox_calls_of(runtime::node& n) {
+  return await_value<std::vector<runtime::provider_call>>([&](auto cb) {
+    n.sandbox_calls(cb);
+  });
+}
+
+/// `n.sms_log`, waited for.
+inline std::vector<runtime::sent_sms> sms_log_of(runtime::node& n) {
+  return await_value<std::vector<runtime::sent_sms>>([&](auto cb) {
+    n.sms_log(cb);
+  });
 }
 
 struct node_fixture {

@@ -33,7 +33,7 @@ namespace {
 
 std::int64_t refunds_of(runtime::node& n, const std::string& order_id) {
   std::int64_t count = 0;
-  for (auto& c : n.sandbox_calls()) {
+  for (auto& c : test::sandbox_calls_of(n)) {
     if (c.kind == "refund" && c.order_id == order_id) {
       ++count;
     }

@@ -121,7 +121,7 @@ BOOST_AUTO_TEST_CASE(cancelling_the_parent_cancels_every_child) {
   BOOST_TEST(sku("S")->available == 5);
   BOOST_TEST(coupon("c1")->st == cstatus::available);
   std::size_t closes = 0;
-  for (const auto& call : node->sandbox_calls()) {
+  for (const auto& call : test::sandbox_calls_of(*node)) {
     closes += call.kind == "close" && call.id == parent ? 1 : 0;
   }
   BOOST_TEST(closes == 1u);

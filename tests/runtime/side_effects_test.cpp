@@ -52,7 +52,7 @@ struct effects_fixture : test::node_fixture {
   /// SMS the built-in log sink sent for `order_id`.
   std::vector<runtime::sent_sms> sms_of(const std::string& order_id) {
     std::vector<runtime::sent_sms> out;
-    for (auto& m : node->sms_log()) {
+    for (auto& m : test::sms_log_of(*node)) {
       if (m.order_id == order_id) {
         out.push_back(m);
       }
@@ -191,7 +191,7 @@ BOOST_AUTO_TEST_CASE(flash_cancels_send_no_sms_and_live_orders_one) {
   // Later time passing sends nothing more.
   time->advance(opts.notify_ttl);
   BOOST_REQUIRE(node->quiesce(10'000));
-  BOOST_CHECK_EQUAL(node->sms_log().size(), 2u);
+  BOOST_CHECK_EQUAL(test::sms_log_of(*node).size(), 2u);
 }
 
 BOOST_AUTO_TEST_CASE(a_restart_inside_the_cooling_period_still_sends_once) {

@@ -285,7 +285,7 @@ BOOST_AUTO_TEST_CASE(a_provider_call_waits_for_the_fsync_of_its_cause) {
   BOOST_REQUIRE(created);
   auto id = created->order.order_id;
   BOOST_REQUIRE(node->quiesce(10'000));
-  BOOST_REQUIRE(node->sandbox_calls().empty());
+  BOOST_REQUIRE(test::sandbox_calls_of(*node).empty());
   auto base = node->stats().batches;
   hook->arm();
   auto [answer, cb] = pending<actors::order::state>();
@@ -294,7 +294,7 @@ BOOST_AUTO_TEST_CASE(a_provider_call_waits_for_the_fsync_of_its_cause) {
   // cancel (counted in the report and suppressing the SMS in its own
   // batch), the SKU's release.
   written(base, 2);
-  BOOST_CHECK_MESSAGE(node->sandbox_calls().empty(),
+  BOOST_CHECK_MESSAGE(test::sandbox_calls_of(*node).empty(),
                       "the provider was called before the cancel was durable");
   BOOST_CHECK(!ready(answer));
   hook->release();
@@ -302,9 +302,9 @@ BOOST_AUTO_TEST_CASE(a_provider_call_waits_for_the_fsync_of_its_cause) {
                 == std::future_status::ready);
   BOOST_REQUIRE(answer.get());
   BOOST_REQUIRE(eventually([&] {
-    return !node->sandbox_calls().empty();
+    return !test::sandbox_calls_of(*node).empty();
   }));
-  auto calls = node->sandbox_calls();
+  auto calls = test::sandbox_calls_of(*node);
   BOOST_CHECK_EQUAL(calls.front().kind, "close");
   BOOST_CHECK_EQUAL(calls.front().order_id, id);
   auto s = sku("A");
@@ -323,7 +323,7 @@ BOOST_AUTO_TEST_CASE(an_sms_waits_for_the_fsync_of_the_turn_that_sent_it) {
   // when the clock jumps past the cooling period.
   BOOST_REQUIRE(pay(created->order.order_id, "t1", created->order.payable));
   BOOST_REQUIRE(node->quiesce(10'000));
-  BOOST_REQUIRE(node->sms_log().empty());
+  BOOST_REQUIRE(test::sms_log_of(*node).empty());
   auto base = node->stats();
   hook->arm();
   time->advance(opts.notify_delay);
@@ -334,14 +334,15 @@ BOOST_AUTO_TEST_CASE(an_sms_waits_for_the_fsync_of_the_turn_that_sent_it) {
     return node->stats().outbox_attempts > base.outbox_attempts;
   }));
   BOOST_REQUIRE(hook->wait_entered());
-  BOOST_CHECK_MESSAGE(node->sms_log().empty(),
+  BOOST_CHECK_MESSAGE(test::sms_log_of(*node).empty(),
                       "an SMS went out before the fsync of its turn");
   hook->release();
   BOOST_REQUIRE(eventually([&] {
-    return node->sms_log().size() == 1u;
+    return test::sms_log_of(*node).size() == 1u;
   }));
-  BOOST_CHECK_EQUAL(node->sms_log().front().template_name, "new_order");
-  BOOST_CHECK_EQUAL(node->sms_log().front().order_id, created->order.order_id);
+  BOOST_CHECK_EQUAL(test::sms_log_of(*node).front().template_name, "new_order");
+  BOOST_CHECK_EQUAL(test::sms_log_of(*node).front().order_id,
+                    created->order.order_id);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
