@@ -642,25 +642,21 @@ public:
 
   void payment_callback(const std::string& order_id, actors::order::pay cmd,
                         callback<payment_result> cb) override {
-    reading(released(*db_, std::move(cb)),
-            [this, order_id, cmd](const auto& cb) {
-              if (!exists(order_id)) {
-                cb(no_order(order_id));
-                return;
-              }
-              mail<order_kind> m;
-              m.in = cmd;
-              m.want_state = true;
-              m.done = [g = guard(cb)](const turn_reply& r,
-                                       const actors::order::state* s) {
-                if (r.err) {
-                  (*g)(*r.err);
-                } else {
-                  (*g)(payment_result{r.result, *s});
-                }
-              };
-              orders_->send(order_id, std::move(m));
-            });
+    known_order(order_id, released(*db_, std::move(cb)),
+                [this, order_id, cmd](const auto& cb) {
+                  mail<order_kind> m;
+                  m.in = cmd;
+                  m.want_state = true;
+                  m.done = [g = guard(cb)](const turn_reply& r,
+                                           const actors::order::state* s) {
+                    if (r.err) {
+                      (*g)(*r.err);
+                    } else {
+                      (*g)(payment_result{r.result, *s});
+                    }
+                  };
+                  orders_->send(order_id, std::move(m));
+                });
   }
 
   void put_coupon(const std::string& coupon_id, actors::coupon::put cmd,
@@ -1069,13 +1065,29 @@ private:
 
   void to_order(const std::string& order_id, actors::order::input in,
                 callback<actors::order::state> cb) {
-    reading(std::move(cb), [this, order_id, in](const auto& cb) {
-      if (!exists(order_id)) {
-        cb(no_order(order_id));
-        return;
-      }
+    known_order(order_id, std::move(cb), [this, order_id, in](const auto& cb) {
       orders_->send(order_id, state_mail<order_kind>(in, cb));
     });
+  }
+
+  /// Runs `then(cb)` if the order exists, else answers not_found: at once
+  /// when it is in memory (no read: a payment or cancel of an order
+  /// placed moments ago takes no hand-off to a reader), else on a reader
+  /// after looking for it in storage (reading()).
+  template <class T, class Then>
+  void known_order(const std::string& order_id, callback<T> cb, Then then) {
+    if (orders_->active(order_id)) {
+      then(cb);
+      return;
+    }
+    reading(std::move(cb),
+            [this, order_id, then = std::move(then)](const auto& cb) {
+              if (!exists(order_id)) {
+                cb(no_order(order_id));
+                return;
+              }
+              then(cb);
+            });
   }
 
   /// Runs `read(cb)`, a read of storage for a caller of the node, on a
