@@ -234,7 +234,8 @@ BOOST_AUTO_TEST_CASE(turns_that_settle_during_the_scan_are_not_violations) {
     runtime::parse_fault_spec("audit.before_orders=delay:3s#1", &rules, &why),
     why);
   BOOST_REQUIRE_MESSAGE(runtime::faults::global().arm(rules.at(0), &why), why);
-  auto ran = std::make_shared<std::promise<actors::result<runtime::audit_run>>>();
+  auto ran
+    = std::make_shared<std::promise<actors::result<runtime::audit_run>>>();
   auto result = ran->get_future();
   node->audit([ran](actors::result<runtime::audit_run> r) {
     ran->set_value(std::move(r));

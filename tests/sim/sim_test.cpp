@@ -78,8 +78,7 @@ BOOST_AUTO_TEST_CASE(many_seeds) {
   BOOST_TEST_MESSAGE("simulating seeds " << base << ".." << base + count - 1);
   std::size_t steps = 0, crashes = 0, passivations = 0, failures = 0,
               redeliveries = 0, lost = 0, provider = 0, quiet = 0, refunds = 0,
-              cancels = 0, declined = 0, late = 0, late_waiting = 0,
-              flash = 0;
+              cancels = 0, declined = 0, late = 0, late_waiting = 0, flash = 0;
   auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < count; ++i) {
     ordo::sim::options o;
@@ -113,18 +112,17 @@ BOOST_AUTO_TEST_CASE(many_seeds) {
   auto secs
     = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
         .count();
-  BOOST_TEST_MESSAGE("simulated "
-                     << count << " seeds, " << steps << " steps in " << secs
-                     << " s (" << static_cast<std::uint64_t>(steps / secs)
-                     << " steps/s): " << crashes << " crashes, " << passivations
-                     << " passivations, " << failures << " failed commits, "
-                     << redeliveries << " outbox redeliveries, " << lost
-                     << " lost requests, " << provider << " provider failures, "
-                     << cancels << " cancels (" << flash
-                     << " flash cancels sent), " << refunds << " refunds, "
-                     << declined << " declined payments, " << late
-                     << " late payments (" << late_waiting
-                     << " before the deadline timer)");
+  BOOST_TEST_MESSAGE(
+    "simulated " << count << " seeds, " << steps << " steps in " << secs
+                 << " s (" << static_cast<std::uint64_t>(steps / secs)
+                 << " steps/s): " << crashes << " crashes, " << passivations
+                 << " passivations, " << failures << " failed commits, "
+                 << redeliveries << " outbox redeliveries, " << lost
+                 << " lost requests, " << provider << " provider failures, "
+                 << cancels << " cancels (" << flash << " flash cancels sent), "
+                 << refunds << " refunds, " << declined
+                 << " declined payments, " << late << " late payments ("
+                 << late_waiting << " before the deadline timer)");
   // The runs reached what they are for: quiescence, crashes, faults.
   BOOST_CHECK_EQUAL(quiet, count);
   BOOST_CHECK_GT(crashes, count / 10);
@@ -210,22 +208,21 @@ void catches(const char* name, std::uint64_t within, const char* rule) {
   for (o.seed = 1; o.seed <= within && !found; ++o.seed) {
     found = ordo::sim::run(o).failed;
   }
-  BOOST_REQUIRE_MESSAGE(found, "planted " << name << " not found in "
-                                          << within << " seeds");
+  BOOST_REQUIRE_MESSAGE(found, "planted " << name << " not found in " << within
+                                          << " seeds");
   BOOST_TEST_MESSAGE("planted " << name << ": found by seed " << found->seed
                                 << " (" << found->seed << " of " << within
-                                << " seeds), rule " << found->rule
-                                << ", step " << found->step);
-  BOOST_CHECK_MESSAGE(found->rule == rule, "planted " << name
-                                             << " was caught by rule "
-                                             << found->rule << ", not "
-                                             << rule << "\n"
-                                             << ordo::sim::describe(*found));
+                                << " seeds), rule " << found->rule << ", step "
+                                << found->step);
+  BOOST_CHECK_MESSAGE(found->rule == rule,
+                      "planted " << name << " was caught by rule "
+                                 << found->rule << ", not " << rule << "\n"
+                                 << ordo::sim::describe(*found));
   ordo::sim::options clean;
   clean.seed = found->seed;
   auto r = ordo::sim::run(clean);
-  BOOST_CHECK_MESSAGE(!r.failed, "seed " << found->seed
-                                         << " fails without the bug too");
+  BOOST_CHECK_MESSAGE(!r.failed,
+                      "seed " << found->seed << " fails without the bug too");
 }
 
 } // namespace

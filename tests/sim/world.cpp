@@ -39,8 +39,9 @@ constexpr millis start_ms = 1'700'000'000'000;
 /// run of a few hundred steps crosses deadlines, cooling periods, TTLs and
 /// the saga timeout.
 struct tunables {
-  order::config order{60'000, 50'000, 60'000, 30'000, 30'000,
-                      actors::notifier::config{20'000, 45'000, 5'000}};
+  order::config order{60'000, 50'000,
+                      60'000, 30'000,
+                      30'000, actors::notifier::config{20'000, 45'000, 5'000}};
   actors::inventory::config sku{60'000};
   actors::coupon::config coupon{120'000};
   actors::attribution::config affiliate{};
@@ -889,8 +890,7 @@ void world::after_turn(const address& self, const typename Kind::state& before,
       auto sms = order::sms_of(after);
       const auto* n = sms ? &sms->new_order : nullptr;
       if (n != nullptr && *n
-          && ((*n)->in_flight
-              || (*n)->st == actors::notifier::status::sent)
+          && ((*n)->in_flight || (*n)->st == actors::notifier::status::sent)
           && now < (*n)->created_at + cfg.order.notify.notify_delay) {
         fail("no_sms_for_flash_cancel",
              "order " + self.id + " cancelled "
@@ -1468,11 +1468,10 @@ void world::issue_client_op() {
         ++result_.failed_pays;
         text += " (declined)";
       }
-      if (op.k == op_kind::pay_late && stored
-          && now > i->second.pay_deadline) {
+      if (op.k == op_kind::pay_late && stored && now > i->second.pay_deadline) {
         ++result_.late_pays;
-        text += " (" + std::to_string(now - i->second.pay_deadline)
-                + " ms late";
+        text
+          += " (" + std::to_string(now - i->second.pay_deadline) + " ms late";
         if (i->second.st == order::status::pending_payment) {
           // Before the deadline timer cancelled it: the order must see
           // the deadline itself.
@@ -1573,10 +1572,9 @@ void world::check_step() {
   }
   for (const auto& [coupon, ids] : holders) {
     if (ids.size() > 1) {
-      fail("one_order_per_coupon", coupon + " backs "
-                                     + std::to_string(ids.size())
-                                     + " live orders: " + ids[0] + ", "
-                                     + ids[1]);
+      fail("one_order_per_coupon",
+           coupon + " backs " + std::to_string(ids.size())
+             + " live orders: " + ids[0] + ", " + ids[1]);
     }
   }
   for (const auto& [aff, a] : affiliates_) {
@@ -1604,11 +1602,11 @@ void world::check_quiescent() {
       if (parent == orders_.end()
           || (parent->second.st != order::status::cancelled
               && parent->second.st != order::status::manual_intervention)) {
-        fail("no_half_cancel",
-             "child " + id + " cancelled, parent " + o.parent_id + " is "
-               + (parent == orders_.end()
-                    ? std::string{"not stored"}
-                    : order::to_string(parent->second.st)));
+        fail("no_half_cancel", "child " + id + " cancelled, parent "
+                                 + o.parent_id + " is "
+                                 + (parent == orders_.end()
+                                      ? std::string{"not stored"}
+                                      : order::to_string(parent->second.st)));
       }
     }
     // Every payment settled: a payment an order does not keep is refunded.
