@@ -36,6 +36,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "runtime/detail/http_post.hpp"
+
 namespace ordo::app {
 
 std::optional<load_workload> parse_workload(std::string_view text) noexcept {
@@ -272,19 +274,13 @@ private:
 
   void fail(beast::error_code ec) {
     close();
-    if (reused_ && closed_by_peer(ec)) {
+    if (reused_ && runtime::detail::closed_by_peer(ec)) {
       reused_ = false;
       connect();
       return;
     }
     reply_.failure = ec == beast::error::timeout ? "timeout" : ec.message();
     finish();
-  }
-
-  static bool closed_by_peer(const beast::error_code& ec) {
-    return ec == http::error::end_of_stream || ec == asio::error::eof
-           || ec == asio::error::connection_reset
-           || ec == asio::error::broken_pipe;
   }
 
   void close() {

@@ -64,16 +64,13 @@ struct connection {
   http::response<http::string_body> res;
 };
 
-/// A failure on a connection that had already served a request and that
-/// the peer most likely closed while it sat idle: worth one more try on a
-/// fresh connection before telling the caller.
-bool stale(const beast::error_code& ec) {
+} // namespace
+
+bool closed_by_peer(const boost::system::error_code& ec) noexcept {
   return ec == http::error::end_of_stream || ec == asio::error::eof
          || ec == asio::error::connection_reset
          || ec == asio::error::broken_pipe;
 }
-
-} // namespace
 
 std::optional<http_url>
 parse_http_url(std::string_view url, std::string_view what, std::string* why) {
@@ -310,7 +307,7 @@ struct http_poster::impl {
   void failed_on(std::shared_ptr<connection> c, call k,
                  const beast::error_code& ec, bool reused) {
     close(*c);
-    if (reused && !k.retried && stale(ec)) {
+    if (reused && !k.retried && closed_by_peer(ec)) {
       k.retried = true;
       waiting.push_front(std::move(k));
     } else {

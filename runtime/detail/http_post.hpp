@@ -22,9 +22,16 @@
 #include <string>
 #include <string_view>
 
+#include <boost/system/error_code.hpp>
+
 #include "actors/turn.hpp"
 
 namespace ordo::runtime::detail {
+
+/// A failure on a keep-alive connection that had already served a request,
+/// such as the peer closing it while it sat idle: worth one more try on a
+/// fresh connection before telling the caller.
+bool closed_by_peer(const boost::system::error_code& ec) noexcept;
 
 /// The parts of "http://HOST[:PORT][/PATH]".
 struct http_url {
