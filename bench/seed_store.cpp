@@ -175,7 +175,7 @@ public:
 
   /// The writes the turns' batches leave behind, net.
   void write(storage::batch& b) const {
-    order_kind::persist(s_, order::input{order::status_query{}}, b);
+    order_kind::persist(s_, {}, order::input{order::status_query{}}, b);
     for (const auto& [v, entry] : journal_) {
       b.put(storage::cf::journal,
             storage::keys::journal(order_kind::name, s_.order_id, v), entry);

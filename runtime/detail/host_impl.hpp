@@ -157,9 +157,10 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
     return;
   }
   auto now = env.time->now();
+  auto was = Kind::remember(st.s);
   auto out = Kind::handle(st.s, m.in, now, dir->cfg_);
   if (!out.event.empty()) {
-    Kind::persist(st.s, m.in, b);
+    Kind::persist(st.s, was, m.in, b);
     b.put(
       storage::cf::journal,
       storage::keys::journal(Kind::name, st.id, st.s.version),
@@ -183,7 +184,14 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
     dir->begin_consuming(st.id, dedupe_key);
     after.consumed = std::move(dedupe_key);
   }
-  if (m.timer_due > 0) {
+  // A fired timer's record goes, unless it was armed again since (a later
+  // due) or this turn arms or disarms it: then the turn's own write below
+  // is the last word on it, and neither the read nor the delete is needed.
+  bool rearmed = std::any_of(out.timers.begin(), out.timers.end(),
+                             [&](const actors::timer_op& t) {
+                               return t.name == m.timer_name;
+                             });
+  if (m.timer_due > 0 && !rearmed) {
     auto key = storage::keys::owned(Kind::name, st.id, m.timer_name);
     auto stored = env.db->get(storage::cf::timers, key);
     if (stored

@@ -82,6 +82,12 @@ struct kind_base {
   static actors::result<input> decode(const actors::envelope& msg) {
     return Spec::decode_fn(msg);
   }
+  /// What `persist` must know of the state as the turn found it: nothing,
+  /// unless a kind writes a record only when part of its state changed.
+  struct before {};
+  static before remember(const state&) {
+    return {};
+  }
   /// True while a turn waits for answers; the actor must stay in memory.
   static bool busy(const state&) {
     return false;
@@ -98,8 +104,11 @@ struct snapshot_kind : kind_base<Spec> {
   using state = typename Spec::state;
   using input = typename Spec::input;
 
+  using before = typename kind_base<Spec>::before;
+
   /// Adds the writes of a turn that changed the state.
-  static void persist(const state& s, const input&, storage::batch& b) {
+  static void persist(const state& s, const before&, const input&,
+                      storage::batch& b) {
     b.put(storage::cf::actors, storage::keys::owner(Spec::name, s.*Spec::id),
           storage::codec::pack(nlohmann::json(s)));
   }
@@ -136,11 +145,14 @@ struct ledger_kind : kind_base<Spec> {
   using state = typename Spec::state;
   using input = typename Spec::input;
 
+  using before = typename kind_base<Spec>::before;
+
   static std::string entry_key(const std::string& id,
                                const std::string& entry) {
     return storage::keys::owned(Spec::name, id, "e/" + entry);
   }
-  static void persist(const state& s, const input& in, storage::batch& b) {
+  static void persist(const state& s, const before&, const input& in,
+                      storage::batch& b) {
     const auto& id = s.*Spec::id;
     b.put(storage::cf::actors, storage::keys::owner(Spec::name, id),
           pack_header(s));
@@ -225,9 +237,31 @@ inline actors::order::state read_index_entry(std::string_view value) {
 }
 
 struct order_kind : snapshot_kind<order_spec> {
-  static void persist(const state& s, const input& in, storage::batch& b) {
-    snapshot_kind<order_spec>::persist(s, in, b);
-    if (s.parent_id.empty() && s.st != actors::order::status::none) {
+  /// The order as its index entry shows it (`listed`: it has one).
+  struct before {
+    bool listed = false;
+    actors::order::status st = actors::order::status::none;
+    std::int64_t payable = 0;
+    actors::millis created_at = 0;
+    std::string cancel_reason;
+
+    friend bool operator==(const before& a, const before& b) {
+      return a.listed == b.listed && a.st == b.st && a.payable == b.payable
+             && a.created_at == b.created_at
+             && a.cancel_reason == b.cancel_reason;
+    }
+  };
+  static before remember(const state& s) {
+    return {s.parent_id.empty() && s.st != actors::order::status::none, s.st,
+            s.payable, s.created_at, s.cancel_reason};
+  }
+  /// The snapshot, and the index entry when the turn changed what it shows
+  /// (a payment does; the admin SMS's turns do not).
+  static void persist(const state& s, const before& was, const input& in,
+                      storage::batch& b) {
+    snapshot_kind<order_spec>::persist(s, {}, in, b);
+    auto now = remember(s);
+    if (now.listed && !(now == was)) {
       b.put(storage::cf::aux,
             storage::keys::user_order(s.user_id, s.created_at, s.order_id),
             storage::codec::pack(index_entry(s)));
@@ -376,7 +410,8 @@ struct report_spec {
 /// (messages from orders of earlier versions) count the same way, through
 /// their additions, and write nothing else.
 struct report_kind : kind_base<report_spec> {
-  static void persist(const state&, const input&, storage::batch&) {}
+  static void persist(const state&, const before&, const input&,
+                      storage::batch&) {}
   /// The header and user entries earlier versions wrote, plus the sums;
   /// `top` ranked from the users' counts.
   static void restore(storage::store& db, const std::string& id, state& s) {

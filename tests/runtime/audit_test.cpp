@@ -140,7 +140,7 @@ BOOST_AUTO_TEST_CASE(a_lost_release_is_found_and_healed) {
     s.reservations[id] = {2, c->order.token, time->now() + 3'600'000};
     storage::batch b;
     runtime::detail::sku_kind::persist(
-      s, actors::inventory::input{actors::inventory::release{id, 0}}, b);
+      s, {}, actors::inventory::input{actors::inventory::release{id, 0}}, b);
     BOOST_REQUIRE(db.commit_sync(std::move(b)).ok());
   });
   BOOST_CHECK_EQUAL(sku("A")->reserved, 2);
@@ -170,7 +170,7 @@ BOOST_AUTO_TEST_CASE(a_refund_that_never_left_is_sent_once) {
     o.payments.push_back(
       {"t-lost", o.payable, actors::order::payment_status::captured, ""});
     storage::batch b;
-    runtime::detail::order_kind::persist(o, actors::order::input{}, b);
+    runtime::detail::order_kind::persist(o, {}, actors::order::input{}, b);
     BOOST_REQUIRE(db.commit_sync(std::move(b)).ok());
   });
   auto r = audit();
@@ -197,7 +197,7 @@ BOOST_AUTO_TEST_CASE(what_cannot_be_healed_is_reported_and_stays) {
     runtime::detail::sku_kind::restore(db, "A", s);
     s.available += 1; // a unit from nowhere
     storage::batch b;
-    runtime::detail::sku_kind::persist(s, actors::inventory::input{}, b);
+    runtime::detail::sku_kind::persist(s, {}, actors::inventory::input{}, b);
     BOOST_REQUIRE(db.commit_sync(std::move(b)).ok());
   });
   auto r = audit();
@@ -278,7 +278,7 @@ BOOST_AUTO_TEST_CASE(violations_are_posted_to_the_alert_webhook) {
     runtime::detail::sku_kind::restore(db, "A", s);
     s.sold += 1; // a sale nobody made
     storage::batch b;
-    runtime::detail::sku_kind::persist(s, actors::inventory::input{}, b);
+    runtime::detail::sku_kind::persist(s, {}, actors::inventory::input{}, b);
     BOOST_REQUIRE(db.commit_sync(std::move(b)).ok());
   });
   BOOST_CHECK(!audit().ok());
@@ -416,7 +416,7 @@ BOOST_AUTO_TEST_CASE(the_audit_sweep_reaches_an_old_untouched_order_in_a_pass) {
     o.st = actors::order::status::manual_intervention;
     o.manual_reason = "planted by the test";
     storage::batch b;
-    runtime::detail::order_kind::persist(o, actors::order::input{}, b);
+    runtime::detail::order_kind::persist(o, {}, actors::order::input{}, b);
     BOOST_REQUIRE(db.commit_sync(std::move(b)).ok());
   });
   // Counters of a run: audit_runs, then audit_violations. Once runs > n

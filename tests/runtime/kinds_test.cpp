@@ -1,6 +1,7 @@
 // The storage layouts of runtime/detail/kinds.hpp: a report shard is the sum
 // of what orders added to it, read back as the state machine would have
-// counted the same records, and what earlier versions stored still counts.
+// counted the same records, and what earlier versions stored still counts;
+// an order's index entry is written when what it shows changed.
 
 #include <boost/test/unit_test.hpp>
 
@@ -145,7 +146,7 @@ BOOST_AUTO_TEST_CASE(an_expiry_turn_deletes_every_released_entry) {
     auto o = sku_kind::handle(s, in, now, cfg);
     BOOST_REQUIRE(!o.err);
     storage::batch b;
-    sku_kind::persist(s, in, b);
+    sku_kind::persist(s, {}, in, b);
     BOOST_REQUIRE(db->commit_sync(std::move(b)).ok());
   };
   turn(inv::put{100, 10, actors::item_kind::goods}, 1);
@@ -161,6 +162,53 @@ BOOST_AUTO_TEST_CASE(an_expiry_turn_deletes_every_released_entry) {
   BOOST_TEST(back.reserved == 1);
   BOOST_TEST(inv::conserved(back));
   BOOST_TEST(back.expiry_due == 3 + 2 * cfg.reservation_ttl);
+}
+
+// A top-level order's turn writes its entry of the user's order index only
+// when the turn changed what the entry shows: a payment or a cancel does,
+// the turns of its admin SMS (rule 8) and other bookkeeping do not.
+BOOST_AUTO_TEST_CASE(an_order_rewrites_its_index_entry_only_when_it_changed) {
+  using runtime::detail::order_kind;
+  namespace order = actors::order;
+  order::state s;
+  order_kind::init(s, "o0001-a");
+  s.user_id = "u1";
+  s.st = order::status::pending_payment;
+  s.created_at = 1'000;
+  s.payable = 500;
+  auto index_writes = [&](const order_kind::before& was) {
+    storage::batch b;
+    order_kind::persist(s, was, order::input{order::status_query{}}, b);
+    auto key = storage::keys::user_order("u1", 1'000, "o0001-a");
+    int n = 0;
+    for (const auto& op : b.ops()) {
+      if (op.family == storage::cf::aux) {
+        BOOST_TEST(op.key == key);
+        ++n;
+      }
+    }
+    return n;
+  };
+  // Nothing before (a new order, or a store being seeded): written.
+  BOOST_TEST(index_writes({}) == 1);
+  // A turn that left status, amount, time and reason alone: not written.
+  auto was = order_kind::remember(s);
+  s.version += 1;
+  BOOST_TEST(index_writes(was) == 0);
+  // Paid, then cancelled with a reason: written each time.
+  was = order_kind::remember(s);
+  s.st = order::status::paid;
+  BOOST_TEST(index_writes(was) == 1);
+  was = order_kind::remember(s);
+  s.st = order::status::cancelled;
+  s.cancel_reason = "user";
+  BOOST_TEST(index_writes(was) == 1);
+  was = order_kind::remember(s);
+  s.cancel_reason = "timeout";
+  BOOST_TEST(index_writes(was) == 1);
+  // A child order of a split is not listed at all.
+  s.parent_id = "o0001-p";
+  BOOST_TEST(index_writes({}) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(an_unreadable_sum_is_an_error_not_a_zero) {

@@ -513,8 +513,8 @@ BOOST_AUTO_TEST_CASE(
         storage::keys::be64(static_cast<std::uint64_t>(due)));
     };
     storage::batch b;
-    rd::order_kind::persist(o, actors::order::status_query{}, b);
-    rd::notifier_kind::persist(sms, actors::notifier::check{}, b);
+    rd::order_kind::persist(o, {}, actors::order::status_query{}, b);
+    rd::notifier_kind::persist(sms, {}, actors::notifier::check{}, b);
     b.del(storage::cf::timers, storage::keys::owned("order", id, "wake"));
     for (auto [key, due] : {timer("order", "deadline", o.pay_deadline),
                             timer("notifier", "new_order", sms.due)}) {

@@ -413,16 +413,21 @@ void actor<Kind>::turn(world& w, mail m) {
     in = std::any_cast<typename Kind::input>(m.input);
   }
   auto before = s;
+  auto was = Kind::remember(s);
   auto out = Kind::handle(s, in, w.now, w.config_of<Kind>());
   storage::batch b;
   if (!out.event.empty()) {
-    Kind::persist(s, in, b);
+    Kind::persist(s, was, in, b);
   }
   if (!dedupe_key.empty()) {
     b.put(storage::cf::dedupe, dedupe_key,
           storage::keys::be64(static_cast<std::uint64_t>(w.now)));
   }
-  if (m.timer_due > 0 && !(w.bugs & timer_fires_twice)) {
+  bool rearmed = std::any_of(out.timers.begin(), out.timers.end(),
+                             [&](const actors::timer_op& t) {
+                               return t.name == m.timer_name;
+                             });
+  if (m.timer_due > 0 && !rearmed && !(w.bugs & timer_fires_twice)) {
     auto key = storage::keys::owned(Kind::name, id_, m.timer_name);
     auto stored = w.db.get(storage::cf::timers, key);
     if (stored
