@@ -28,9 +28,7 @@ void timer_service::load(storage::store& db) {
   db.scan(storage::cf::timers, "",
           [this](std::string_view k, std::string_view v) {
             if (auto due = storage::keys::from_be64(v)) {
-              auto at = static_cast<actors::millis>(*due);
-              by_key_[std::string{k}] = at;
-              by_due_.emplace(at, std::string{k});
+              arm(std::string{k}, static_cast<actors::millis>(*due));
             }
             return true;
           });
@@ -62,18 +60,27 @@ void timer_service::set(const std::string& kind, const std::string& id,
                         const std::string& name, actors::millis due) {
   auto k = storage::keys::owned(kind, id, name);
   std::lock_guard<std::mutex> guard{mu_};
-  if (auto i = by_key_.find(k); i != by_key_.end()) {
-    by_due_.erase({i->second, k});
-    by_key_.erase(i);
-  }
-  if (due > 0) {
-    by_key_[k] = due;
-    bool earliest = by_due_.empty() || due < by_due_.begin()->first;
-    by_due_.emplace(due, std::move(k));
-    if (earliest) {
-      cv_.notify_all();
+  if (due <= 0) {
+    if (auto i = by_key_.find(k); i != by_key_.end()) {
+      by_due_.erase({i->second, &i->first});
+      by_key_.erase(i);
     }
+    return;
   }
+  bool earliest = by_due_.empty() || due < by_due_.begin()->first;
+  arm(std::move(k), due);
+  if (earliest) {
+    cv_.notify_all();
+  }
+}
+
+void timer_service::arm(key k, actors::millis due) {
+  auto [i, added] = by_key_.try_emplace(std::move(k), due);
+  if (!added) {
+    by_due_.erase({i->second, &i->first});
+    i->second = due;
+  }
+  by_due_.emplace(due, &i->first);
 }
 
 std::size_t timer_service::pending() const {
@@ -89,15 +96,17 @@ void timer_service::run() {
       continue;
     }
     auto now = clock_.now();
-    auto [due, k] = *by_due_.begin();
+    auto due = by_due_.begin()->first;
     if (due > now) {
       // Cap the wait so a wall-clock step is noticed within a second.
       auto wait = std::min<actors::millis>(due - now, 1000);
       cv_.wait_for(lock, std::chrono::milliseconds{wait});
       continue;
     }
+    auto i = by_key_.find(*by_due_.begin()->second);
     by_due_.erase(by_due_.begin());
-    by_key_.erase(k);
+    key k = i->first;
+    by_key_.erase(i);
     std::string kind, id, name;
     if (!storage::keys::split_owned(k, &kind, &id, &name)) {
       continue;

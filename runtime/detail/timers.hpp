@@ -10,11 +10,12 @@
 // Threading: thread-safe; one internal thread waits for the earliest due.
 
 #include <condition_variable>
-#include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 
 #include "actors/turn.hpp"
 
@@ -50,7 +51,17 @@ public:
 
 private:
   using key = std::string; // storage::keys::owned(kind, id, name)
+  /// A timer in due order: its due, then its key (which by_key_ owns; a
+  /// node's address never changes while it is in the map).
+  using slot = std::pair<actors::millis, const key*>;
+  struct earlier {
+    bool operator()(const slot& a, const slot& b) const {
+      return a.first < b.first || (a.first == b.first && *a.second < *b.second);
+    }
+  };
 
+  /// Arms `k` at `due`, replacing what it was armed at. Needs mu_.
+  void arm(key k, actors::millis due);
   void run();
 
   // Constant after construction.
@@ -60,9 +71,11 @@ private:
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  // Guarded by mu_.
-  std::set<std::pair<actors::millis, key>> by_due_;
-  std::map<key, actors::millis> by_key_;
+  // Guarded by mu_. Every key once: a node armed a timer for every order
+  // in its payment or SMS cooling period, so these hold hundreds of
+  // thousands under load (a hash lookup, not ~20 string compares, per set).
+  std::unordered_map<key, actors::millis> by_key_;
+  std::set<slot, earlier> by_due_;
   bool stopping_ = false;
   bool running_ = false;
 
