@@ -6,6 +6,8 @@
 #   bench/per-flow.sh                          # steady, 8 s
 #   WORKLOAD=flash-cancel DURATION=20s bench/per-flow.sh
 #   ORDO=/tmp/ordo-old bench/per-flow.sh       # another binary (A/B)
+#   SERVE_ARGS="--notify-delay 1s" bench/per-flow.sh
+#                      # whole lives: the admin SMS's turns inside the window
 #
 # Prints flows/s, node CPU µs per flow (utime + stime from /proc/PID/stat),
 # and per flow: committed batches, records (puts and deletes), WAL writes
@@ -23,7 +25,7 @@ secret=bench-payment-secret
 
 dir=$(mktemp -d /tmp/ordo-per-flow.XXXXXX)
 "$ORDO" serve --data "$dir/db" --http 127.0.0.1:0 --admin-token "$token" \
-  --payment-secret "$secret" --durability sync >"$dir/serve.out" \
+  --payment-secret "$secret" --durability sync ${SERVE_ARGS:-} >"$dir/serve.out" \
   2>"$dir/serve.log" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
