@@ -8,12 +8,13 @@
 //
 // and expects, once the SMS went out, "sms_sent" {"notification_id"} at
 // {confirm_to, order_id}: confirm_to is "order" or "notifier" (absent:
-// "notifier"). The adapter delivers that through the router, deduped on
-// "sms/sms_sent/<notification_id>", and acknowledges the relay with the
-// sender's reply: the outbox keeps the "sms" until the sender has durably
-// recorded that it went out, so a crash anywhere repeats the
-// delivery and never loses it. A repeat reaches the adapter again; both
-// modes dedupe on notification_id, so one notification is sent once.
+// "notifier"). The adapter delivers that through the router without a
+// dedupe id (the SMS machine ignores a repeat: it confirms only the
+// notification in flight, so no dedupe record is needed), and
+// acknowledges the relay with the sender's reply: the outbox keeps the "sms"
+// until the sender has durably recorded that it went out, so a crash anywhere
+// repeats the delivery and never loses it. A repeat reaches the adapter again;
+// both modes dedupe on notification_id, so one notification is sent once.
 //
 // Two modes:
 //   webhook (--sms-webhook URL): POST {URL} (the URL's own path) with the

@@ -1269,7 +1269,12 @@ BOOST_AUTO_TEST_CASE(the_cooling_timer_checks_the_orders_own_status_and_sends) {
   BOOST_TEST(order::sms_of(s)->new_order->sent_at == cooled() + 5);
   auto again
     = order::handle(s, order::sms_sent{"o1:new_order"}, at(cooled() + 6));
-  BOOST_TEST(again.event.empty()); // a repeat changes nothing
+  // A repeat changes nothing and sends nothing: the adapter confirms
+  // without a dedupe id (runtime/detail/sms.cpp) and relies on this.
+  BOOST_TEST(again.event.empty());
+  BOOST_TEST(again.outbox.empty());
+  BOOST_TEST(again.signals.empty());
+  BOOST_TEST(order::sms_of(s)->new_order->sent_at == cooled() + 5);
 }
 
 BOOST_AUTO_TEST_CASE(one_timer_wakes_the_order_for_its_sms_then_its_deadline) {

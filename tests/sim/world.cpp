@@ -838,7 +838,8 @@ void world::adapter(const envelope& e, std::uint64_t seq) {
     mail m;
     m.to = {e.body.value("confirm_to", std::string{"notifier"}), order_id};
     m.msg = envelope{"", m.to, "sms_sent", {{"notification_id", id}}};
-    m.dedupe_id = "sms/sms_sent/" + id;
+    // No dedupe id, as the adapter (runtime/detail/sms.cpp): the SMS
+    // machine ignores a repeat.
     m.reply.k = reply_to::kind::adapter;
     m.reply.seq = seq;
     pending_event ev;
