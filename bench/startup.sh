@@ -21,6 +21,7 @@
 #   bench/startup.sh                                  # 1,000,000 orders
 #   ORDERS=100000 bench/startup.sh                    # how it scales
 #   ORDERS=100000 ACTIVATE=20000 RUNS=5 bench/startup.sh
+#   ACTIVATE=0 AUDIT=off bench/startup.sh              # start-up alone
 #   SEED_FLAGS=--side-effects bench/startup.sh        # + sandbox/SMS records
 #   SERVE_FLAGS="--scheduler-threads 1" bench/startup.sh
 #   PARALLEL=32 AUDIT=off bench/startup.sh
@@ -170,28 +171,34 @@ done
 ready_sorted=$(printf '%s\n' "${ready[@]}" | sort -n | tr '\n' ' ')
 median=$(printf '%s\n' "${ready[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 
-# Activation, on the last run's node.
+# Activation, on the last run's node (ACTIVATE=0: start-up only).
 total_ids=$(wc -l <"$cache/ids")
 k=$((ACTIVATE < total_ids ? ACTIVATE : total_ids))
-t0=$(now_us)
-reads=$(each_order GET "")
-t1=$(now_us)
-read_kb=$(status_kb VmRSS)
-cancels=$(each_order POST /cancel)
-t2=$(now_us)
-act_kb=$(status_kb VmRSS)
-act_hwm_kb=$(status_kb VmHWM)
-active=$(metric 'ordo_actors_active{kind="order"}')
-if [ -z "$active" ] || [ "$active" -eq 0 ]; then
-  fail "no active order actors after the cancels ($cancels)"
+active=- read_mb=- act_mb=- per_actor=- per_actor_raw=-
+reads=- cancels=- read_rate=- cancel_rate=-
+if [ "$k" -gt 0 ]; then
+  t0=$(now_us)
+  reads=$(each_order GET "")
+  t1=$(now_us)
+  read_kb=$(status_kb VmRSS)
+  cancels=$(each_order POST /cancel)
+  t2=$(now_us)
+  act_kb=$(status_kb VmRSS)
+  act_hwm_kb=$(status_kb VmHWM)
+  active=$(metric 'ordo_actors_active{kind="order"}')
+  if [ -z "$active" ] || [ "$active" -eq 0 ]; then
+    fail "no active order actors after the cancels ($cancels)"
+  fi
+  per_actor=$(awk -v a="$act_kb" -v b="$read_kb" -v n="$active" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }')
+  per_actor_raw=$(awk -v a="$act_kb" -v b="$rss_kb" -v n="$active" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }')
+  rate() {
+    awk -v n="$k" -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", n / ((b - a) / 1e6) }'
+  }
+  read_rate=$(rate "$t0" "$t1")
+  cancel_rate=$(rate "$t1" "$t2")
+  read_mb=$(mb "$read_kb")
+  act_mb="$(mb "$act_kb")/$(mb "$act_hwm_kb")"
 fi
-per_actor=$(awk -v a="$act_kb" -v b="$read_kb" -v n="$active" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }')
-per_actor_raw=$(awk -v a="$act_kb" -v b="$rss_kb" -v n="$active" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }')
-rate() {
-  awk -v n="$k" -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", n / ((b - a) / 1e6) }'
-}
-read_rate=$(rate "$t0" "$t1")
-cancel_rate=$(rate "$t1" "$t2")
 
 audit_s=- audit_hwm=- audit_rss=-
 if [ "$AUDIT" != off ]; then
@@ -217,8 +224,8 @@ printf '%-9s %-6s %-22s %-14s %-8s %-10s %-10s %-9s %-9s %-10s %-12s\n' \
   orders ready ready_runs_ms rss/hwm_MB active rss_read rss_act B/actor B/raw audit_s audit_rss/hwm
 printf '%-9s %-6s %-22s %-14s %-8s %-10s %-10s %-9s %-9s %-10s %-12s\n' \
   "$ORDERS" "$median" "$(echo "$ready_sorted" | xargs | tr ' ' ,)" \
-  "$(mb "$rss_kb")/$(mb "$hwm_kb")" "$active" "$(mb "$read_kb")" \
-  "$(mb "$act_kb")/$(mb "$act_hwm_kb")" "$per_actor" "$per_actor_raw" \
+  "$(mb "$rss_kb")/$(mb "$hwm_kb")" "$active" "$read_mb" \
+  "$act_mb" "$per_actor" "$per_actor_raw" \
   "$audit_s" "$audit_rss/$audit_hwm"
 echo "reads ($k GETs, $read_rate/s): $reads; cancels ($k POSTs, $cancel_rate/s): $cancels"
 rm -rf "$work"

@@ -14,9 +14,9 @@
 //     owner NUL "e/" entry  -> one entry, so a hot actor's turn writes two
 //                              small records, not all its entries
 //   report_kind: sums that orders add to in their own batches (below).
-// A top-level order's turn also writes its entry of the user's order index
-// (family aux, storage/keys.hpp), in the same batch: the list a user reads
-// is never older than the order.
+// A top-level order's turn that changes what its entry of the user's order
+// index shows (family aux, storage/keys.hpp) writes the entry in the same
+// batch: the list a user reads is never older than the order.
 
 #include <string>
 #include <type_traits>

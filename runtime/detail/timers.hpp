@@ -51,8 +51,9 @@ public:
 
 private:
   using key = std::string; // storage::keys::owned(kind, id, name)
-  /// A timer in due order: its due, then its key (which by_key_ owns; a
-  /// node's address never changes while it is in the map).
+  /// A timer in due order: its due, then its key (which by_key_ owns; an
+  /// element of an unordered_map keeps its address while it is in the map,
+  /// rehashing included).
   using slot = std::pair<actors::millis, const key*>;
   struct earlier {
     bool operator()(const slot& a, const slot& b) const {
