@@ -224,15 +224,20 @@ struct held_abuse_fixture : abuse_fixture {
 BOOST_FIXTURE_TEST_CASE(concurrent_creates_never_exceed_the_rate_limit,
                         held_abuse_fixture) {
   hook->arm();
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::optional<actors::result<runtime::created_order>>> answers(
-    10);
-  std::size_t answered = 0;
-  auto wait_for_answers = [&](std::size_t n) {
-    std::unique_lock<std::mutex> lock{mu};
-    return cv.wait_for(lock, std::chrono::seconds{30}, [&] {
-      return answered >= n;
+  // Shared with the callbacks, which a failed check could leave running
+  // after this body returns.
+  struct answers_so_far {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::optional<actors::result<runtime::created_order>>> got
+      = decltype(got)(10);
+    std::size_t answered = 0;
+  };
+  auto box = std::make_shared<answers_so_far>();
+  auto wait_for_answers = [box](std::size_t n) {
+    std::unique_lock<std::mutex> lock{box->mu};
+    return box->cv.wait_for(lock, std::chrono::seconds{30}, [&] {
+      return box->answered >= n;
     });
   };
   for (std::size_t i = 0; i < 10; ++i) {
@@ -242,11 +247,11 @@ BOOST_FIXTURE_TEST_CASE(concurrent_creates_never_exceed_the_rate_limit,
     cmd.fingerprint = "fp";
     cmd.token = i + 1;
     node->create_order("k" + std::to_string(i), cmd,
-                       [&, i](actors::result<runtime::created_order> r) {
-                         std::lock_guard<std::mutex> guard{mu};
-                         answers[i] = std::move(r);
-                         ++answered;
-                         cv.notify_all();
+                       [box, i](actors::result<runtime::created_order> r) {
+                         std::lock_guard<std::mutex> guard{box->mu};
+                         box->got[i] = std::move(r);
+                         ++box->answered;
+                         box->cv.notify_all();
                        });
   }
   // Five are refused at once, with nothing stored; the other five wait
@@ -254,11 +259,11 @@ BOOST_FIXTURE_TEST_CASE(concurrent_creates_never_exceed_the_rate_limit,
   BOOST_REQUIRE(wait_for_answers(5));
   std::vector<std::size_t> admitted;
   {
-    std::lock_guard<std::mutex> guard{mu};
-    BOOST_TEST(answered == 5u);
+    std::lock_guard<std::mutex> guard{box->mu};
+    BOOST_TEST(box->answered == 5u);
     for (std::size_t i = 0; i < 10; ++i) {
-      if (answers[i]) {
-        BOOST_TEST(refused(*answers[i], actors::errc::rate_limited));
+      if (box->got[i]) {
+        BOOST_TEST(refused(*box->got[i], actors::errc::rate_limited));
       } else {
         admitted.push_back(i);
       }
@@ -268,8 +273,8 @@ BOOST_FIXTURE_TEST_CASE(concurrent_creates_never_exceed_the_rate_limit,
   hook->release();
   BOOST_REQUIRE(wait_for_answers(10));
   for (auto i : admitted) {
-    std::lock_guard<std::mutex> guard{mu};
-    const auto& r = *answers[i];
+    std::lock_guard<std::mutex> guard{box->mu};
+    const auto& r = *box->got[i];
     BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.err().message));
     BOOST_TEST(!r->refused);
     BOOST_TEST(r->created);
