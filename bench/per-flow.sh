@@ -24,9 +24,10 @@ token=bench-admin-token
 secret=bench-payment-secret
 
 dir=$(mktemp -d /tmp/ordo-per-flow.XXXXXX)
+# shellcheck disable=SC2086 # SERVE_ARGS is a list of flags
 "$ORDO" serve --data "$dir/db" --http 127.0.0.1:0 --admin-token "$token" \
-  --payment-secret "$secret" --durability sync ${SERVE_ARGS:-} >"$dir/serve.out" \
-  2>"$dir/serve.log" &
+  --payment-secret "$secret" --durability sync ${SERVE_ARGS:-} \
+  >"$dir/serve.out" 2>"$dir/serve.log" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 url=
