@@ -18,6 +18,7 @@
 // index shows (family aux, storage/keys.hpp) writes the entry in the same
 // batch: the list a user reads is never older than the order.
 
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -213,47 +214,54 @@ struct order_spec {
   static constexpr auto decode_fn = &actors::order::decode;
 };
 
-/// A user's order as its index lists it (the value of keys::user_order).
-inline nlohmann::json index_entry(const actors::order::state& s) {
-  return {{"st", actors::order::to_string(s.st)},
-          {"pay", s.payable},
-          {"created", s.created_at},
-          {"reason", s.cancel_reason}};
+/// What a user's order index shows of an order (the value of
+/// keys::user_order): the one list of the entry's fields.
+struct index_fields {
+  actors::order::status st = actors::order::status::none;
+  std::int64_t payable = 0;
+  actors::millis created_at = 0;
+  std::string cancel_reason;
+
+  static index_fields of(const actors::order::state& s) {
+    return {s.st, s.payable, s.created_at, s.cancel_reason};
+  }
+  friend bool operator==(const index_fields& a, const index_fields& b) {
+    return a.st == b.st && a.payable == b.payable
+           && a.created_at == b.created_at
+           && a.cancel_reason == b.cancel_reason;
+  }
+};
+
+inline nlohmann::json index_entry(const index_fields& f) {
+  return {{"st", actors::order::to_string(f.st)},
+          {"pay", f.payable},
+          {"created", f.created_at},
+          {"reason", f.cancel_reason}};
 }
 
-/// Reads an index entry back: the order's status, payable, created_at and
-/// cancel reason (order_id and user_id left empty); throws if unreadable.
-inline actors::order::state read_index_entry(std::string_view value) {
+/// Reads an index entry back; throws if unreadable.
+inline index_fields read_index_entry(std::string_view value) {
   auto e = storage::codec::unpack(value);
   if (e.is_discarded() || !e.is_object()) {
     throw std::runtime_error{"unreadable order index entry"};
   }
-  actors::order::state s;
-  s.st = actors::order::parse_status(e.value("st", ""));
-  s.payable = e.value("pay", std::int64_t{0});
-  s.created_at = e.value("created", actors::millis{0});
-  s.cancel_reason = e.value("reason", "");
-  return s;
+  index_fields f;
+  f.st = actors::order::parse_status(e.value("st", ""));
+  f.payable = e.value("pay", std::int64_t{0});
+  f.created_at = e.value("created", actors::millis{0});
+  f.cancel_reason = e.value("reason", "");
+  return f;
 }
 
 struct order_kind : snapshot_kind<order_spec> {
-  /// The order as its index entry shows it (`listed`: it has one).
-  struct before {
-    bool listed = false;
-    actors::order::status st = actors::order::status::none;
-    std::int64_t payable = 0;
-    actors::millis created_at = 0;
-    std::string cancel_reason;
-
-    friend bool operator==(const before& a, const before& b) {
-      return a.listed == b.listed && a.st == b.st && a.payable == b.payable
-             && a.created_at == b.created_at
-             && a.cancel_reason == b.cancel_reason;
-    }
-  };
+  /// What the order's index entry shows; nullopt: it has none (a child
+  /// of a split, or not created).
+  using before = std::optional<index_fields>;
   static before remember(const state& s) {
-    return {s.parent_id.empty() && s.st != actors::order::status::none, s.st,
-            s.payable, s.created_at, s.cancel_reason};
+    if (!s.parent_id.empty() || s.st == actors::order::status::none) {
+      return std::nullopt;
+    }
+    return index_fields::of(s);
   }
   /// The snapshot, and the index entry when the turn changed what it shows
   /// (a payment does; the admin SMS's turns do not).
@@ -261,10 +269,10 @@ struct order_kind : snapshot_kind<order_spec> {
                       storage::batch& b) {
     snapshot_kind<order_spec>::persist(s, {}, in, b);
     auto now = remember(s);
-    if (now.listed && !(now == was)) {
+    if (now && !(now == was)) {
       b.put(storage::cf::aux,
             storage::keys::user_order(s.user_id, s.created_at, s.order_id),
-            storage::codec::pack(index_entry(s)));
+            storage::codec::pack(index_entry(*now)));
     }
   }
   static bool busy(const state& s) {
