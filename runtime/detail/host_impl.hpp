@@ -187,11 +187,7 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
   // A fired timer's record goes, unless it was armed again since (a later
   // due) or this turn arms or disarms it: then the turn's own write below
   // is the last word on it, and neither the read nor the delete is needed.
-  bool rearmed = std::any_of(out.timers.begin(), out.timers.end(),
-                             [&](const actors::timer_op& t) {
-                               return t.name == m.timer_name;
-                             });
-  if (m.timer_due > 0 && !rearmed) {
+  if (m.timer_due > 0 && !sets_timer(out, m.timer_name)) {
     auto key = storage::keys::owned(Kind::name, st.id, m.timer_name);
     auto stored = env.db->get(storage::cf::timers, key);
     if (stored

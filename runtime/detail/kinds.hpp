@@ -18,6 +18,7 @@
 // index shows (family aux, storage/keys.hpp) writes the entry in the same
 // batch: the list a user reads is never older than the order.
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -60,6 +61,14 @@ inline void write_additions(const std::vector<actors::addition>& adds,
     b.add(storage::cf::actors, storage::keys::owned(a.to.kind, a.to.id, a.part),
           storage::codec::sums(a.values));
   }
+}
+
+/// True if the turn that produced `o` arms or disarms its timer `name`.
+inline bool sets_timer(const actors::outcome& o, const std::string& name) {
+  return std::any_of(o.timers.begin(), o.timers.end(),
+                     [&](const actors::timer_op& t) {
+                       return t.name == name;
+                     });
 }
 
 /// The parts shared by every layout. `Spec` names the state machine:

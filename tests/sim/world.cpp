@@ -423,11 +423,8 @@ void actor<Kind>::turn(world& w, mail m) {
     b.put(storage::cf::dedupe, dedupe_key,
           storage::keys::be64(static_cast<std::uint64_t>(w.now)));
   }
-  bool rearmed = std::any_of(out.timers.begin(), out.timers.end(),
-                             [&](const actors::timer_op& t) {
-                               return t.name == m.timer_name;
-                             });
-  if (m.timer_due > 0 && !rearmed && !(w.bugs & timer_fires_twice)) {
+  if (m.timer_due > 0 && !rt::sets_timer(out, m.timer_name)
+      && !(w.bugs & timer_fires_twice)) {
     auto key = storage::keys::owned(Kind::name, id_, m.timer_name);
     auto stored = w.db.get(storage::cf::timers, key);
     if (stored
