@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/integration/provider_process.hpp"
 #include "tests/integration/server_fixture.hpp"
 #include "tests/support/process.hpp"
@@ -389,15 +391,24 @@ BOOST_AUTO_TEST_CASE(sigkill_with_the_relay_in_flight_repeats_no_side_effect) {
              && (fate_of(i) == fate::cancelled
                  || o["payments"][0]["status"] == "REFUNDED");
     }));
-    BOOST_REQUIRE(eventually([&] {
-      auto n = c.get("/v1/notifications?order_id=" + ids[i]).json;
+    nlohmann::json n;
+    bool settled = eventually([&] {
+      n = c.get("/v1/notifications?order_id=" + ids[i]).json;
       for (auto& m : n["notifications"]) {
         if (m["status"] == "PENDING") {
           return false;
         }
       }
       return n["notifications"].size() > 0;
-    }));
+    });
+    if (!settled) {
+      // What to look at when it happens: the notifications, and what the
+      // relay still holds.
+      BOOST_TEST_MESSAGE("notifications of "
+                         << ids[i] << ": " << n.dump() << "; outbox: "
+                         << c.get("/v1/admin/outbox", admin).json.dump());
+    }
+    BOOST_REQUIRE(settled);
   }
   BOOST_REQUIRE(eventually([&] {
     return c.get("/v1/admin/outbox", admin).json["backlog"] == 0;
