@@ -163,28 +163,24 @@ outcome handle(state& s, const input& in, const context& ctx) {
   return std::visit(handler{s, ctx}, in);
 }
 
+const char* pending::invalid() const {
+  return order_id.empty() ? "missing 'order_id'"
+         : amount < 0     ? "needs a non-negative 'amount'"
+                          : nullptr;
+}
+
+const char* invalidate::invalid() const {
+  return order_id.empty() ? "missing 'order_id'" : nullptr;
+}
+
+const char* settle::invalid() const {
+  return order_id.empty() ? "missing 'order_id'" : nullptr;
+}
+
 result<input> decode(const envelope& msg) {
-  const auto& b = msg.body;
-  if (!b.is_object()) {
-    return detail::malformed("affiliate", msg, "body is not an object");
-  }
-  auto order_id = get_string(b, "order_id");
-  if (!order_id || order_id->empty()) {
-    return detail::malformed("affiliate", msg, "missing 'order_id'");
-  }
-  if (msg.type == "pending") {
-    auto amount = get_int(b, "amount");
-    if (!amount || *amount < 0) {
-      return detail::malformed("affiliate", msg,
-                               "needs a non-negative 'amount'");
-    }
-    return input{pending{*order_id, *amount}};
-  }
-  if (msg.type == "invalidate") {
-    return input{invalidate{*order_id}};
-  }
-  if (msg.type == "settle") {
-    return input{settle{*order_id}};
+  if (auto in
+      = decode_one_of<input, pending, invalidate, settle>("affiliate", msg)) {
+    return std::move(*in);
   }
   return detail::malformed("affiliate", msg, "unknown message type");
 }

@@ -35,6 +35,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "actors/message.hpp"
 #include "actors/turn.hpp"
 
 namespace ordo::actors::attribution {
@@ -94,14 +95,36 @@ struct state {
 struct pending {
   std::string order_id;
   std::int64_t amount = 0;
+
+  static constexpr const char* type = "pending";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+    f("amount", amount);
+  }
+  const char* invalid() const;
 };
 /// The order was cancelled or refunded.
 struct invalidate {
   std::string order_id;
+
+  static constexpr const char* type = "invalidate";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+  }
+  const char* invalid() const;
 };
 /// The order was completed: the commission is earned.
 struct settle {
   std::string order_id;
+
+  static constexpr const char* type = "settle";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+  }
+  const char* invalid() const;
 };
 
 using input = std::variant<pending, invalidate, settle>;

@@ -117,11 +117,18 @@ private:
   }
 
   void heal(std::string rule, std::string subject, std::string detail,
-            address to, std::string type, json body) {
+            envelope cure) {
     r_.violations.push_back(
       {std::move(rule), std::move(subject), std::move(detail), true});
-    r_.heals.push_back(
-      envelope{"", std::move(to), std::move(type), std::move(body)});
+    r_.heals.push_back(std::move(cure));
+  }
+
+  /// The SKU's reservation timer of an earlier version, fired now: it
+  /// expires that order's reservation if it is due.
+  static envelope expire_reservation(const std::string& sku,
+                                     const std::string& order_id) {
+    return envelope{"", address{inventory::kind, sku}, "timer",
+                    json{{"name", inventory::timer_name(order_id)}}};
   }
 
   void check_sku(const std::string& id, const inventory::state& sku) {
@@ -143,7 +150,7 @@ private:
         if (expired) {
           heal("orphaned_reservation", subject,
                "reservation of " + order_id + " (no such order) expired",
-               {"sku", id}, "timer", json{{"name", "res:" + order_id}});
+               expire_reservation(id, order_id));
         }
         continue;
       }
@@ -154,13 +161,14 @@ private:
       }
       if (o->st == ostatus::cancelled) {
         heal("orphaned_reservation", subject,
-             "reservation held for cancelled order " + order_id, {"sku", id},
-             "release", json{{"order_id", order_id}, {"token", res.token}});
+             "reservation held for cancelled order " + order_id,
+             envelope_to(address{inventory::kind, id},
+                         inventory::release{order_id, res.token}));
       } else if (expired) {
         heal("orphaned_reservation", subject,
              "expired reservation held for " + std::string{to_string(o->st)}
                + " order " + order_id,
-             {"sku", id}, "timer", json{{"name", "res:" + order_id}});
+             expire_reservation(id, order_id));
       } else {
         flag("orphaned_reservation", subject,
              "reservation held for " + std::string{to_string(o->st)} + " order "
@@ -185,17 +193,17 @@ private:
     if (owed) {
       heal("refund_owed", name("order", id),
            "a payment is owed back and nothing is on its way to the provider",
-           {"order", id}, "reissue_refunds", json{{"order_id", id}});
+           envelope_to(address{order::kind, id}, order::reissue_refunds{}));
     }
     if (!o.affiliate_id.empty() && !foreign("affiliate", o.affiliate_id)) {
       auto a = s_.affiliates.find(o.affiliate_id);
       if (a == s_.affiliates.end() || a->second.entries.count(id) == 0) {
-        heal(
-          "commission_status", name("affiliate", o.affiliate_id),
-          "no commission entry for order " + id, {"affiliate", o.affiliate_id},
-          "pending",
-          json{{"order_id", id},
-               {"amount", order::commission(o.payable, cfg_.commission_ppm)}});
+        heal("commission_status", name("affiliate", o.affiliate_id),
+             "no commission entry for order " + id,
+             envelope_to(
+               address{attribution::kind, o.affiliate_id},
+               attribution::pending{
+                 id, order::commission(o.payable, cfg_.commission_ppm)}));
       }
     }
   }
@@ -220,14 +228,15 @@ private:
         return;
       }
       if (held && paid_at_some_point(o->st)) {
-        heal("coupon_holder", subject,
-             "locked for order " + c.order_id + " which paid", {"coupon", id},
-             "consume", json{{"order_id", c.order_id}});
+        heal(
+          "coupon_holder", subject,
+          "locked for order " + c.order_id + " which paid",
+          envelope_to(address{coupon::kind, id}, coupon::consume{c.order_id}));
       } else if (o != nullptr || s_.now > c.lock_expires_at + cfg_.grace) {
         heal("coupon_holder", subject,
              "locked for order " + c.order_id + " which does not hold it",
-             {"coupon", id}, "release",
-             json{{"order_id", c.order_id}, {"token", c.token}});
+             envelope_to(address{coupon::kind, id},
+                         coupon::release{c.order_id, c.token}));
       }
       return;
     }
@@ -262,12 +271,14 @@ private:
         heal("commission_status", subject,
              "PENDING for " + std::string{to_string(o->st)} + " order "
                + order_id,
-             {"affiliate", id}, "invalidate", json{{"order_id", order_id}});
+             envelope_to(address{attribution::kind, id},
+                         attribution::invalidate{order_id}));
       } else if (e.st == attribution::status::pending
                  && o->st == ostatus::completed) {
         heal("commission_status", subject,
-             "PENDING for completed order " + order_id, {"affiliate", id},
-             "settle", json{{"order_id", order_id}});
+             "PENDING for completed order " + order_id,
+             envelope_to(address{attribution::kind, id},
+                         attribution::settle{order_id}));
       } else if (e.st == attribution::status::invalid && !void_order) {
         flag("commission_status", subject,
              "INVALID for " + std::string{to_string(o->st)} + " order "

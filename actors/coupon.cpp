@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/detail/support.hpp"
+#include "actors/order.hpp"
 
 namespace ordo::actors::coupon {
 
@@ -37,8 +38,8 @@ void make_available(state& s, outcome& o) {
   o.timers.push_back(timer_op{timer_name, 0});
 }
 
-json terms(const state& s) {
-  return json{{"discount", s.discount}, {"min_amount", s.min_amount}};
+json terms_of(const state& s) {
+  return body_of(terms{s.discount, s.min_amount});
 }
 
 struct handler {
@@ -109,7 +110,7 @@ struct handler {
     o.cause = "check order=" + c.order_id + " user=" + c.user_id;
     o.err = refusal(c.order_id, c.user_id);
     if (!o.err) {
-      o.reply = terms(s);
+      o.reply = terms_of(s);
     }
     return o;
   }
@@ -124,7 +125,7 @@ struct handler {
     }
     bool mine = s.st == status::locked && s.order_id == l.order_id;
     if (mine && s.token == l.token && !lapsed(s, ctx.now)) {
-      o.reply = terms(s);
+      o.reply = terms_of(s);
       return o; // a repeated request of the same create attempt
     }
     std::string event
@@ -135,7 +136,7 @@ struct handler {
     s.token = l.token;
     s.lock_expires_at = ctx.now + config_of(ctx).lock_ttl;
     o.timers.push_back(timer_op{timer_name, s.lock_expires_at});
-    o.reply = terms(s);
+    o.reply = terms_of(s);
     commit(s, o, std::move(event), ctx);
     return o;
   }
@@ -188,9 +189,8 @@ struct handler {
     }
     // Another order holds it: this paid order is not backed by the coupon.
     s.conflicts.insert(c.order_id);
-    o.outbox.push_back(envelope{"", address{"order", c.order_id},
-                                "coupon_conflict",
-                                json{{"coupon_id", s.coupon_id}}});
+    o.outbox.push_back(envelope_to(address{order::kind, c.order_id},
+                                   order::coupon_conflict{s.coupon_id}));
     o.signals.emplace_back("coupon_conflict");
     o.cause += " (held by " + s.order_id + ")";
     commit(s, o, "conflict", ctx);
@@ -236,44 +236,39 @@ outcome handle(state& s, const input& in, const context& ctx) {
   return std::visit(handler{s, ctx}, in);
 }
 
+const char* lock::invalid() const {
+  return order_id.empty() || user_id.empty()
+           ? "needs an 'order_id' and a 'user_id'"
+           : nullptr;
+}
+
+const char* check::invalid() const {
+  return lock{order_id, user_id, 0}.invalid();
+}
+
+const char* release::invalid() const {
+  return order_id.empty() ? "missing 'order_id'" : nullptr;
+}
+
+const char* consume::invalid() const {
+  return order_id.empty() ? "missing 'order_id'" : nullptr;
+}
+
+const char* terms::invalid() const {
+  return discount < 0 || min_amount < 0 ? "negative terms" : nullptr;
+}
+
 result<input> decode(const envelope& msg) {
-  const auto& b = msg.body;
-  if (!b.is_object()) {
-    return detail::malformed("coupon", msg, "body is not an object");
-  }
   if (msg.type == "timer") {
-    if (get_string(b, "name") != std::optional<std::string>{timer_name}) {
+    if (get_string(msg.body, "name")
+        != std::optional<std::string>{timer_name}) {
       return detail::malformed("coupon", msg, "unknown timer");
     }
     return input{expire{}};
   }
-  auto order_id = get_string(b, "order_id");
-  if (!order_id || order_id->empty()) {
-    return detail::malformed("coupon", msg, "missing 'order_id'");
-  }
-  if (msg.type == "consume") {
-    return input{consume{*order_id}};
-  }
-  auto token = get_uint(b, "token");
-  if (msg.type == "release") {
-    if (!token) {
-      return detail::malformed("coupon", msg, "needs 'token'");
-    }
-    return input{release{*order_id, *token}};
-  }
-  if (msg.type == "check") {
-    auto user_id = get_string(b, "user_id");
-    if (!user_id || user_id->empty()) {
-      return detail::malformed("coupon", msg, "needs 'user_id'");
-    }
-    return input{check{*order_id, *user_id}};
-  }
-  if (msg.type == "lock") {
-    auto user_id = get_string(b, "user_id");
-    if (!user_id || user_id->empty() || !token) {
-      return detail::malformed("coupon", msg, "needs 'user_id' and 'token'");
-    }
-    return input{lock{*order_id, *user_id, *token}};
+  if (auto in
+      = decode_one_of<input, lock, check, release, consume>("coupon", msg)) {
+    return std::move(*in);
   }
   return detail::malformed("coupon", msg, "unknown message type");
 }

@@ -39,6 +39,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "actors/message.hpp"
 #include "actors/turn.hpp"
 
 namespace ordo::actors::coupon {
@@ -93,24 +94,68 @@ struct lock {
   std::string order_id;
   std::string user_id;
   std::uint64_t token = 0;
+
+  static constexpr const char* type = "lock";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+    f("user_id", user_id);
+    f("token", token);
+  }
+  const char* invalid() const;
 };
 /// Request from an order being created, before it reserves anything: would
 /// `lock` succeed now? Changes nothing; replies and fails like lock.
 struct check {
   std::string order_id;
   std::string user_id;
+
+  static constexpr const char* type = "check";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+    f("user_id", user_id);
+  }
+  const char* invalid() const;
 };
 /// Return the coupon (cancel, timeout, failed create): only a lock of this
 /// order and token is returned; anything else is a no-op.
 struct release {
   std::string order_id;
   std::uint64_t token = 0;
+
+  static constexpr const char* type = "release";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+    f("token", token);
+  }
+  const char* invalid() const;
 };
 /// The order was paid. Its lock (or, the lock having expired, the AVAILABLE
 /// coupon) becomes USED; a repeat is a no-op; a coupon held by another
 /// order sends this order one "coupon_conflict".
 struct consume {
   std::string order_id;
+
+  static constexpr const char* type = "consume";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+  }
+  const char* invalid() const;
+};
+/// The reply to a lock or a check: the coupon's terms.
+struct terms {
+  std::int64_t discount = 0;
+  std::int64_t min_amount = 0;
+
+  template <class F>
+  void fields(F& f) {
+    f("discount", discount);
+    f("min_amount", min_amount);
+  }
+  const char* invalid() const;
 };
 /// The timer "lock" fired: a LOCKED coupon whose lock is due goes back.
 struct expire {};

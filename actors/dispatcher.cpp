@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/detail/support.hpp"
+#include "actors/order.hpp"
 
 namespace ordo::actors {
 
@@ -77,9 +78,7 @@ struct handler {
   }
 
   void recall(outcome& o) {
-    o.outbox.push_back(envelope{
-      "", pool(), "recall",
-      json{{"dispatch_id", s.dispatch_id}, {"technician", s.technician}}});
+    o.outbox.push_back(envelope_to(pool(), technicians::recall{s.dispatch_id}));
   }
 
   /// PENDING -> SUPPRESSED. If an assign went out, its technician (if any)
@@ -152,8 +151,8 @@ struct handler {
     }
     bool again = s.waiting != step::timer;
     s.waiting = step::status;
-    o.requests.push_back(envelope{"", address{"order", s.order_id}, "status",
-                                  json{{"order_id", s.order_id}}});
+    o.requests.push_back(
+      envelope_to(address{order::kind, s.order_id}, order::status_query{}));
     // Stays armed: if an answer is lost, the check runs again.
     arm(o, ctx.now + cfg().recheck_delay);
     commit(s, o, again ? "rechecking" : "checking", ctx);
@@ -181,8 +180,7 @@ struct handler {
     s.waiting = step::assign;
     s.assign_requested = true;
     o.requests.push_back(
-      envelope{"", pool(), "assign",
-               json{{"dispatch_id", s.dispatch_id}, {"order_id", s.order_id}}});
+      envelope_to(pool(), technicians::assign{s.dispatch_id}));
     arm(o, ctx.now + cfg().recheck_delay);
     commit(s, o, "assigning", ctx);
     return o;
@@ -210,9 +208,9 @@ struct handler {
     s.technician = r.technician;
     s.waiting = step::timer;
     arm(o, 0);
-    o.outbox.push_back(envelope{
-      "", address{"order", s.order_id}, "dispatched",
-      json{{"dispatch_id", s.dispatch_id}, {"technician", s.technician}}});
+    o.outbox.push_back(
+      envelope_to(address{order::kind, s.order_id},
+                  order::dispatched{s.dispatch_id, s.technician}));
     o.signals.emplace_back("dispatch_assigned");
     commit(s, o, "assigned", ctx);
     return o;
@@ -289,26 +287,21 @@ result<input> decode(const envelope& msg) {
     r.err = reply_field(b, "technician", r.technician);
     return input{std::move(r)};
   }
-  auto order_id = get_string(b, "order_id");
-  if (!order_id || order_id->empty()) {
-    return detail::malformed("dispatcher", msg, "missing 'order_id'");
-  }
-  if (msg.type == "order_refunded") {
-    return input{order_refunded{*order_id}};
-  }
-  if (msg.type == "order_paid") {
-    millis at = 0;
-    if (field(b, "at") != nullptr) {
-      auto v = get_int(b, "at");
-      if (!v || *v < 0) {
-        return detail::malformed("dispatcher", msg,
-                                 "'at' must be a non-negative integer");
-      }
-      at = *v;
-    }
-    return input{order_paid{*order_id, at}};
+  if (auto in
+      = decode_one_of<input, order_paid, order_refunded>("dispatcher", msg)) {
+    return std::move(*in);
   }
   return detail::malformed("dispatcher", msg, "unknown message type");
+}
+
+const char* order_paid::invalid() const {
+  return order_id.empty() ? "missing 'order_id'"
+         : at < 0         ? "'at' must be a non-negative integer"
+                          : nullptr;
+}
+
+const char* order_refunded::invalid() const {
+  return order_id.empty() ? "missing 'order_id'" : nullptr;
 }
 
 // Stored form:
@@ -457,21 +450,18 @@ outcome handle(state& s, const input& in, const context& ctx) {
 }
 
 result<input> decode(const envelope& msg) {
-  const auto& b = msg.body;
-  if (!b.is_object()) {
-    return detail::malformed("technicians", msg, "body is not an object");
-  }
-  auto id = get_string(b, "dispatch_id");
-  if (!id || id->empty()) {
-    return detail::malformed("technicians", msg, "missing 'dispatch_id'");
-  }
-  if (msg.type == "assign") {
-    return input{assign{*id}};
-  }
-  if (msg.type == "recall") {
-    return input{recall{*id}};
+  if (auto in = decode_one_of<input, assign, recall>("technicians", msg)) {
+    return std::move(*in);
   }
   return detail::malformed("technicians", msg, "unknown message type");
+}
+
+const char* assign::invalid() const {
+  return dispatch_id.empty() ? "missing 'dispatch_id'" : nullptr;
+}
+
+const char* recall::invalid() const {
+  return dispatch_id.empty() ? "missing 'dispatch_id'" : nullptr;
 }
 
 bool balanced(const state& s) noexcept {

@@ -56,6 +56,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "actors/message.hpp"
 #include "actors/turn.hpp"
 
 namespace ordo::actors::dispatcher {
@@ -112,10 +113,25 @@ struct state {
 struct order_paid {
   std::string order_id;
   millis at = 0;
+
+  static constexpr const char* type = "order_paid";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+    f.optional("at", at);
+  }
+  const char* invalid() const;
 };
 /// The paid order was refunded.
 struct order_refunded {
   std::string order_id;
+
+  static constexpr const char* type = "order_refunded";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+  }
+  const char* invalid() const;
 };
 /// The timer "dispatch" fired.
 struct check {};
@@ -199,10 +215,24 @@ struct state {
 /// on the first call. Replies {"technician"}.
 struct assign {
   std::string dispatch_id;
+
+  static constexpr const char* type = "assign";
+  template <class F>
+  void fields(F& f) {
+    f("dispatch_id", dispatch_id);
+  }
+  const char* invalid() const;
 };
 /// Frees the technician of `dispatch_id` (once).
 struct recall {
   std::string dispatch_id;
+
+  static constexpr const char* type = "recall";
+  template <class F>
+  void fields(F& f) {
+    f("dispatch_id", dispatch_id);
+  }
+  const char* invalid() const;
 };
 
 using input = std::variant<assign, recall>;

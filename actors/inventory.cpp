@@ -1,6 +1,7 @@
 #include "actors/inventory.hpp"
 
 #include "actors/detail/support.hpp"
+#include "actors/order.hpp"
 #include "actors/planted.hpp"
 
 #include <cstdint>
@@ -150,7 +151,7 @@ struct handler {
         res.expires_at = until; // later: the expiry timer is due sooner
         commit(s, o, "reservation_extended", ctx);
       }
-      o.reply = json{{"unit_price", s.price}, {"kind", to_string(s.kind)}};
+      o.reply = body_of(priced{s.price, s.kind});
       return o;
     }
     std::int64_t total = 0;
@@ -179,7 +180,7 @@ struct handler {
     s.reserved += r.quantity;
     s.reservations[r.order_id] = reservation{r.quantity, r.token, expires_at};
     arm_expiry(s, o, expires_at);
-    o.reply = json{{"unit_price", s.price}, {"kind", to_string(s.kind)}};
+    o.reply = body_of(priced{s.price, s.kind});
     commit(s, o, "reserved", ctx);
     return o;
   }
@@ -200,7 +201,7 @@ struct handler {
       o.err = short_of(s, available, q.quantity);
       return o;
     }
-    o.reply = json{{"unit_price", s.price}, {"kind", to_string(s.kind)}};
+    o.reply = body_of(priced{s.price, s.kind});
     return o;
   }
 
@@ -245,8 +246,8 @@ struct handler {
       return o;
     }
     s.shortfalls[c.order_id] = c.quantity;
-    o.outbox.push_back(envelope{"", address{"order", c.order_id}, "shortfall",
-                                json{{"sku", s.sku}}});
+    o.outbox.push_back(
+      envelope_to(address{order::kind, c.order_id}, order::shortfall{s.sku}));
     o.signals.emplace_back("stock_shortfall");
     commit(s, o, "shortfall", ctx);
     return o;
@@ -342,13 +343,47 @@ outcome handle(state& s, const input& in, const context& ctx) {
   return std::visit(handler{s, ctx}, in);
 }
 
-result<input> decode(const envelope& msg) {
-  const auto& b = msg.body;
-  if (!b.is_object()) {
-    return detail::malformed("sku", msg, "body is not an object");
+const char* reserve::invalid() const {
+  if (order_id.empty() || quantity <= 0) {
+    return "needs an 'order_id' and a positive 'quantity'";
   }
+  // Absent from reserve messages stored before orders sent their deadline;
+  // such a reservation lives reservation_ttl.
+  if (pay_deadline < 0 || margin < 0) {
+    return "needs a positive 'pay_deadline' and a 'margin' >= 0";
+  }
+  return max_total < 0 ? "needs a positive 'max_total' if any" : nullptr;
+}
+
+const char* quote::invalid() const {
+  return order_id.empty() || quantity <= 0
+           ? "needs an 'order_id' and a positive 'quantity'"
+           : nullptr;
+}
+
+const char* priced::invalid() const {
+  return unit_price < 0 ? "a negative 'unit_price'" : nullptr;
+}
+
+const char* release::invalid() const {
+  return order_id.empty() ? "missing 'order_id'" : nullptr;
+}
+
+const char* confirm::invalid() const {
+  return order_id.empty() || quantity <= 0
+           ? "needs an 'order_id' and a positive 'quantity'"
+           : nullptr;
+}
+
+const char* restock::invalid() const {
+  return order_id.empty() || quantity <= 0
+           ? "needs an 'order_id' and a positive 'quantity'"
+           : nullptr;
+}
+
+result<input> decode(const envelope& msg) {
   if (msg.type == "timer") {
-    auto name = get_string(b, "name");
+    auto name = get_string(msg.body, "name");
     if (name == std::optional<std::string>{expiry_timer}) {
       return input{expire{}};
     }
@@ -358,61 +393,9 @@ result<input> decode(const envelope& msg) {
     }
     return input{expire{name->substr(timer_prefix.size())}};
   }
-  auto order_id = get_string(b, "order_id");
-  if (!order_id || order_id->empty()) {
-    return detail::malformed("sku", msg, "missing 'order_id'");
-  }
-  auto token = get_uint(b, "token");
-  auto quantity = get_int(b, "quantity");
-  bool positive = quantity && *quantity > 0;
-  if (msg.type == "quote") {
-    if (!positive) {
-      return detail::malformed("sku", msg, "needs a positive 'quantity'");
-    }
-    return input{quote{*order_id, *quantity}};
-  }
-  if (msg.type == "reserve" || msg.type == "confirm") {
-    if (!token || !positive) {
-      return detail::malformed("sku", msg,
-                               "needs 'token' and a positive 'quantity'");
-    }
-    if (msg.type == "reserve") {
-      reserve r{*order_id, *token, *quantity};
-      // Optional: absent from reserve messages stored before orders sent
-      // their deadline; such a reservation lives reservation_ttl.
-      if (b.contains("pay_deadline")) {
-        auto deadline = get_int(b, "pay_deadline");
-        auto margin = get_int(b, "margin");
-        if (!deadline || *deadline <= 0 || !margin || *margin < 0) {
-          return detail::malformed(
-            "sku", msg, "needs a positive 'pay_deadline' and a 'margin' >= 0");
-        }
-        r.pay_deadline = *deadline;
-        r.margin = *margin;
-      }
-      if (b.contains("max_total")) {
-        auto max_total = get_int(b, "max_total");
-        if (!max_total || *max_total <= 0) {
-          return detail::malformed("sku", msg,
-                                   "needs a positive 'max_total' if any");
-        }
-        r.max_total = *max_total;
-      }
-      return input{std::move(r)};
-    }
-    return input{confirm{*order_id, *token, *quantity}};
-  }
-  if (msg.type == "release") {
-    if (!token) {
-      return detail::malformed("sku", msg, "needs 'token'");
-    }
-    return input{release{*order_id, *token}};
-  }
-  if (msg.type == "restock") {
-    if (!positive) {
-      return detail::malformed("sku", msg, "needs a positive 'quantity'");
-    }
-    return input{restock{*order_id, *quantity}};
+  if (auto in = decode_one_of<input, reserve, quote, release, confirm, restock>(
+        "sku", msg)) {
+    return std::move(*in);
   }
   return detail::malformed("sku", msg, "unknown message type");
 }

@@ -24,6 +24,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "actors/message.hpp"
 #include "actors/turn.hpp"
 
 namespace ordo::actors::inventory {
@@ -90,6 +91,18 @@ struct reserve {
   /// many cents; 0 = no limit. Lets a one-line order reserve without
   /// quoting first.
   std::int64_t max_total = 0;
+
+  static constexpr const char* type = "reserve";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+    f("token", token);
+    f("quantity", quantity);
+    f.optional("pay_deadline", pay_deadline);
+    f.optional("margin", margin);
+    f.optional("max_total", max_total);
+  }
+  const char* invalid() const;
 };
 /// Request from an order being created, before it reserves anything: could
 /// `quantity` units be reserved now? Changes nothing. Replies like reserve
@@ -98,11 +111,39 @@ struct reserve {
 struct quote {
   std::string order_id;
   std::int64_t quantity = 0;
+
+  static constexpr const char* type = "quote";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+    f("quantity", quantity);
+  }
+  const char* invalid() const;
+};
+/// The reply to a reserve or a quote: what one unit costs and what it is.
+struct priced {
+  std::int64_t unit_price = 0;
+  item_kind kind = item_kind::goods;
+
+  template <class F>
+  void fields(F& f) {
+    f("unit_price", unit_price);
+    f("kind", kind);
+  }
+  const char* invalid() const;
 };
 /// Return a reservation to available (cancel, timeout, failed create).
 struct release {
   std::string order_id;
   std::uint64_t token = 0;
+
+  static constexpr const char* type = "release";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+    f("token", token);
+  }
+  const char* invalid() const;
 };
 /// The order was paid: the reservation becomes sold. If it has expired, the
 /// units are taken from available; if there are none, the SKU sends the
@@ -111,11 +152,28 @@ struct confirm {
   std::string order_id;
   std::uint64_t token = 0;
   std::int64_t quantity = 0;
+
+  static constexpr const char* type = "confirm";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+    f("token", token);
+    f("quantity", quantity);
+  }
+  const char* invalid() const;
 };
 /// A paid order was refunded before shipping: sold units go back.
 struct restock {
   std::string order_id;
   std::int64_t quantity = 0;
+
+  static constexpr const char* type = "restock";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+    f("quantity", quantity);
+  }
+  const char* invalid() const;
 };
 /// A reservation timer fired: "expiry" (empty `order_id`) releases every
 /// reservation due and re-arms for the next; "res:<order_id>", of an

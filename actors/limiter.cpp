@@ -237,19 +237,6 @@ struct handler {
   }
 };
 
-/// An integer array element that fits int64.
-std::optional<std::int64_t> as_int(const json& v) {
-  if (!v.is_number_integer()) {
-    return std::nullopt;
-  }
-  if (v.is_number_unsigned()
-      && v.get<std::uint64_t>() > static_cast<std::uint64_t>(
-           std::numeric_limits<std::int64_t>::max())) {
-    return std::nullopt;
-  }
-  return v.get<std::int64_t>();
-}
-
 } // namespace
 
 bool refused_outright(errc code) noexcept {
@@ -263,51 +250,22 @@ outcome handle(state& s, const input& in, const context& ctx) {
 }
 
 result<input> decode(const envelope& msg) {
-  if (msg.type != "admit" && msg.type != "withdraw") {
-    return detail::malformed("limiter", msg, "unknown message type");
+  if (auto in = decode_one_of<input, admit, withdraw>(kind, msg)) {
+    return std::move(*in);
   }
-  const auto& b = msg.body;
-  if (!b.is_object()) {
-    return detail::malformed("limiter", msg, "body is not an object");
-  }
-  if (msg.type == "withdraw") {
-    auto id = get_string(b, "order_id");
-    if (!id || id->empty()) {
-      return detail::malformed("limiter", msg, "missing 'order_id'");
-    }
-    return input{withdraw{std::move(*id)}};
-  }
-  admit a;
-  auto order_id = get_string(b, "order_id");
-  if (!order_id || order_id->empty()) {
-    return detail::malformed("limiter", msg, "missing 'order_id'");
-  }
-  a.order_id = std::move(*order_id);
-  if (const auto* run = detail::field(b, "cancel_run");
-      run != nullptr && !run->is_null()) {
-    if (!run->is_array()) {
-      return detail::malformed("limiter", msg, "'cancel_run' is not an array");
-    }
-    for (const auto& t : *run) {
-      auto v = as_int(t);
-      if (!v) {
-        return detail::malformed("limiter", msg,
-                                 "'cancel_run' holds a non-integer");
-      }
-      a.cancel_run.push_back(*v);
-    }
-  }
-  if (const auto* c = detail::field(b, "captcha");
-      c != nullptr && !c->is_null()) {
-    auto id = get_string(*c, "id");
-    auto text = get_string(*c, "answer");
-    if (!id || id->empty() || !text) {
-      return detail::malformed("limiter", msg,
-                               "'captcha' needs string 'id' and 'answer'");
-    }
-    a.captcha = answer{std::move(*id), std::move(*text)};
-  }
-  return input{std::move(a)};
+  return detail::malformed(kind, msg, "unknown message type");
+}
+
+const char* answer::invalid() const {
+  return id.empty() ? "'captcha' needs string 'id' and 'answer'" : nullptr;
+}
+
+const char* admit::invalid() const {
+  return order_id.empty() ? "missing 'order_id'" : nullptr;
+}
+
+const char* withdraw::invalid() const {
+  return order_id.empty() ? "missing 'order_id'" : nullptr;
 }
 
 // Stored form:

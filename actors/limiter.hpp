@@ -56,6 +56,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "actors/captcha.hpp"
+#include "actors/message.hpp"
 #include "actors/order.hpp"
 #include "actors/turn.hpp"
 
@@ -89,6 +90,13 @@ struct state {
 struct answer {
   std::string id;
   std::string text;
+
+  template <class F>
+  void fields(F& f) {
+    f("id", id);
+    f("answer", text);
+  }
+  const char* invalid() const;
 };
 
 /// A create for a new order asks to be let through. `cancel_run`: the
@@ -99,11 +107,27 @@ struct admit {
   std::string order_id;
   std::vector<millis> cancel_run;
   std::optional<answer> captcha;
+
+  static constexpr const char* type = "admit";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+    f.optional("cancel_run", cancel_run);
+    f.optional("captcha", captcha);
+  }
+  const char* invalid() const;
 };
 
 /// The create admitted for `order_id` was refused: forget its admission.
 struct withdraw {
   std::string order_id;
+
+  static constexpr const char* type = "withdraw";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+  }
+  const char* invalid() const;
 };
 
 /// True for a create refused with `code` that left no order behind and no

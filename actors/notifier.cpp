@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/detail/support.hpp"
+#include "actors/order.hpp"
 #include "actors/planted.hpp"
 
 namespace ordo::actors::notifier {
@@ -100,12 +101,9 @@ struct handler {
       return false;
     }
     n.in_flight = true;
-    o.outbox.push_back(envelope{"", address{"sms", ""}, "sms",
-                                json{{"notification_id", n.notification_id},
-                                     {"order_id", s.order_id},
-                                     {"template", n.template_name},
-                                     {"text", text_of(n, s.order_id)},
-                                     {"confirm_to", ctx.owner}}});
+    o.outbox.push_back(envelope_to(
+      address{"sms", ""}, sms{n.notification_id, s.order_id, n.template_name,
+                              text_of(n, s.order_id), ctx.owner}));
     return true;
   }
 
@@ -185,8 +183,8 @@ struct handler {
     }
     bool again = s.checking;
     s.checking = true;
-    o.requests.push_back(envelope{"", address{"order", s.order_id}, "status",
-                                  json{{"order_id", s.order_id}}});
+    o.requests.push_back(
+      envelope_to(address{order::kind, s.order_id}, order::status_query{}));
     // Stays armed: if the answer is lost, the check runs again.
     arm(o, ctx.now + cfg().recheck_delay);
     commit(s, o, again ? "rechecking" : "checking", ctx);
@@ -332,33 +330,35 @@ result<input> decode(const envelope& msg) {
   if (msg.type == "status.reply") {
     return input{decode_status_reply(b)};
   }
-  if (msg.type == "sms_sent") {
-    auto id = get_string(b, "notification_id");
-    if (!id || id->empty()) {
-      return detail::malformed("notifier", msg, "missing 'notification_id'");
-    }
-    return input{sms_sent{*id}};
-  }
-  if (msg.type == "order_created" || msg.type == "order_cancelled") {
-    auto order_id = get_string(b, "order_id");
-    if (!order_id || order_id->empty()) {
-      return detail::malformed("notifier", msg, "missing 'order_id'");
-    }
-    millis at = 0;
-    if (field(b, "at") != nullptr) {
-      auto v = get_int(b, "at");
-      if (!v || *v < 0) {
-        return detail::malformed("notifier", msg,
-                                 "'at' must be a non-negative integer");
-      }
-      at = *v;
-    }
-    if (msg.type == "order_created") {
-      return input{order_created{*order_id, at}};
-    }
-    return input{order_cancelled{*order_id, at}};
+  if (auto in = decode_one_of<input, sms_sent, order_created, order_cancelled>(
+        "notifier", msg)) {
+    return std::move(*in);
   }
   return detail::malformed("notifier", msg, "unknown message type");
+}
+
+const char* order_created::invalid() const {
+  return order_id.empty() ? "missing 'order_id'"
+         : at < 0         ? "'at' must be a non-negative integer"
+                          : nullptr;
+}
+
+const char* order_cancelled::invalid() const {
+  return order_created{order_id, at}.invalid();
+}
+
+const char* sms_sent::invalid() const {
+  return notification_id.empty() ? "missing 'notification_id'" : nullptr;
+}
+
+const char* sms::invalid() const {
+  if (notification_id.empty() || order_id.empty()) {
+    return "notification_id and order_id must be non-empty strings";
+  }
+  if (!confirm_to.empty() && confirm_to != "order" && confirm_to != kind) {
+    return "confirm_to must be \"order\" or \"notifier\"";
+  }
+  return nullptr;
 }
 
 // Stored form:

@@ -48,6 +48,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "actors/message.hpp"
 #include "actors/turn.hpp"
 
 namespace ordo::actors::notifier {
@@ -105,11 +106,27 @@ struct state {
 struct order_created {
   std::string order_id;
   millis at = 0;
+
+  static constexpr const char* type = "order_created";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+    f.optional("at", at);
+  }
+  const char* invalid() const;
 };
 /// The order was cancelled at `at` (0: now).
 struct order_cancelled {
   std::string order_id;
   millis at = 0;
+
+  static constexpr const char* type = "order_cancelled";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", order_id);
+    f.optional("at", at);
+  }
+  const char* invalid() const;
 };
 /// The timer "new_order" fired.
 struct check {};
@@ -121,10 +138,40 @@ struct status_reply {
 /// The SMS adapter delivered `notification_id`.
 struct sms_sent {
   std::string notification_id;
+
+  static constexpr const char* type = "sms_sent";
+  template <class F>
+  void fields(F& f) {
+    f("notification_id", notification_id);
+  }
+  const char* invalid() const;
 };
 
 using input
   = std::variant<order_created, order_cancelled, check, status_reply, sms_sent>;
+
+/// To the SMS adapter ({"sms", ""}, an outbox entry): send `text` for
+/// notification `notification_id`, then tell {confirm_to, order_id}
+/// "sms_sent" (an empty `confirm_to`, from earlier versions, means
+/// "notifier").
+struct sms {
+  std::string notification_id;
+  std::string order_id;
+  std::string template_name;
+  std::string text;
+  std::string confirm_to;
+
+  static constexpr const char* type = "sms";
+  template <class F>
+  void fields(F& f) {
+    f("notification_id", notification_id);
+    f("order_id", order_id);
+    f.optional("template", template_name);
+    f.optional("text", text);
+    f.optional("confirm_to", confirm_to);
+  }
+  const char* invalid() const;
+};
 
 /// Tunables of the notifier.
 struct config {

@@ -1,7 +1,12 @@
 #include "actors/order.hpp"
 
+#include "actors/attribution.hpp"
+#include "actors/coupon.hpp"
 #include "actors/detail/support.hpp"
+#include "actors/dispatcher.hpp"
+#include "actors/inventory.hpp"
 #include "actors/planted.hpp"
+#include "actors/provider.hpp"
 #include "actors/reports.hpp"
 
 #include <algorithm>
@@ -22,15 +27,11 @@ using nlohmann::json;
 using detail::config_of;
 
 address sku_address(const std::string& sku) {
-  return address{"sku", sku};
+  return address{inventory::kind, sku};
 }
 
 address payment_address() {
-  return address{"payment", ""};
-}
-
-envelope message(address to, std::string type, json body) {
-  return envelope{"", std::move(to), std::move(type), std::move(body)};
+  return address{provider::kind, ""};
 }
 
 /// The refund id of payment `txn_id` of order `s`: "rf-" txn_id, and for a
@@ -61,76 +62,33 @@ void commit(state& s, outcome& o, std::string event, const context& ctx) {
   detail::record(s, o, std::move(event), ctx.now, "order/" + s.order_id);
 }
 
-json release_body(const state& s, std::uint64_t token) {
-  return json{{"order_id", holder(s)}, {"token", token}};
-}
-
-json refund_body(const state& s, const payment& p) {
-  return json{{"refund_id", p.refund_id},
-              {"txn_id", p.txn_id},
-              {"amount", p.amount},
-              {"order_id", s.order_id}};
-}
-
-json order_body(const state& s) {
-  return json{{"order_id", s.order_id}};
-}
-
-json items_json(const std::vector<line_item>& items) {
-  json out = json::array();
-  for (const auto& i : items) {
-    out.push_back(json{{"sku", i.sku},
-                       {"q", i.quantity},
-                       {"p", i.unit_price},
-                       {"k", to_string(i.kind)}});
+/// The release of what `to` (an SKU or the coupon) holds for this order's
+/// create attempt `token`.
+envelope release_to(const address& to, const state& s, std::uint64_t token) {
+  if (to.kind == coupon::kind) {
+    return envelope_to(to, coupon::release{holder(s), token});
   }
-  return out;
+  return envelope_to(to, inventory::release{holder(s), token});
 }
 
-/// Reads items_json(); false if any item is malformed.
-bool items_from_json(const json& j, std::vector<line_item>& out) {
-  if (!j.is_array()) {
-    return false;
-  }
-  for (const auto& x : j) {
-    auto sku = get_string(x, "sku");
-    auto q = get_int(x, "q");
-    auto p = get_int(x, "p");
-    auto k = get_string(x, "k");
-    auto kind = k ? parse_item_kind(*k) : std::nullopt;
-    if (!sku || sku->empty() || !q || *q <= 0 || !p || *p < 0 || !kind) {
-      return false;
-    }
-    out.push_back(line_item{*sku, *q, *p, *kind});
-  }
-  return true;
+provider::refund refund_of(const state& s, const payment& p) {
+  return provider::refund{p.refund_id, p.txn_id, p.amount, s.order_id};
 }
 
-json adopt_body(const adopt& a) {
-  return json{{"parent_id", a.parent_id},
-              {"user_id", a.user_id},
-              {"items", items_json(a.items)},
-              {"amount", a.amount},
-              {"discount", a.discount},
-              {"payable", a.payable},
-              {"created_at", a.created_at},
-              {"pay_deadline", a.pay_deadline},
-              {"token", a.token}};
-}
-
-/// `type` to the order's affiliate, if it has one.
-void tell_affiliate(const state& s, outcome& o, std::string type, json body) {
+/// `m` to the order's affiliate, if it has one.
+template <class M>
+void tell_affiliate(const state& s, outcome& o, const M& m) {
   if (!s.affiliate_id.empty()) {
-    o.outbox.push_back(message(address{"affiliate", s.affiliate_id},
-                               std::move(type), std::move(body)));
+    o.outbox.push_back(
+      envelope_to(address{attribution::kind, s.affiliate_id}, m));
   }
 }
 
-/// `type` to the order's coupon, if it has one.
-void tell_coupon(const state& s, outcome& o, std::string type, json body) {
+/// `m` to the order's coupon, if it has one.
+template <class M>
+void tell_coupon(const state& s, outcome& o, const M& m) {
   if (!s.coupon_id.empty()) {
-    o.outbox.push_back(message(address{"coupon", s.coupon_id}, std::move(type),
-                               std::move(body)));
+    o.outbox.push_back(envelope_to(address{coupon::kind, s.coupon_id}, m));
   }
 }
 
@@ -200,9 +158,8 @@ void notify_cancelled(state& s, outcome& o, millis now, const config& cfg) {
     notify(s, o, notifier::order_cancelled{s.order_id, now}, now, cfg);
     return;
   }
-  o.outbox.push_back(message(address{notifier::kind, s.order_id},
-                             "order_cancelled",
-                             json{{"order_id", s.order_id}, {"at", now}}));
+  o.outbox.push_back(envelope_to(address{notifier::kind, s.order_id},
+                                 notifier::order_cancelled{s.order_id, now}));
 }
 
 /// Counts this transition in the report shard of the order's partition, in
@@ -225,21 +182,16 @@ void tell_parent(const state& s, outcome& o, std::uint64_t version,
   if (top_level(s)) {
     return;
   }
-  json body{{"order_id", s.order_id},
-            {"status", to_string(s.st)},
-            {"version", version}};
-  if (!refused.empty()) {
-    body["refused"] = refused;
-  }
   o.outbox.push_back(
-    message(address{"order", s.parent_id}, "child_status", std::move(body)));
+    envelope_to(address{kind, s.parent_id},
+                child_status{s.order_id, s.st, version, refused}));
 }
 
-/// `type` to the order's dispatcher, if it holds service items.
-void tell_dispatcher(const state& s, outcome& o, std::string type, json body) {
+/// `m` to the order's dispatcher, if it holds service items.
+template <class M>
+void tell_dispatcher(const state& s, outcome& o, const M& m) {
   if (has_service(s)) {
-    o.outbox.push_back(message(address{"dispatcher", s.order_id},
-                               std::move(type), std::move(body)));
+    o.outbox.push_back(envelope_to(address{dispatcher::kind, s.order_id}, m));
   }
 }
 
@@ -254,15 +206,14 @@ void cancel_effects(state& s, outcome& o, std::string reason, millis now,
   s.cancel_reason = std::move(reason);
   if (!is_parent(s)) {
     for (const auto& item : s.items) {
-      o.outbox.push_back(
-        message(sku_address(item.sku), "release", release_body(s, s.token)));
+      o.outbox.push_back(release_to(sku_address(item.sku), s, s.token));
     }
   }
   if (top_level(s)) {
-    tell_coupon(s, o, "release", release_body(s, s.token));
+    tell_coupon(s, o, coupon::release{holder(s), s.token});
     o.outbox.push_back(
-      message(payment_address(), "close", json{{"order_id", s.order_id}}));
-    tell_affiliate(s, o, "invalidate", order_body(s));
+      envelope_to(payment_address(), provider::close{s.order_id}));
+    tell_affiliate(s, o, attribution::invalidate{s.order_id});
     notify_cancelled(s, o, now, cfg);
   }
   if (is_parent(s)) {
@@ -278,7 +229,7 @@ void cancel_effects(state& s, outcome& o, std::string reason, millis now,
 void refund_anomaly(state& s, outcome& o, const pay& p) {
   payment pm{p.txn_id, p.amount, payment_status::refund_pending,
              refund_id_of(s, p.txn_id)};
-  o.outbox.push_back(message(payment_address(), "refund", refund_body(s, pm)));
+  o.outbox.push_back(envelope_to(payment_address(), refund_of(s, pm)));
   s.payments.push_back(std::move(pm));
   o.signals.emplace_back("refund_anomaly");
   o.result = "refunded";
@@ -290,8 +241,7 @@ void refund_captured(state& s, outcome& o) {
     if (pm.status == payment_status::captured) {
       pm.status = payment_status::refund_pending;
       pm.refund_id = refund_id_of(s, pm.txn_id);
-      o.outbox.push_back(
-        message(payment_address(), "refund", refund_body(s, pm)));
+      o.outbox.push_back(envelope_to(payment_address(), refund_of(s, pm)));
     }
   }
 }
@@ -300,9 +250,8 @@ void refund_captured(state& s, outcome& o) {
 void restock_items(const state& s, outcome& o, const std::string& except) {
   for (const auto& item : s.items) {
     if (item.sku != except) {
-      o.outbox.push_back(
-        message(sku_address(item.sku), "restock",
-                json{{"order_id", holder(s)}, {"quantity", item.quantity}}));
+      o.outbox.push_back(envelope_to(
+        sku_address(item.sku), inventory::restock{holder(s), item.quantity}));
     }
   }
 }
@@ -317,8 +266,8 @@ void refund_effects(state& s, outcome& o, bool shipped,
   if (!shipped) {
     restock_items(s, o, except);
   }
-  tell_affiliate(s, o, "invalidate", order_body(s));
-  tell_dispatcher(s, o, "order_refunded", order_body(s));
+  tell_affiliate(s, o, attribution::invalidate{s.order_id});
+  tell_dispatcher(s, o, dispatcher::order_refunded{s.order_id});
   report(s, o, reports::event_kind::refunded);
 }
 
@@ -402,15 +351,15 @@ struct handler {
     // Nothing is reserved before everything that can be checked is.
     for (const auto& item : req.items) {
       o.requests.push_back(
-        request(sku_address(item.sku), "quote",
-                json{{"order_id", s.order_id}, {"quantity", item.quantity}},
+        request(envelope_to(sku_address(item.sku),
+                            inventory::quote{s.order_id, item.quantity}),
                 "q", req.token, item.sku));
     }
     if (!req.coupon_id.empty()) {
       o.requests.push_back(
-        request(address{"coupon", req.coupon_id}, "check",
-                json{{"order_id", s.order_id}, {"user_id", req.user_id}}, "q",
-                req.token, "coupon"));
+        request(envelope_to(address{coupon::kind, req.coupon_id},
+                            coupon::check{s.order_id, req.user_id}),
+                "q", req.token, "coupon"));
     }
     s.creating->request = std::move(req);
     return o;
@@ -418,10 +367,8 @@ struct handler {
 
   /// A request of the create attempt `token`, id "order/" id "#" what "."
   /// token "." name.
-  envelope request(address to, std::string type, json body,
-                   const std::string& what, std::uint64_t token,
+  envelope request(envelope env, const std::string& what, std::uint64_t token,
                    const std::string& name) const {
-    auto env = message(std::move(to), std::move(type), std::move(body));
     env.id = "order/" + s.order_id + "#" + what + "." + std::to_string(token)
              + "." + name;
     return env;
@@ -436,22 +383,18 @@ struct handler {
     // finish_create).
     const auto deadline = cr.started_at + config_of(ctx).payment_timeout;
     for (const auto& item : req.items) {
-      o.requests.push_back(
-        request(sku_address(item.sku), "reserve",
-                json{{"order_id", s.order_id},
-                     {"token", req.token},
-                     {"quantity", item.quantity},
-                     {"pay_deadline", deadline},
-                     {"margin", config_of(ctx).reservation_margin},
-                     {"max_total", max_amount}},
-                "req", req.token, item.sku));
+      inventory::reserve r{s.order_id, req.token, item.quantity};
+      r.pay_deadline = deadline;
+      r.margin = config_of(ctx).reservation_margin;
+      r.max_total = max_amount;
+      o.requests.push_back(request(envelope_to(sku_address(item.sku), r), "req",
+                                   req.token, item.sku));
     }
     if (!req.coupon_id.empty()) {
-      o.requests.push_back(request(address{"coupon", req.coupon_id}, "lock",
-                                   json{{"order_id", s.order_id},
-                                        {"user_id", req.user_id},
-                                        {"token", req.token}},
-                                   "req", req.token, "coupon"));
+      o.requests.push_back(
+        request(envelope_to(address{coupon::kind, req.coupon_id},
+                            coupon::lock{s.order_id, req.user_id, req.token}),
+                "req", req.token, "coupon"));
     }
     cr.answers.clear();
     cr.coupon.reset();
@@ -637,14 +580,12 @@ struct handler {
         }
       }
       if (wants_coupon && (!cr.coupon->err || ambiguous(cr.coupon->err))) {
-        holders.push_back(address{"coupon", req.coupon_id});
+        holders.push_back(address{coupon::kind, req.coupon_id});
       }
       for (std::size_t i = 0; i < holders.size(); ++i) {
-        o.outbox.push_back(
-          message(holders[i], "release", release_body(s, req.token)));
-        o.requests.push_back(request(holders[i], "release",
-                                     release_body(s, req.token), "rel",
-                                     req.token, std::to_string(i)));
+        o.outbox.push_back(release_to(holders[i], s, req.token));
+        o.requests.push_back(request(release_to(holders[i], s, req.token),
+                                     "rel", req.token, std::to_string(i)));
         cr.releasing.push_back(holders[i].id);
       }
       number_outbox(o,
@@ -683,9 +624,9 @@ struct handler {
     notify(s, o, notifier::order_created{s.order_id, s.created_at}, ctx.now,
            config_of(ctx));
     tell_affiliate(
-      s, o, "pending",
-      json{{"order_id", s.order_id},
-           {"amount", commission(s.payable, config_of(ctx).commission_ppm)}});
+      s, o,
+      attribution::pending{
+        s.order_id, commission(s.payable, config_of(ctx).commission_ppm)});
     report(s, o, reports::event_kind::placed);
     o.cause
       = "create user=" + req.user_id + " token=" + std::to_string(req.token)
@@ -743,8 +684,7 @@ struct handler {
       c.kind = kinds[n];
       c.payable = a.payable;
       s.children.push_back(c);
-      o.outbox.push_back(
-        message(address{"order", c.order_id}, "adopt", adopt_body(a)));
+      o.outbox.push_back(envelope_to(address{kind, c.order_id}, a));
     }
   }
 
@@ -822,9 +762,8 @@ struct handler {
     for (auto& c : s.children) {
       c.refused.clear();
       if (!past_payment(c.st) && c.st != status::cancelled) {
-        o.outbox.push_back(message(address{"order", c.order_id},
-                                   "parent_cancel",
-                                   json{{"reason", s.saga->reason}}));
+        o.outbox.push_back(envelope_to(address{kind, c.order_id},
+                                       parent_cancel{s.saga->reason}));
       }
     }
     o.timers.push_back(timer_op{"saga", ctx.now + config_of(ctx).saga_timeout});
@@ -1098,20 +1037,17 @@ struct handler {
     if (is_parent(s)) {
       for (const auto& c : s.children) {
         o.outbox.push_back(
-          message(address{"order", c.order_id}, "parent_paid",
-                  json{{"txn_id", txn}, {"amount", c.payable}}));
+          envelope_to(address{kind, c.order_id}, parent_paid{txn, c.payable}));
       }
     } else {
       for (const auto& item : s.items) {
-        o.outbox.push_back(message(sku_address(item.sku), "confirm",
-                                   json{{"order_id", holder(s)},
-                                        {"token", s.token},
-                                        {"quantity", item.quantity}}));
+        o.outbox.push_back(
+          envelope_to(sku_address(item.sku),
+                      inventory::confirm{holder(s), s.token, item.quantity}));
       }
-      tell_dispatcher(s, o, "order_paid",
-                      json{{"order_id", s.order_id}, {"at", ctx.now}});
+      tell_dispatcher(s, o, dispatcher::order_paid{s.order_id, ctx.now});
     }
-    tell_coupon(s, o, "consume", order_body(s));
+    tell_coupon(s, o, coupon::consume{s.order_id});
     report(s, o, reports::event_kind::paid);
   }
 
@@ -1154,7 +1090,7 @@ struct handler {
           return per_child(o, "complete");
         }
         s.st = status::completed;
-        tell_affiliate(s, o, "settle", order_body(s));
+        tell_affiliate(s, o, attribution::settle{s.order_id});
         tell_parent(s, o, s.version + 1);
         commit(s, o, "completed", ctx);
         return o;
@@ -1204,8 +1140,8 @@ struct handler {
       auto i = std::find_if(s.items.begin(), s.items.end(), same);
       for (const auto& c : s.children) {
         if (i != s.items.end() && c.kind == i->kind) {
-          o.outbox.push_back(message(address{"order", c.order_id}, "shortfall",
-                                     json{{"sku", sf.sku}}));
+          o.outbox.push_back(
+            envelope_to(address{kind, c.order_id}, shortfall{sf.sku}));
           number_outbox(o, "order/" + s.order_id + "#"
                              + std::to_string(s.version) + ".shortfall."
                              + sf.sku);
@@ -1265,8 +1201,7 @@ struct handler {
         pm.refund_id = refund_id_of(s, pm.txn_id);
       }
       if (pm.status == payment_status::refund_pending) {
-        o.outbox.push_back(
-          message(payment_address(), "refund", refund_body(s, pm)));
+        o.outbox.push_back(envelope_to(payment_address(), refund_of(s, pm)));
       }
     }
     if (!o.outbox.empty()) {
@@ -1434,169 +1369,149 @@ outcome handle(state& s, const input& in, const context& ctx) {
   return o;
 }
 
-result<input> decode(const envelope& msg) {
-  const auto& b = msg.body;
-  if (!b.is_object()) {
-    return detail::malformed("order", msg, "body is not an object");
+namespace {
+
+/// The answering actor of a request's reply ("from"); empty if garbled.
+std::string replier(const envelope& msg) {
+  return get_string(msg.body, "from").value_or("");
+}
+
+/// A reply's payload `M`, or the reply's error (an error too when the
+/// payload is garbled: the requester must not wait forever).
+template <class M>
+std::optional<error> reply_payload(const envelope& msg, const std::string& from,
+                                   M& out) {
+  if (auto err = detail::reply_error(msg.body)) {
+    return err;
   }
-  if (msg.type == "release.reply") {
-    auto from = get_string(b, "from");
-    if (!from || from->empty()) {
-      return detail::malformed("order", msg, "missing 'from'");
-    }
-    return input{released{*from}};
+  auto m = read_body<M>(kind, msg.body);
+  if (!m) {
+    return error{errc::internal, "malformed " + msg.type + " from " + from};
   }
-  if (msg.type == "reserve.reply" || msg.type == "quote.reply") {
-    auto from = get_string(b, "from");
-    if (!from || from->empty()) {
-      return detail::malformed("order", msg, "missing 'from'");
-    }
-    // Once the answering SKU is known, a garbled answer is a failed answer:
-    // dropping it would leave the create waiting forever.
+  out = std::move(m.value());
+  return std::nullopt;
+}
+
+std::optional<input> decode_timer(const envelope& msg) {
+  auto name = get_string(msg.body, "name");
+  if (name == std::optional<std::string>{"deadline"}) {
+    return input{deadline{}};
+  }
+  if (name == std::optional<std::string>{"saga"}) {
+    return input{saga_timeout{}};
+  }
+  if (name == std::optional<std::string>{wake_timer}) {
+    return input{wake{}};
+  }
+  return std::nullopt;
+}
+
+/// The replies to the order's requests.
+std::optional<input> decode_reply(const envelope& msg) {
+  bool quote = msg.type == "quote.reply";
+  bool check = msg.type == "check.reply";
+  if (quote || msg.type == "reserve.reply") {
     reserved r;
-    r.sku = *from;
-    r.quote = msg.type == "quote.reply";
-    if ((r.err = detail::reply_error(b))) {
-      return input{std::move(r)};
-    }
-    auto price = get_int(b, "unit_price");
-    auto kind_name = get_string(b, "kind");
-    auto kind = kind_name ? parse_item_kind(*kind_name) : std::nullopt;
-    if (!price || *price < 0 || !kind) {
-      r.err = error{errc::internal, "malformed reserve reply from " + r.sku};
-      return input{std::move(r)};
-    }
-    r.unit_price = *price;
-    r.kind = *kind;
+    r.sku = replier(msg);
+    r.quote = quote;
+    inventory::priced p;
+    r.err = reply_payload(msg, r.sku, p);
+    r.unit_price = p.unit_price;
+    r.kind = p.kind;
     return input{std::move(r)};
   }
-  if (msg.type == "lock.reply" || msg.type == "check.reply") {
-    auto from = get_string(b, "from");
-    if (!from || from->empty()) {
-      return detail::malformed("order", msg, "missing 'from'");
-    }
+  if (check || msg.type == "lock.reply") {
     coupon_locked c;
-    c.coupon_id = *from;
-    c.check = msg.type == "check.reply";
-    if ((c.err = detail::reply_error(b))) {
-      return input{std::move(c)};
-    }
-    auto discount = get_int(b, "discount");
-    auto min_amount = get_int(b, "min_amount");
-    if (!discount || *discount < 0 || !min_amount || *min_amount < 0) {
-      c.err = error{errc::internal, "malformed lock reply from " + c.coupon_id};
-    } else {
-      c.discount = *discount;
-      c.min_amount = *min_amount;
-    }
+    c.coupon_id = replier(msg);
+    c.check = check;
+    coupon::terms t;
+    c.err = reply_payload(msg, c.coupon_id, t);
+    c.discount = t.discount;
+    c.min_amount = t.min_amount;
     return input{std::move(c)};
   }
-  if (msg.type == "status") {
-    return input{status_query{}};
+  if (msg.type == "release.reply") {
+    return input{released{replier(msg)}};
   }
-  if (msg.type == "coupon_conflict") {
-    auto id = get_string(b, "coupon_id");
-    if (!id || id->empty()) {
-      return detail::malformed("order", msg, "missing 'coupon_id'");
-    }
-    return input{coupon_conflict{*id}};
-  }
-  if (msg.type == "dispatched") {
-    auto id = get_string(b, "dispatch_id");
-    auto tech = get_string(b, "technician");
-    if (!id || id->empty() || !tech || tech->empty()) {
-      return detail::malformed("order", msg,
-                               "missing 'dispatch_id' or 'technician'");
-    }
-    return input{dispatched{*id, *tech}};
-  }
-  if (msg.type == "reissue_refunds") {
-    return input{reissue_refunds{}};
-  }
-  if (msg.type == "sms_sent") {
-    auto id = get_string(b, "notification_id");
-    if (!id || id->empty()) {
-      return detail::malformed("order", msg, "missing 'notification_id'");
-    }
-    return input{sms_sent{*id}};
-  }
-  if (msg.type == "refund_done") {
-    auto id = get_string(b, "refund_id");
-    if (!id || id->empty()) {
-      return detail::malformed("order", msg, "missing 'refund_id'");
-    }
-    return input{refund_done{*id}};
-  }
-  if (msg.type == "shortfall") {
-    auto sku = get_string(b, "sku");
-    if (!sku || sku->empty()) {
-      return detail::malformed("order", msg, "missing 'sku'");
-    }
-    return input{shortfall{*sku}};
+  return std::nullopt;
+}
+
+} // namespace
+
+result<input> decode(const envelope& msg) {
+  if (!msg.body.is_object()) {
+    return detail::malformed(kind, msg, "body is not an object");
   }
   if (msg.type == "timer") {
-    auto name = get_string(b, "name");
-    if (name == std::optional<std::string>{"deadline"}) {
-      return input{deadline{}};
+    if (auto in = decode_timer(msg)) {
+      return std::move(*in);
     }
-    if (name == std::optional<std::string>{"saga"}) {
-      return input{saga_timeout{}};
-    }
-    if (name == std::optional<std::string>{wake_timer}) {
-      return input{wake{}};
-    }
-    return detail::malformed("order", msg, "unknown timer");
+    return detail::malformed(kind, msg, "unknown timer");
   }
-  if (msg.type == "adopt") {
-    adopt a;
-    auto parent = get_string(b, "parent_id");
-    auto user = get_string(b, "user_id");
-    auto amount = get_int(b, "amount");
-    auto discount = get_int(b, "discount");
-    auto payable = get_int(b, "payable");
-    auto created = get_int(b, "created_at");
-    auto deadline_at = get_int(b, "pay_deadline");
-    auto token = detail::get_uint(b, "token");
-    const auto* items = detail::field(b, "items");
-    if (!parent || parent->empty() || !user || !amount || !discount || !payable
-        || *payable < 0 || !created || !deadline_at || !token
-        || items == nullptr || !items_from_json(*items, a.items)
-        || a.items.empty()) {
-      return detail::malformed("order", msg, "incomplete adopt");
+  if (auto in = decode_reply(msg)) {
+    // Once the answering actor is known, a garbled answer is a failed
+    // answer: dropping it would leave the create waiting forever.
+    if (replier(msg).empty()) {
+      return detail::malformed(kind, msg, "missing 'from'");
     }
-    a.parent_id = *parent;
-    a.user_id = *user;
-    a.amount = *amount;
-    a.discount = *discount;
-    a.payable = *payable;
-    a.created_at = *created;
-    a.pay_deadline = *deadline_at;
-    a.token = *token;
-    return input{std::move(a)};
+    return std::move(*in);
   }
-  if (msg.type == "parent_paid") {
-    auto txn = get_string(b, "txn_id");
-    auto amount = get_int(b, "amount");
-    if (!txn || txn->empty() || !amount || *amount < 0) {
-      return detail::malformed("order", msg, "missing 'txn_id' or 'amount'");
-    }
-    return input{parent_paid{*txn, *amount}};
+  if (auto in
+      = decode_one_of<input, status_query, coupon_conflict, dispatched,
+                      reissue_refunds, sms_sent, refund_done, shortfall, adopt,
+                      parent_paid, parent_cancel, child_status>(kind, msg)) {
+    return std::move(*in);
   }
-  if (msg.type == "parent_cancel") {
-    return input{parent_cancel{get_string(b, "reason").value_or("")}};
+  return detail::malformed(kind, msg, "unknown message type");
+}
+
+json value(status st) {
+  return to_string(st);
+}
+
+bool read(const json& j, status& st) {
+  if (!j.is_string()) {
+    return false;
   }
-  if (msg.type == "child_status") {
-    auto id = get_string(b, "order_id");
-    auto st = get_string(b, "status");
-    auto version = detail::get_uint(b, "version");
-    if (!id || id->empty() || !st || parse_status(*st) == status::none
-        || !version) {
-      return detail::malformed("order", msg, "incomplete child_status");
-    }
-    return input{child_status{*id, parse_status(*st), *version,
-                              get_string(b, "refused").value_or("")}};
-  }
-  return detail::malformed("order", msg, "unknown message type");
+  st = parse_status(j.get_ref<const std::string&>());
+  return st != status::none;
+}
+
+const char* line_item::invalid() const {
+  return sku.empty() || quantity <= 0 || unit_price < 0 ? "a malformed item"
+                                                        : nullptr;
+}
+
+const char* refund_done::invalid() const {
+  return refund_id.empty() ? "missing 'refund_id'" : nullptr;
+}
+
+const char* shortfall::invalid() const {
+  return sku.empty() ? "missing 'sku'" : nullptr;
+}
+
+const char* coupon_conflict::invalid() const {
+  return coupon_id.empty() ? "missing 'coupon_id'" : nullptr;
+}
+
+const char* dispatched::invalid() const {
+  return dispatch_id.empty() || technician.empty()
+           ? "missing 'dispatch_id' or 'technician'"
+           : nullptr;
+}
+
+const char* adopt::invalid() const {
+  return parent_id.empty() || payable < 0 || items.empty() ? "incomplete adopt"
+                                                           : nullptr;
+}
+
+const char* parent_paid::invalid() const {
+  return txn_id.empty() || amount < 0 ? "missing 'txn_id' or 'amount'"
+                                      : nullptr;
+}
+
+const char* child_status::invalid() const {
+  return child_id.empty() ? "incomplete child_status" : nullptr;
 }
 
 // Stored form (not the API form; `creating` is never stored):
@@ -1608,7 +1523,7 @@ result<input> decode(const envelope& msg) {
 //    "sms": the admin SMS, actors/notifier.hpp's stored form}
 //   ("fp" is fingerprint_hash(); a string in stores before the hash)
 void to_json(nlohmann::json& j, const state& s) {
-  json items = items_json(s.items);
+  json items = codec::value(s.items);
   json children = json::array();
   for (const auto& c : s.children) {
     children.push_back(json{{"id", c.order_id},

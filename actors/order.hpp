@@ -107,6 +107,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "actors/boxed.hpp"
+#include "actors/message.hpp"
 #include "actors/notifier.hpp"
 #include "actors/turn.hpp"
 
@@ -129,6 +130,11 @@ enum class status : std::uint8_t {
 /// "PENDING_PAYMENT", ...; "NONE" for none.
 const char* to_string(status s) noexcept;
 
+/// A status in a message: its name (the codec of actors/message.hpp);
+/// `none` is refused.
+nlohmann::json value(status s);
+bool read(const nlohmann::json& j, status& s);
+
 enum class payment_status : std::uint8_t { captured, refund_pending, refunded };
 
 const char* to_string(payment_status s) noexcept;
@@ -138,6 +144,15 @@ struct line_item {
   std::int64_t quantity = 0;
   std::int64_t unit_price = 0;
   item_kind kind = item_kind::goods;
+
+  template <class F>
+  void fields(F& f) {
+    f("sku", sku);
+    f("q", quantity);
+    f("p", unit_price);
+    f("k", kind);
+  }
+  const char* invalid() const;
 };
 
 struct payment {
@@ -204,10 +219,24 @@ struct reserved {
 /// The payment provider confirmed refund `refund_id`.
 struct refund_done {
   std::string refund_id;
+
+  static constexpr const char* type = "refund_done";
+  template <class F>
+  void fields(F& f) {
+    f("refund_id", refund_id);
+  }
+  const char* invalid() const;
 };
 /// An SKU could not turn this paid order's reservation into a sale.
 struct shortfall {
   std::string sku;
+
+  static constexpr const char* type = "shortfall";
+  template <class F>
+  void fields(F& f) {
+    f("sku", sku);
+  }
+  const char* invalid() const;
 };
 /// The coupon answered this order's lock request (or, `check`, its check
 /// request: nothing is locked).
@@ -224,19 +253,42 @@ struct released {
   std::string from;
 };
 /// Another actor (notifier, dispatcher) asks for the current status.
-struct status_query {};
+struct status_query {
+  static constexpr const char* type = "status";
+  template <class F>
+  void fields(F&) {}
+};
 /// The coupon this paid order consumed is held by another order.
 struct coupon_conflict {
   std::string coupon_id;
+
+  static constexpr const char* type = "coupon_conflict";
+  template <class F>
+  void fields(F& f) {
+    f("coupon_id", coupon_id);
+  }
+  const char* invalid() const;
 };
 /// The auditor found a payment owed back with nothing on its way: send
 /// every REFUND_PENDING refund again (same refund_id, so the provider
 /// dedupes) and refund a CAPTURED payment of a cancelled order.
-struct reissue_refunds {};
+struct reissue_refunds {
+  static constexpr const char* type = "reissue_refunds";
+  template <class F>
+  void fields(F&) {}
+};
 /// The dispatcher assigned a technician to this paid order.
 struct dispatched {
   std::string dispatch_id;
   std::string technician;
+
+  static constexpr const char* type = "dispatched";
+  template <class F>
+  void fields(F& f) {
+    f("dispatch_id", dispatch_id);
+    f("technician", technician);
+  }
+  const char* invalid() const;
 };
 
 /// Parent -> child: become the child holding these items.
@@ -251,16 +303,45 @@ struct adopt {
   millis pay_deadline = 0;
   /// The parent's token: the reservations are the parent's.
   std::uint64_t token = 0;
+
+  static constexpr const char* type = "adopt";
+  template <class F>
+  void fields(F& f) {
+    f("parent_id", parent_id);
+    f("user_id", user_id);
+    f("items", items);
+    f("amount", amount);
+    f("discount", discount);
+    f("payable", payable);
+    f("created_at", created_at);
+    f("pay_deadline", pay_deadline);
+    f("token", token);
+  }
+  const char* invalid() const;
 };
 /// Parent -> child: the parent was paid by `txn_id`; `amount` is this
 /// child's share.
 struct parent_paid {
   std::string txn_id;
   std::int64_t amount = 0;
+
+  static constexpr const char* type = "parent_paid";
+  template <class F>
+  void fields(F& f) {
+    f("txn_id", txn_id);
+    f("amount", amount);
+  }
+  const char* invalid() const;
 };
 /// Parent -> child: the parent is being cancelled.
 struct parent_cancel {
   std::string reason;
+
+  static constexpr const char* type = "parent_cancel";
+  template <class F>
+  void fields(F& f) {
+    f.optional("reason", reason);
+  }
 };
 /// Child -> parent: the child's status after one of its turns; `refused`
 /// says why it would not cancel (empty otherwise).
@@ -269,6 +350,16 @@ struct child_status {
   status st = status::none;
   std::uint64_t version = 0;
   std::string refused;
+
+  static constexpr const char* type = "child_status";
+  template <class F>
+  void fields(F& f) {
+    f("order_id", child_id);
+    f("status", st);
+    f("version", version);
+    f.optional("refused", refused);
+  }
+  const char* invalid() const;
 };
 /// The timer "saga" fired: children that have not answered the cancel.
 struct saga_timeout {};

@@ -5,7 +5,6 @@
 // Internal to actors/.
 
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -14,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/errc.hpp"
+#include "actors/message.hpp"
 #include "actors/turn.hpp"
 
 namespace ordo::actors::detail {
@@ -28,41 +28,33 @@ inline const nlohmann::json* field(const nlohmann::json& body,
   return i == body.end() ? nullptr : &*i;
 }
 
-inline std::optional<std::string> get_string(const nlohmann::json& body,
-                                             const char* key) {
+/// The member `key` of `body` read as a `T` (actors/message.hpp's codec);
+/// nullopt when absent or of another type.
+template <class T>
+std::optional<T> get(const nlohmann::json& body, const char* key) {
   const auto* v = field(body, key);
-  if (v == nullptr || !v->is_string()) {
+  T out{};
+  if (v == nullptr || !codec::read(*v, out)) {
     return std::nullopt;
   }
-  return v->get<std::string>();
+  return out;
+}
+
+inline std::optional<std::string> get_string(const nlohmann::json& body,
+                                             const char* key) {
+  return get<std::string>(body, key);
 }
 
 /// An integer member that fits int64.
 inline std::optional<std::int64_t> get_int(const nlohmann::json& body,
                                            const char* key) {
-  const auto* v = field(body, key);
-  if (v == nullptr || !v->is_number_integer()) {
-    return std::nullopt;
-  }
-  if (v->is_number_unsigned()
-      && v->get<std::uint64_t>() > static_cast<std::uint64_t>(
-           std::numeric_limits<std::int64_t>::max())) {
-    return std::nullopt;
-  }
-  return v->get<std::int64_t>();
+  return get<std::int64_t>(body, key);
 }
 
 /// A non-negative integer member.
 inline std::optional<std::uint64_t> get_uint(const nlohmann::json& body,
                                              const char* key) {
-  const auto* v = field(body, key);
-  if (v == nullptr || !v->is_number_integer()) {
-    return std::nullopt;
-  }
-  if (!v->is_number_unsigned() && v->get<std::int64_t>() < 0) {
-    return std::nullopt;
-  }
-  return v->get<std::uint64_t>();
+  return get<std::uint64_t>(body, key);
 }
 
 /// The error of a request's reply body (the other side of reply_body() in

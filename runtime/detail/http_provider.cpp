@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/provider.hpp"
 #include "runtime/detail/http_post.hpp"
 #include "runtime/detail/sandbox.hpp"
 
@@ -36,19 +37,12 @@ http_provider::start(const http_provider_options& opts, const router& targets,
 
 void http_provider::deliver(const actors::envelope& msg, std::string,
                             reply_fn done) {
-  auto fail = [&](std::string why) {
+  auto in = actors::provider::decode(msg);
+  if (!in) {
     if (done) {
-      done({actors::error{actors::errc::bad_request, std::move(why)}, {}, {}});
+      done({in.err(), {}, {}});
     }
-  };
-  if (msg.body.value("order_id", "").empty()) {
-    return fail("payment provider: " + msg.type + " without order_id");
-  }
-  if (msg.type != "close" && msg.type != "refund") {
-    return fail("payment provider: unknown call " + msg.type);
-  }
-  if (msg.type == "refund" && msg.body.value("refund_id", "").empty()) {
-    return fail("payment provider: refund without refund_id");
+    return;
   }
   bool answer = true;
   if (auto f = fault_draw("payment.call")) {
@@ -62,26 +56,26 @@ void http_provider::deliver(const actors::envelope& msg, std::string,
       return;
     }
     if (f->action == fault_action::delay) {
-      delayer_.after(f->delay_ms, [this, msg, done = std::move(done)] {
-        call(msg, done, true);
-      });
+      delayer_.after(f->delay_ms,
+                     [this, c = std::move(in.value()), done = std::move(done)] {
+                       call(c, done, true);
+                     });
       return;
     }
     answer = false; // drop: the call is made; its answer is lost
   }
-  call(msg, std::move(done), answer);
+  call(in.value(), std::move(done), answer);
 }
 
-void http_provider::call(const actors::envelope& msg, reply_fn done,
+void http_provider::call(const actors::provider::input& c, reply_fn done,
                          bool answer) {
-  auto order_id = msg.body.value("order_id", "");
   auto unavailable = [done](const std::string& why) {
     if (done) {
       done({actors::error{actors::errc::unavailable, why}, {}, {}});
     }
   };
-  if (msg.type == "close") {
-    poster_->post("/close", nlohmann::json{{"order_id", order_id}}.dump(),
+  if (const auto* close = std::get_if<actors::provider::close>(&c)) {
+    poster_->post("/close", actors::body_of(*close).dump(),
                   [done, unavailable, answer](bool ok, const std::string& why) {
                     if (!answer) {
                       return;
@@ -94,15 +88,11 @@ void http_provider::call(const actors::envelope& msg, reply_fn done,
                   });
     return;
   }
-  auto refund_id = msg.body.value("refund_id", "");
-  auto body = nlohmann::json{
-    {"refund_id", refund_id},
-    {"txn_id", msg.body.value("txn_id", "")},
-    {"amount", msg.body.value("amount", std::int64_t{0})},
-    {"order_id",
-     order_id}}.dump();
+  const auto& refund = std::get<actors::provider::refund>(c);
+  auto order_id = refund.order_id;
+  auto refund_id = refund.refund_id;
   auto* targets = &targets_;
-  poster_->post("/refund", std::move(body),
+  poster_->post("/refund", actors::body_of(refund).dump(),
                 [targets, order_id, refund_id, done, unavailable,
                  answer](bool ok, const std::string& why) {
                   if (!answer) {

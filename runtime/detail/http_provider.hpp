@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/provider.hpp"
 #include "runtime/detail/sink.hpp"
 #include "runtime/faults.hpp"
 
@@ -78,8 +79,8 @@ public:
 private:
   http_provider(std::unique_ptr<http_poster> poster, const router& targets);
 
-  /// Makes the well-formed call `msg`; answers `done` only if `answer`.
-  void call(const actors::envelope& msg, reply_fn done, bool answer);
+  /// Makes the call `c`; answers `done` only if `answer`.
+  void call(const actors::provider::input& c, reply_fn done, bool answer);
 
   // Constant after construction.
   const std::unique_ptr<http_poster> poster_;

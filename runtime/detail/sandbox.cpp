@@ -1,5 +1,8 @@
 #include "runtime/detail/sandbox.hpp"
 
+#include "actors/order.hpp"
+#include "actors/provider.hpp"
+
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
 
@@ -33,8 +36,8 @@ provider_call from_record(std::string_view bytes) {
 
 void confirm_refund(const router& targets, const std::string& order_id,
                     const std::string& refund_id, reply_fn done) {
-  actors::envelope confirm{
-    "", {"order", order_id}, "refund_done", {{"refund_id", refund_id}}};
+  auto confirm = actors::envelope_to({actors::order::kind, order_id},
+                                     actors::order::refund_done{refund_id});
   targets.deliver(confirm, "payment/refund_done/" + refund_id, std::move(done));
 }
 
@@ -43,26 +46,23 @@ sandbox_provider::sandbox_provider(storage::store& db, const router& targets)
 
 void sandbox_provider::deliver(const actors::envelope& msg, std::string,
                                reply_fn done) {
-  auto fail = [&](std::string why) {
+  auto in = actors::provider::decode(msg);
+  if (!in) {
     if (done) {
-      done({actors::error{actors::errc::bad_request, std::move(why)}, {}, {}});
+      done({in.err(), {}, {}});
     }
-  };
-  if (msg.type != "refund" && msg.type != "close") {
-    return fail("payment provider: unknown call " + msg.type);
+    return;
   }
   provider_call c;
   c.kind = msg.type;
-  c.order_id = msg.body.value("order_id", "");
-  if (msg.type == "refund") {
-    c.id = msg.body.value("refund_id", "");
-    c.txn_id = msg.body.value("txn_id", "");
-    c.amount = msg.body.value("amount", std::int64_t{0});
+  if (const auto* refund = std::get_if<actors::provider::refund>(&in.value())) {
+    c.order_id = refund->order_id;
+    c.id = refund->refund_id;
+    c.txn_id = refund->txn_id;
+    c.amount = refund->amount;
   } else {
+    c.order_id = std::get<actors::provider::close>(in.value()).order_id;
     c.id = c.order_id;
-  }
-  if (c.id.empty() || c.order_id.empty()) {
-    return fail("payment provider: " + msg.type + " without ids");
   }
   bool answer = true;
   if (auto f = fault_draw("payment.call")) {

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/notifier.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
 
@@ -41,19 +42,6 @@ sms_record from_record(std::string id, std::string_view bytes) {
   return r;
 }
 
-/// The body's string field `name`: "" when absent, nullopt when not a string.
-std::optional<std::string> text_field(const nlohmann::json& body,
-                                      const char* name) {
-  auto i = body.find(name);
-  if (i == body.end()) {
-    return std::string{};
-  }
-  if (!i->is_string()) {
-    return std::nullopt;
-  }
-  return i->get<std::string>();
-}
-
 /// `s` as a JSON string (quotes and escapes, invalid UTF-8 replaced).
 std::string quoted(const std::string& s) {
   return nlohmann::json(s).dump(-1, ' ', false,
@@ -78,10 +66,8 @@ std::string token(const std::string& s) {
 /// Without a dedupe id: the SMS machine ignores a repeat of it
 /// (actors/notifier.hpp), so the receiver's turn writes no dedupe record.
 void confirm_sms(const router& targets, const sms_record& r, reply_fn done) {
-  actors::envelope sent{"",
-                        {r.confirm_to, r.order_id},
-                        "sms_sent",
-                        {{"notification_id", r.notification_id}}};
+  auto sent = actors::envelope_to(
+    {r.confirm_to, r.order_id}, actors::notifier::sms_sent{r.notification_id});
   targets.deliver(sent, "", std::move(done));
 }
 
@@ -148,35 +134,23 @@ void sms_sink::load() {
 
 void sms_sink::deliver(const actors::envelope& msg, std::string,
                        reply_fn done) {
-  auto bad = [&](std::string why) {
-    answer(done, actors::errc::bad_request, "sms: " + why);
-  };
-  if (msg.type != "sms") {
-    return bad("unknown message " + msg.type);
+  using actors::notifier::sms;
+  if (msg.type != sms::type) {
+    return answer(done, actors::errc::bad_request,
+                  "sms: unknown message " + msg.type);
   }
-  if (!msg.body.is_object()) {
-    return bad("the body must be an object");
+  auto m = actors::read_body<sms>("sms", msg.body);
+  if (!m) {
+    return answer(done, m.err().code, m.err().message);
   }
-  auto id = text_field(msg.body, "notification_id");
-  auto order = text_field(msg.body, "order_id");
-  auto tmpl = text_field(msg.body, "template");
-  auto text = text_field(msg.body, "text");
-  if (!id || id->empty() || !order || order->empty()) {
-    return bad("notification_id and order_id must be non-empty strings");
-  }
-  if (!tmpl || !text) {
-    return bad("template and text must be strings");
-  }
-  auto to = text_field(msg.body, "confirm_to");
-  if (!to || (!to->empty() && *to != "order" && *to != "notifier")) {
-    return bad("confirm_to must be \"order\" or \"notifier\"");
-  }
-  sms_record r{std::move(*id),
-               std::move(*order),
-               std::move(*tmpl),
-               std::move(*text),
+  auto& s = m.value();
+  sms_record r{std::move(s.notification_id),
+               std::move(s.order_id),
+               std::move(s.template_name),
+               std::move(s.text),
                0,
-               to->empty() ? "notifier" : std::move(*to)};
+               s.confirm_to.empty() ? actors::notifier::kind
+                                    : std::move(s.confirm_to)};
   {
     std::lock_guard<std::mutex> guard{mu_};
     ++deliveries_;

@@ -211,8 +211,9 @@ BOOST_AUTO_TEST_CASE(reserve_beyond_the_total_limit_holds_nothing) {
   o = inventory::handle(s, r, at(t0));
   BOOST_REQUIRE(!o.err);
   check_counts(s, 7, 3, 0);
-  // Malformed limits are refused at decoding.
-  for (const auto& bad : {json(0), json(-1), json("x")}) {
+  // Malformed limits are refused at decoding (0, like no field, is no
+  // limit).
+  for (const auto& bad : {json(-1), json("x"), json(1.5)}) {
     auto in = inventory::decode(envelope{"x",
                                          {"sku", "A"},
                                          "reserve",
