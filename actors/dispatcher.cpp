@@ -19,8 +19,6 @@ using detail::field;
 using detail::get_int;
 using detail::get_string;
 
-using detail::reply_field;
-
 } // namespace
 
 namespace dispatcher {
@@ -278,14 +276,14 @@ result<input> decode(const envelope& msg) {
     return input{check{}};
   }
   if (msg.type == "status.reply") {
-    status_reply r;
-    r.err = reply_field(b, "status", r.status);
-    return input{std::move(r)};
+    order::status_answer a;
+    auto err = detail::reply_payload(b, a);
+    return input{status_reply{std::move(err), std::move(a.status)}};
   }
   if (msg.type == "assign.reply") {
-    assign_reply r;
-    r.err = reply_field(b, "technician", r.technician);
-    return input{std::move(r)};
+    technicians::assigned a;
+    auto err = detail::reply_payload(b, a);
+    return input{assign_reply{std::move(err), std::move(a.technician)}};
   }
   if (auto in
       = decode_one_of<input, order_paid, order_refunded>("dispatcher", msg)) {
@@ -403,7 +401,7 @@ struct handler {
                       "dispatch " + a.dispatch_id + " was recalled"};
         return o;
       }
-      o.reply = json{{"technician", i->second.technician}};
+      o.reply = body_of(assigned{i->second.technician});
       return o; // a repeat: the same technician
     }
     auto names = roster(ctx);
@@ -415,7 +413,7 @@ struct handler {
     s.assignments[a.dispatch_id] = assignment{name, true};
     ++s.load[name];
     s.last = name;
-    o.reply = json{{"technician", name}};
+    o.reply = body_of(assigned{name});
     o.cause += " technician=" + name;
     commit(s, o, "assigned", ctx);
     return o;

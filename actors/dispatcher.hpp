@@ -223,6 +223,18 @@ struct assign {
   }
   const char* invalid() const;
 };
+/// The reply to an assign.
+struct assigned {
+  std::string technician;
+
+  template <class F>
+  void fields(F& f) {
+    f("technician", technician);
+  }
+  const char* invalid() const {
+    return technician.empty() ? "an empty 'technician'" : nullptr;
+  }
+};
 /// Frees the technician of `dispatch_id` (once).
 struct recall {
   std::string dispatch_id;

@@ -254,9 +254,9 @@ struct handler {
 // -- decoding helpers: never throw -------------------------------------------
 
 status_reply decode_status_reply(const json& b) {
-  status_reply r;
-  r.err = detail::reply_field(b, "status", r.status);
-  return r;
+  order::status_answer a;
+  auto err = detail::reply_payload(b, a);
+  return status_reply{std::move(err), std::move(a.status)};
 }
 
 status parse_or(const std::string& s, status fallback) {

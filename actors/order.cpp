@@ -1168,7 +1168,7 @@ struct handler {
       o.err = error{errc::not_found, "order " + s.order_id + " not found"};
       return o;
     }
-    o.reply = json{{"status", to_string(s.st)}};
+    o.reply = body_of(status_answer{to_string(s.st)});
     return o;
   }
 
@@ -1376,22 +1376,6 @@ std::string replier(const envelope& msg) {
   return get_string(msg.body, "from").value_or("");
 }
 
-/// A reply's payload `M`, or the reply's error (an error too when the
-/// payload is garbled: the requester must not wait forever).
-template <class M>
-std::optional<error> reply_payload(const envelope& msg, const std::string& from,
-                                   M& out) {
-  if (auto err = detail::reply_error(msg.body)) {
-    return err;
-  }
-  auto m = read_body<M>(kind, msg.body);
-  if (!m) {
-    return error{errc::internal, "malformed " + msg.type + " from " + from};
-  }
-  out = std::move(m.value());
-  return std::nullopt;
-}
-
 std::optional<input> decode_timer(const envelope& msg) {
   auto name = get_string(msg.body, "name");
   if (name == std::optional<std::string>{"deadline"}) {
@@ -1415,7 +1399,7 @@ std::optional<input> decode_reply(const envelope& msg) {
     r.sku = replier(msg);
     r.quote = quote;
     inventory::priced p;
-    r.err = reply_payload(msg, r.sku, p);
+    r.err = detail::reply_payload(msg.body, p);
     r.unit_price = p.unit_price;
     r.kind = p.kind;
     return input{std::move(r)};
@@ -1425,7 +1409,7 @@ std::optional<input> decode_reply(const envelope& msg) {
     c.coupon_id = replier(msg);
     c.check = check;
     coupon::terms t;
-    c.err = reply_payload(msg, c.coupon_id, t);
+    c.err = detail::reply_payload(msg.body, t);
     c.discount = t.discount;
     c.min_amount = t.min_amount;
     return input{std::move(c)};

@@ -252,11 +252,24 @@ struct coupon_locked {
 struct released {
   std::string from;
 };
-/// Another actor (notifier, dispatcher) asks for the current status.
+/// Another actor (notifier, dispatcher) asks for the current status; the
+/// reply is a `status_answer`.
 struct status_query {
   static constexpr const char* type = "status";
   template <class F>
   void fields(F&) {}
+};
+/// The reply to a status_query: the order's status name.
+struct status_answer {
+  std::string status;
+
+  template <class F>
+  void fields(F& f) {
+    f("status", status);
+  }
+  const char* invalid() const {
+    return status.empty() ? "an empty 'status'" : nullptr;
+  }
 };
 /// The coupon this paid order consumed is held by another order.
 struct coupon_conflict {

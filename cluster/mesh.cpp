@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "runtime/faults.hpp"
+#include "storage/keys.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -28,7 +29,7 @@ struct hello {
   std::string members; ///< "id=host:port,..." sorted by id
 };
 
-/// An actors::envelope on the wire (its body as JSON text).
+/// An actors::envelope on the wire (its body in MessagePack, wire_body()).
 struct wire_message {
   std::string id;
   std::string kind;
@@ -43,7 +44,7 @@ struct wire_reply {
   std::string code;
   std::string message;
   std::string result;
-  std::string reply; ///< JSON text
+  std::string reply; ///< MessagePack (wire_body()); "" for none
 };
 
 /// http_call/http_answer headers travel as two parallel lists.
@@ -115,6 +116,22 @@ std::uint64_t steady_us() {
       .count());
 }
 
+/// A message's body or a reply's payload on the wire: MessagePack, the
+/// storage's codec.
+std::string wire_body(const nlohmann::json& j) {
+  return storage::codec::pack(j);
+}
+
+/// Reads wire_body(); a discarded value when unreadable. A peer of an
+/// earlier version sent JSON text: an object's starts with '{', which in
+/// MessagePack is a lone small integer, never a body.
+nlohmann::json from_wire_body(const std::string& bytes) {
+  if (!bytes.empty() && bytes[0] == '{') {
+    return nlohmann::json::parse(bytes, nullptr, false);
+  }
+  return storage::codec::unpack(bytes);
+}
+
 wire_call to_wire(http_call c) {
   wire_call w;
   w.method = std::move(c.method);
@@ -166,7 +183,7 @@ wire_reply to_wire(const runtime::remote_reply& r) {
     w.message = r.err->message;
   }
   w.result = r.result;
-  w.reply = r.reply.is_null() ? "" : r.reply.dump();
+  w.reply = r.reply.is_null() ? "" : wire_body(r.reply);
   return w;
 }
 
@@ -178,7 +195,7 @@ runtime::remote_reply from_wire(const wire_reply& w) {
   }
   r.result = w.result;
   if (!w.reply.empty()) {
-    r.reply = nlohmann::json::parse(w.reply, nullptr, false);
+    r.reply = from_wire_body(w.reply);
     if (r.reply.is_discarded()) {
       r.err = actors::error{actors::errc::internal, "unreadable reply"};
       r.reply = nullptr;
@@ -289,8 +306,8 @@ public:
   void deliver(const std::string& node, const actors::envelope& msg,
                const std::string& dedupe_id,
                runtime::remote_done done) override {
-    wire_message w{msg.id,   msg.to.kind,     msg.to.id,
-                   msg.type, msg.body.dump(), dedupe_id};
+    wire_message w{msg.id,   msg.to.kind,         msg.to.id,
+                   msg.type, wire_body(msg.body), dedupe_id};
     pending p;
     p.on_ack = std::move(done);
     if (auto sent = start_pending(node, std::move(p), false)) {
@@ -747,7 +764,7 @@ private:
     msg.id = std::move(w.id);
     msg.to = {std::move(w.kind), std::move(w.to)};
     msg.type = std::move(w.type);
-    msg.body = nlohmann::json::parse(w.body, nullptr, false);
+    msg.body = from_wire_body(w.body);
     if (!h || msg.body.is_discarded()) {
       runtime::remote_reply r;
       r.err = h ? actors::error{actors::errc::bad_request, "unreadable body"}

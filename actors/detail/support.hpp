@@ -74,18 +74,20 @@ inline std::optional<error> reply_error(const nlohmann::json& b) {
                get_string(b, "message").value_or("")};
 }
 
-/// Reads the non-empty string `key` of a successful reply into `out`;
-/// otherwise the reply's error (or one for the missing field).
-inline std::optional<error> reply_field(const nlohmann::json& b,
-                                        const char* key, std::string& out) {
+/// Reads the payload `M` of a successful reply into `out`; otherwise the
+/// reply's error, or an internal one when the payload is garbled.
+template <class M>
+std::optional<error> reply_payload(const nlohmann::json& b, M& out) {
   if (auto err = reply_error(b)) {
     return err;
   }
-  auto v = get_string(b, key);
-  if (!v || v->empty()) {
-    return error{errc::internal, std::string{"reply without '"} + key + "'"};
+  auto m = read_body<M>("reply", b);
+  if (!m) {
+    return error{errc::internal, "malformed reply from "
+                                   + get_string(b, "from").value_or("?") + ": "
+                                   + m.err().message};
   }
-  out = *v;
+  out = std::move(m.value());
   return std::nullopt;
 }
 
