@@ -39,7 +39,7 @@ struct wire_message {
   std::string dedupe;
 };
 
-/// A remote_reply on the wire: code "" is success.
+/// A turn_reply on the wire: code "" is success.
 struct wire_reply {
   std::string code;
   std::string message;
@@ -176,7 +176,7 @@ http_answer from_wire(wire_answer w) {
   return a;
 }
 
-wire_reply to_wire(const runtime::remote_reply& r) {
+wire_reply to_wire(const runtime::turn_reply& r) {
   wire_reply w;
   if (r.err) {
     w.code = actors::to_string(r.err->code);
@@ -187,8 +187,8 @@ wire_reply to_wire(const runtime::remote_reply& r) {
   return w;
 }
 
-runtime::remote_reply from_wire(const wire_reply& w) {
-  runtime::remote_reply r;
+runtime::turn_reply from_wire(const wire_reply& w) {
+  runtime::turn_reply r;
   if (!w.code.empty()) {
     auto code = actors::parse_errc(w.code);
     r.err = actors::error{code.value_or(actors::errc::internal), w.message};
@@ -489,7 +489,7 @@ private:
     if (p.on_answer) {
       p.on_answer(e);
     } else if (p.on_ack) {
-      runtime::remote_reply r;
+      runtime::turn_reply r;
       r.err = e;
       p.on_ack(std::move(r));
     }
@@ -757,7 +757,7 @@ private:
       h = messages_;
       served(back, false);
     }
-    auto reply = [this, back, id](runtime::remote_reply r) {
+    auto reply = [this, back, id](runtime::turn_reply r) {
       post(back, caf::make_message(ack_atom::value, id, to_wire(r)));
     };
     actors::envelope msg;
@@ -766,14 +766,14 @@ private:
     msg.type = std::move(w.type);
     msg.body = from_wire_body(w.body);
     if (!h || msg.body.is_discarded()) {
-      runtime::remote_reply r;
+      runtime::turn_reply r;
       r.err = h ? actors::error{actors::errc::bad_request, "unreadable body"}
                 : actors::error{actors::errc::unavailable, "node starting"};
       reply(std::move(r));
       return;
     }
     if (elsewhere(msg.to)) {
-      runtime::remote_reply r;
+      runtime::turn_reply r;
       r.err = actors::error{actors::errc::unavailable,
                             "node " + opts_.map->self() + " does not own "
                               + msg.to.kind + "/" + msg.to.id};

@@ -50,32 +50,14 @@ actors::error unknown_kind(const std::string& kind) {
           "no actor kind '" + kind + "' (kinds: " + known + ")"};
 }
 
-/// Calls `cb` exactly once: with the reply, or with `unavailable` if the
-/// mail carrying it is dropped unanswered (its actor stopped).
+/// `cb` called exactly once (detail::exactly_once): with the reply, or with
+/// `unavailable` if the mail carrying it is dropped unanswered (its actor
+/// stopped).
 template <class T>
-class guarded {
-public:
-  explicit guarded(callback<T> cb) : cb_(std::move(cb)) {}
-  ~guarded() {
-    if (!done_.exchange(true)) {
-      cb_(actors::error{actors::errc::unavailable,
-                        "the request was dropped; retry"});
-    }
-  }
-  void operator()(actors::result<T> r) {
-    if (!done_.exchange(true)) {
-      cb_(std::move(r));
-    }
-  }
-
-private:
-  callback<T> cb_;
-  std::atomic<bool> done_{false};
-};
-
-template <class T>
-std::shared_ptr<guarded<T>> guard(callback<T> cb) {
-  return std::make_shared<guarded<T>>(std::move(cb));
+callback<T> guard(callback<T> cb) {
+  return exactly_once<actors::result<T>>(
+    std::move(cb),
+    actors::error{actors::errc::unavailable, "the request was dropped; retry"});
 }
 
 /// `cb`, run once everything written before its answer is durable: every
@@ -120,9 +102,9 @@ mail<Kind> state_mail(typename Kind::input in,
   m.done = [g = guard(std::move(cb))](const turn_reply& r,
                                       const typename Kind::state* s) {
     if (r.err) {
-      (*g)(*r.err);
+      g(*r.err);
     } else {
-      (*g)(*s);
+      g(*s);
     }
   };
   return m;
@@ -473,13 +455,11 @@ public:
     m.done = [this, g, id, cmd = std::move(cmd)](
                const turn_reply& r, const actors::limiter::state*) mutable {
       if (!r.err) {
-        send_create(id, std::move(cmd), [g](actors::result<created_order> c) {
-          (*g)(std::move(c));
-        });
+        send_create(id, std::move(cmd), g);
         return;
       }
       if (r.err->code != actors::errc::captcha_required) {
-        (*g)(*r.err);
+        g(*r.err);
         return;
       }
       admission_refusal refused;
@@ -491,7 +471,7 @@ public:
       }
       created_order out;
       out.refused = std::move(refused);
-      (*g)(std::move(out));
+      g(std::move(out));
     };
     limiters_->send(user, std::move(m));
   }
@@ -538,12 +518,12 @@ public:
     m.done = [g = guard(std::move(cb))](const turn_reply& r,
                                         const actors::order::state* s) {
       if (r.err) {
-        (*g)(*r.err);
+        g(*r.err);
       } else {
         created_order c;
         c.order = *s;
         c.created = r.result != "existing" && r.result != "joined";
-        (*g)(std::move(c));
+        g(std::move(c));
       }
     };
     orders_->send(id, std::move(m));
@@ -650,9 +630,9 @@ public:
                   m.done = [g = guard(cb)](const turn_reply& r,
                                            const actors::order::state* s) {
                     if (r.err) {
-                      (*g)(*r.err);
+                      g(*r.err);
                     } else {
-                      (*g)(payment_result{r.result, *s});
+                      g(payment_result{r.result, *s});
                     }
                   };
                   orders_->send(order_id, std::move(m));
@@ -829,13 +809,13 @@ public:
 
   void receive(const actors::envelope& msg, std::string dedupe_id,
                remote_done done) override {
-    done = [db = db_.get(), done = std::move(done)](remote_reply r) {
+    done = [db = db_.get(), done = std::move(done)](turn_reply r) {
       db->after_durable([done, r = std::move(r)]() mutable {
         done(std::move(r));
       });
     };
     if (!ready_) {
-      remote_reply r;
+      turn_reply r;
       r.err = actors::error{actors::errc::unavailable, "starting up"};
       done(std::move(r));
       return;
@@ -843,7 +823,7 @@ public:
     router_.deliver_here(
       msg, std::move(dedupe_id),
       answer_once([done = std::move(done)](const turn_reply& r) {
-        done({r.err, r.result, r.reply});
+        done(r);
       }));
   }
 

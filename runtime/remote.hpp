@@ -1,6 +1,6 @@
 #pragma once
 
-// How a node reaches actors that live on other nodes (issue 6). The node
+// How a node reaches actors that live on other nodes. The node
 // knows nothing about networks: it is handed a `remote` (the cluster's mesh
 // implements it) and asks it, for every message its relay, timers or
 // requests deliver, whether the receiver lives elsewhere. No CAF here.
@@ -18,15 +18,15 @@
 
 namespace ordo::runtime {
 
-/// What the receiving node answered: as a local turn would (an error, or a
-/// result word and the handler's reply payload).
-struct remote_reply {
+/// What a turn answered, on this node or on the one that owns the actor:
+/// an error, or success with a result word and the handler's reply payload.
+struct turn_reply {
   std::optional<actors::error> err;
   std::string result;
   nlohmann::json reply;
 };
 
-using remote_done = std::function<void(remote_reply)>;
+using remote_done = std::function<void(turn_reply)>;
 
 class remote {
 public:

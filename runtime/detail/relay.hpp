@@ -75,10 +75,13 @@ class store;
 class batch;
 } // namespace ordo::storage
 
+namespace ordo::runtime {
+struct turn_reply;
+} // namespace ordo::runtime
+
 namespace ordo::runtime::detail {
 
 class router;
-struct turn_reply;
 
 struct relay_options {
   /// A delivery not acknowledged within this is repeated. Default: 10 s.

@@ -10,6 +10,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -18,39 +20,41 @@
 
 namespace ordo::runtime::detail {
 
-/// What a turn answered: an error, or success with a result word and the
-/// handler's reply payload.
-struct turn_reply {
-  std::optional<actors::error> err;
-  std::string result;
-  nlohmann::json reply;
-};
-
 /// Runs once, after the turn that handled the message is durable.
 using reply_fn = std::function<void(const turn_reply&)>;
 
-/// Wraps `fn` so it runs exactly once: with the reply, or, if every copy is
-/// destroyed before that (the mail carrying it was dropped because its actor
-/// stopped), with `unavailable`. For replies somebody waits for.
-inline reply_fn answer_once(reply_fn fn) {
+/// Wraps `fn` so that it runs exactly once, whichever copy is called first:
+/// with what that call passes, or, if every copy is destroyed uncalled (the
+/// mail carrying it was dropped because its actor stopped), with `dropped`.
+/// For answers somebody waits for.
+template <class Arg>
+std::function<void(Arg)> exactly_once(std::function<void(Arg)> fn,
+                                      std::decay_t<Arg> dropped) {
   struct once {
-    reply_fn fn;
-    std::atomic<bool> done{false};
+    once(std::function<void(Arg)> f, std::decay_t<Arg> d)
+      : fn(std::move(f)), dropped(std::move(d)) {}
     ~once() {
       if (!done.exchange(true)) {
-        fn({actors::error{actors::errc::unavailable, "no reply (stopped)"},
-            {},
-            {}});
+        fn(std::move(dropped));
       }
     }
+    std::function<void(Arg)> fn;
+    std::decay_t<Arg> dropped;
+    std::atomic<bool> done{false};
   };
-  auto o = std::make_shared<once>();
-  o->fn = std::move(fn);
-  return [o](const turn_reply& r) {
+  auto o = std::make_shared<once>(std::move(fn), std::move(dropped));
+  return [o](Arg a) {
     if (!o->done.exchange(true)) {
-      o->fn(r);
+      o->fn(std::forward<Arg>(a));
     }
   };
+}
+
+/// A reply_fn answered exactly once (exactly_once), `unavailable` if dropped.
+inline reply_fn answer_once(reply_fn fn) {
+  return exactly_once<const turn_reply&>(
+    std::move(fn),
+    {actors::error{actors::errc::unavailable, "no reply (stopped)"}, {}, {}});
 }
 
 class sink {
@@ -111,10 +115,9 @@ public:
         released([this, node = std::move(*node), msg, dedupe_id,
                   done = std::move(done)]() mutable {
           remote_->deliver(node, msg, dedupe_id,
-                           [done = std::move(done)](remote_reply r) {
+                           [done = std::move(done)](turn_reply r) {
                              if (done) {
-                               done({std::move(r.err), std::move(r.result),
-                                     std::move(r.reply)});
+                               done(r);
                              }
                            });
         });

@@ -37,11 +37,11 @@
 
 using namespace ordo;
 using namespace ordo::test;
+using runtime::turn_reply;
 using runtime::detail::reply_fn;
 using runtime::detail::router;
 using runtime::detail::sms_record;
 using runtime::detail::sms_sink;
-using runtime::detail::turn_reply;
 
 namespace {
 

@@ -40,10 +40,10 @@ using namespace ordo;
 using runtime::fault_action;
 using runtime::fault_rule;
 using runtime::faults;
+using runtime::turn_reply;
 using runtime::detail::relay;
 using runtime::detail::reply_fn;
 using runtime::detail::router;
-using runtime::detail::turn_reply;
 
 namespace {
 

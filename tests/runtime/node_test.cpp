@@ -124,8 +124,8 @@ public:
       up = up_.count(node) > 0;
     }
     done(
-      up ? runtime::remote_reply{std::nullopt, "ok", {}}
-         : runtime::remote_reply{
+      up ? runtime::turn_reply{std::nullopt, "ok", {}}
+         : runtime::turn_reply{
            actors::error{actors::errc::unavailable, "node starting"}, "", {}});
     std::lock_guard<std::mutex> guard{mu_};
     attempts_[node].push_back({steady::now(), up});
@@ -310,11 +310,11 @@ BOOST_AUTO_TEST_CASE(a_repeat_racing_the_first_commit_is_applied_once) {
                          {"sku", "A"},
                          "restock",
                          {{"order_id", "o-elsewhere"}, {"quantity", 1}}};
-    std::vector<std::future<runtime::remote_reply>> answers;
+    std::vector<std::future<runtime::turn_reply>> answers;
     auto send = [&] {
-      auto p = std::make_shared<std::promise<runtime::remote_reply>>();
+      auto p = std::make_shared<std::promise<runtime::turn_reply>>();
       answers.push_back(p->get_future());
-      node->receive(msg, id, [p](runtime::remote_reply r) {
+      node->receive(msg, id, [p](runtime::turn_reply r) {
         p->set_value(std::move(r));
       });
     };
@@ -363,8 +363,8 @@ BOOST_AUTO_TEST_CASE(dedupe_ids_are_kept_for_the_retention_then_dropped) {
                        "restock",
                        {{"order_id", "o-elsewhere"}, {"quantity", 1}}};
   auto deliver = [&] {
-    return await<runtime::remote_reply>([&](auto cb) {
-      node->receive(msg, id, [cb](runtime::remote_reply r) {
+    return await<runtime::turn_reply>([&](auto cb) {
+      node->receive(msg, id, [cb](runtime::turn_reply r) {
         cb(std::move(r));
       });
     });
@@ -545,7 +545,7 @@ BOOST_AUTO_TEST_CASE(unknown_orders_are_not_found_and_not_activated) {
   BOOST_CHECK_EQUAL(node->stats().active_orders, 0u);
 }
 
-// Issue 15: messages held for a peer that comes back go at once (the mesh
+// Messages held for a peer that comes back go at once (the mesh
 // calls peer_up when it sees the peer again, or when the peer says it now
 // serves), not after the backoff its "node starting" answers built up; the
 // messages for other peers keep theirs.

@@ -48,7 +48,7 @@ enum class act {
   hold,        ///< keeps the reply for the test thread to answer
 };
 
-runtime::detail::turn_reply reply_of(act a) {
+runtime::turn_reply reply_of(act a) {
   switch (a) {
     case act::unavailable:
       return {actors::error{actors::errc::unavailable, "try later"}, {}, {}};
@@ -452,7 +452,7 @@ BOOST_AUTO_TEST_CASE(retryable_failure_backs_off_until_acknowledged_once) {
   BOOST_TEST(outbox_size() == 0u);
 }
 
-// A receiver seen up again (a peer node back, issue 15) need not wait out
+// A receiver seen up again (a peer node back) need not wait out
 // a long backoff: retry_now hands its held message over at once, and leaves
 // the backoff of the receivers it does not name alone.
 BOOST_AUTO_TEST_CASE(retry_now_ends_the_backoff_of_the_receivers_it_names) {

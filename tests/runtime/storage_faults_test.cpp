@@ -1,4 +1,4 @@
-// Storage faults seen from a node (issue 15): a failed batch is never built
+// Storage faults seen from a node: a failed batch is never built
 // upon. Real RocksDB in a temp dir, real actors; the one commit to fail is
 // chosen by a storage hook the test holds, so the window between a failed
 // batch and the next turn's batch is hit every time, not by chance.
@@ -37,14 +37,14 @@ struct held_node : test::node_fixture {
   }
 
   /// Delivers a message to the SKU `sku` as a peer node would.
-  std::future<runtime::remote_reply> to_sku(const std::string& sku,
-                                            const std::string& msg_id,
-                                            const std::string& type,
-                                            nlohmann::json body) {
-    auto p = std::make_shared<std::promise<runtime::remote_reply>>();
+  std::future<runtime::turn_reply> to_sku(const std::string& sku,
+                                          const std::string& msg_id,
+                                          const std::string& type,
+                                          nlohmann::json body) {
+    auto p = std::make_shared<std::promise<runtime::turn_reply>>();
     auto f = p->get_future();
     node->receive({msg_id, {"sku", sku}, type, std::move(body)}, msg_id,
-                  [p](runtime::remote_reply r) {
+                  [p](runtime::turn_reply r) {
                     p->set_value(std::move(r));
                   });
     return f;
@@ -62,7 +62,7 @@ struct held_node : test::node_fixture {
   }
 };
 
-runtime::remote_reply get(std::future<runtime::remote_reply>& f) {
+runtime::turn_reply get(std::future<runtime::turn_reply>& f) {
   BOOST_REQUIRE(f.wait_for(std::chrono::seconds{30})
                 == std::future_status::ready);
   return f.get();
