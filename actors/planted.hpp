@@ -1,7 +1,7 @@
 #pragma once
 
 // Bugs the deterministic simulator plants in the state machines to prove
-// that its checks find them (tests/sim/, issue 16). Only a build with
+// that its checks find them (tests/sim/). Only a build with
 // ORDO_PLANTED_BUGS defined — the simulator's own copy of actors/ — can turn
 // one on; everywhere else `on` is a constant false and each planted branch
 // is dead code the compiler drops.

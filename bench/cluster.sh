@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Forwarding cost in a 3-node cluster on this machine (issue 6): the same
+# Forwarding cost in a 3-node cluster on this machine: the same
 # GET of one order through its owner (local) and through another node
 # (forwarded over CAF), with 64 connections and with 1 (the added latency
 # of one hop), then creates spread over every node's partitions, and the

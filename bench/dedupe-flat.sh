@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Does the dedupe column family stay flat under a long load (issue 15, item
-# 7)? Starts `ordo serve` on a fresh temp dir with a short
+# Does the dedupe column family stay flat under a long load?
+# Starts `ordo serve` on a fresh temp dir with a short
 # --dedupe-retention, runs `ordo load` against it for DURATION, and samples
 # ordo_storage_dedupe_bytes (and the turns committed) from /metrics every
 # INTERVAL seconds. Prints one table: while the load runs, the family should

@@ -1,5 +1,5 @@
 // Actor turns through a whole in-process node (Google Benchmark): the
-// storage commit path as actors use it (issue 7's "durable actor turns/s").
+// storage commit path as actors use it ("durable actor turns/s").
 //
 //   node_bench [--benchmark_filter=...]
 //

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The PostgreSQL peer of `ordo load --workload steady` (issue 7): an order
+# The PostgreSQL peer of `ordo load --workload steady`: an order
 # flow as two durable transactions, as a shop would write it with
 # conditional updates: place (reserve one unit of an SKU, insert the order),
 # then pay (80%) or cancel (20%) with `update ... where status='PENDING'`

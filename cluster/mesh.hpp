@@ -1,7 +1,7 @@
 #pragma once
 
 // The nodes of a cluster talking to each other over CAF's io middleman
-// (DESIGN.md §4, issue 6). Each node publishes one endpoint actor on its
+// (DESIGN.md §4). Each node publishes one endpoint actor on its
 // cluster port and connects to every peer's (`remote_actor`), with a
 // handshake that refuses a peer whose membership differs. Two things cross:
 //

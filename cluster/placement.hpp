@@ -1,6 +1,6 @@
 #pragma once
 
-// Static membership and the partition map (DESIGN.md §4, issue 6): which
+// Static membership and the partition map (DESIGN.md §4): which
 // node owns which partition, computed the same way on every node from the
 // same flags. No networking here: plain values and pure functions.
 //

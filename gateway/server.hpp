@@ -79,7 +79,7 @@ struct server_options {
   /// partition_map::make refuses it. Its partitions must be the node's.
   // Default: a single node "local" with 64 partitions
   cluster::membership_options membership;
-  /// The connections to the other nodes (issue 6); not owned, must outlive
+  /// The connections to the other nodes; not owned, must outlive
   /// the server. When set, its map is the one served (and `membership` is
   /// ignored), requests for partitions other nodes own are forwarded to
   /// them, and requests they forward here are served. nullptr = a single

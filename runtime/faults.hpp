@@ -1,6 +1,6 @@
 #pragma once
 
-// Named failure-injection points, compiled into every build (issue 5). A
+// Named failure-injection points, compiled into every build. A
 // point is a place in the code that asks the process-wide registry whether
 // a fault is armed for it; an operator arms faults at start-up (--faults
 // SPEC) or at run time (/v1/admin/faults).

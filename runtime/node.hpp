@@ -136,7 +136,7 @@ struct node_options {
   std::function<bool(const char* point)> store_fault;
   /// The time source; nullptr = the system clock. Default: nullptr.
   std::shared_ptr<clock> time;
-  /// Where actors other nodes own are reached (a cluster, issue 6); not
+  /// Where actors other nodes own are reached (a cluster); not
   /// owned, must outlive the node. nullptr = every actor is on this node.
   /// Default: nullptr.
   remote* cluster = nullptr;

@@ -1,4 +1,4 @@
-// Browser tests of the operator console (issue 18): headless Debian
+// Browser tests of the operator console: headless Debian
 // Chromium driven by playwright-core against a real `ordo serve` on
 // loopback, with a separate `ordo sandbox-provider` as its payment provider
 // so a test can take the provider down. Screenshots of each page go to

@@ -1,6 +1,6 @@
 #pragma once
 
-// Requests for partitions another node owns (issue 6). A route whose
+// Requests for partitions another node owns. A route whose
 // subject is placed (an order, a user, an SKU, ...) is wrapped by `owned`:
 // on the owner it is served as usual; anywhere else it is passed, as it
 // arrived, to the owner over the cluster mesh and answered with the owner's

@@ -733,7 +733,7 @@ void add_outbox(router& r, const config& c) {
               }));
         }));
 
-  // Failure injection (issue 5): list the armed rules and the points, arm
+  // Failure injection: list the armed rules and the points, arm
 }
 
 /// Failure injection.

@@ -196,7 +196,7 @@ BOOST_AUTO_TEST_CASE(reserve_more_than_available_is_insufficient_stock) {
 }
 
 // A one-line order reserves without quoting first: the SKU refuses a
-// total beyond the order's limit and holds nothing (issue 15, item 3).
+// total beyond the order's limit and holds nothing.
 BOOST_AUTO_TEST_CASE(reserve_beyond_the_total_limit_holds_nothing) {
   auto s = stocked(10);
   auto before = dump(s);

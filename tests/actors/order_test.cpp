@@ -193,7 +193,7 @@ BOOST_AUTO_TEST_CASE(create_checks_reserves_then_becomes_pending) {
   BOOST_TEST(o.requests[0].type == "reserve");
   BOOST_TEST(o.requests[0].id == "order/o1#req.7.A");
   // The SKU holds the units until a margin after the payment deadline,
-  // which is fixed now (issue 15, item 6).
+  // which is fixed when the create arrives.
   BOOST_TEST(o.requests[0].body
              == (json{{"order_id", "o1"},
                       {"token", 7},

@@ -1,4 +1,4 @@
-// Two meshes in one process on 127.0.0.1 (issue 15): a node that starts
+// Two meshes in one process on 127.0.0.1: a node that starts
 // serving tells its connected peers, whose peer-up handler then runs, so
 // what they hold for it goes at once instead of after the backoff its
 // "node starting" answers earned.

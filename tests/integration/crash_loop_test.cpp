@@ -1,4 +1,4 @@
-// The crash loop (issue 5): a mixed workload (creates with coupons and an
+// The crash loop: a mixed workload (creates with coupons and an
 // affiliate, payments, duplicate and conflicting callbacks, cancels,
 // repeated creates, payment timeouts, service orders that get dispatched,
 // split orders of goods and a service whose sagas the kills interrupt)

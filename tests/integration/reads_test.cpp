@@ -4,7 +4,7 @@
 // without effect, and the sales report keeps placed, paid, cancelled,
 // refunded and flash cancels apart (rule 12), equal to a recount of the
 // orders, across a restart. And no read of storage runs on the HTTP I/O
-// thread: a slow one holds up no other connection (issue 17).
+// thread: a slow one holds up no other connection.
 
 #include <boost/test/unit_test.hpp>
 
@@ -775,7 +775,7 @@ BOOST_AUTO_TEST_CASE(the_sales_report_survives_a_restart) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// --- reads off the HTTP I/O thread (issue 17) --------------------------------
+// --- reads off the HTTP I/O thread ------------------------------------------
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Storage faults through HTTP (issue 15): commits failing at random under
+// Storage faults through HTTP: commits failing at random under
 // concurrent flows leave every rule intact, and a node short of disk refuses
 // writes with 503, says why on /readyz, keeps serving reads and resumes by
 // itself: with the store.disk_low fault point in-process, and on a real

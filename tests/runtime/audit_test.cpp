@@ -294,7 +294,7 @@ BOOST_AUTO_TEST_CASE(violations_are_posted_to_the_alert_webhook) {
   BOOST_CHECK_EQUAL(j["violations"][0]["healed"], false);
 }
 
-// Scheduled audits cost what changed (issue 15): after the first run (all
+// Scheduled audits cost what changed: after the first run (all
 // orders) a run reads the orders written since the last one, those other
 // actors name, and a slice of the sweep, not the whole history.
 BOOST_AUTO_TEST_CASE(a_scheduled_audit_reads_what_changed_not_every_order) {
@@ -324,7 +324,7 @@ BOOST_AUTO_TEST_CASE(a_scheduled_audit_reads_what_changed_not_every_order) {
   BOOST_CHECK_GE(b.audit_orders_read, static_cast<std::uint64_t>(orders));
 }
 
-// Cost is not all (issue 15): a scheduled run still finds a problem in an
+// Cost is not all: a scheduled run still finds a problem in an
 // order written since the last run. The sweep is off here, so only the order
 // hosts' record of what they wrote can bring the order into the run: a split
 // order driven to MANUAL_INTERVENTION after the first (full) run, named by no

@@ -1,4 +1,4 @@
-// The simulator in the default suite (issue 16): many seeds of the flash
+// The simulator in the default suite: many seeds of the flash
 // cancel under faults must keep every rule; each planted bug must be found;
 // a seed replays exactly; failing seeds kept in regressions.txt stay fixed.
 //

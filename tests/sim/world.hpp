@@ -1,6 +1,6 @@
 #pragma once
 
-// A deterministic simulator of one ordo node (issue 16): the real state
+// A deterministic simulator of one ordo node: the real state
 // machines of actors/, stored through the real codecs of
 // runtime/detail/kinds.hpp, under the runtime's delivery semantics —
 // one durable batch per turn (state, consumed id, outbox, timers), an
@@ -47,7 +47,7 @@ enum planted : unsigned {
   /// receiver's turn is durable.
   ack_before_commit = 1u << 2,
   /// After a failed commit the actor keeps the turn's state in memory and
-  /// builds on it (issue 15, item 1).
+  /// builds on it.
   keep_failed_state = 1u << 3,
   /// Timers are armed in memory only: a crash forgets them.
   volatile_timers = 1u << 4,
