@@ -33,9 +33,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include "gateway/detail/crypto.hpp"
 #include "runtime/detail/http_post.hpp"
 
 namespace ordo::app {
@@ -376,24 +375,6 @@ std::optional<std::int64_t> int_field(std::string_view body,
     v = v * 10 + (body[i] - '0');
   }
   return neg ? -v : v;
-}
-
-/// "sha256=" + hex HMAC-SHA256 of `body` under `secret`.
-std::string sign(const std::string& secret, std::string_view body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  static const char empty = 0;
-  HMAC(EVP_sha256(), secret.empty() ? &empty : secret.data(),
-       static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac,
-       &len);
-  static const char* digits = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(digits[mac[i] >> 4]);
-    out.push_back(digits[mac[i] & 0xf]);
-  }
-  return out;
 }
 
 /// "STATUS CODE" of an error answer ("409 insufficient_stock"), or
@@ -769,7 +750,10 @@ private:
                 + R"(,"status":"SUCCESS"})";
     return request(
       "POST", "/v1/payments/callback",
-      "X-Ordo-Signature: " + sign(opts_.payment_secret, body) + "\r\n", body);
+      "X-Ordo-Signature: "
+        + gateway::detail::payment_signature(opts_.payment_secret, body)
+        + "\r\n",
+      body);
   }
 
   // --- setup -----------------------------------------------------------------

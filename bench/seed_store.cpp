@@ -63,8 +63,8 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <openssl/sha.h>
 
+#include "gateway/detail/crypto.hpp"
 #include "runtime/detail/kinds.hpp"
 #include "runtime/ids.hpp"
 #include "storage/keys.hpp"
@@ -114,18 +114,6 @@ fate fate_of(std::uint64_t i, double pending_share) {
   }
   auto r = mix(i) % 10;
   return r < 5 ? fate::completed : r < 8 ? fate::cancelled : fate::paid;
-}
-
-std::string sha256_hex(const std::string& s) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : d) {
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 0xf]);
-  }
-  return out;
 }
 
 /// One order, driven through the machine turn by turn; what a turn with
@@ -266,7 +254,7 @@ storage::batch build(const options& o, std::uint64_t first, std::uint64_t last,
       body_items.push_back({{"quantity", q}, {"sku", sku}});
     }
     // As the gateway fingerprints a create (gateway/detail/validate.cpp).
-    cmd.fingerprint = sha256_hex(
+    cmd.fingerprint = gateway::detail::sha256_hex(
       nlohmann::json{{"items", body_items}, {"user_id", user}}.dump());
     cmd.token = mix(i ^ 0x70ce);
     order_run run{id, f == fate::pending ? pending_cfg : terminal_cfg};

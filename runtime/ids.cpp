@@ -5,6 +5,8 @@
 
 #include <openssl/sha.h>
 
+#include "storage/keys.hpp"
+
 namespace ordo::runtime {
 
 namespace {
@@ -39,13 +41,7 @@ std::string order_id(const std::string& user_id,
   char buf[32];
   std::snprintf(buf, sizeof(buf), "o%04x-",
                 user_partition(user_id, partitions));
-  std::string id = buf;
-  static constexpr char hex[] = "0123456789abcdef";
-  for (int i = 0; i < 8; ++i) {
-    id.push_back(hex[digest[i] >> 4]);
-    id.push_back(hex[digest[i] & 0xf]);
-  }
-  return id;
+  return buf + storage::codec::hex({reinterpret_cast<const char*>(digest), 8});
 }
 
 std::optional<std::uint32_t> order_partition(const std::string& order_id) {

@@ -543,7 +543,7 @@ public:
     auto prefix = storage::keys::user_orders(user_id);
     auto from = prefix;
     if (!cursor.empty()) {
-      auto raw = unhex(cursor);
+      auto raw = storage::codec::unhex(cursor);
       if (!raw || raw->size() < 9) {
         cb(actors::error{actors::errc::bad_request,
                          "cursor is not one this server gave out"});
@@ -583,7 +583,7 @@ public:
                    });
     if (more) {
       // Resume just after the last key listed.
-      page.next_cursor = hex(last + std::string(1, '\0'));
+      page.next_cursor = storage::codec::hex(last + std::string(1, '\0'));
     }
     return page;
   }
@@ -958,37 +958,6 @@ private:
     return {orders_.get(),      skus_.get(),      coupons_.get(),
             affiliates_.get(),  notifiers_.get(), dispatchers_.get(),
             technicians_.get(), limiters_.get(),  reports_.get()};
-  }
-
-  static std::string hex(const std::string& bytes) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : bytes) {
-      out.push_back(digits[c >> 4]);
-      out.push_back(digits[c & 0xf]);
-    }
-    return out;
-  }
-
-  static std::optional<std::string> unhex(const std::string& text) {
-    if (text.size() % 2 != 0) {
-      return std::nullopt;
-    }
-    auto nibble = [](char c) {
-      return c >= '0' && c <= '9'   ? c - '0'
-             : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                    : -1;
-    };
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); i += 2) {
-      int hi = nibble(text[i]);
-      int lo = nibble(text[i + 1]);
-      if (hi < 0 || lo < 0) {
-        return std::nullopt;
-      }
-      out.push_back(static_cast<char>(hi * 16 + lo));
-    }
-    return out;
   }
 
   directory_base* directory_of(const std::string& kind) const {

@@ -83,6 +83,14 @@ std::optional<std::vector<std::int64_t>> read_sums(std::string_view bytes);
 /// nullopt when either is not sums.
 std::optional<std::string> add_sums(std::string_view a, std::string_view b);
 
+/// Lower-case hex of `bytes`, two digits per byte.
+std::string hex(std::string_view bytes);
+/// The value of hex digit `c` (either case); -1 for anything else.
+int hex_digit(char c) noexcept;
+/// The bytes `text` spells in hex (either case); nullopt when its length is
+/// odd or it holds anything but hex digits.
+std::optional<std::string> unhex(std::string_view text);
+
 /// Encodes a JSON value as MessagePack.
 std::string pack(const nlohmann::json& j);
 /// Decodes MessagePack; a discarded JSON value

@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "storage/keys.hpp"
+
 namespace ordo::gateway::detail {
 
 namespace {
@@ -44,27 +46,8 @@ digest hmac_sha256(std::string_view key, std::string_view data) {
 }
 
 std::string to_hex(const digest& d) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(d.size() * 2);
-  for (unsigned char c : d) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 0xf]);
-  }
-  return out;
-}
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
+  return storage::codec::hex(
+    {reinterpret_cast<const char*>(d.data()), d.size()});
 }
 
 } // namespace
@@ -75,6 +58,10 @@ std::string sha256_hex(std::string_view data) {
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
   return to_hex(hmac_sha256(key, data));
+}
+
+std::string payment_signature(std::string_view secret, std::string_view body) {
+  return "sha256=" + hmac_sha256_hex(secret, body);
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -90,18 +77,12 @@ bool verify_signature(std::string_view header, std::string_view secret,
       || header.substr(0, prefix.size()) != prefix) {
     return false;
   }
-  auto hex = header.substr(prefix.size());
-  digest given{};
-  for (std::size_t i = 0; i < given.size(); ++i) {
-    int hi = hex_value(hex[2 * i]);
-    int lo = hex_value(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) {
-      return false;
-    }
-    given[i] = static_cast<unsigned char>(hi * 16 + lo);
+  auto given = storage::codec::unhex(header.substr(prefix.size()));
+  if (!given) {
+    return false;
   }
   auto want = hmac_sha256(secret, body);
-  return CRYPTO_memcmp(given.data(), want.data(), want.size()) == 0;
+  return CRYPTO_memcmp(given->data(), want.data(), want.size()) == 0;
 }
 
 std::uint64_t random_u64() {

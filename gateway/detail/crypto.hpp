@@ -20,8 +20,13 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data);
 /// (both are hashed first).
 bool constant_time_equal(std::string_view a, std::string_view b);
 
-/// True when `header` is "sha256=HEX" (hex in either case) and HEX is the
-/// HMAC-SHA256 of `body` under `secret`. An empty secret verifies nothing.
+/// The X-Ordo-Signature of a payment callback: "sha256=" + lower-case hex
+/// of HMAC-SHA256(`secret`, `body`). Every signer (the load generator, the
+/// sandbox provider's tests) uses this one.
+std::string payment_signature(std::string_view secret, std::string_view body);
+
+/// True when `header` is a payment_signature() of `body` under `secret`
+/// (hex in either case). An empty secret verifies nothing.
 bool verify_signature(std::string_view header, std::string_view secret,
                       std::string_view body);
 

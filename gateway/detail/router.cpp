@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "gateway/detail/errors.hpp"
+#include "storage/keys.hpp"
 
 namespace ordo::gateway::detail {
 
@@ -23,19 +24,6 @@ std::vector<std::string> split(std::string_view path) {
   }
 }
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 } // namespace
 
 std::string percent_decode(std::string_view s) {
@@ -46,8 +34,8 @@ std::string percent_decode(std::string_view s) {
       out.push_back(s[i]);
       continue;
     }
-    int hi = i + 2 < s.size() ? hex_value(s[i + 1]) : -1;
-    int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
+    int hi = i + 2 < s.size() ? storage::codec::hex_digit(s[i + 1]) : -1;
+    int lo = i + 2 < s.size() ? storage::codec::hex_digit(s[i + 2]) : -1;
     if (hi < 0 || lo < 0) {
       bad_request("malformed percent-escape in the request target");
     }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -239,6 +240,32 @@ BOOST_AUTO_TEST_CASE(sums_round_trip_and_add_element_by_element) {
   BOOST_TEST(codec::read_sums(wrapped.value()).value().at(0) == INT64_MIN);
   BOOST_TEST(!codec::add_sums("abc", codec::sums({1})).has_value());
   BOOST_TEST(!codec::add_sums(codec::sums({1}), "abc").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(hex_round_trips_every_byte) {
+  std::string all;
+  for (int b = 0; b < 256; ++b) {
+    all.push_back(static_cast<char>(b));
+  }
+  auto text = codec::hex(all);
+  BOOST_TEST(text.size() == 512u);
+  BOOST_TEST(text.substr(0, 8) == "00010203");
+  BOOST_TEST(text.substr(504) == "fcfdfeff");
+  BOOST_TEST(codec::unhex(text) == std::optional<std::string>{all});
+  BOOST_TEST(codec::hex("") == "");
+  BOOST_TEST(codec::unhex("") == std::optional<std::string>{""});
+}
+
+BOOST_AUTO_TEST_CASE(unhex_reads_either_case_and_refuses_the_rest) {
+  BOOST_TEST(codec::unhex("ABcd") == std::optional<std::string>{"\xab\xcd"});
+  BOOST_TEST(!codec::unhex("abc").has_value()); // odd length
+  BOOST_TEST(!codec::unhex("0g").has_value());
+  BOOST_TEST(!codec::unhex("0 ").has_value());
+  BOOST_TEST(codec::hex_digit('7') == 7);
+  BOOST_TEST(codec::hex_digit('f') == 15);
+  BOOST_TEST(codec::hex_digit('F') == 15);
+  BOOST_TEST(codec::hex_digit('g') == -1);
+  BOOST_TEST(codec::hex_digit('\0') == -1);
 }
 
 BOOST_AUTO_TEST_CASE(unpack_of_garbage_is_discarded) {

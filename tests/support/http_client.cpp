@@ -15,8 +15,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+
+#include "gateway/detail/crypto.hpp"
 
 namespace ordo::test {
 
@@ -220,20 +220,7 @@ void http_client::timeout(std::chrono::milliseconds t) {
 }
 
 std::string sign_payment(std::string_view secret, std::string_view body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  static const char empty = 0;
-  HMAC(EVP_sha256(), secret.empty() ? &empty : secret.data(),
-       static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac,
-       &len);
-  static const char* digits = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(digits[mac[i] >> 4]);
-    out.push_back(digits[mac[i] & 0xf]);
-  }
-  return out;
+  return gateway::detail::payment_signature(secret, body);
 }
 
 header_list bearer(const std::string& token) {

@@ -78,7 +78,7 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-/// The X-Ordo-Signature value of `body`: "sha256=" + hex HMAC-SHA256.
+/// The X-Ordo-Signature value of `body` (gateway::detail::payment_signature).
 std::string sign_payment(std::string_view secret, std::string_view body);
 
 /// {"Authorization": "Bearer " + token}.
