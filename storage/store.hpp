@@ -191,6 +191,22 @@ struct histogram_data {
   std::uint64_t count = 0; ///< number of observations
 };
 
+/// Counts observations into the buckets of a histogram_data with `bounds`
+/// (Prometheus' `le` buckets) and adds them up. Not thread-safe.
+class le_histogram {
+public:
+  /// `bounds` strictly increasing.
+  explicit le_histogram(std::vector<double> bounds);
+
+  void observe(double v);
+  histogram_data data() const;
+
+private:
+  std::vector<double> bounds_;
+  std::vector<std::uint64_t> counts_;
+  double sum_ = 0;
+};
+
 /// Figures about the commit path, for metrics and benchmarks.
 struct commit_stats {
   std::uint64_t commits = 0;     ///< group commits (WAL writes)

@@ -1,59 +1,14 @@
 #include "gateway/detail/request_metrics.hpp"
 
-#include <cmath>
 #include <map>
 #include <tuple>
 #include <utility>
-
-#include <boost/histogram.hpp>
 
 #include "gateway/detail/metrics.hpp"
 
 namespace ordo::gateway::detail {
 
 namespace {
-
-/// Request durations with Prometheus buckets (b[i-1], b[i]] and their sum.
-/// Boost.Histogram's bins are [lo, hi), so each edge sits just above its
-/// bound: the underflow bin is v <= b[0], the overflow bin v > b.back().
-class duration_histogram {
-public:
-  duration_histogram()
-    : h_(boost::histogram::make_histogram_with(std::vector<std::uint64_t>(),
-                                               axis_type(edges()))) {}
-
-  void observe(double v) {
-    h_(v);
-    sum_ += v;
-  }
-
-  storage::histogram_data data() const {
-    storage::histogram_data out;
-    out.bounds = request_metrics::duration_bounds();
-    out.sum = sum_;
-    // Index -1 is the underflow bin, size() the overflow bin.
-    for (int i = -1; i <= h_.axis().size(); ++i) {
-      out.counts.push_back(h_.at(i));
-      out.count += h_.at(i);
-    }
-    return out;
-  }
-
-private:
-  using axis_type = boost::histogram::axis::variable<double>;
-
-  static std::vector<double> edges() {
-    std::vector<double> out;
-    for (double b : request_metrics::duration_bounds()) {
-      out.push_back(std::nextafter(b, HUGE_VAL));
-    }
-    return out;
-  }
-
-  decltype(boost::histogram::make_histogram_with(std::vector<std::uint64_t>(),
-                                                 axis_type())) h_;
-  double sum_ = 0;
-};
 
 using count_key = std::tuple<std::string, std::string, unsigned>;
 using duration_key = std::tuple<std::string, std::string>;
@@ -67,7 +22,7 @@ std::string labels(std::string_view route, std::string_view method) {
 
 struct request_metrics::tables {
   std::map<count_key, std::uint64_t, std::less<>> counts;
-  std::map<duration_key, duration_histogram, std::less<>> durations;
+  std::map<duration_key, storage::le_histogram, std::less<>> durations;
 };
 
 const std::vector<double>& request_metrics::duration_bounds() {
@@ -92,7 +47,9 @@ void request_metrics::record(std::string_view route, std::string_view method,
   auto& durations = tables_->durations;
   auto d = durations.find(std::make_tuple(route, method));
   if (d == durations.end()) {
-    d = durations.emplace(duration_key{route, method}, duration_histogram{})
+    d = durations
+          .emplace(duration_key{route, method},
+                   storage::le_histogram{duration_bounds()})
           .first;
   }
   d->second.observe(seconds);
@@ -111,8 +68,9 @@ request_metrics::durations(std::string_view route,
                            std::string_view method) const {
   std::lock_guard<std::mutex> guard(mu_);
   auto it = tables_->durations.find(std::make_tuple(route, method));
-  return it == tables_->durations.end() ? duration_histogram{}.data()
-                                        : it->second.data();
+  return it == tables_->durations.end()
+           ? storage::le_histogram{duration_bounds()}.data()
+           : it->second.data();
 }
 
 std::string request_metrics::prometheus_text() const {

@@ -23,7 +23,6 @@
 #include <pthread.h>
 #include <sys/statvfs.h>
 
-#include <boost/histogram.hpp>
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
@@ -407,50 +406,6 @@ const std::vector<double> group_size_bounds{1,  2,   4,   8,   16,   32,
 /// Bucket upper bounds of commit_stats::sync_seconds.
 const std::vector<double> sync_seconds_bounds{
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25};
-
-/// One histogram with Prometheus buckets (b[i-1], b[i]] and its sum.
-/// Boost.Histogram's bins are [lo, hi), so each edge sits just above its
-/// bound: the underflow bin is v <= b[0], the overflow bin v > b.back().
-class le_histogram {
-public:
-  explicit le_histogram(const std::vector<double>& bounds)
-    : bounds_(bounds),
-      h_(boost::histogram::make_histogram_with(std::vector<std::uint64_t>(),
-                                               axis_type(edges(bounds)))) {}
-
-  void observe(double v) {
-    h_(v);
-    sum_ += v;
-  }
-
-  histogram_data data() const {
-    histogram_data out;
-    out.bounds = bounds_;
-    out.sum = sum_;
-    // Index -1 is the underflow bin, size() the overflow bin.
-    for (int i = -1; i <= h_.axis().size(); ++i) {
-      out.counts.push_back(h_.at(i));
-      out.count += h_.at(i);
-    }
-    return out;
-  }
-
-private:
-  using axis_type = boost::histogram::axis::variable<double>;
-
-  static std::vector<double> edges(const std::vector<double>& bounds) {
-    std::vector<double> out;
-    for (double b : bounds) {
-      out.push_back(std::nextafter(b, HUGE_VAL));
-    }
-    return out;
-  }
-
-  std::vector<double> bounds_;
-  decltype(boost::histogram::make_histogram_with(std::vector<std::uint64_t>(),
-                                                 axis_type())) h_;
-  double sum_ = 0;
-};
 
 } // namespace
 

@@ -704,3 +704,23 @@ BOOST_AUTO_TEST_CASE(acknowledged_batches_survive_sigkill) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(le_histogram_suite)
+
+// Prometheus' buckets: bounds[i-1] < v <= bounds[i], then one above the last.
+BOOST_AUTO_TEST_CASE(each_value_lands_in_its_le_bucket) {
+  ordo::storage::le_histogram h{{1, 2, 4}};
+  for (double v : {0.5, 1.0, 1.0000001, 2.0, 3.0, 4.0, 4.5, 100.0}) {
+    h.observe(v);
+  }
+  auto d = h.data();
+  BOOST_TEST(d.bounds == (std::vector<double>{1, 2, 4}));
+  BOOST_TEST(d.counts == (std::vector<std::uint64_t>{2, 2, 2, 2}));
+  BOOST_TEST(d.count == 8u);
+  BOOST_TEST(d.sum == 116.0000001);
+  auto empty = ordo::storage::le_histogram{{1}}.data();
+  BOOST_TEST(empty.counts == (std::vector<std::uint64_t>{0, 0}));
+  BOOST_TEST(empty.count == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
