@@ -22,7 +22,7 @@ bool constant_time_equal(std::string_view a, std::string_view b);
 
 /// The X-Ordo-Signature of a payment callback: "sha256=" + lower-case hex
 /// of HMAC-SHA256(`secret`, `body`). Every signer (the load generator, the
-/// sandbox provider's tests) uses this one.
+/// tests' HTTP client) uses this one.
 std::string payment_signature(std::string_view secret, std::string_view body);
 
 /// True when `header` is a payment_signature() of `body` under `secret`
