@@ -81,9 +81,6 @@ const char* type_of() {
   }
 }
 
-class writer;
-class reader;
-
 inline nlohmann::json value(const std::string& v) {
   return v;
 }
@@ -243,13 +240,20 @@ nlohmann::json body_of(const M& m) {
   return codec::value(m);
 }
 
+/// The bad_request of a message of `type` that `who` (the receiving kind)
+/// cannot read, and why.
+inline error undecodable(const char* who, const std::string& type,
+                         const std::string& why) {
+  return error{errc::bad_request,
+               std::string{who} + " cannot decode '" + type + "': " + why};
+}
+
 /// Reads message `M` from `body`, checked; the error names the bad field
 /// or what the check refused. `who` (the receiving kind) prefixes it.
 template <class M>
 result<M> read_body(const char* who, const nlohmann::json& body) {
   auto refuse = [who](const std::string& why) {
-    return error{errc::bad_request, std::string{who} + " cannot decode '"
-                                      + codec::type_of<M>() + "': " + why};
+    return undecodable(who, codec::type_of<M>(), why);
   };
   if (!body.is_object()) {
     return refuse("body is not an object");

@@ -122,8 +122,7 @@ const auto& config_of(const Context& ctx) {
 /// The error for a message that `kind`'s decode() cannot read.
 inline error malformed(const char* kind, const envelope& msg,
                        const std::string& why) {
-  return error{errc::bad_request,
-               std::string{kind} + " cannot decode '" + msg.type + "': " + why};
+  return undecodable(kind, msg.type, why);
 }
 
 /// For actors kept per order (notifier, dispatcher): a state not yet named
