@@ -51,6 +51,10 @@
 //     paid order, and one close per cancelled order.
 //
 // Threading: run_load() does everything on the caller's thread.
+//
+// The implementation is under app/load/: client (HTTP connections), api
+// (requests and reading their answers), flows (the load phase), check and
+// report; run.cpp wires them.
 
 #include <cstddef>
 #include <cstdint>
