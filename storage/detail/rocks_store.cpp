@@ -824,148 +824,18 @@ void rocks_store::write_group(pending* first, pending* last) {
       p->done(s);
     }
   };
-  if (!failed_.ok()) {
-    fail_all(failed_);
-    return;
-  }
-  if (!room_to_write()) {
-    refused_batches_.fetch_add(static_cast<std::uint64_t>(last - first),
-                               std::memory_order_relaxed);
-    std::lock_guard<std::mutex> guard(refusal_mu_);
-    fail_all(status::error("storage: " + refusal_));
-    return;
-  }
-  if (opts_.fault && opts_.fault("store.before_commit")) {
-    static const status injected = status::error(
-      "storage: write failed: injected fault at store.before_commit");
-    fail_all(injected);
+  if (auto refused = refusal_before_write(last - first)) {
+    fail_all(*refused);
     return;
   }
   wb_.Clear();
   std::uint64_t accepted = 0;
-  rocksdb::Status st;
-  for (auto* p = first; p != last && st.ok(); ++p) {
-    if (!p->b.still_valid()) {
-      p->dropped = true;
-      continue;
-    }
-    for (const auto& op : p->b.ops()) {
-      if (handle(op.family) == nullptr || op.key.size() > max_field_bytes
-          || (op.value && op.value->size() > max_field_bytes)
-          || op.range_end.size() > max_field_bytes
-          || (!op.range_end.empty()
-              && (op.range_end <= op.key
-                  || !insert_hint::may_start_a_range(op.family, op.key)))
-          || (op.add
-              && (op.family != cf::actors || !op.value
-                  || op.value->size() % 8 != 0))) {
-        p->rejected = true;
-        break;
-      }
-    }
-    if (p->rejected) {
-      continue;
-    }
-    ++accepted;
-    for (const auto& op : p->b.ops()) {
-      auto* h = handle(op.family);
-      st = op.add                  ? wb_.Merge(h, op.key, *op.value)
-           : op.value              ? wb_.Put(h, op.key, *op.value)
-           : !op.range_end.empty() ? wb_.DeleteRange(h, op.key, op.range_end)
-                                   : wb_.Delete(h, op.key);
-      if (!st.ok()) {
-        break;
-      }
-    }
-  }
+  auto st = fill_write_batch(first, last, accepted);
   if (st.ok() && wb_.Count() > 0) {
-    rocksdb::WriteOptions wo;
-    wo.sync = false; // the syncer fsyncs, while the next group is written
-    wo.disableWAL = false;
-    if (tight_ && opts_.sync) {
-      // A write that fails leaves the WAL unsyncable until a resume (see
-      // wal_failed_): have what is written synced first, so that the
-      // answers waiting for it need not wait for the disk to have room.
-      std::unique_lock<std::mutex> guard(sync_mu_);
-      synced_cv_.wait(guard, [this] {
-        return synced_ >= written_;
-      });
-    }
-    // Readers may see this group from here on (after_durable).
-    auto group = write_began_.fetch_add(1) + 1;
-    auto start = std::chrono::steady_clock::now();
-    {
-      std::unique_lock<std::mutex> wal_guard(wal_mu_, std::defer_lock);
-      if (tight_) {
-        wal_guard.lock();
-      }
-      // db_ is not guarded here: close joins this thread before destroying
-      // it.
-      st = db_->Write(wo, &wb_);
-      if (!st.ok()) {
-        wal_failed_ = true;
-      }
-    }
-    if (!st.ok() && opts_.sync) {
-      // Nothing of this group was written: whoever waits for it waits for
-      // the groups before it (and the group's number is used again).
-      std::vector<durable_waiter> due;
-      {
-        std::lock_guard<std::mutex> guard(sync_mu_);
-        write_began_.store(group - 1);
-        auto covered = durable_waiting_.begin();
-        for (auto& w : durable_waiting_) {
-          w.group = std::min(w.group, group - 1);
-          if (w.group <= synced_) {
-            ++covered;
-          }
-        }
-        due.assign(std::make_move_iterator(durable_waiting_.begin()),
-                   std::make_move_iterator(covered));
-        durable_waiting_.erase(durable_waiting_.begin(), covered);
-      }
-      for (auto& w : due) {
-        w.fn();
-      }
-    }
-    auto elapsed = std::chrono::steady_clock::now() - start;
-    auto micros
-      = std::chrono::duration_cast<std::chrono::microseconds>(elapsed);
-    if (opts_.sync && st.ok()) {
-      {
-        std::lock_guard<std::mutex> guard(sync_mu_);
-        written_ = group;
-      }
-      sync_cv_.notify_one();
-    }
-    if (st.ok()) {
-      commits_.fetch_add(1, std::memory_order_relaxed);
-      records_.fetch_add(wb_.Count(), std::memory_order_relaxed);
-      sync_micros_.fetch_add(static_cast<std::uint64_t>(micros.count()),
-                             std::memory_order_relaxed);
-      std::lock_guard<std::mutex> guard(hist_mu_);
-      hist_->group_sizes.observe(static_cast<double>(accepted));
-      if (!opts_.sync) {
-        hist_->sync_seconds.observe(
-          std::chrono::duration<double>(elapsed).count());
-      }
-    }
-  }
-  if (!st.ok() && st.IsNoSpace()) {
-    // RocksDB stopped writes with a background error; nothing of this
-    // group is durable. Resume it once the guard sees room again.
-    resume_needed_ = true;
-    disk_low_ = true;
-    set_refusal("disk full: " + st.ToString());
-    fail_all(status::error("storage: write failed: " + st.ToString()));
-    return;
+    st = write_to_wal(accepted);
   }
   if (!st.ok()) {
-    // Fail-stop: after a failed write (e.g. a failed fsync) RocksDB's WAL is
-    // in an unknown state, so nothing more is written or acknowledged.
-    failed_ = status::error("storage: write failed: " + st.ToString());
-    set_refusal("write failed, restart the node: " + st.ToString());
-    fail_all(failed_);
+    fail_all(after_failed_write(st));
     return;
   }
   if (opts_.fault && wb_.Count() > 0) {
@@ -987,6 +857,160 @@ void rocks_store::write_group(pending* first, pending* last) {
   if (wb_.GetDataSize() > write_batch_shrink_above) {
     wb_ = rocksdb::WriteBatch(write_batch_reserve);
   }
+}
+
+std::optional<status> rocks_store::refusal_before_write(std::ptrdiff_t n) {
+  if (!failed_.ok()) {
+    return failed_;
+  }
+  if (!room_to_write()) {
+    refused_batches_.fetch_add(static_cast<std::uint64_t>(n),
+                               std::memory_order_relaxed);
+    std::lock_guard<std::mutex> guard(refusal_mu_);
+    return status::error("storage: " + refusal_);
+  }
+  if (opts_.fault && opts_.fault("store.before_commit")) {
+    return status::error(
+      "storage: write failed: injected fault at store.before_commit");
+  }
+  return std::nullopt;
+}
+
+bool rocks_store::writable(const write_op& op) const {
+  bool bad_range = !op.range_end.empty()
+                   && (op.range_end <= op.key
+                       || !insert_hint::may_start_a_range(op.family, op.key));
+  bool bad_add
+    = op.add
+      && (op.family != cf::actors || !op.value || op.value->size() % 8 != 0);
+  return handle(op.family) != nullptr && op.key.size() <= max_field_bytes
+         && (!op.value || op.value->size() <= max_field_bytes)
+         && op.range_end.size() <= max_field_bytes && !bad_range && !bad_add;
+}
+
+rocksdb::Status rocks_store::fill_write_batch(pending* first, pending* last,
+                                              std::uint64_t& accepted) {
+  rocksdb::Status st;
+  for (auto* p = first; p != last && st.ok(); ++p) {
+    if (!p->b.still_valid()) {
+      p->dropped = true;
+      continue;
+    }
+    const auto& ops = p->b.ops();
+    p->rejected = !std::all_of(ops.begin(), ops.end(), [this](const auto& op) {
+      return writable(op);
+    });
+    if (p->rejected) {
+      continue;
+    }
+    ++accepted;
+    for (const auto& op : ops) {
+      auto* h = handle(op.family);
+      st = op.add                  ? wb_.Merge(h, op.key, *op.value)
+           : op.value              ? wb_.Put(h, op.key, *op.value)
+           : !op.range_end.empty() ? wb_.DeleteRange(h, op.key, op.range_end)
+                                   : wb_.Delete(h, op.key);
+      if (!st.ok()) {
+        break;
+      }
+    }
+  }
+  return st;
+}
+
+rocksdb::Status rocks_store::write_to_wal(std::uint64_t accepted) {
+  rocksdb::WriteOptions wo;
+  wo.sync = false; // the syncer fsyncs, while the next group is written
+  wo.disableWAL = false;
+  if (tight_ && opts_.sync) {
+    // A write that fails leaves the WAL unsyncable until a resume (see
+    // wal_failed_): have what is written synced first, so that the
+    // answers waiting for it need not wait for the disk to have room.
+    std::unique_lock<std::mutex> guard(sync_mu_);
+    synced_cv_.wait(guard, [this] {
+      return synced_ >= written_;
+    });
+  }
+  // Readers may see this group from here on (after_durable).
+  auto group = write_began_.fetch_add(1) + 1;
+  auto start = std::chrono::steady_clock::now();
+  rocksdb::Status st;
+  {
+    std::unique_lock<std::mutex> wal_guard(wal_mu_, std::defer_lock);
+    if (tight_) {
+      wal_guard.lock();
+    }
+    // db_ is not guarded here: close joins this thread before destroying
+    // it.
+    st = db_->Write(wo, &wb_);
+    if (!st.ok()) {
+      wal_failed_ = true;
+    }
+  }
+  if (!st.ok()) {
+    if (opts_.sync) {
+      take_back_group(group);
+    }
+    return st;
+  }
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  if (opts_.sync) {
+    {
+      std::lock_guard<std::mutex> guard(sync_mu_);
+      written_ = group;
+    }
+    sync_cv_.notify_one();
+  }
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  records_.fetch_add(wb_.Count(), std::memory_order_relaxed);
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(elapsed);
+  sync_micros_.fetch_add(static_cast<std::uint64_t>(micros.count()),
+                         std::memory_order_relaxed);
+  std::lock_guard<std::mutex> guard(hist_mu_);
+  hist_->group_sizes.observe(static_cast<double>(accepted));
+  if (!opts_.sync) {
+    hist_->sync_seconds.observe(std::chrono::duration<double>(elapsed).count());
+  }
+  return st;
+}
+
+void rocks_store::take_back_group(std::uint64_t group) {
+  // Nothing of this group was written: whoever waits for it waits for the
+  // groups before it (and the group's number is used again).
+  std::vector<durable_waiter> due;
+  {
+    std::lock_guard<std::mutex> guard(sync_mu_);
+    write_began_.store(group - 1);
+    auto covered = durable_waiting_.begin();
+    for (auto& w : durable_waiting_) {
+      w.group = std::min(w.group, group - 1);
+      if (w.group <= synced_) {
+        ++covered;
+      }
+    }
+    due.assign(std::make_move_iterator(durable_waiting_.begin()),
+               std::make_move_iterator(covered));
+    durable_waiting_.erase(durable_waiting_.begin(), covered);
+  }
+  for (auto& w : due) {
+    w.fn();
+  }
+}
+
+status rocks_store::after_failed_write(const rocksdb::Status& st) {
+  if (st.IsNoSpace()) {
+    // RocksDB stopped writes with a background error; nothing of this
+    // group is durable. Resume it once the guard sees room again.
+    resume_needed_ = true;
+    disk_low_ = true;
+    set_refusal("disk full: " + st.ToString());
+    return status::error("storage: write failed: " + st.ToString());
+  }
+  // Fail-stop: after a failed write (e.g. a failed fsync) RocksDB's WAL is
+  // in an unknown state, so nothing more is written or acknowledged.
+  failed_ = status::error("storage: write failed: " + st.ToString());
+  set_refusal("write failed, restart the node: " + st.ToString());
+  return failed_;
 }
 
 bool rocks_store::room_to_write() {

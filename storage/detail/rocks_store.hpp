@@ -17,9 +17,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -82,6 +84,23 @@ private:
   /// Writes [first, last) as one WriteBatch and runs their callbacks in
   /// order. Commit thread only.
   void write_group(pending* first, pending* last);
+  /// Why the next `n` batches cannot be written at all (an earlier failed
+  /// write, a full disk, an injected fault); nullopt if they may be.
+  std::optional<status> refusal_before_write(std::ptrdiff_t n);
+  /// True if the store can write `op` (a known family, sizes in bounds, a
+  /// range delete inside an owner's journal, sums in `actors`).
+  bool writable(const write_op& op) const;
+  /// Adds the valid batches of [first, last) to wb_, marking the others
+  /// rejected or dropped; `accepted` counts those added.
+  rocksdb::Status fill_write_batch(pending* first, pending* last,
+                                   std::uint64_t& accepted);
+  /// Writes wb_ (not synced: the syncer does that) and counts it.
+  rocksdb::Status write_to_wal(std::uint64_t accepted);
+  /// Undoes the numbering of a group whose write failed.
+  void take_back_group(std::uint64_t group);
+  /// What a failed write means for the store (a full disk: refuse until
+  /// there is room; anything else: fail-stop), as the batches' status.
+  status after_failed_write(const rocksdb::Status& st);
 
   /// Body of the syncer (with opts_.sync): fsyncs the WAL whenever a group
   /// was written since the last sync and runs the after_durable callbacks
