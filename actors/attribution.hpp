@@ -36,7 +36,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "actors/message.hpp"
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::actors::attribution {
 
@@ -133,13 +133,11 @@ using input = std::variant<pending, invalidate, settle>;
 struct config {};
 
 /// Everything a handler may read besides the state.
-struct context {
-  millis now = 0;
-  const config* cfg = nullptr;
-};
+using context = turn_context<config>;
 
-/// Applies `in` to `s`. Pure: same inputs, same outputs. A turn that sets a
-/// non-empty `event` bumps `version` and `updated_at`.
+/// Applies `in` to `s` in place. Deterministic and free of I/O: the same
+/// state, input and context give the same new state and outcome. A turn that
+/// sets a non-empty `event` bumps `version` and `updated_at`.
 outcome handle(state& s, const input& in, const context& ctx);
 
 /// Turns an inter-actor message into an input (types "pending",

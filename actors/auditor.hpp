@@ -58,7 +58,7 @@
 #include "actors/dispatcher.hpp"
 #include "actors/inventory.hpp"
 #include "actors/order.hpp"
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::actors::auditor {
 

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::actors::captcha {
 

@@ -37,7 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/errc.hpp"
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::actors {
 

@@ -49,7 +49,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "actors/message.hpp"
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::actors::notifier {
 
@@ -196,8 +196,9 @@ struct context {
   const char* owner = kind;
 };
 
-/// Applies `in` to `s`. Pure: same inputs, same outputs. A turn that sets a
-/// non-empty `event` bumps `version` and `updated_at`. Signals:
+/// Applies `in` to `s` in place. Deterministic and free of I/O: the same
+/// state, input and context give the same new state and outcome. A turn that
+/// sets a non-empty `event` bumps `version` and `updated_at`. Signals:
 /// "sms_sent", "sms_suppressed", "sms_expired", once per notification.
 outcome handle(state& s, const input& in, const context& ctx);
 

@@ -109,7 +109,7 @@
 #include "actors/boxed.hpp"
 #include "actors/message.hpp"
 #include "actors/notifier.hpp"
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::actors::order {
 
@@ -523,12 +523,13 @@ inline bool is_parent(const state& s) noexcept {
 /// Parses a to_string() name; status::none for anything else.
 status parse_status(const std::string& s) noexcept;
 
-struct context {
-  millis now = 0;
-  const config* cfg = nullptr;
-};
+/// Everything a handler may read besides the state.
+using context = turn_context<config>;
 
-/// Applies `in` to `s`. Pure: same inputs, same outputs. A create's reply is
+/// Applies `in` to `s`: changes `s` in place and returns what the turn
+/// causes outside it. Deterministic (the same state, input and context give
+/// the same new state and outcome) and free of I/O: time comes from `ctx`,
+/// and effects are only described in the outcome. A create's reply is
 /// deferred under the tag "create" until every SKU has answered.
 outcome handle(state& s, const input& in, const context& ctx);
 

@@ -2,7 +2,7 @@
 
 // The messages the payment provider's adapter takes from orders (its
 // address is {"payment", ""}; runtime/detail/http_provider.hpp calls the
-// provider, runtime/detail/sandbox.hpp stands in for it in tests). Outbox
+// provider, runtime/detail/builtin_provider.hpp stands in for it in tests). Outbox
 // entries: each is sent until the adapter acknowledges it.
 
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include <variant>
 
 #include "actors/message.hpp"
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::actors::provider {
 

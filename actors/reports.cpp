@@ -314,6 +314,18 @@ void from_json(const nlohmann::json& j, state& s) {
   s = std::move(r);
 }
 
+state header_only(const totals& t) {
+  state s;
+  s.placed = t.placed;
+  s.paid = t.paid;
+  s.cancelled = t.cancelled;
+  s.refunded = t.refunded;
+  s.manual = t.manual;
+  s.flash = t.flash;
+  s.top = t.top;
+  return s;
+}
+
 totals merge(const std::vector<state>& shards, std::size_t top_n) {
   totals t;
   std::map<std::string, std::int64_t> users;

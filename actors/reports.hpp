@@ -42,7 +42,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::actors::reports {
 
@@ -129,10 +129,7 @@ struct config {
 };
 
 /// Everything a handler may read besides the state.
-struct context {
-  millis now = 0;
-  const config* cfg = nullptr;
-};
+using context = turn_context<config>;
 
 /// The part of a shard's records that holds its tallies as sums, and the
 /// prefix of those that hold one user's flash cancels (storage above).
@@ -159,7 +156,7 @@ void rank_top(state& s, std::size_t top_n);
 /// anything but cancelled, or a flash cancel without a user_id. Every
 /// counted message is the event "counted" and bumps `version` and
 /// `updated_at`, and carries the additions of `count` that store it.
-/// Pure: same inputs, same outputs.
+/// Deterministic and free of I/O; changes `s` in place.
 outcome handle(state& s, const input& in, const context& ctx);
 
 /// Turns an inter-actor message into an input (types as to_string of
@@ -204,6 +201,10 @@ struct totals {
 /// the shards carry their entries (`flash_by_user`); a shard read without
 /// them (header only) contributes its `top`.
 totals merge(const std::vector<state>& shards, std::size_t top_n);
+
+/// `t` as a shard read without its entries, for merging reports that were
+/// merged already (one per node).
+state header_only(const totals& t);
 
 /// The shard of an order id: order ids look like 'o' + 4 hex digits (the
 /// partition) + '-' + more, e.g. "o002a-9f3a..."; the shard is that

@@ -1,4 +1,4 @@
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::actors {
 

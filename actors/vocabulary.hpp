@@ -1,9 +1,13 @@
 #pragma once
 
-// The shape of one actor turn, shared by every actor kind: what a state
-// machine's handler returns besides its new state. Plain C++: the runtime
-// persists `effects` in the same batch as the new state and only then
-// replies, relays the outbox and arms the timers.
+// The words every actor kind of actors/ shares: domain time (`millis`), an
+// actor's `address`, the `envelope` a message travels in, what a handler may
+// read besides its state (`turn_context`) and what one turn returns besides
+// the new state (`outcome`: the event, the reply, the messages to send, the
+// timers to arm). Plain C++: the runtime persists an outcome in the same
+// batch as the new state and only then replies, relays the outbox and arms
+// the timers. The messages themselves are declared by their receivers
+// (message.hpp explains how).
 
 #include <cstdint>
 #include <optional>
@@ -18,6 +22,14 @@ namespace ordo::actors {
 
 /// Milliseconds since the Unix epoch (UTC); all domain time is this.
 using millis = std::int64_t;
+
+/// What a handler may read besides its state: the time of the turn and the
+/// machine's tunables. Each machine names it `context`.
+template <class Config>
+struct turn_context {
+  millis now = 0;
+  const Config* cfg = nullptr;
+};
 
 /// What an SKU sells: goods are shipped, services are dispatched (O2O).
 enum class item_kind : std::uint8_t { goods, service };

@@ -185,7 +185,7 @@ private:
 };
 
 /// The sandbox provider's record of a "close" call
-/// (runtime/detail/sandbox.cpp).
+/// (runtime/detail/builtin_provider.cpp).
 void write_close(const std::string& id, storage::batch& b) {
   b.put(storage::cf::aux, "sandbox/close/" + id,
         storage::codec::pack({{"kind", "close"},

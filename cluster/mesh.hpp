@@ -35,7 +35,7 @@
 #include <utility>
 #include <vector>
 
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 #include "cluster/placement.hpp"
 #include "runtime/remote.hpp"
 

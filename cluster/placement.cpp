@@ -4,6 +4,8 @@
 #include <set>
 
 #include "runtime/ids.hpp"
+#include "runtime/node.hpp"
+#include "storage/keys.hpp"
 
 namespace ordo::cluster {
 
@@ -202,37 +204,36 @@ const std::string& partition_map::owner_of_key(const std::string& id) const {
 }
 
 std::optional<std::string>
+partition_map::owner_of_shard(const std::string& shard) const {
+  // shard_name(p): 'o' hex4, the partition it counts.
+  if (shard.size() != 5 || shard[0] != 'o') {
+    return std::nullopt;
+  }
+  std::uint32_t p = 0;
+  for (char c : shard.substr(1)) {
+    int d = storage::codec::hex_digit(c);
+    if (d < 0 || (c >= 'A' && c <= 'F')) {
+      return std::nullopt; // shard names are lower case
+    }
+    p = p * 16 + static_cast<std::uint32_t>(d);
+  }
+  if (p >= owner_.size()) {
+    return std::nullopt;
+  }
+  return owner_[p];
+}
+
+std::optional<std::string>
 partition_map::owner_of_actor(const std::string& kind,
                               const std::string& id) const {
-  if (kind == "order" || kind == "notifier" || kind == "dispatcher") {
-    return owner_of_order(id);
+  auto place = runtime::placement_of(kind);
+  if (!place) {
+    return std::nullopt;
   }
-  if (kind == "limiter") {
-    return owner_[runtime::user_partition(id, partitions())];
-  }
-  if (kind == "report") {
-    // shard_name(p): 'o' hex4, the partition it counts.
-    if (id.size() != 5 || id[0] != 'o') {
-      return std::nullopt;
-    }
-    std::uint32_t p = 0;
-    for (char c : id.substr(1)) {
-      int d = c >= '0' && c <= '9'   ? c - '0'
-              : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                     : -1;
-      if (d < 0) {
-        return std::nullopt;
-      }
-      p = p * 16 + static_cast<std::uint32_t>(d);
-    }
-    if (p >= owner_.size()) {
-      return std::nullopt;
-    }
-    return owner_[p];
-  }
-  if (kind == "sku" || kind == "coupon" || kind == "affiliate"
-      || kind == "technicians") {
-    return owner_of_key(id);
+  switch (*place) {
+    case runtime::placement::order_id: return owner_of_order(id);
+    case runtime::placement::hashed_id: return owner_of_key(id);
+    case runtime::placement::shard_name: return owner_of_shard(id);
   }
   return std::nullopt;
 }

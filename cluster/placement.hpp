@@ -87,12 +87,16 @@ public:
   std::optional<std::string> owner_of_order(const std::string& order_id) const;
   /// The node owning an SKU or coupon id (by the partition of the id).
   const std::string& owner_of_key(const std::string& id) const;
-  /// The node owning the actor `kind`/`id`: an order and its notifier and
-  /// dispatcher by the order id's partition, a user's limiter by the user's,
-  /// a report shard ("o" hex4) by the partition it is named after, SKUs,
-  /// coupons, affiliates and the technicians pool by their own id. nullopt
-  /// for what is not placed (the payment provider and the SMS sink run on
-  /// every node) and for an order id that names no partition of this map.
+  /// The node owning report shard `shard` ("o" hex4, the partition it
+  /// counts); nullopt for another name or a partition beyond partitions().
+  std::optional<std::string> owner_of_shard(const std::string& shard) const;
+  /// The node owning the actor `kind`/`id`, as the kind's placement says
+  /// (runtime::placement_of): an order and its notifier and dispatcher by
+  /// the order id's partition, a report shard by the partition it is named
+  /// after, the others (SKUs, coupons, affiliates, the technicians pool, a
+  /// user's limiter) by the partition their id hashes to. nullopt for what
+  /// is not placed (the payment provider and the SMS sink run on every
+  /// node) and for an id that names no partition of this map.
   std::optional<std::string> owner_of_actor(const std::string& kind,
                                             const std::string& id) const;
   /// True when this node owns `partition`.

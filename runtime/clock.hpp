@@ -10,7 +10,7 @@
 #include <map>
 #include <mutex>
 
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::runtime {
 

@@ -8,11 +8,13 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include "runtime/clock.hpp"
 #include "runtime/detail/audit.hpp"
+#include "runtime/detail/builtin_provider.hpp"
 #include "runtime/detail/host.hpp"
 #include "runtime/detail/http_post.hpp"
 #include "runtime/detail/http_provider.hpp"
@@ -21,7 +23,6 @@
 #include "runtime/detail/oplog.hpp"
 #include "runtime/detail/readers.hpp"
 #include "runtime/detail/relay.hpp"
-#include "runtime/detail/sandbox.hpp"
 #include "runtime/detail/sms.hpp"
 #include "runtime/detail/timers.hpp"
 #include "runtime/faults.hpp"
@@ -142,34 +143,77 @@ public:
 
   bool open(std::string* err) {
     std::unique_ptr<http_provider> provider;
+    std::unique_ptr<sms_sink> sms;
+    // Before storage opens: a bad option or URL fails fast and touches
+    // nothing.
+    if (!check_options(err) || !start_adapters(provider, sms, err)
+        || !open_store(err)) {
+      return false;
+    }
+    readers_ = std::make_unique<readers>(opts_.reader_threads);
+    relay_ = std::make_unique<relay>(*db_, switchboard_, relay_settings());
+    timers_ = std::make_unique<timer_service>(*time_, switchboard_);
+    if (provider) {
+      provider_ = std::move(provider);
+    } else {
+      builtin_provider_
+        = std::make_unique<builtin_provider>(*db_, switchboard_);
+    }
+    sms_ = sms ? std::move(sms) : sms_sink::log_sink(*db_, switchboard_);
+    start_actors();
+    connect_sinks();
+    sms_->load();
+    timers_->load(*db_);
+    relay_->load();
+    relay_->start();
+    timers_->start();
+    audit_ = audit_service::start(*db_, *relay_, switchboard_, *time_, metrics_,
+                                  audit_settings(), err);
+    if (!audit_) {
+      return false;
+    }
+    ready_ = true;
+    return true;
+  }
+
+  bool check_options(std::string* err) const {
+    const char* why = nullptr;
+    if (opts_.journal_keep < 1) {
+      why = "journal_keep must be at least 1";
+    } else if (opts_.outbox_backoff_cap < 1) {
+      why = "outbox_backoff_cap must be positive";
+    } else if (opts_.dedupe_retention < 60'000) {
+      why = "dedupe_retention must be at least 1 min";
+    } else if (opts_.reader_threads < 1) {
+      why = "reader_threads must be at least 1";
+    }
+    if (why != nullptr) {
+      *err = why;
+    }
+    return why == nullptr;
+  }
+
+  /// The HTTP adapters of --payment-provider and --sms-webhook, if given.
+  bool start_adapters(std::unique_ptr<http_provider>& provider,
+                      std::unique_ptr<sms_sink>& sms, std::string* err) {
     if (!opts_.payment_provider.empty()) {
-      // Before storage opens: a bad URL fails fast and touches nothing.
       http_provider_options po;
       po.url = opts_.payment_provider;
-      provider = http_provider::start(po, router_, err);
+      provider = http_provider::start(po, switchboard_, err);
       if (!provider) {
         return false;
       }
     }
-    std::unique_ptr<sms_sink> sms;
     if (!opts_.sms_webhook.empty()) {
-      sms = sms_sink::start_webhook(opts_.sms_webhook, router_, err);
+      sms = sms_sink::start_webhook(opts_.sms_webhook, switchboard_, err);
       if (!sms) {
         return false;
       }
     }
-    if (opts_.journal_keep < 1) {
-      *err = "journal_keep must be at least 1";
-      return false;
-    }
-    if (opts_.outbox_backoff_cap < 1) {
-      *err = "outbox_backoff_cap must be positive";
-      return false;
-    }
-    if (opts_.dedupe_retention < 60'000) {
-      *err = "dedupe_retention must be at least 1 min";
-      return false;
-    }
+    return true;
+  }
+
+  bool open_store(std::string* err) {
     storage::store_options so;
     so.path = opts_.data_dir;
     so.sync = opts_.sync;
@@ -181,129 +225,73 @@ public:
       return time->now();
     };
     db_ = storage::store::open(so, err);
-    if (!db_ || !check_partitions(err)) {
-      return false;
-    }
-    if (opts_.reader_threads < 1) {
-      *err = "reader_threads must be at least 1";
-      return false;
-    }
-    readers_ = std::make_unique<readers>(opts_.reader_threads);
+    return db_ && check_partitions(err);
+  }
+
+  relay_options relay_settings() const {
     relay_options ro;
     // Half the retention: the rest is margin for clock skew between nodes
     // and for the time a delivery spends on its way.
     ro.max_age = opts_.dedupe_retention / 2;
-    ro.now = so.now;
+    ro.now = [time = time_] {
+      return time->now();
+    };
     ro.bounded = [](const actors::address& to) {
       return to.kind != "payment" && to.kind != "sms";
     };
     ro.give_up_after = opts_.external_give_up;
     ro.backoff_cap = opts_.outbox_backoff_cap;
     ro.backoff_base = std::min(ro.backoff_base, ro.backoff_cap);
-    relay_ = std::make_unique<relay>(*db_, router_, ro);
-    timers_ = std::make_unique<timer_service>(*time_, router_);
-    if (provider) {
-      provider_ = std::move(provider);
-    } else {
-      sandbox_ = std::make_unique<sandbox_provider>(*db_, router_);
-    }
-    sms_ = sms ? std::move(sms) : sms_sink::log_sink(*db_, router_);
+    return ro;
+  }
+
+  /// The services every host uses, the actor system, and one directory of
+  /// hosts per kind.
+  void start_actors() {
     env_.db = db_.get();
     env_.time = time_.get();
     env_.outbox = relay_.get();
     env_.timers = timers_.get();
-    env_.targets = &router_;
+    env_.targets = &switchboard_;
     env_.passivate_after = std::chrono::milliseconds{opts_.passivate_after};
     env_.metrics = &metrics_;
     env_.touched = opts_.audit_interval > 0 ? &touched_ : nullptr;
     env_.journal_keep = opts_.journal_keep;
-
     auto& cfg = caf_config_;
     // Work sharing: the default work-stealing scheduler spins on 2 cores
     // when non-actor threads feed it (MEASUREMENTS.md).
     cfg.set("scheduler.policy", caf::atom("sharing"));
     cfg.set("scheduler.max-threads", opts_.scheduler_threads);
     system_ = std::make_unique<caf::actor_system>(cfg);
-
-    orders_ = std::make_unique<directory<order_kind>>(
-      *system_, env_,
-      actors::order::config{
-        opts_.payment_timeout,
-        // An order's reservations outlive its deadline by a minute (by the
-        // payment timeout, if that is shorter: an orphan of a create cut
-        // short by a crash holds its stock no longer than twice that), and
-        // last reservation_ttl from the create at least.
-        std::max<actors::millis>(
-          std::min<actors::millis>(60'000, opts_.payment_timeout),
-          opts_.reservation_ttl - opts_.payment_timeout),
-        opts_.commission_ppm, opts_.flash_window, opts_.saga_timeout,
-        notify_config()});
-    skus_ = std::make_unique<directory<sku_kind>>(
-      *system_, env_, actors::inventory::config{opts_.reservation_ttl});
-    // A lock outlives its order's payment deadline, so only the locks of
-    // orders that never came to exist (a crash mid-create) lapse.
-    coupons_ = std::make_unique<directory<coupon_kind>>(
-      *system_, env_, actors::coupon::config{opts_.payment_timeout + 60'000});
-    affiliates_ = std::make_unique<directory<affiliate_kind>>(
-      *system_, env_, actors::attribution::config{});
-    // Orders keep their admin SMS; the notifier actors serve the orders
-    // stored before they did.
-    notifiers_ = std::make_unique<directory<notifier_kind>>(*system_, env_,
-                                                            notify_config());
-    dispatchers_ = std::make_unique<directory<dispatcher_kind>>(
-      *system_, env_,
-      actors::dispatcher::config{opts_.dispatch_delay, opts_.recheck_delay});
-    technicians_ = std::make_unique<directory<technicians_kind>>(
-      *system_, env_, actors::technicians::config{opts_.technicians});
-    actors::limiter::config lc;
-    // The rate limit is counted by admit() from the order index; the
-    // limiter actor only keeps the captcha.
+    // The rate limit is counted by admit() from the order index.
     rate_.max_orders = opts_.rate_limit;
     rate_.window = opts_.rate_window;
-    lc.max_orders = 0;
-    lc.window = opts_.rate_window;
-    lc.captcha_after = opts_.captcha_after;
-    lc.verifier = opts_.captcha;
-    limiters_ = std::make_unique<directory<limiter_kind>>(*system_, env_, lc);
-    reports_ = std::make_unique<directory<report_kind>>(
-      *system_, env_, actors::reports::config{max_top_users});
-    router_.set_remote(opts_.cluster);
-    router_.add(order_kind::name, orders_.get());
-    router_.add(sku_kind::name, skus_.get());
-    router_.add(coupon_kind::name, coupons_.get());
-    router_.add(affiliate_kind::name, affiliates_.get());
-    router_.add(notifier_kind::name, notifiers_.get());
-    router_.add(dispatcher_kind::name, dispatchers_.get());
-    router_.add(technicians_kind::name, technicians_.get());
-    router_.add(limiter_kind::name, limiters_.get());
-    router_.add(report_kind::name, reports_.get());
+    open_directories();
+  }
+
+  /// Where messages to other nodes and to the external adapters go, and
+  /// the gate that holds what leaves the process until it is durable.
+  void connect_sinks() {
+    switchboard_.set_remote(opts_.cluster);
     if (provider_) {
-      router_.add_external("payment", provider_.get());
+      switchboard_.add_external("payment", provider_.get());
     } else {
-      router_.add_external("payment", sandbox_.get());
+      switchboard_.add_external("payment", builtin_provider_.get());
     }
-    router_.add_external("sms", sms_.get());
-    router_.set_gate([db = db_.get()](std::function<void()> fn) {
+    switchboard_.add_external("sms", sms_.get());
+    switchboard_.set_gate([db = db_.get()](std::function<void()> fn) {
       db->after_durable(std::move(fn));
     });
-    sms_->load();
-    timers_->load(*db_);
-    relay_->load();
-    relay_->start();
-    timers_->start();
+  }
+
+  audit_options audit_settings() {
     audit_options ao;
     ao.interval = opts_.audit_interval;
     ao.touched = opts_.audit_interval > 0 ? &touched_ : nullptr;
     ao.sweep = opts_.audit_sweep;
     ao.alert_webhook = opts_.alert_webhook;
     ao.rules.commission_ppm = opts_.commission_ppm;
-    audit_ = audit_service::start(*db_, *relay_, router_, *time_, metrics_,
-                                  std::move(ao), err);
-    if (!audit_) {
-      return false;
-    }
-    ready_ = true;
-    return true;
+    return ao;
   }
 
   /// The partition count is fixed for a data directory (order ids name
@@ -341,7 +329,7 @@ public:
   void put_sku(const std::string& sku, actors::inventory::put cmd,
                callback<actors::inventory::state> cb) override {
     cb = released(*db_, std::move(cb));
-    skus_->send(sku, state_mail<sku_kind>(cmd, std::move(cb)));
+    dir<sku_kind>().send(sku, state_mail<sku_kind>(cmd, std::move(cb)));
   }
 
   void get_sku(const std::string& sku,
@@ -473,7 +461,7 @@ public:
       out.refused = std::move(refused);
       g(std::move(out));
     };
-    limiters_->send(user, std::move(m));
+    dir<limiter_kind>().send(user, std::move(m));
   }
 
   /// The user's newest orders from the index (as many as rule 10 looks
@@ -526,7 +514,7 @@ public:
         g(std::move(c));
       }
     };
-    orders_->send(id, std::move(m));
+    dir<order_kind>().send(id, std::move(m));
   }
 
   void get_order(const std::string& order_id,
@@ -635,15 +623,15 @@ public:
                       g(payment_result{r.result, *s});
                     }
                   };
-                  orders_->send(order_id, std::move(m));
+                  dir<order_kind>().send(order_id, std::move(m));
                 });
   }
 
   void put_coupon(const std::string& coupon_id, actors::coupon::put cmd,
                   callback<actors::coupon::state> cb) override {
     cb = released(*db_, std::move(cb));
-    coupons_->send(coupon_id,
-                   state_mail<coupon_kind>(std::move(cmd), std::move(cb)));
+    dir<coupon_kind>().send(
+      coupon_id, state_mail<coupon_kind>(std::move(cmd), std::move(cb)));
   }
 
   void get_coupon(const std::string& coupon_id,
@@ -670,7 +658,7 @@ public:
       } else if (auto sms = actors::order::sms_of(order.value())) {
         cb(std::move(*sms));
       } else if (order->st == actors::order::status::none
-                 && !orders_->active(order_id)) {
+                 && !dir<order_kind>().active(order_id)) {
         cb(no_order(order_id));
       } else {
         cb(read<notifier_kind>(order_id));
@@ -699,7 +687,8 @@ public:
   // before; the tests of the durable gate read them while it is held.
   void sandbox_calls(callback<std::vector<provider_call>> cb) override {
     reading(std::move(cb), [this](const auto& cb) {
-      cb(sandbox_ ? sandbox_->calls() : std::vector<provider_call>{});
+      cb(builtin_provider_ ? builtin_provider_->calls()
+                           : std::vector<provider_call>{});
     });
   }
 
@@ -820,7 +809,7 @@ public:
       done(std::move(r));
       return;
     }
-    router_.deliver_here(
+    switchboard_.deliver_here(
       msg, std::move(dedupe_id),
       answer_once([done = std::move(done)](const turn_reply& r) {
         done(r);
@@ -839,17 +828,15 @@ public:
 
   node_stats stats() const override {
     node_stats s;
-    s.active_orders = orders_->size();
-    s.active_skus = skus_->size();
-    s.active_others = coupons_->size() + affiliates_->size()
-                      + notifiers_->size() + dispatchers_->size()
-                      + technicians_->size() + limiters_->size()
-                      + reports_->size();
+    s.active_orders = dir<order_kind>().size();
+    s.active_skus = dir<sku_kind>().size();
     for (auto* d : directories()) {
+      s.active_others += d->size();
       s.activations += d->activations();
       s.mailbox_depth += d->mailbox_depth();
       s.passivations += d->passivations();
     }
+    s.active_others -= s.active_orders + s.active_skus;
     s.timers_pending = timers_->pending();
     auto r = relay_->stats();
     s.outbox_backlog = r.backlog;
@@ -937,10 +924,8 @@ public:
     if (sms_) {
       sms_->stop();
     }
-    if (orders_) {
-      for (auto* d : directories()) {
-        d->shutdown();
-      }
+    for (auto* d : directories()) {
+      d->shutdown();
     }
     // Storage first: its commit thread has sent to (and spawned) actors, and
     // CAF's actor_system waits at destruction for every thread that did so
@@ -953,16 +938,37 @@ public:
   }
 
 private:
-  /// Every directory, for what applies to all kinds.
+  /// One directory per kind of all_kinds, each configured by its spec, and
+  /// each reachable by its kind's name.
+  void open_directories() {
+    all_kinds::each([this](auto tag) {
+      using kind = typename decltype(tag)::type;
+      auto& d = std::get<std::unique_ptr<directory<kind>>>(directories_);
+      d = std::make_unique<directory<kind>>(*system_, env_,
+                                            kind::configure(opts_));
+      switchboard_.add(kind::name, d.get());
+    });
+  }
+
+  template <class Kind>
+  directory<Kind>& dir() const {
+    return *std::get<std::unique_ptr<directory<Kind>>>(directories_);
+  }
+
+  /// Every directory opened, for what applies to all kinds.
   std::vector<directory_base*> directories() const {
-    return {orders_.get(),      skus_.get(),      coupons_.get(),
-            affiliates_.get(),  notifiers_.get(), dispatchers_.get(),
-            technicians_.get(), limiters_.get(),  reports_.get()};
+    std::vector<directory_base*> all;
+    std::apply(
+      [&](const auto&... d) {
+        (((d != nullptr) ? all.push_back(d.get()) : void()), ...);
+      },
+      directories_);
+    return all;
   }
 
   directory_base* directory_of(const std::string& kind) const {
     for (auto* d : directories()) {
-      if (router_.find(kind) == d) {
+      if (switchboard_.find(kind) == d) {
         return d;
       }
     }
@@ -994,10 +1000,6 @@ private:
     return s;
   }
 
-  actors::notifier::config notify_config() const {
-    return {opts_.notify_delay, opts_.notify_ttl, opts_.recheck_delay};
-  }
-
   static actors::error no_order(const std::string& order_id) {
     return {actors::errc::not_found, "order " + order_id + " not found"};
   }
@@ -1005,7 +1007,7 @@ private:
   /// True if the order is in memory or stored, so unknown ids do not
   /// activate actors.
   bool exists(const std::string& order_id) {
-    return orders_->active(order_id)
+    return dir<order_kind>().active(order_id)
            || db_
                 ->get(storage::cf::actors,
                       storage::keys::owner(order_kind::name, order_id))
@@ -1015,7 +1017,7 @@ private:
   void to_order(const std::string& order_id, actors::order::input in,
                 callback<actors::order::state> cb) {
     known_order(order_id, std::move(cb), [this, order_id, in](const auto& cb) {
-      orders_->send(order_id, state_mail<order_kind>(in, cb));
+      dir<order_kind>().send(order_id, state_mail<order_kind>(in, cb));
     });
   }
 
@@ -1025,7 +1027,7 @@ private:
   /// after looking for it in storage (reading()).
   template <class T, class Then>
   void known_order(const std::string& order_id, callback<T> cb, Then then) {
-    if (orders_->active(order_id)) {
+    if (dir<order_kind>().active(order_id)) {
       then(cb);
       return;
     }
@@ -1071,12 +1073,13 @@ private:
   /// The reads done for callers (reading()); stopped before everything
   /// they use.
   std::unique_ptr<readers> readers_;
-  router router_;
+  switchboard switchboard_;
   counters metrics_;
   std::unique_ptr<relay> relay_;
   std::unique_ptr<timer_service> timers_;
-  std::unique_ptr<sandbox_provider> sandbox_; ///< without --payment-provider
-  std::unique_ptr<http_provider> provider_;   ///< with --payment-provider
+  std::unique_ptr<builtin_provider>
+    builtin_provider_;                      ///< without --payment-provider
+  std::unique_ptr<http_provider> provider_; ///< with --payment-provider
   std::unique_ptr<sms_sink> sms_;
   std::unique_ptr<audit_service> audit_;
   touched_orders touched_;
@@ -1084,15 +1087,9 @@ private:
   /// The actor system keeps a reference to its config: it lives as long.
   caf::actor_system_config caf_config_;
   std::unique_ptr<caf::actor_system> system_;
-  std::unique_ptr<directory<order_kind>> orders_;
-  std::unique_ptr<directory<sku_kind>> skus_;
-  std::unique_ptr<directory<coupon_kind>> coupons_;
-  std::unique_ptr<directory<affiliate_kind>> affiliates_;
-  std::unique_ptr<directory<notifier_kind>> notifiers_;
-  std::unique_ptr<directory<dispatcher_kind>> dispatchers_;
-  std::unique_ptr<directory<technicians_kind>> technicians_;
-  std::unique_ptr<directory<limiter_kind>> limiters_;
-  std::unique_ptr<directory<report_kind>> reports_;
+  template <class... Kinds>
+  using directory_tuple = std::tuple<std::unique_ptr<directory<Kinds>>...>;
+  all_kinds::apply<directory_tuple> directories_;
   /// Rule 10's rate limit (admit), and the creates it let through.
   actors::limiter::config rate_;
   admission_gates admissions_;
@@ -1103,11 +1100,25 @@ private:
 } // namespace
 
 const std::vector<std::string>& actor_kinds() {
-  static const std::vector<std::string> kinds{
-    order_kind::name,       sku_kind::name,      coupon_kind::name,
-    affiliate_kind::name,   notifier_kind::name, dispatcher_kind::name,
-    technicians_kind::name, limiter_kind::name,  report_kind::name};
+  static const std::vector<std::string> kinds = [] {
+    std::vector<std::string> names;
+    all_kinds::each([&](auto tag) {
+      names.emplace_back(decltype(tag)::type::name);
+    });
+    return names;
+  }();
   return kinds;
+}
+
+std::optional<placement> placement_of(std::string_view kind) {
+  std::optional<placement> found;
+  all_kinds::each([&](auto tag) {
+    using k = typename decltype(tag)::type;
+    if (kind == k::name) {
+      found = k::place;
+    }
+  });
+  return found;
 }
 
 actors::result<actor_view> inspect_offline(const std::string& data_dir,

@@ -8,7 +8,8 @@
 // without waiting for storage (its reads run on the node's reader threads).
 // Callbacks run on a runtime thread (an actor, a reader, the commit thread or
 // the syncer), exactly once, after the change they report is durable; they must
-// not block.
+// not block. Which thread of the process runs what, how work crosses between
+// them and the order they stop in: docs/threads.md.
 
 #include <cstdint>
 #include <functional>
@@ -282,8 +283,24 @@ struct actor_view {
 };
 
 /// The actor kinds a node hosts ("order", "sku", "coupon", "affiliate",
-/// "notifier", "dispatcher", "technicians").
+/// "notifier", "dispatcher", "technicians", "limiter", "report").
 const std::vector<std::string>& actor_kinds();
+
+/// Where an actor lives in a cluster, by what its id is.
+enum class placement : std::uint8_t {
+  /// The id is an order id (order, notifier, dispatcher): the partition it
+  /// names.
+  order_id,
+  /// Any other id (an SKU, a coupon, a user...): the partition it hashes to
+  /// (user_partition).
+  hashed_id,
+  /// The id is a report shard's name, "o" + 4 hex digits: that partition.
+  shard_name,
+};
+
+/// The placement of actor kind `kind`; nullopt for a kind no node hosts
+/// (the payment provider, the SMS gateway).
+std::optional<placement> placement_of(std::string_view kind);
 
 /// Inspects `kind`/`id` in the stopped node's storage at `data_dir`, opened
 /// read-only (`ordo inspect --data`). not_found for an unknown kind,

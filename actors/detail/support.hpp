@@ -14,7 +14,7 @@
 
 #include "actors/errc.hpp"
 #include "actors/message.hpp"
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::actors::detail {
 
@@ -58,7 +58,7 @@ inline std::optional<std::uint64_t> get_uint(const nlohmann::json& body,
 }
 
 /// The error of a request's reply body (the other side of reply_body() in
-/// turn.hpp), or nullopt when it succeeded. A garbled body is a failed
+/// vocabulary.hpp), or nullopt when it succeeded. A garbled body is a failed
 /// answer, never an exception: the requester must not wait forever.
 inline std::optional<error> reply_error(const nlohmann::json& b) {
   const auto* ok = field(b, "ok");

@@ -154,8 +154,10 @@ std::string render_histogram(std::string_view name, std::string_view help,
   return out;
 }
 
-std::string prometheus_text(const runtime::node_stats& s) {
-  exposition e;
+namespace {
+
+/// The actors in memory and their timers.
+void actor_metrics(exposition& e, const runtime::node_stats& s) {
   e.labeled("ordo_actors_active", "gauge", "Actors in memory, by kind.", "kind",
             {{"order", d(s.active_orders)},
              {"sku", d(s.active_skus)},
@@ -168,10 +170,14 @@ std::string prometheus_text(const runtime::node_stats& s) {
     .metric("ordo_actor_passivations_total", "counter",
             "Idle actors that left memory.", d(s.passivations))
     .metric("ordo_timers_pending", "gauge", "Durable timers armed.",
-            d(s.timers_pending))
-    .metric("ordo_storage_dedupe_bytes", "gauge",
-            "Consumed message ids kept for deduplication, bytes (estimate).",
-            d(s.dedupe_bytes))
+            d(s.timers_pending));
+}
+
+/// Commits, the WAL and the free-space guard.
+void storage_metrics(exposition& e, const runtime::node_stats& s) {
+  e.metric("ordo_storage_dedupe_bytes", "gauge",
+           "Consumed message ids kept for deduplication, bytes (estimate).",
+           d(s.dedupe_bytes))
     .metric("ordo_commits_total", "counter",
             "Group commits (one WAL write each).", d(s.commits))
     .metric("ordo_batches_total", "counter", "Actor turns committed.",
@@ -195,11 +201,15 @@ std::string prometheus_text(const runtime::node_stats& s) {
             d(s.disk_free_bytes))
     .metric("ordo_writes_refused_total", "counter",
             "Batches refused by the free-space guard (--min-free-disk).",
-            d(s.writes_refused))
-    .metric("ordo_audit_orders_read_total", "counter",
-            "Stored orders the audits read (a scheduled run reads those "
-            "written since the last one and a slice of a sweep).",
-            d(s.audit_orders_read))
+            d(s.writes_refused));
+}
+
+/// Audits, recoveries and the outbox.
+void outbox_metrics(exposition& e, const runtime::node_stats& s) {
+  e.metric("ordo_audit_orders_read_total", "counter",
+           "Stored orders the audits read (a scheduled run reads those "
+           "written since the last one and a slice of a sweep).",
+           d(s.audit_orders_read))
     .metric("ordo_actors_recovered_total", "counter",
             "Actors that dropped their state after a failed batch and "
             "reloaded it.",
@@ -217,10 +227,14 @@ std::string prometheus_text(const runtime::node_stats& s) {
     .metric("ordo_outbox_attempts_total", "counter",
             "Outbox deliveries tried, retries included.", d(s.outbox_attempts))
     .metric("ordo_outbox_rejected_total", "counter",
-            "Outbox messages that became dead letters.", d(s.outbox_dead))
-    .metric("ordo_refund_anomalies_total", "counter",
-            "Payments captured and refunded automatically (rule 2).",
-            d(s.refund_anomalies))
+            "Outbox messages that became dead letters.", d(s.outbox_dead));
+}
+
+/// Payments, SMS, audits, dispatch and abuse guards.
+void domain_metrics(exposition& e, const runtime::node_stats& s) {
+  e.metric("ordo_refund_anomalies_total", "counter",
+           "Payments captured and refunded automatically (rule 2).",
+           d(s.refund_anomalies))
     .metric("ordo_refunds_owed", "gauge",
             "Refund calls to --payment-provider not acknowledged yet, dead "
             "letters included.",
@@ -260,6 +274,16 @@ std::string prometheus_text(const runtime::node_stats& s) {
     .metric("ordo_manual_interventions_total", "counter",
             "Split orders whose cancel could not finish (rule 9).",
             d(s.manual_interventions));
+}
+
+} // namespace
+
+std::string prometheus_text(const runtime::node_stats& s) {
+  exposition e;
+  actor_metrics(e, s);
+  storage_metrics(e, s);
+  outbox_metrics(e, s);
+  domain_metrics(e, s);
   return std::move(e).text()
          + render_histogram("ordo_commit_batches",
                             "Batches merged per group commit.",

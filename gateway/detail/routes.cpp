@@ -266,29 +266,87 @@ ojson owner_of(const cluster::partition_map& map, const std::string& order_id) {
   return {{"order_id", order_id}, {"partition", *p}, {"node", map.owner(*p)}};
 }
 
-/// A sales report as render() wrote it, back as a header-only shard.
-actors::reports::state report_of(const nlohmann::json& j) {
-  actors::reports::state s;
-  auto tally = [&j](const char* name, actors::reports::tally& t) {
+/// A peer's sales report as render() wrote it, back as totals.
+actors::reports::totals totals_of(const nlohmann::json& j) {
+  actors::reports::totals t;
+  auto tally = [&j](const char* name, actors::reports::tally& x) {
     auto i = j.find(name);
     if (i != j.end() && i->is_object()) {
-      t.count = i->value("count", std::int64_t{0});
-      t.amount = i->value("amount", std::int64_t{0});
+      x.count = i->value("count", std::int64_t{0});
+      x.amount = i->value("amount", std::int64_t{0});
     }
   };
-  tally("placed", s.placed);
-  tally("paid", s.paid);
-  tally("cancelled", s.cancelled);
-  tally("refunded", s.refunded);
-  tally("manual_intervention", s.manual);
-  tally("flash_cancels", s.flash);
+  tally("placed", t.placed);
+  tally("paid", t.paid);
+  tally("cancelled", t.cancelled);
+  tally("refunded", t.refunded);
+  tally("manual_intervention", t.manual);
+  tally("flash_cancels", t.flash);
   if (auto i = j.find("top_flash_cancel_users");
       i != j.end() && i->is_array()) {
     for (const auto& u : *i) {
-      s.top.push_back({u.value("user_id", ""), u.value("count", 0)});
+      t.top.push_back({u.value("user_id", ""), u.value("count", 0)});
     }
   }
-  return s;
+  return t;
+}
+
+/// This node's sales report merged with its peers' (their reply bodies).
+runtime::sales_report merge_sales(const runtime::sales_report& here,
+                                  const std::vector<nlohmann::json>& theirs,
+                                  std::size_t top) {
+  std::vector<actors::reports::state> shards;
+  for (const auto& body : theirs) {
+    shards.push_back(actors::reports::header_only(totals_of(body)));
+  }
+  shards.push_back(actors::reports::header_only(here.totals));
+  runtime::sales_report all;
+  all.totals = actors::reports::merge(shards, top);
+  all.flash_window = here.flash_window;
+  return all;
+}
+
+/// The members of the cluster, and whether each is reachable from here.
+ojson cluster_nodes(const cluster::partition_map& map,
+                    const std::vector<cluster::peer_view>& peers) {
+  ojson nodes = ojson::array();
+  for (const auto& n : map.nodes()) {
+    bool reachable = n.id == map.self();
+    for (const auto& v : peers) {
+      reachable = reachable || (v.id == n.id && v.reachable);
+    }
+    nodes.push_back({{"id", n.id},
+                     {"address", n.address()},
+                     {"self", n.id == map.self()},
+                     {"reachable", reachable},
+                     {"partitions", map.owned_by(n.id).size()}});
+  }
+  return nodes;
+}
+
+/// This node's links to its peers: state, traffic and round trips.
+ojson peer_links(const std::vector<cluster::peer_view>& peers) {
+  ojson links = ojson::array();
+  for (const auto& v : peers) {
+    links.push_back(
+      {{"id", v.id},
+       {"address", v.address},
+       {"reachable", v.reachable},
+       {"last_error", v.last_error},
+       {"state_for_ms", v.for_ms},
+       {"connects", v.connects},
+       {"forwarded",
+        {{"requests", v.calls_forwarded},
+         {"messages", v.messages_forwarded},
+         {"failed", v.failures}}},
+       {"served",
+        {{"requests", v.calls_served}, {"messages", v.messages_served}}},
+       {"latency_us",
+        {{"p50", v.latency_p50_us},
+         {"p99", v.latency_p99_us},
+         {"max", v.latency_max_us}}}});
+  }
+  return links;
 }
 
 using config = std::shared_ptr<const api_config>;
@@ -615,16 +673,7 @@ void add_reports(router& r, const config& c) {
                       });
                       return;
                     }
-                    std::vector<actors::reports::state> shards;
-                    for (const auto& body : theirs.value()) {
-                      shards.push_back(report_of(body));
-                    }
-                    // This node's part, read like every peer's.
-                    shards.push_back(
-                      report_of(nlohmann::json::parse(render(here).dump())));
-                    runtime::sales_report all;
-                    all.totals = actors::reports::merge(shards, top);
-                    all.flash_window = here.flash_window;
+                    auto all = merge_sales(here, theirs.value(), top);
                     respond([all = std::move(all)] {
                       return ok_json(render(all));
                     });
@@ -833,41 +882,9 @@ void add_cluster(router& r, const config& c) {
           if (c->mesh != nullptr) {
             peers = c->mesh->peers();
           }
-          ojson nodes = ojson::array();
-          for (const auto& n : map.nodes()) {
-            bool reachable = n.id == map.self();
-            for (const auto& v : peers) {
-              reachable = reachable || (v.id == n.id && v.reachable);
-            }
-            nodes.push_back({{"id", n.id},
-                             {"address", n.address()},
-                             {"self", n.id == map.self()},
-                             {"reachable", reachable},
-                             {"partitions", map.owned_by(n.id).size()}});
-          }
-          ojson links = ojson::array();
-          for (const auto& v : peers) {
-            links.push_back({{"id", v.id},
-                             {"address", v.address},
-                             {"reachable", v.reachable},
-                             {"last_error", v.last_error},
-                             {"state_for_ms", v.for_ms},
-                             {"connects", v.connects},
-                             {"forwarded",
-                              {{"requests", v.calls_forwarded},
-                               {"messages", v.messages_forwarded},
-                               {"failed", v.failures}}},
-                             {"served",
-                              {{"requests", v.calls_served},
-                               {"messages", v.messages_served}}},
-                             {"latency_us",
-                              {{"p50", v.latency_p50_us},
-                               {"p99", v.latency_p99_us},
-                               {"max", v.latency_max_us}}}});
-          }
           ojson body{{"node_id", map.self()},
-                     {"nodes", std::move(nodes)},
-                     {"peers", std::move(links)},
+                     {"nodes", cluster_nodes(map, peers)},
+                     {"peers", peer_links(peers)},
                      {"partitions", map.partitions()},
                      {"partition_map", *partition_map}};
           if (!order_id.empty()) {

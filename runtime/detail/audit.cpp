@@ -110,14 +110,14 @@ std::string quoted(const std::string& s) {
 } // namespace
 
 audit_service::audit_service(storage::store& db, relay& outbox,
-                             const router& targets, clock& time,
+                             const switchboard& targets, clock& time,
                              counters& metrics, audit_options opts,
                              std::unique_ptr<http_poster> webhook)
   : db_(db), outbox_(outbox), targets_(targets), time_(time), metrics_(metrics),
     opts_(std::move(opts)), webhook_(std::move(webhook)) {}
 
 std::unique_ptr<audit_service>
-audit_service::start(storage::store& db, relay& outbox, const router& targets,
+audit_service::start(storage::store& db, relay& outbox, const switchboard& targets,
                      clock& time, counters& metrics, audit_options opts,
                      std::string* err) {
   std::unique_ptr<http_poster> webhook;

@@ -3,7 +3,7 @@
 // The auditor's runtime side (rule 13): takes a snapshot of stored state
 // (one scan per actor kind; the relay's backlog before and after it, and
 // the senders it was handed while it ran, say who is still settling), runs
-// actors::auditor::audit, delivers the heals through the router, and
+// actors::auditor::audit, delivers the heals through the switchboard, and
 // raises alerts for what it found: counters (metrics), one
 // structured log line per violation on stderr, and an optional POST of the
 // report to an alert webhook. Runs on its own thread: every `interval`, and
@@ -84,7 +84,7 @@ public:
   /// Everything passed in must outlive the service. Fails (nullptr, `*err`)
   /// on a bad webhook URL.
   static std::unique_ptr<audit_service>
-  start(storage::store& db, relay& outbox, const router& targets, clock& time,
+  start(storage::store& db, relay& outbox, const switchboard& targets, clock& time,
         counters& metrics, audit_options opts, std::string* err);
 
   ~audit_service();
@@ -102,7 +102,7 @@ public:
   void stop();
 
 private:
-  audit_service(storage::store& db, relay& outbox, const router& targets,
+  audit_service(storage::store& db, relay& outbox, const switchboard& targets,
                 clock& time, counters& metrics, audit_options opts,
                 std::unique_ptr<http_poster> webhook);
 
@@ -115,7 +115,7 @@ private:
   // Constant after construction.
   storage::store& db_;
   relay& outbox_;
-  const router& targets_;
+  const switchboard& targets_;
   clock& time_;
   counters& metrics_;
   const audit_options opts_;

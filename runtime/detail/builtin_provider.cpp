@@ -1,8 +1,8 @@
-#include "runtime/detail/sandbox.hpp"
+#include "runtime/detail/builtin_provider.hpp"
 
 #include "actors/order.hpp"
 #include "actors/provider.hpp"
-
+#include "runtime/detail/payment_call.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
 
@@ -34,17 +34,17 @@ provider_call from_record(std::string_view bytes) {
 
 } // namespace
 
-void confirm_refund(const router& targets, const std::string& order_id,
+void confirm_refund(const switchboard& targets, const std::string& order_id,
                     const std::string& refund_id, reply_fn done) {
   auto confirm = actors::envelope_to({actors::order::kind, order_id},
                                      actors::order::refund_done{refund_id});
   targets.deliver(confirm, "payment/refund_done/" + refund_id, std::move(done));
 }
 
-sandbox_provider::sandbox_provider(storage::store& db, const router& targets)
+builtin_provider::builtin_provider(storage::store& db, const switchboard& targets)
   : db_(db), targets_(targets) {}
 
-void sandbox_provider::deliver(const actors::envelope& msg, std::string,
+void builtin_provider::deliver(const actors::envelope& msg, std::string,
                                reply_fn done) {
   auto in = actors::provider::decode(msg);
   if (!in) {
@@ -64,29 +64,14 @@ void sandbox_provider::deliver(const actors::envelope& msg, std::string,
     c.order_id = std::get<actors::provider::close>(in.value()).order_id;
     c.id = c.order_id;
   }
-  bool answer = true;
-  if (auto f = fault_draw("payment.call")) {
-    if (f->action == fault_action::error) {
-      if (done) {
-        done({actors::error{actors::errc::unavailable,
-                            "payment provider: injected fault at payment.call"},
-              {},
-              {}});
-      }
-      return;
-    }
-    if (f->action == fault_action::delay) {
-      delayer_.after(f->delay_ms, [this, c, done = std::move(done)] {
-        record(c, done, true);
-      });
-      return;
-    }
-    answer = false; // drop: the provider takes the call; its answer is lost
-  }
-  record(c, std::move(done), answer);
+  // A drop: the provider takes the call; its answer is lost.
+  payment_call(delayer_, std::move(done),
+               [this, c](reply_fn done, bool answer) {
+                 record(c, std::move(done), answer);
+               });
 }
 
-void sandbox_provider::record(const provider_call& c, reply_fn done,
+void builtin_provider::record(const provider_call& c, reply_fn done,
                               bool answer) {
   auto key = c.kind + "/" + c.id;
   // Held from the read to the commit's submission, so a repeat's write
@@ -129,7 +114,7 @@ void sandbox_provider::record(const provider_call& c, reply_fn done,
   });
 }
 
-std::vector<provider_call> sandbox_provider::calls() const {
+std::vector<provider_call> builtin_provider::calls() const {
   std::vector<provider_call> out;
   db_.scan(storage::cf::aux, prefix, [&](std::string_view, std::string_view v) {
     auto c = from_record(v);

@@ -1,7 +1,9 @@
 #pragma once
 
-// The built-in sandbox payment provider: the destination "payment" of the
-// outbox when no --payment-provider is configured. It records every close
+// The built-in payment provider, a sandbox inside the node: the destination
+// "payment" of the outbox when no --payment-provider is configured. (The
+// stand-alone sandbox a node reaches over HTTP is `ordo sandbox-provider`,
+// app/sandbox_provider.hpp.) It records every close
 // and refund durably (aux family, "sandbox/<kind>/<id>"), dedupes refunds on
 // refund_id like a real provider, and confirms a refund to its order with a
 // "refund_done" message; only once the order has recorded that does it
@@ -37,12 +39,12 @@ namespace ordo::runtime::detail {
 /// `targets` (deduped on "payment/refund_done/<refund_id>") and calls `done`
 /// with the order's reply, so the relay is acknowledged only after the order
 /// has durably recorded the refund. `done` may be empty.
-void confirm_refund(const router& targets, const std::string& order_id,
+void confirm_refund(const switchboard& targets, const std::string& order_id,
                     const std::string& refund_id, reply_fn done);
 
-class sandbox_provider final : public sink {
+class builtin_provider final : public sink {
 public:
-  sandbox_provider(storage::store& db, const router& targets);
+  builtin_provider(storage::store& db, const switchboard& targets);
 
   void deliver(const actors::envelope& msg, std::string dedupe_id,
                reply_fn done) override;
@@ -56,7 +58,7 @@ private:
 
   // Constant after construction.
   storage::store& db_;
-  const router& targets_;
+  const switchboard& targets_;
 
   /// Orders record()'s read-modify-write with its commit.
   std::mutex submit_mu_;

@@ -65,7 +65,7 @@ struct services {
   clock* time = nullptr;
   relay* outbox = nullptr;
   timer_service* timers = nullptr;
-  const router* targets = nullptr;
+  const switchboard* targets = nullptr;
   std::chrono::milliseconds passivate_after{60'000};
   counters* metrics = nullptr;
   /// Told the id of every order whose turn committed (for the audit).
@@ -473,6 +473,9 @@ private:
   friend class host_actor<Kind>;
   static void idle(host_actor<Kind>* self, directory* dir);
   static void turn(host_actor<Kind>* self, directory* dir, mail<Kind>& m);
+  static bool applied_before(directory* dir, const std::string& id,
+                             const std::string& dedupe_key,
+                             aftermath<Kind>& after);
   static void load(host_actor<Kind>* self, directory* dir);
   static void recover(host_actor<Kind>* self, directory* dir);
   static void submit(host_actor<Kind>* self, directory* dir, storage::batch b,
@@ -492,24 +495,12 @@ private:
 
 } // namespace ordo::runtime::detail
 
-// Mails stay inside one process: CAF never serializes them.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
-  ordo::runtime::detail::mail<ordo::runtime::detail::order_kind>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
-  ordo::runtime::detail::mail<ordo::runtime::detail::sku_kind>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
-  ordo::runtime::detail::mail<ordo::runtime::detail::coupon_kind>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
-  ordo::runtime::detail::mail<ordo::runtime::detail::affiliate_kind>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
-  ordo::runtime::detail::mail<ordo::runtime::detail::notifier_kind>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
-  ordo::runtime::detail::mail<ordo::runtime::detail::dispatcher_kind>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
-  ordo::runtime::detail::mail<ordo::runtime::detail::technicians_kind>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
-  ordo::runtime::detail::mail<ordo::runtime::detail::limiter_kind>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
-  ordo::runtime::detail::mail<ordo::runtime::detail::report_kind>)
+// Mails stay inside one process: CAF never serializes them. (What
+// CAF_ALLOW_UNSAFE_MESSAGE_TYPE declares, for the mail of every kind.)
+namespace caf {
+template <class Kind>
+struct allowed_unsafe_message_type<ordo::runtime::detail::mail<Kind>>
+  : std::true_type {};
+} // namespace caf
 
 #include "runtime/detail/host_impl.hpp"

@@ -111,91 +111,52 @@ void directory<Kind>::recover(host_actor<Kind>* self, directory* dir) {
   dir->env_.metrics->add("recovered");
 }
 
+/// Adds a transition's writes: the state as the kind stores it, and the
+/// journal entry of its event, with every journal_trim_every transitions
+/// one range delete that retires all but the last `journal_keep` entries
+/// (so at most journal_keep + journal_trim_every - 1 are kept, at the cost
+/// of one record per that many turns instead of one per turn).
 template <class Kind>
-void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
-                           mail<Kind>& m) {
-  auto& st = self->core;
-  auto& env = dir->env_;
-  st.received.fetch_add(1);
-  if (st.failed_epoch.load() == st.epoch) {
-    recover(self, dir);
+void write_transition(const std::string& id, const typename Kind::state& s,
+                      const typename Kind::before& was,
+                      const typename Kind::input& in,
+                      const actors::outcome& out, actors::millis now,
+                      std::uint64_t journal_keep, storage::batch& b) {
+  Kind::persist(s, was, in, b);
+  b.put(storage::cf::journal, storage::keys::journal(Kind::name, id, s.version),
+        storage::codec::pack(
+          {{"v", s.version}, {"e", out.event}, {"c", out.cause}, {"t", now}}));
+  if (s.version > journal_keep && s.version % journal_trim_every == 0) {
+    b.del_range(
+      storage::cf::journal, storage::keys::journal(Kind::name, id, 0),
+      storage::keys::journal(Kind::name, id, s.version - journal_keep + 1));
   }
-  if (!st.loaded) {
-    load(self, dir);
-  }
-  aftermath<Kind> after;
-  after.self = {Kind::name, st.id};
-  storage::batch b;
-  if (st.broken) {
-    after.answers.push_back(
-      {std::move(m.done),
-       {actors::error{actors::errc::internal, "unreadable stored state"},
-        {},
-        {}},
-       false});
-    submit(self, dir, std::move(b), std::move(after));
+}
+
+/// A fired timer's record goes, unless it was armed again since (a later
+/// due) or the turn arms or disarms it: then the turn's own write is the
+/// last word on it, and neither the read nor the delete is needed.
+template <class Kind>
+void retire_fired_timer(storage::store& db, const std::string& id,
+                        const mail<Kind>& m, const actors::outcome& out,
+                        storage::batch& b) {
+  if (m.timer_due <= 0 || sets_timer(out, m.timer_name)) {
     return;
   }
-  std::string dedupe_key;
-  if (!m.dedupe_id.empty()) {
-    dedupe_key = storage::keys::owned(Kind::name, st.id, m.dedupe_id);
+  auto key = storage::keys::owned(Kind::name, id, m.timer_name);
+  auto stored = db.get(storage::cf::timers, key);
+  if (stored
+      && storage::keys::from_be64(*stored)
+           == static_cast<std::uint64_t>(m.timer_due)) {
+    b.del(storage::cf::timers, std::move(key));
   }
-  bool in_flight = !dedupe_key.empty() && dir->consuming(st.id, dedupe_key);
-  if (in_flight
-      || (!dedupe_key.empty()
-          && env.db->get(storage::cf::dedupe, dedupe_key).has_value())) {
-    // Already applied: answer once the original turn is surely durable.
-    if (in_flight) {
-      after.repeat_of = dedupe_key;
-    }
-    after.answers.push_back(
-      {std::move(m.done), {std::nullopt, "duplicate", {}}, m.want_state});
-    if (m.want_state) {
-      after.view = std::make_shared<typename Kind::state>(Kind::view(st.s));
-    }
-    submit(self, dir, std::move(b), std::move(after));
-    return;
-  }
-  auto now = env.time->now();
-  auto was = Kind::remember(st.s);
-  auto out = Kind::handle(st.s, m.in, now, dir->cfg_);
-  if (!out.event.empty()) {
-    Kind::persist(st.s, was, m.in, b);
-    b.put(
-      storage::cf::journal,
-      storage::keys::journal(Kind::name, st.id, st.s.version),
-      storage::codec::pack(
-        {{"v", st.s.version}, {"e", out.event}, {"c", out.cause}, {"t", now}}));
-    if (st.s.version > env.journal_keep
-        && st.s.version % journal_trim_every == 0) {
-      // Bounded: every journal_trim_every transitions, one range delete
-      // retires all but the last `journal_keep` (so at most
-      // journal_keep + journal_trim_every - 1 are kept, at the cost of one
-      // record per that many turns instead of one per turn).
-      b.del_range(storage::cf::journal,
-                  storage::keys::journal(Kind::name, st.id, 0),
-                  storage::keys::journal(Kind::name, st.id,
-                                         st.s.version - env.journal_keep + 1));
-    }
-  }
-  if (!dedupe_key.empty()) {
-    b.put(storage::cf::dedupe, dedupe_key,
-          storage::keys::be64(static_cast<std::uint64_t>(now)));
-    dir->begin_consuming(st.id, dedupe_key);
-    after.consumed = std::move(dedupe_key);
-  }
-  // A fired timer's record goes, unless it was armed again since (a later
-  // due) or this turn arms or disarms it: then the turn's own write below
-  // is the last word on it, and neither the read nor the delete is needed.
-  if (m.timer_due > 0 && !sets_timer(out, m.timer_name)) {
-    auto key = storage::keys::owned(Kind::name, st.id, m.timer_name);
-    auto stored = env.db->get(storage::cf::timers, key);
-    if (stored
-        && storage::keys::from_be64(*stored)
-             == static_cast<std::uint64_t>(m.timer_due)) {
-      b.del(storage::cf::timers, std::move(key));
-    }
-  }
+}
+
+/// Adds what the turn sends, adds to others' sums and arms or disarms, and
+/// hands the sends, timers and requests to `after` for once it is durable.
+template <class Kind>
+void write_effects(services& env, const std::string& id, actors::outcome& out,
+                   storage::batch& b, aftermath<Kind>& after) {
   for (auto& msg : out.outbox) {
     relay::entry e{env.outbox->next_seq(), after.self, std::move(msg)};
     b.put(storage::cf::outbox, storage::keys::be64(e.seq), relay::encode(e));
@@ -203,7 +164,7 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
   }
   write_additions(out.additions, b);
   for (auto& t : out.timers) {
-    auto key = storage::keys::owned(Kind::name, st.id, t.name);
+    auto key = storage::keys::owned(Kind::name, id, t.name);
     if (t.due > 0) {
       b.put(storage::cf::timers, std::move(key),
             storage::keys::be64(static_cast<std::uint64_t>(t.due)));
@@ -216,6 +177,14 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
   for (auto& sig : out.signals) {
     env.metrics->add(sig);
   }
+}
+
+/// Answers the mail, or parks it while the turn waits for answers of its
+/// own (out.defer_tag); answers the parked mails the turn resolves. Adds
+/// the state to `after` if an answer wants it.
+template <class Kind>
+void answer_or_defer(host_core<Kind>& st, mail<Kind>& m, actors::outcome& out,
+                     aftermath<Kind>& after) {
   bool want_state = false;
   if (!out.defer_tag.empty()) {
     if (!st.deferred) {
@@ -255,6 +224,76 @@ void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
   if (want_state) {
     after.view = std::make_shared<typename Kind::state>(Kind::view(st.s));
   }
+}
+
+/// True if the mail `dedupe_key` names was applied already (durably, or by
+/// a turn still committing: then `after` waits for that commit).
+template <class Kind>
+bool directory<Kind>::applied_before(directory* dir, const std::string& id,
+                                     const std::string& dedupe_key,
+                                     aftermath<Kind>& after) {
+  if (dir->consuming(id, dedupe_key)) {
+    after.repeat_of = dedupe_key;
+    return true;
+  }
+  return dir->env_.db->get(storage::cf::dedupe, dedupe_key).has_value();
+}
+
+template <class Kind>
+void directory<Kind>::turn(host_actor<Kind>* self, directory* dir,
+                           mail<Kind>& m) {
+  auto& st = self->core;
+  auto& env = dir->env_;
+  st.received.fetch_add(1);
+  if (st.failed_epoch.load() == st.epoch) {
+    recover(self, dir);
+  }
+  if (!st.loaded) {
+    load(self, dir);
+  }
+  aftermath<Kind> after;
+  after.self = {Kind::name, st.id};
+  storage::batch b;
+  if (st.broken) {
+    after.answers.push_back(
+      {std::move(m.done),
+       {actors::error{actors::errc::internal, "unreadable stored state"},
+        {},
+        {}},
+       false});
+    submit(self, dir, std::move(b), std::move(after));
+    return;
+  }
+  std::string dedupe_key;
+  if (!m.dedupe_id.empty()) {
+    dedupe_key = storage::keys::owned(Kind::name, st.id, m.dedupe_id);
+    if (applied_before(dir, st.id, dedupe_key, after)) {
+      // Answered once the original turn is surely durable.
+      after.answers.push_back(
+        {std::move(m.done), {std::nullopt, "duplicate", {}}, m.want_state});
+      if (m.want_state) {
+        after.view = std::make_shared<typename Kind::state>(Kind::view(st.s));
+      }
+      submit(self, dir, std::move(b), std::move(after));
+      return;
+    }
+  }
+  auto now = env.time->now();
+  auto was = Kind::remember(st.s);
+  auto out = Kind::handle(st.s, m.in, now, dir->cfg_);
+  if (!out.event.empty()) {
+    write_transition<Kind>(st.id, st.s, was, m.in, out, now, env.journal_keep,
+                           b);
+  }
+  if (!dedupe_key.empty()) {
+    b.put(storage::cf::dedupe, dedupe_key,
+          storage::keys::be64(static_cast<std::uint64_t>(now)));
+    dir->begin_consuming(st.id, dedupe_key);
+    after.consumed = std::move(dedupe_key);
+  }
+  retire_fired_timer<Kind>(*env.db, st.id, m, out, b);
+  write_effects<Kind>(env, st.id, out, b, after);
+  answer_or_defer<Kind>(st, m, out, after);
   submit(self, dir, std::move(b), std::move(after));
 }
 

@@ -24,7 +24,7 @@
 
 #include <boost/system/error_code.hpp>
 
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::runtime::detail {
 

@@ -4,12 +4,13 @@
 
 #include "actors/provider.hpp"
 #include "runtime/detail/http_post.hpp"
-#include "runtime/detail/sandbox.hpp"
+#include "runtime/detail/payment_call.hpp"
+#include "runtime/detail/builtin_provider.hpp"
 
 namespace ordo::runtime::detail {
 
 http_provider::http_provider(std::unique_ptr<http_poster> poster,
-                             const router& targets)
+                             const switchboard& targets)
   : poster_(std::move(poster)), targets_(targets) {}
 
 http_provider::~http_provider() {
@@ -17,7 +18,7 @@ http_provider::~http_provider() {
 }
 
 std::unique_ptr<http_provider>
-http_provider::start(const http_provider_options& opts, const router& targets,
+http_provider::start(const http_provider_options& opts, const switchboard& targets,
                      std::string* err) {
   auto url = parse_http_url(opts.url, "payment provider", err);
   if (!url) {
@@ -44,27 +45,10 @@ void http_provider::deliver(const actors::envelope& msg, std::string,
     }
     return;
   }
-  bool answer = true;
-  if (auto f = fault_draw("payment.call")) {
-    if (f->action == fault_action::error) {
-      if (done) {
-        done({actors::error{actors::errc::unavailable,
-                            "payment provider: injected fault at payment.call"},
-              {},
-              {}});
-      }
-      return;
-    }
-    if (f->action == fault_action::delay) {
-      delayer_.after(f->delay_ms,
-                     [this, c = std::move(in.value()), done = std::move(done)] {
-                       call(c, done, true);
-                     });
-      return;
-    }
-    answer = false; // drop: the call is made; its answer is lost
-  }
-  call(in.value(), std::move(done), answer);
+  payment_call(delayer_, std::move(done),
+               [this, c = std::move(in.value())](reply_fn done, bool answer) {
+                 call(c, std::move(done), answer);
+               });
 }
 
 void http_provider::call(const actors::provider::input& c, reply_fn done,

@@ -58,7 +58,7 @@ public:
   /// and sets `*err`. `targets` (for refund confirmations) must outlive the
   /// adapter.
   static std::unique_ptr<http_provider> start(const http_provider_options& opts,
-                                              const router& targets,
+                                              const switchboard& targets,
                                               std::string* err);
 
   /// Stops (see stop()).
@@ -77,14 +77,14 @@ public:
   void stop();
 
 private:
-  http_provider(std::unique_ptr<http_poster> poster, const router& targets);
+  http_provider(std::unique_ptr<http_poster> poster, const switchboard& targets);
 
   /// Makes the call `c`; answers `done` only if `answer`.
   void call(const actors::provider::input& c, reply_fn done, bool answer);
 
   // Constant after construction.
   const std::unique_ptr<http_poster> poster_;
-  const router& targets_;
+  const switchboard& targets_;
 
   /// Calls held back by a payment.call delay.
   fault_delayer delayer_;

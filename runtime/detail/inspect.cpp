@@ -28,17 +28,14 @@ reader state_reader() {
 }
 
 const std::map<std::string, reader>& readers() {
-  static const std::map<std::string, reader> table{
-    {order_kind::name, state_reader<order_kind>()},
-    {sku_kind::name, state_reader<sku_kind>()},
-    {coupon_kind::name, state_reader<coupon_kind>()},
-    {affiliate_kind::name, state_reader<affiliate_kind>()},
-    {notifier_kind::name, state_reader<notifier_kind>()},
-    {dispatcher_kind::name, state_reader<dispatcher_kind>()},
-    {technicians_kind::name, state_reader<technicians_kind>()},
-    {limiter_kind::name, state_reader<limiter_kind>()},
-    {report_kind::name, state_reader<report_kind>()},
-  };
+  static const std::map<std::string, reader> table = [] {
+    std::map<std::string, reader> t;
+    all_kinds::each([&](auto tag) {
+      using kind = typename decltype(tag)::type;
+      t.emplace(kind::name, state_reader<kind>());
+    });
+    return t;
+  }();
   return table;
 }
 

@@ -3,7 +3,8 @@
 // How the generic host (host.hpp) sees each actor kind of actors/: the
 // state machine's types and functions under one name, and how its state is
 // stored. Adding an actor kind means writing a `spec` here (its types and
-// functions) and a directory in node.cpp.
+// functions, and how the node's options configure it) and one entry in
+// `all_kinds` at the end: the node derives everything else from that list.
 //
 // Two storage layouts (family `actors`, see storage/keys.hpp):
 //   snapshot_kind (order, coupon, notifier, dispatcher, limiter):
@@ -34,6 +35,7 @@
 #include "actors/notifier.hpp"
 #include "actors/order.hpp"
 #include "actors/reports.hpp"
+#include "runtime/node.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
 
@@ -71,6 +73,12 @@ inline bool sets_timer(const actors::outcome& o, const std::string& name) {
                      });
 }
 
+/// Names a kind in a walk over a kind_list.
+template <class Kind>
+struct kind_tag {
+  using type = Kind;
+};
+
 /// The parts shared by every layout. `Spec` names the state machine:
 ///   state, input, config; name; id (pointer to the state's id member);
 ///   handle_fn and decode_fn (the machine's handle and decode).
@@ -81,7 +89,13 @@ struct kind_base {
   using input = typename Spec::input;
   using config = typename Spec::config;
   static constexpr const char* name = Spec::name;
+  /// Where its actors live in a cluster.
+  static constexpr placement place = Spec::place;
 
+  /// The machine's config from the node's options.
+  static config configure(const node_options& o) {
+    return Spec::configure(o);
+  }
   static void init(state& s, const std::string& id) {
     s.*Spec::id = id;
   }
@@ -213,14 +227,31 @@ struct ledger_kind : kind_base<Spec> {
   }
 };
 
+/// The admin SMS's timing, shared by orders and the notifier actors.
+inline actors::notifier::config notify_config(const node_options& o) {
+  return {o.notify_delay, o.notify_ttl, o.recheck_delay};
+}
+
 struct order_spec {
   using state = actors::order::state;
   using input = actors::order::input;
   using config = actors::order::config;
   static constexpr const char* name = actors::order::kind;
+  static constexpr placement place = placement::order_id;
   static constexpr auto id = &state::order_id;
   static constexpr auto handle_fn = &actors::order::handle;
   static constexpr auto decode_fn = &actors::order::decode;
+  static config configure(const node_options& o) {
+    // An order's reservations outlive its deadline by a minute (by the
+    // payment timeout, if that is shorter: an orphan of a create cut short
+    // by a crash holds its stock no longer than twice that), and last
+    // reservation_ttl from the create at least.
+    auto hold = std::max<actors::millis>(
+      std::min<actors::millis>(60'000, o.payment_timeout),
+      o.reservation_ttl - o.payment_timeout);
+    return {o.payment_timeout, hold,           o.commission_ppm,
+            o.flash_window,    o.saga_timeout, notify_config(o)};
+  }
 };
 
 /// What a user's order index shows of an order (the value of
@@ -299,9 +330,13 @@ struct sku_spec {
   using input = actors::inventory::input;
   using config = actors::inventory::config;
   static constexpr const char* name = actors::inventory::kind;
+  static constexpr placement place = placement::hashed_id;
   static constexpr auto id = &state::sku;
   static constexpr auto handle_fn = &actors::inventory::handle;
   static constexpr auto decode_fn = &actors::inventory::decode;
+  static config configure(const node_options& o) {
+    return {o.reservation_ttl};
+  }
   static constexpr auto header_to_json = &actors::inventory::header_to_json;
   static constexpr auto entries_to_json = &actors::inventory::entries_to_json;
   static constexpr auto entries_from_json
@@ -341,9 +376,15 @@ struct coupon_spec {
   using input = actors::coupon::input;
   using config = actors::coupon::config;
   static constexpr const char* name = actors::coupon::kind;
+  static constexpr placement place = placement::hashed_id;
   static constexpr auto id = &state::coupon_id;
   static constexpr auto handle_fn = &actors::coupon::handle;
   static constexpr auto decode_fn = &actors::coupon::decode;
+  /// A lock outlives its order's payment deadline, so only the locks of
+  /// orders that never came to exist (a crash mid-create) lapse.
+  static config configure(const node_options& o) {
+    return {o.payment_timeout + 60'000};
+  }
 };
 using coupon_kind = snapshot_kind<coupon_spec>;
 
@@ -352,9 +393,13 @@ struct affiliate_spec {
   using input = actors::attribution::input;
   using config = actors::attribution::config;
   static constexpr const char* name = actors::attribution::kind;
+  static constexpr placement place = placement::hashed_id;
   static constexpr auto id = &state::affiliate_id;
   static constexpr auto handle_fn = &actors::attribution::handle;
   static constexpr auto decode_fn = &actors::attribution::decode;
+  static config configure(const node_options&) {
+    return {};
+  }
   static constexpr auto header_to_json = &actors::attribution::header_to_json;
   static constexpr auto entries_to_json = &actors::attribution::entries_to_json;
   static constexpr auto entries_from_json
@@ -368,9 +413,15 @@ struct notifier_spec {
   using input = actors::notifier::input;
   using config = actors::notifier::config;
   static constexpr const char* name = actors::notifier::kind;
+  static constexpr placement place = placement::order_id;
   static constexpr auto id = &state::order_id;
   static constexpr auto handle_fn = &actors::notifier::handle;
   static constexpr auto decode_fn = &actors::notifier::decode;
+  /// Orders keep their admin SMS; the notifier actors serve the orders
+  /// stored before they did.
+  static config configure(const node_options& o) {
+    return notify_config(o);
+  }
 };
 using notifier_kind = snapshot_kind<notifier_spec>;
 
@@ -379,9 +430,13 @@ struct dispatcher_spec {
   using input = actors::dispatcher::input;
   using config = actors::dispatcher::config;
   static constexpr const char* name = actors::dispatcher::kind;
+  static constexpr placement place = placement::order_id;
   static constexpr auto id = &state::order_id;
   static constexpr auto handle_fn = &actors::dispatcher::handle;
   static constexpr auto decode_fn = &actors::dispatcher::decode;
+  static config configure(const node_options& o) {
+    return {o.dispatch_delay, o.recheck_delay};
+  }
 };
 using dispatcher_kind = snapshot_kind<dispatcher_spec>;
 
@@ -390,9 +445,13 @@ struct technicians_spec {
   using input = actors::technicians::input;
   using config = actors::technicians::config;
   static constexpr const char* name = actors::technicians::kind;
+  static constexpr placement place = placement::hashed_id;
   static constexpr auto id = &state::id;
   static constexpr auto handle_fn = &actors::technicians::handle;
   static constexpr auto decode_fn = &actors::technicians::decode;
+  static config configure(const node_options& o) {
+    return {o.technicians};
+  }
   static constexpr auto header_to_json = &actors::technicians::header_to_json;
   static constexpr auto entries_to_json = &actors::technicians::entries_to_json;
   static constexpr auto entries_from_json
@@ -406,9 +465,20 @@ struct limiter_spec {
   using input = actors::limiter::input;
   using config = actors::limiter::config;
   static constexpr const char* name = actors::limiter::kind;
+  static constexpr placement place = placement::hashed_id;
   static constexpr auto id = &state::user_id;
   static constexpr auto handle_fn = &actors::limiter::handle;
   static constexpr auto decode_fn = &actors::limiter::decode;
+  /// The rate limit is counted by the node's admission (node.cpp, admit)
+  /// from the order index; the limiter actor only keeps the captcha.
+  static config configure(const node_options& o) {
+    config c;
+    c.max_orders = 0;
+    c.window = o.rate_window;
+    c.captcha_after = o.captcha_after;
+    c.verifier = o.captcha;
+    return c;
+  }
 };
 using limiter_kind = snapshot_kind<limiter_spec>;
 
@@ -417,9 +487,13 @@ struct report_spec {
   using input = actors::reports::input;
   using config = actors::reports::config;
   static constexpr const char* name = actors::reports::kind;
+  static constexpr placement place = placement::shard_name;
   static constexpr auto id = &state::shard;
   static constexpr auto handle_fn = &actors::reports::handle;
   static constexpr auto decode_fn = &actors::reports::decode;
+  static config configure(const node_options&) {
+    return {actors::reports::max_top_users};
+  }
 };
 
 /// A report shard is counted by the turns of orders, as additions to its
@@ -462,5 +536,27 @@ struct report_kind : kind_base<report_spec> {
     actors::reports::rank_top(s, actors::reports::max_top_users);
   }
 };
+
+/// A list of actor kinds, walked at compile time.
+template <class... Kinds>
+struct kind_list {
+  /// Calls `f(kind_tag<K>{})` for each kind K, in order.
+  template <class F>
+  static void each(F&& f) {
+    (f(kind_tag<Kinds>{}), ...);
+  }
+  /// `Template<Kinds...>`, e.g. a tuple of one thing per kind.
+  template <template <class...> class Template>
+  using apply = Template<Kinds...>;
+};
+
+/// Every actor kind a node hosts: the one list a new kind is added to. The
+/// node derives from it its directories (configured by each spec's
+/// `configure`), the routing of messages by kind name, the inspection of
+/// stored state (inspect.cpp), the counters of /metrics and the kinds
+/// `ordo inspect` and the console offer (actor_kinds()).
+using all_kinds
+  = kind_list<order_kind, sku_kind, coupon_kind, affiliate_kind, notifier_kind,
+              dispatcher_kind, technicians_kind, limiter_kind, report_kind>;
 
 } // namespace ordo::runtime::detail

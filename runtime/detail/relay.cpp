@@ -122,7 +122,7 @@ std::optional<relay::message_view> dead_from_record(std::uint64_t seq,
 
 } // namespace
 
-relay::relay(storage::store& db, const router& targets, relay_options opts)
+relay::relay(storage::store& db, const switchboard& targets, relay_options opts)
   : db_(db), targets_(targets), opts_(checked(opts)) {}
 
 relay::~relay() {
@@ -440,7 +440,7 @@ void relay::compact_timers() {
 }
 
 void relay::hand_over(deliveries out) {
-  // A sink may answer inside `deliver` (the router does for an unknown
+  // A sink may answer inside `deliver` (the switchboard does for an unknown
   // kind), and that answer may start the lane's next delivery. Deliveries
   // started while one is being handed over on this thread are queued and
   // handed over by the outermost call, so such a lane does not recurse.

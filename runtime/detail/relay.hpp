@@ -68,7 +68,7 @@
 #include <utility>
 #include <vector>
 
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::storage {
 class store;
@@ -81,7 +81,7 @@ struct turn_reply;
 
 namespace ordo::runtime::detail {
 
-class router;
+class switchboard;
 
 struct relay_options {
   /// A delivery not acknowledged within this is repeated. Default: 10 s.
@@ -144,7 +144,7 @@ public:
   };
 
   /// `db` and `targets` must outlive the relay.
-  relay(storage::store& db, const router& targets, relay_options opts = {});
+  relay(storage::store& db, const switchboard& targets, relay_options opts = {});
   /// Stops. No reply may arrive afterwards: stop the sinks first, or have
   /// them drop their reply functions unanswered.
   ~relay();
@@ -351,7 +351,7 @@ private:
 
   // Constant after construction.
   storage::store& db_;
-  const router& targets_;
+  const switchboard& targets_;
   const relay_options opts_;
 
   std::atomic<std::uint64_t> next_seq_{1};

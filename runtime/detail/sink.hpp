@@ -2,7 +2,7 @@
 
 // Where messages go inside a node: every actor kind (and every adapter that
 // is not an actor, like the payment provider) is a `sink` registered with the
-// `router` under its kind name. No CAF here.
+// `switchboard` under its kind name. No CAF here.
 
 #include <atomic>
 #include <functional>
@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 #include "runtime/remote.hpp"
 
 namespace ordo::runtime::detail {
@@ -75,12 +75,12 @@ using durable_gate = std::function<void(std::function<void()>)>;
 
 /// Kind name -> sink. Filled at start-up, read-only afterwards (no lock).
 ///
-/// The router is where messages leave the process: to another node, or to
+/// The switchboard is where messages leave the process: to another node, or to
 /// a sink that calls out (`add_external`: the payment provider, SMS). Those
 /// go through the durable gate, so nothing leaves before the fsync that
 /// covers its cause; messages to actors of this node go at once
 /// (docs/durability.md).
-class router {
+class switchboard {
 public:
   void add(std::string kind, sink* s) {
     sinks_[std::move(kind)] = {s, false};

@@ -65,7 +65,7 @@ std::string token(const std::string& s) {
 /// Delivers "sms_sent" to the sender of `r` and hands its reply to `done`.
 /// Without a dedupe id: the SMS machine ignores a repeat of it
 /// (actors/notifier.hpp), so the receiver's turn writes no dedupe record.
-void confirm_sms(const router& targets, const sms_record& r, reply_fn done) {
+void confirm_sms(const switchboard& targets, const sms_record& r, reply_fn done) {
   auto sent = actors::envelope_to(
     {r.confirm_to, r.order_id}, actors::notifier::sms_sent{r.notification_id});
   targets.deliver(sent, "", std::move(done));
@@ -79,7 +79,7 @@ void answer(const reply_fn& done, actors::errc code, std::string why) {
 
 } // namespace
 
-sms_sink::sms_sink(const router& targets, storage::store* db,
+sms_sink::sms_sink(const switchboard& targets, storage::store* db,
                    std::unique_ptr<http_poster> poster, line_fn log)
   : targets_(targets), db_(db), poster_(std::move(poster)),
     log_(std::move(log)) {}
@@ -89,7 +89,7 @@ sms_sink::~sms_sink() {
 }
 
 std::unique_ptr<sms_sink> sms_sink::start_webhook(const std::string& url,
-                                                  const router& targets,
+                                                  const switchboard& targets,
                                                   std::string* err,
                                                   http_post_options opts) {
   auto parsed = parse_http_url(url, "--sms-webhook", err);
@@ -106,7 +106,7 @@ std::unique_ptr<sms_sink> sms_sink::start_webhook(const std::string& url,
 }
 
 std::unique_ptr<sms_sink>
-sms_sink::log_sink(storage::store& db, const router& targets, line_fn log) {
+sms_sink::log_sink(storage::store& db, const switchboard& targets, line_fn log) {
   return std::unique_ptr<sms_sink>{
     new sms_sink{targets, &db, nullptr, std::move(log)}};
 }

@@ -8,7 +8,7 @@
 //
 // and expects, once the SMS went out, "sms_sent" {"notification_id"} at
 // {confirm_to, order_id}: confirm_to is "order" or "notifier" (absent:
-// "notifier"). The adapter delivers that through the router without a
+// "notifier"). The adapter delivers that through the switchboard without a
 // dedupe id (the SMS machine ignores a repeat: it confirms only the
 // notification in flight, so no dedupe record is needed), and
 // acknowledges the relay with the sender's reply: the outbox keeps the "sms"
@@ -99,7 +99,7 @@ public:
   /// failure returns nullptr and sets `*err`. `targets` must outlive the
   /// adapter.
   static std::unique_ptr<sms_sink> start_webhook(const std::string& url,
-                                                 const router& targets,
+                                                 const switchboard& targets,
                                                  std::string* err,
                                                  http_post_options opts = {});
 
@@ -107,7 +107,7 @@ public:
   /// adapter); call load() before the first delivery. `log` receives the
   /// one line per notification; empty = stderr.
   static std::unique_ptr<sms_sink>
-  log_sink(storage::store& db, const router& targets, line_fn log = {});
+  log_sink(storage::store& db, const switchboard& targets, line_fn log = {});
 
   /// Stops (see stop()).
   ~sms_sink() override;
@@ -135,7 +135,7 @@ public:
   void stop();
 
 private:
-  sms_sink(const router& targets, storage::store* db,
+  sms_sink(const switchboard& targets, storage::store* db,
            std::unique_ptr<http_poster> poster, line_fn log);
 
   /// Sends `r`; confirms it and answers `done` only if `confirm`.
@@ -149,7 +149,7 @@ private:
   void print(const sms_record& r);
 
   // Constant after construction.
-  const router& targets_;
+  const switchboard& targets_;
   storage::store* const db_;                  ///< log sink only
   const std::unique_ptr<http_poster> poster_; ///< webhook only
   const line_fn log_;

@@ -10,7 +10,7 @@
 
 namespace ordo::runtime::detail {
 
-timer_service::timer_service(clock& time, const router& targets)
+timer_service::timer_service(clock& time, const switchboard& targets)
   : clock_(time), targets_(targets) {
   jump_token_ = clock_.on_jump([this] {
     std::lock_guard<std::mutex> guard{mu_};

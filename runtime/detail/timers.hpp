@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::storage {
 class store;
@@ -29,11 +29,11 @@ class clock;
 
 namespace ordo::runtime::detail {
 
-class router;
+class switchboard;
 
 class timer_service {
 public:
-  timer_service(clock& time, const router& targets);
+  timer_service(clock& time, const switchboard& targets);
   ~timer_service();
 
   /// Loads every stored timer (start-up, before `start`).
@@ -67,7 +67,7 @@ private:
 
   // Constant after construction.
   clock& clock_;
-  const router& targets_;
+  const switchboard& targets_;
   std::uint64_t jump_token_ = 0;
 
   mutable std::mutex mu_;

@@ -10,7 +10,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/reports.hpp"
-#include "actors/turn.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace ordo::test {
 

@@ -39,7 +39,7 @@ using namespace ordo;
 using namespace ordo::test;
 using runtime::turn_reply;
 using runtime::detail::reply_fn;
-using runtime::detail::router;
+using runtime::detail::switchboard;
 using runtime::detail::sms_record;
 using runtime::detail::sms_sink;
 
@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(each_sms_reaches_a_failing_webhook_and_its_notifier_once) {
   temp_dir dir;
   auto provider = start_provider(dir, {"--fail-rate", "0.5"});
   recording_notifier notifier;
-  router targets;
+  switchboard targets;
   targets.add("notifier", &notifier);
   std::string err;
   auto sms = sms_sink::start_webhook(
@@ -247,7 +247,7 @@ BOOST_AUTO_TEST_CASE(each_sms_reaches_a_failing_webhook_and_its_notifier_once) {
 
 BOOST_AUTO_TEST_CASE(an_unreachable_webhook_answers_unavailable) {
   recording_notifier notifier;
-  router targets;
+  switchboard targets;
   targets.add("notifier", &notifier);
   std::string err;
   // Port 1 on the loopback: nothing listens, the connect is refused.
@@ -263,7 +263,7 @@ BOOST_AUTO_TEST_CASE(an_unreachable_webhook_answers_unavailable) {
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_url_names_the_flag) {
-  router targets;
+  switchboard targets;
   for (std::string url : {"notaurl", "https://127.0.0.1:9/sms", "http://h:0",
                           "http://h:1/sms?x=1", "http://"}) {
     std::string err;
@@ -276,7 +276,7 @@ BOOST_AUTO_TEST_CASE(a_bad_url_names_the_flag) {
 
 BOOST_AUTO_TEST_CASE(bad_messages_are_rejected_without_a_call) {
   recording_notifier notifier;
-  router targets;
+  switchboard targets;
   targets.add("notifier", &notifier);
   std::string err;
   auto sms = sms_sink::start_webhook("http://127.0.0.1:1/sms", targets, &err);
@@ -309,7 +309,7 @@ BOOST_AUTO_TEST_CASE(the_confirmation_goes_to_the_kind_that_sent_the_sms) {
   temp_dir dir;
   recording_notifier orders;
   recording_notifier notifiers;
-  router targets;
+  switchboard targets;
   targets.add("order", &orders);
   targets.add("notifier", &notifiers);
   line_log lines;
@@ -341,7 +341,7 @@ BOOST_AUTO_TEST_CASE(the_confirmation_goes_to_the_kind_that_sent_the_sms) {
 BOOST_AUTO_TEST_CASE(repeats_are_recorded_and_printed_once_and_survive_reopen) {
   temp_dir dir;
   recording_notifier notifier;
-  router targets;
+  switchboard targets;
   targets.add("notifier", &notifier);
   line_log lines;
   const std::string tricky = "say \"hi\"\nbye";
@@ -428,7 +428,7 @@ BOOST_AUTO_TEST_CASE(a_directory_without_the_count_is_counted_once_at_load) {
   // the next new notification stores the count, and a reopen reads it.
   temp_dir dir;
   recording_notifier notifier;
-  router targets;
+  switchboard targets;
   targets.add("notifier", &notifier);
   line_log lines;
   {
@@ -463,7 +463,7 @@ BOOST_AUTO_TEST_CASE(a_failing_notifier_is_retried_without_a_second_line) {
   recording_notifier notifier;
   notifier.answer_with(
     {actors::error{actors::errc::unavailable, "stopping"}, {}, {}});
-  router targets;
+  switchboard targets;
   targets.add("notifier", &notifier);
   line_log lines;
   auto db = open_store(dir);
@@ -484,7 +484,7 @@ BOOST_AUTO_TEST_CASE(a_failing_notifier_is_retried_without_a_second_line) {
 BOOST_AUTO_TEST_CASE(bad_bodies_are_bad_requests_and_change_nothing) {
   temp_dir dir;
   recording_notifier notifier;
-  router targets;
+  switchboard targets;
   targets.add("notifier", &notifier);
   line_log lines;
   auto db = open_store(dir);

@@ -26,7 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/detail/relay.hpp"
-#include "runtime/detail/sandbox.hpp"
+#include "runtime/detail/builtin_provider.hpp"
 #include "runtime/detail/sink.hpp"
 #include "runtime/detail/sms.hpp"
 #include "runtime/faults.hpp"
@@ -43,7 +43,7 @@ using runtime::faults;
 using runtime::turn_reply;
 using runtime::detail::relay;
 using runtime::detail::reply_fn;
-using runtime::detail::router;
+using runtime::detail::switchboard;
 
 namespace {
 
@@ -647,7 +647,7 @@ struct relay_fixture : clean_faults {
   test::temp_dir dir;
   std::unique_ptr<storage::store> db = open_store(dir.sub("db"), false);
   recording_sink sink;
-  router targets;
+  switchboard targets;
 
   relay_fixture() {
     targets.add("sku", &sink);
@@ -754,7 +754,7 @@ struct adapter_fixture : clean_faults {
   test::temp_dir dir;
   std::unique_ptr<storage::store> db = open_store(dir.sub("db"), false);
   recording_sink actors_sink; ///< "notifier" and "order"
-  router targets;
+  switchboard targets;
 
   std::mutex mu;
   std::condition_variable cv;

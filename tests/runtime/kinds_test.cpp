@@ -5,7 +5,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <set>
+
 #include "runtime/detail/kinds.hpp"
+#include "runtime/node.hpp"
 #include "storage/store.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -218,6 +221,51 @@ BOOST_AUTO_TEST_CASE(an_unreadable_sum_is_an_error_not_a_zero) {
         "short");
   BOOST_REQUIRE(db->commit_sync(std::move(b)).ok());
   BOOST_CHECK_THROW(read(reports::shard_name(1)), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(every_kind_of_the_list_is_known_and_inspectable) {
+  // The node derives its kinds from all_kinds: each has a distinct name, is
+  // offered by actor_kinds(), and its stored state reads (here: none yet)
+  // rather than being an unknown kind.
+  std::vector<std::string> names;
+  runtime::detail::all_kinds::each([&](auto tag) {
+    names.emplace_back(decltype(tag)::type::name);
+  });
+  BOOST_TEST(names.size() == 9u);
+  BOOST_TEST(names == runtime::actor_kinds(),
+             boost::test_tools::per_element());
+  std::set<std::string> distinct(names.begin(), names.end());
+  BOOST_TEST(distinct.size() == names.size());
+  db->close();
+  db.reset();
+  for (const auto& kind : names) {
+    auto v = runtime::inspect_offline(dir.path() + "/db", kind, "x1");
+    BOOST_TEST_REQUIRE(v.ok(), kind << ": " << v.err().message);
+    BOOST_TEST(!v.value().exists, kind);
+  }
+  BOOST_TEST(!runtime::inspect_offline(dir.path() + "/db", "nope", "x1").ok());
+}
+
+BOOST_AUTO_TEST_CASE(each_kind_is_configured_from_the_node_options) {
+  runtime::node_options o;
+  o.payment_timeout = 10'000;
+  o.reservation_ttl = 100'000;
+  o.dispatch_delay = 1'234;
+  o.captcha_after = 7;
+  auto order = runtime::detail::order_kind::configure(o);
+  BOOST_TEST(order.payment_timeout == 10'000);
+  // Reservations outlive the deadline by the larger of the two bounds.
+  BOOST_TEST(order.reservation_margin == 90'000);
+  o.reservation_ttl = 12'000;
+  BOOST_TEST(runtime::detail::order_kind::configure(o).reservation_margin
+             == 10'000);
+  BOOST_TEST(runtime::detail::sku_kind::configure(o).reservation_ttl
+             == 12'000);
+  BOOST_TEST(runtime::detail::dispatcher_kind::configure(o).dispatch_delay
+             == 1'234);
+  auto limiter = runtime::detail::limiter_kind::configure(o);
+  BOOST_TEST(limiter.max_orders == 0); // the node's admission counts
+  BOOST_TEST(limiter.captcha_after == 7);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -317,7 +317,7 @@ struct relay_fixture {
   std::unique_ptr<storage::store> db = open_store(dir);
   recording_store rec{*db};
   scripted_sink sink;
-  runtime::detail::router targets;
+  runtime::detail::switchboard targets;
 
   relay_fixture() {
     for (auto kind : {"sku", "payment", "sms"}) {

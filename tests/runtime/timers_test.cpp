@@ -57,7 +57,7 @@ private:
 struct timers_fixture {
   runtime::manual_clock time{1'000};
   fired_log fired;
-  runtime::detail::router targets;
+  runtime::detail::switchboard targets;
   timer_service timers{time, targets};
 
   timers_fixture() {
