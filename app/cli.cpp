@@ -188,13 +188,18 @@ void cluster_flags(const serve_flags& f, serve_config& c) {
   c.node.partitions = f.partitions;
 }
 
-/// THE place where flags become module options.
-serve_config to_config(const serve_flags& f, bool admin_token_given,
-                       bool payment_secret_given, std::ostream& err) {
-  serve_config c;
-  auto& node = c.node;
-  auto& http = c.http;
+/// `text` when it is empty (the flag's default: none) or an http URL;
+/// throws otherwise.
+std::string http_url_flag(const char* flag, const std::string& text) {
+  std::string why;
+  if (!text.empty() && !runtime::valid_http_url(text, flag, &why)) {
+    throw CLI::ValidationError(flag, why);
+  }
+  return text;
+}
 
+/// --data, --durability, --min-free-disk, --journal-keep.
+void fill_storage(const serve_flags& f, runtime::node_options& node) {
   if (f.data.empty()) {
     throw CLI::ValidationError("--data", "must not be empty");
   }
@@ -208,6 +213,12 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
         + "': use 0 (no guard) or an integer and a unit, e.g. 64MiB, 1GiB");
   }
   node.min_free_disk = *min_free;
+  node.journal_keep = f.journal_keep;
+}
+
+/// --payment-timeout, --reservation-ttl, --passivate-after,
+/// --dedupe-retention, and the bounds they set each other.
+void fill_order_timers(const serve_flags& f, runtime::node_options& node) {
   node.payment_timeout = duration_flag("--payment-timeout", f.payment_timeout);
   node.reservation_ttl = duration_flag("--reservation-ttl", f.reservation_ttl);
   node.passivate_after = duration_flag("--passivate-after", f.passivate_after);
@@ -228,20 +239,19 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
         + ": an unpaid order holds its stock until the payment timeout "
           "cancels it, so its reservation must not expire first");
   }
-  node.scheduler_threads = f.scheduler_threads;
-  node.reader_threads = f.reader_threads;
-  std::string why;
-  if (!f.payment_provider.empty()
-      && !runtime::valid_http_url(f.payment_provider, "--payment-provider",
-                                  &why)) {
-    throw CLI::ValidationError("--payment-provider", why);
-  }
-  node.payment_provider = f.payment_provider;
-  if (!f.sms_webhook.empty()
-      && !runtime::valid_http_url(f.sms_webhook, "--sms-webhook", &why)) {
-    throw CLI::ValidationError("--sms-webhook", why);
-  }
-  node.sms_webhook = f.sms_webhook;
+}
+
+/// --scheduler-threads, --reader-threads, --http-threads.
+void fill_threads(const serve_flags& f, serve_config& c) {
+  c.node.scheduler_threads = f.scheduler_threads;
+  c.node.reader_threads = f.reader_threads;
+  c.http.threads = f.http_threads;
+}
+
+/// --sms-webhook, --notify-delay, --notify-ttl, --dispatch-delay,
+/// --commission-rate, --technicians: admin SMS, O2O dispatch, affiliates.
+void fill_o2o(const serve_flags& f, runtime::node_options& node) {
+  node.sms_webhook = http_url_flag("--sms-webhook", f.sms_webhook);
   node.notify_delay = duration_flag("--notify-delay", f.notify_delay);
   node.notify_ttl = duration_flag("--notify-ttl", f.notify_ttl);
   if (node.notify_ttl < node.notify_delay) {
@@ -259,15 +269,20 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
   }
   node.commission_ppm = ppm;
   node.technicians = technician_names(f.technicians);
-  node.journal_keep = f.journal_keep;
+}
+
+/// --audit-interval, --alert-webhook.
+void fill_audit(const serve_flags& f, runtime::node_options& node) {
   node.audit_interval = f.audit_interval == "0"
                           ? 0
                           : duration_flag("--audit-interval", f.audit_interval);
-  if (!f.alert_webhook.empty()
-      && !runtime::valid_http_url(f.alert_webhook, "--alert-webhook", &why)) {
-    throw CLI::ValidationError("--alert-webhook", why);
-  }
-  node.alert_webhook = f.alert_webhook;
+  node.alert_webhook = http_url_flag("--alert-webhook", f.alert_webhook);
+}
+
+/// --flash-window, --rate-limit, --captcha-after, --saga-timeout,
+/// --external-give-up: limits on users, and on waiting before an operator
+/// is asked.
+void fill_limits(const serve_flags& f, runtime::node_options& node) {
   node.flash_window = duration_flag("--flash-window", f.flash_window);
   rate_limit_flag(f.rate_limit, node);
   node.captcha_after = f.captcha_after;
@@ -276,21 +291,34 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
     = f.external_give_up == "0"
         ? 0
         : duration_flag("--external-give-up", f.external_give_up);
-  cluster_flags(f, c);
-  if (!f.faults.empty()
-      && !runtime::parse_fault_spec(f.faults, &c.faults, &why)) {
+}
+
+/// --faults: the rules to arm at start-up; none when empty.
+std::vector<runtime::fault_rule> fault_rules(const std::string& spec) {
+  std::vector<runtime::fault_rule> rules;
+  std::string why;
+  if (!spec.empty() && !runtime::parse_fault_spec(spec, &rules, &why)) {
     throw CLI::ValidationError("--faults", why);
   }
+  return rules;
+}
 
+/// --http, --console-dir.
+void fill_listen(const serve_flags& f, gateway::server_options& http) {
   if (!parse_listen_address(f.http, &http.host, &http.port)) {
     throw CLI::ValidationError(
       "--http", "expected HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080; port "
                 "0 picks a free one), got '"
                   + f.http + "'");
   }
-  http.threads = f.http_threads;
   http.console_dir = f.console_dir;
+}
 
+/// --admin-token, --payment-secret (or their env vars): given empty is an
+/// error; not given, a random token or dev-secret, said on `err`.
+void fill_secrets(const serve_flags& f, bool admin_token_given,
+                  bool payment_secret_given, gateway::server_options& http,
+                  std::ostream& err) {
   if (admin_token_given && f.admin_token.empty()) {
     throw CLI::ValidationError("--admin-token", "must not be empty");
   }
@@ -310,6 +338,26 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
            "payment callbacks are verified with the insecure key \""
         << dev_secret << "\"" << std::endl;
   }
+}
+
+/// THE place where flags become module options: one step per section, in
+/// the order their errors are reported. Secrets come last, so the
+/// generated admin token is printed only once the other flags are valid.
+serve_config to_config(const serve_flags& f, bool admin_token_given,
+                       bool payment_secret_given, std::ostream& err) {
+  serve_config c;
+  fill_storage(f, c.node);
+  fill_order_timers(f, c.node);
+  fill_threads(f, c);
+  c.node.payment_provider
+    = http_url_flag("--payment-provider", f.payment_provider);
+  fill_o2o(f, c.node);
+  fill_audit(f, c.node);
+  fill_limits(f, c.node);
+  cluster_flags(f, c);
+  c.faults = fault_rules(f.faults);
+  fill_listen(f, c.http);
+  fill_secrets(f, admin_token_given, payment_secret_given, c.http, err);
   return c;
 }
 
@@ -408,20 +456,17 @@ sandbox_provider_options to_sandbox_options(const sandbox_flags& f) {
   return o;
 }
 
-} // namespace
+/// A duration flag ("D" in help), its default shown.
+CLI::Option* add_duration(CLI::App* sub, const std::string& name,
+                          std::string& value, const std::string& help) {
+  return sub->add_option(name, value, help)
+    ->type_name("D")
+    ->capture_default_str();
+}
 
-command parse_command_line(int argc, const char* const* argv, std::ostream& out,
-                           std::ostream& err) {
-  CLI::App app{"ordo: an order-lifecycle runtime (every order is a persistent "
-               "actor)",
-               "ordo"};
-  app.footer("Run `ordo serve --help` for the server's flags.\n");
-  auto* serve = app.add_subcommand(
-    "serve", "Run one node: storage, order actors and the HTTP gateway");
-  serve->footer(
-    "Durations: a positive integer and a unit: 250ms, 2s, 5m, 1h.\n");
-
-  serve_flags f;
+/// --data, --http, --admin-token, --payment-secret: where the node keeps
+/// its data and listens, and its two secrets.
+void add_serve_basic_flags(CLI::App* serve, serve_flags& f) {
   serve->add_option("--data", f.data, "RocksDB directory (created if missing)")
     ->type_name("DIR")
     ->capture_default_str();
@@ -430,43 +475,38 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
                  "Gateway listen address; port 0 picks a free one")
     ->type_name("HOST:PORT")
     ->capture_default_str();
-  auto* admin_token
-    = serve
-        ->add_option("--admin-token", f.admin_token,
-                     "Bearer token of the admin endpoints (default: a random "
-                     "token, printed at start)")
-        ->type_name("T")
-        ->envname("ORDO_ADMIN_TOKEN");
-  auto* payment_secret
-    = serve
-        ->add_option("--payment-secret", f.payment_secret,
-                     "HMAC-SHA256 key of payment callbacks (default: "
-                     "dev-secret, with a warning)")
-        ->type_name("S")
-        ->envname("ORDO_PAYMENT_SECRET");
   serve
-    ->add_option("--payment-timeout", f.payment_timeout,
-                 "Unpaid orders auto-cancel after this (reason timeout)")
-    ->type_name("D")
-    ->capture_default_str();
+    ->add_option("--admin-token", f.admin_token,
+                 "Bearer token of the admin endpoints (default: a random "
+                 "token, printed at start)")
+    ->type_name("T")
+    ->envname("ORDO_ADMIN_TOKEN");
   serve
-    ->add_option("--reservation-ttl", f.reservation_ttl,
-                 "Unconfirmed stock reservations expire after this; at least "
-                 "--payment-timeout")
-    ->type_name("D")
-    ->capture_default_str();
-  serve
-    ->add_option("--dedupe-retention", f.dedupe_retention,
-                 "Consumed message ids are remembered this long (at least "
-                 "1m); the outbox gives up redelivering a message at half "
-                 "of it (a dead letter)")
-    ->type_name("D")
-    ->capture_default_str();
-  serve
-    ->add_option("--passivate-after", f.passivate_after,
-                 "Idle order actors leave memory after this")
-    ->type_name("D")
-    ->capture_default_str();
+    ->add_option("--payment-secret", f.payment_secret,
+                 "HMAC-SHA256 key of payment callbacks (default: "
+                 "dev-secret, with a warning)")
+    ->type_name("S")
+    ->envname("ORDO_PAYMENT_SECRET");
+}
+
+/// --payment-timeout, --reservation-ttl, --dedupe-retention,
+/// --passivate-after.
+void add_serve_timer_flags(CLI::App* serve, serve_flags& f) {
+  add_duration(serve, "--payment-timeout", f.payment_timeout,
+               "Unpaid orders auto-cancel after this (reason timeout)");
+  add_duration(serve, "--reservation-ttl", f.reservation_ttl,
+               "Unconfirmed stock reservations expire after this; at least "
+               "--payment-timeout");
+  add_duration(serve, "--dedupe-retention", f.dedupe_retention,
+               "Consumed message ids are remembered this long (at least "
+               "1m); the outbox gives up redelivering a message at half "
+               "of it (a dead letter)");
+  add_duration(serve, "--passivate-after", f.passivate_after,
+               "Idle order actors leave memory after this");
+}
+
+/// --min-free-disk, --durability.
+void add_serve_storage_flags(CLI::App* serve, serve_flags& f) {
   serve
     ->add_option("--min-free-disk", f.min_free_disk,
                  "Refuse writes (503) while the data directory's disk has "
@@ -479,6 +519,10 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
                  "sync: fsync before acknowledging; async: do not")
     ->check(CLI::IsMember({"sync", "async"}))
     ->capture_default_str();
+}
+
+/// --scheduler-threads, --http-threads, --reader-threads.
+void add_serve_thread_flags(CLI::App* serve, serve_flags& f) {
   serve
     ->add_option("--scheduler-threads", f.scheduler_threads,
                  "Actor scheduler threads")
@@ -493,6 +537,11 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
                  "checks), off the I/O threads")
     ->check(CLI::Range(1, 64))
     ->capture_default_str();
+}
+
+/// --console-dir, --payment-provider, --audit-interval, --alert-webhook,
+/// --faults: what the node talks to, and how it is watched and drilled.
+void add_serve_operations_flags(CLI::App* serve, serve_flags& f) {
   serve
     ->add_option("--console-dir", f.console_dir,
                  "Serve /console from this directory (a console/build.mjs "
@@ -503,11 +552,8 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
                  "Payment provider for close/refund calls, "
                  "http://HOST:PORT[/BASE] (default: the built-in sandbox)")
     ->type_name("URL");
-  serve
-    ->add_option("--audit-interval", f.audit_interval,
-                 "Between scheduled audits (0 = only GET /v1/admin/audit)")
-    ->type_name("D")
-    ->capture_default_str();
+  add_duration(serve, "--audit-interval", f.audit_interval,
+               "Between scheduled audits (0 = only GET /v1/admin/audit)");
   serve
     ->add_option("--alert-webhook", f.alert_webhook,
                  "POST audit violations as JSON to http://HOST:PORT/PATH")
@@ -518,12 +564,15 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
                  "[@PROBABILITY][#COUNT],... (e.g. "
                  "store.after_commit=crash@0.01); for tests and drills")
     ->type_name("SPEC");
-  serve
-    ->add_option("--flash-window", f.flash_window,
-                 "A user cancel this soon after create is a flash cancel "
-                 "(reports)")
-    ->type_name("D")
-    ->capture_default_str();
+}
+
+/// --flash-window, --rate-limit, --captcha-after, --saga-timeout,
+/// --external-give-up: limits on users, and on waiting before an operator
+/// is asked.
+void add_serve_limit_flags(CLI::App* serve, serve_flags& f) {
+  add_duration(serve, "--flash-window", f.flash_window,
+               "A user cancel this soon after create is a flash cancel "
+               "(reports)");
   serve
     ->add_option("--rate-limit", f.rate_limit,
                  "Orders a user may create per window, N/D (e.g. 5/1m), or "
@@ -537,19 +586,17 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     ->check(CLI::Range(0, 1'000'000))
     ->type_name("N")
     ->capture_default_str();
-  serve
-    ->add_option("--saga-timeout", f.saga_timeout,
-                 "How long a split order waits for its children to answer a "
-                 "cancel before it asks for manual intervention")
-    ->type_name("D")
-    ->capture_default_str();
-  serve
-    ->add_option("--external-give-up", f.external_give_up,
-                 "A payment-provider or SMS call still undelivered this long "
-                 "after it was written becomes a dead letter, for an "
-                 "operator to retry or discard (0 = retry forever)")
-    ->type_name("D")
-    ->capture_default_str();
+  add_duration(serve, "--saga-timeout", f.saga_timeout,
+               "How long a split order waits for its children to answer a "
+               "cancel before it asks for manual intervention");
+  add_duration(serve, "--external-give-up", f.external_give_up,
+               "A payment-provider or SMS call still undelivered this long "
+               "after it was written becomes a dead letter, for an "
+               "operator to retry or discard (0 = retry forever)");
+}
+
+/// --node-id, --cluster-port, --peers, --partitions.
+void add_serve_cluster_flags(CLI::App* serve, serve_flags& f) {
   serve->add_option("--node-id", f.node_id, "This node's id in --peers")
     ->type_name("ID")
     ->capture_default_str();
@@ -569,28 +616,28 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
     ->check(CLI::Range(1, 65536))
     ->type_name("N")
     ->capture_default_str();
+}
+
+/// --journal-keep.
+void add_serve_journal_flags(CLI::App* serve, serve_flags& f) {
   serve
     ->add_option("--journal-keep", f.journal_keep,
                  "Journal entries kept per actor (older ones are deleted)")
     ->check(CLI::Range(1, 1'000'000))
     ->type_name("N")
     ->capture_default_str();
-  serve
-    ->add_option("--notify-delay", f.notify_delay,
-                 "Cooling period before the admin \"new order\" SMS")
-    ->type_name("D")
-    ->capture_default_str();
-  serve
-    ->add_option("--notify-ttl", f.notify_ttl,
-                 "Admin SMS older than this are dropped; at least "
-                 "--notify-delay")
-    ->type_name("D")
-    ->capture_default_str();
-  serve
-    ->add_option("--dispatch-delay", f.dispatch_delay,
-                 "Cooling period between payment and O2O auto-dispatch")
-    ->type_name("D")
-    ->capture_default_str();
+}
+
+/// --notify-delay, --notify-ttl, --dispatch-delay, --commission-rate,
+/// --technicians, --sms-webhook: admin SMS, O2O dispatch, affiliates.
+void add_serve_o2o_flags(CLI::App* serve, serve_flags& f) {
+  add_duration(serve, "--notify-delay", f.notify_delay,
+               "Cooling period before the admin \"new order\" SMS");
+  add_duration(serve, "--notify-ttl", f.notify_ttl,
+               "Admin SMS older than this are dropped; at least "
+               "--notify-delay");
+  add_duration(serve, "--dispatch-delay", f.dispatch_delay,
+               "Cooling period between payment and O2O auto-dispatch");
   serve
     ->add_option("--commission-rate", f.commission_rate,
                  "Affiliate share of the payable amount, 0..1 (at most 6 "
@@ -608,179 +655,215 @@ command parse_command_line(int argc, const char* const* argv, std::ostream& out,
                  "Where admin SMS go: POST JSON to http://HOST:PORT/PATH "
                  "(default: a log sink on stderr)")
     ->type_name("URL");
+}
 
+/// `ordo serve`. Help lists the flags in the order they are added, so a
+/// new group (e.g. logging) goes at the end; its values go in serve_flags
+/// and become options in a step of to_config.
+CLI::App* add_serve_flags(CLI::App& app, serve_flags& f) {
+  auto* serve = app.add_subcommand(
+    "serve", "Run one node: storage, order actors and the HTTP gateway");
+  serve->footer(
+    "Durations: a positive integer and a unit: 250ms, 2s, 5m, 1h.\n");
+  add_serve_basic_flags(serve, f);
+  add_serve_timer_flags(serve, f);
+  add_serve_storage_flags(serve, f);
+  add_serve_thread_flags(serve, f);
+  add_serve_operations_flags(serve, f);
+  add_serve_limit_flags(serve, f);
+  add_serve_cluster_flags(serve, f);
+  add_serve_journal_flags(serve, f);
+  add_serve_o2o_flags(serve, f);
+  return serve;
+}
+
+/// `ordo sandbox-provider`.
+CLI::App* add_sandbox_provider_flags(CLI::App& app, sandbox_flags& f) {
   auto* sandbox = app.add_subcommand(
     "sandbox-provider",
     "Run a stand-alone fake payment provider (POST /refund, POST /close, "
     "GET /calls) for tests and trials");
-  sandbox_flags sf;
-  sandbox->add_option("--host", sf.host, "Listen address")
+  sandbox->add_option("--host", f.host, "Listen address")
     ->type_name("H")
     ->capture_default_str();
-  sandbox->add_option("--port", sf.port, "Listen port; 0 picks a free one")
+  sandbox->add_option("--port", f.port, "Listen port; 0 picks a free one")
     ->type_name("P")
     ->check(CLI::Range(0, 65535))
     ->capture_default_str();
   sandbox
-    ->add_option("--fail-rate", sf.fail_rate,
+    ->add_option("--fail-rate", f.fail_rate,
                  "Fraction of POSTs answered 503, half before and half after "
                  "recording")
     ->type_name("R")
     ->check(CLI::Range(0.0, 1.0))
     ->capture_default_str();
+  add_duration(sandbox, "--latency", f.latency,
+               "Delay before every answer (0, or e.g. 20ms, 1s)");
   sandbox
-    ->add_option("--latency", sf.latency,
-                 "Delay before every answer (0, or e.g. 20ms, 1s)")
-    ->type_name("D")
-    ->capture_default_str();
-  sandbox
-    ->add_option("--data", sf.data,
+    ->add_option("--data", f.data,
                  "Journal of recorded calls (JSON lines, fsynced), reloaded "
                  "at start (default: memory only)")
     ->type_name("FILE");
   sandbox
-    ->add_option("--seed", sf.seed,
+    ->add_option("--seed", f.seed,
                  "Seed of the failure draws (default: random)")
     ->type_name("N");
+  return sandbox;
+}
 
+/// --data or --url, and --admin-token: the node that `ordo inspect` and
+/// `ordo audit` read.
+void add_node_source_flags(CLI::App* sub, inspect_options& o) {
+  auto* data = sub
+                 ->add_option("--data", o.data_dir,
+                              "RocksDB directory of a stopped "
+                              "node (opened read-only)")
+                 ->type_name("DIR");
+  sub->add_option("--url", o.url, "A running node, http://HOST:PORT")
+    ->type_name("URL")
+    ->excludes(data);
+  sub
+    ->add_option("--admin-token", o.admin_token,
+                 "Admin token for --url (default: env ORDO_ADMIN_TOKEN)")
+    ->type_name("T")
+    ->envname("ORDO_ADMIN_TOKEN");
+}
+
+/// `ordo inspect`.
+CLI::App* add_inspect_flags(CLI::App& app, inspect_options& o) {
   auto* insp = app.add_subcommand(
     "inspect", "Print one actor: stored state, version, journal, timers, "
                "outbox (from a stopped node's --data or a running --url)");
-  inspect_options io;
-  auto* insp_data = insp
-                      ->add_option("--data", io.data_dir,
-                                   "RocksDB directory of a stopped "
-                                   "node (opened read-only)")
-                      ->type_name("DIR");
-  auto* insp_url
-    = insp->add_option("--url", io.url, "A running node, http://HOST:PORT")
-        ->type_name("URL")
-        ->excludes(insp_data);
-  insp
-    ->add_option("--admin-token", io.admin_token,
-                 "Admin token for --url (default: env ORDO_ADMIN_TOKEN)")
-    ->type_name("T")
-    ->envname("ORDO_ADMIN_TOKEN");
-  insp->add_option("kind", io.kind, "Actor kind: order, sku, coupon, ...")
+  add_node_source_flags(insp, o);
+  insp->add_option("kind", o.kind, "Actor kind: order, sku, coupon, ...")
     ->required();
-  insp->add_option("id", io.id, "Actor id")->required();
+  insp->add_option("id", o.id, "Actor id")->required();
+  return insp;
+}
 
+/// `ordo audit`.
+CLI::App* add_audit_flags(CLI::App& app, inspect_options& o) {
   auto* aud = app.add_subcommand(
     "audit", "Run the auditor over a stopped node's --data (report only) or "
              "a running --url (which heals what is safe)");
-  inspect_options ao;
-  auto* aud_data = aud
-                     ->add_option("--data", ao.data_dir,
-                                  "RocksDB directory of a stopped "
-                                  "node (opened read-only)")
-                     ->type_name("DIR");
-  auto* aud_url
-    = aud->add_option("--url", ao.url, "A running node, http://HOST:PORT")
-        ->type_name("URL")
-        ->excludes(aud_data);
-  aud
-    ->add_option("--admin-token", ao.admin_token,
-                 "Admin token for --url (default: env ORDO_ADMIN_TOKEN)")
+  add_node_source_flags(aud, o);
+  return aud;
+}
+
+/// --url, --node, --admin-token, --payment-secret: the nodes `ordo load`
+/// drives and checks.
+void add_load_target_flags(CLI::App* ld, load_flags& f) {
+  ld->add_option("--url", f.url, "The node, http://HOST:PORT")
+    ->type_name("URL")
+    ->required();
+  ld->add_option("--node", f.nodes,
+                 "Another node of the same cluster (repeat for each): the "
+                 "check also waits for its outbox and counts its sandbox "
+                 "provider's calls")
+    ->type_name("URL");
+  ld->add_option("--admin-token", f.admin_token,
+                 "Admin token of the node (default: env ORDO_ADMIN_TOKEN)")
     ->type_name("T")
     ->envname("ORDO_ADMIN_TOKEN");
+  ld->add_option("--payment-secret", f.payment_secret,
+                 "HMAC-SHA256 key of the node's payment callbacks (env "
+                 "ORDO_PAYMENT_SECRET)")
+    ->type_name("S")
+    ->envname("ORDO_PAYMENT_SECRET")
+    ->capture_default_str();
+}
 
+/// --workload, --connections, --rate, --duration, --warmup, --pay-ratio,
+/// --skus, --json, --no-check, --seed: the run itself.
+void add_load_run_flags(CLI::App* ld, load_flags& f) {
+  ld->add_option("--workload", f.workload,
+                 "steady | flash-cancel | race | hot-sku")
+    ->type_name("W")
+    ->capture_default_str();
+  ld->add_option("--connections", f.connections,
+                 "Keep-alive connections, each running one flow after "
+                 "another (race and flash-cancel add a second one each)")
+    ->type_name("N")
+    ->check(CLI::Range(1, 10'000))
+    ->capture_default_str();
+  ld->add_option("--rate", f.rate,
+                 "Open loop: start R flows/s spread over the connections; "
+                 "latency counts from each flow's due time (default: "
+                 "closed loop)")
+    ->type_name("R");
+  add_duration(ld, "--duration", f.duration, "Measured window");
+  add_duration(ld, "--warmup", f.warmup, "Load before the window, not counted");
+  ld->add_option("--pay-ratio", f.pay_ratio,
+                 "steady, hot-sku: share of the flows that pay, the rest "
+                 "cancel")
+    ->type_name("F")
+    ->check(CLI::Range(0.0, 1.0))
+    ->capture_default_str();
+  ld->add_option("--skus", f.skus,
+                 "SKUs load-0..load-N-1 the flows spread over (hot-sku: 1)")
+    ->type_name("N")
+    ->check(CLI::Range(1, 10'000))
+    ->capture_default_str();
+  ld->add_option("--json", f.json, "Also write the summary as JSON here")
+    ->type_name("FILE");
+  ld->add_flag("--no-check", f.no_check,
+               "Skip the consistency check after the load");
+  ld->add_option("--seed", f.seed,
+                 "Seed of the generator's draws (default: random)")
+    ->type_name("S");
+}
+
+/// `ordo load`.
+CLI::App* add_load_flags(CLI::App& app, load_flags& f) {
   auto* ld = app.add_subcommand(
     "load", "Generate load over HTTP against a running node (workloads, "
             "closed or open loop), report throughput and latency, then check "
             "that every order, SKU and refund adds up");
   ld->footer("Durations: 250ms, 2s, 1m. Exit: 0 when the check passes, 1 "
              "when it fails or the run cannot start, 2 on bad flags.\n");
-  load_flags lf;
-  ld->add_option("--url", lf.url, "The node, http://HOST:PORT")
-    ->type_name("URL")
-    ->required();
-  ld->add_option("--node", lf.nodes,
-                 "Another node of the same cluster (repeat for each): the "
-                 "check also waits for its outbox and counts its sandbox "
-                 "provider's calls")
-    ->type_name("URL");
-  ld->add_option("--admin-token", lf.admin_token,
-                 "Admin token of the node (default: env ORDO_ADMIN_TOKEN)")
-    ->type_name("T")
-    ->envname("ORDO_ADMIN_TOKEN");
-  ld->add_option("--payment-secret", lf.payment_secret,
-                 "HMAC-SHA256 key of the node's payment callbacks (env "
-                 "ORDO_PAYMENT_SECRET)")
-    ->type_name("S")
-    ->envname("ORDO_PAYMENT_SECRET")
-    ->capture_default_str();
-  ld->add_option("--workload", lf.workload,
-                 "steady | flash-cancel | race | hot-sku")
-    ->type_name("W")
-    ->capture_default_str();
-  ld->add_option("--connections", lf.connections,
-                 "Keep-alive connections, each running one flow after "
-                 "another (race and flash-cancel add a second one each)")
-    ->type_name("N")
-    ->check(CLI::Range(1, 10'000))
-    ->capture_default_str();
-  auto* ld_rate
-    = ld->add_option("--rate", lf.rate,
-                     "Open loop: start R flows/s spread over the connections; "
-                     "latency counts from each flow's due time (default: "
-                     "closed loop)")
-        ->type_name("R");
-  ld->add_option("--duration", lf.duration, "Measured window")
-    ->type_name("D")
-    ->capture_default_str();
-  ld->add_option("--warmup", lf.warmup, "Load before the window, not counted")
-    ->type_name("D")
-    ->capture_default_str();
-  ld->add_option("--pay-ratio", lf.pay_ratio,
-                 "steady, hot-sku: share of the flows that pay, the rest "
-                 "cancel")
-    ->type_name("F")
-    ->check(CLI::Range(0.0, 1.0))
-    ->capture_default_str();
-  ld->add_option("--skus", lf.skus,
-                 "SKUs load-0..load-N-1 the flows spread over (hot-sku: 1)")
-    ->type_name("N")
-    ->check(CLI::Range(1, 10'000))
-    ->capture_default_str();
-  ld->add_option("--json", lf.json, "Also write the summary as JSON here")
-    ->type_name("FILE");
-  ld->add_flag("--no-check", lf.no_check,
-               "Skip the consistency check after the load");
-  ld->add_option("--seed", lf.seed,
-                 "Seed of the generator's draws (default: random)")
-    ->type_name("S");
+  add_load_target_flags(ld, f);
+  add_load_run_flags(ld, f);
+  return ld;
+}
+
+} // namespace
+
+command parse_command_line(int argc, const char* const* argv, std::ostream& out,
+                           std::ostream& err) {
+  CLI::App app{"ordo: an order-lifecycle runtime (every order is a persistent "
+               "actor)",
+               "ordo"};
+  app.footer("Run `ordo serve --help` for the server's flags.\n");
+  serve_flags serve_f;
+  auto* serve = add_serve_flags(app, serve_f);
+  sandbox_flags sandbox_f;
+  auto* sandbox = add_sandbox_provider_flags(app, sandbox_f);
+  inspect_options inspect_f;
+  auto* insp = add_inspect_flags(app, inspect_f);
+  inspect_options audit_f;
+  auto* aud = add_audit_flags(app, audit_f);
+  load_flags load_f;
+  auto* ld = add_load_flags(app, load_f);
 
   command cmd;
   try {
     app.parse(argc, argv);
     if (ld->parsed()) {
-      cmd.load = to_load_options(lf, ld_rate->count() > 0);
-      return cmd;
-    }
-    if (aud->parsed()) {
-      cmd.audit = to_inspect_options(ao, aud_url->count() > 0);
-      return cmd;
-    }
-    if (insp->parsed()) {
-      cmd.inspect = to_inspect_options(io, insp_url->count() > 0);
-      return cmd;
-    }
-    if (sandbox->parsed()) {
-      cmd.sandbox_provider = to_sandbox_options(sf);
-      return cmd;
-    }
-    if (!serve->parsed()) {
+      cmd.load = to_load_options(load_f, ld->count("--rate") > 0);
+    } else if (aud->parsed()) {
+      cmd.audit = to_inspect_options(audit_f, aud->count("--url") > 0);
+    } else if (insp->parsed()) {
+      cmd.inspect = to_inspect_options(inspect_f, insp->count("--url") > 0);
+    } else if (sandbox->parsed()) {
+      cmd.sandbox_provider = to_sandbox_options(sandbox_f);
+    } else if (serve->parsed()) {
+      cmd.serve = to_config(serve_f, serve->count("--admin-token") > 0,
+                            serve->count("--payment-secret") > 0, err);
+    } else {
       out << app.help();
-      return cmd;
     }
-    cmd.serve = to_config(f, admin_token->count() > 0,
-                          payment_secret->count() > 0, err);
   } catch (const CLI::ParseError& e) {
-    cmd.serve.reset();
-    cmd.sandbox_provider.reset();
-    cmd.inspect.reset();
-    cmd.audit.reset();
-    cmd.load.reset();
+    cmd = command{};
     cmd.exit_code = app.exit(e, out, err);
     if (ld->parsed() && cmd.exit_code != 0) {
       cmd.exit_code = 2; // `ordo load`'s documented code for a bad flag

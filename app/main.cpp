@@ -12,6 +12,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "app/cli.hpp"
 #include "app/load.hpp"
@@ -40,53 +41,94 @@ int wait_signal(const sigset_t& set, long ms) {
   return sig > 0 ? sig : 0;
 }
 
-int serve(const ordo::app::serve_config& cfg) {
-  sigset_t signals = block_shutdown_signals();
-  signal(SIGPIPE, SIG_IGN);
-
+/// Arms --faults before storage opens, so store points see the first
+/// commit. False, said on stderr, when a rule is refused.
+bool arm_faults(const std::vector<ordo::runtime::fault_rule>& rules) {
   std::string err;
-  for (const auto& rule : cfg.faults) {
-    // Armed before storage opens, so store points see the first commit.
+  for (const auto& rule : rules) {
     if (!ordo::runtime::faults::global().arm(rule, &err)) {
       std::cerr << "ordo: --faults: " << err << std::endl;
-      return 1;
+      return false;
     }
     std::cerr << "ordo: fault armed: "
               << ordo::runtime::rule_to_json(rule).dump() << std::endl;
   }
-  // A cluster: join it before the node starts, so its relay can reach the
-  // peers (and a peer that refuses this node's flags stops it here).
+  return true;
+}
+
+/// Joins the cluster, when `membership` names more than one node, before
+/// the node starts, so its relay can reach the peers (and a peer that
+/// refuses this node's flags stops it here). `*mesh` stays null for a
+/// single node. False, said on stderr, when joining fails.
+bool join_cluster(const ordo::cluster::membership_options& membership,
+                  std::unique_ptr<ordo::cluster::mesh>* mesh) {
+  if (membership.peers.size() <= 1) {
+    return true;
+  }
+  std::string err;
+  ordo::cluster::mesh_options mo;
+  auto map = ordo::cluster::partition_map::make(membership, &err);
+  if (map) {
+    mo.map = std::make_shared<const ordo::cluster::partition_map>(*map);
+    *mesh = ordo::cluster::mesh::start(std::move(mo), &err);
+  }
+  if (!*mesh) {
+    std::cerr << "ordo: cannot join the cluster: " << err << std::endl;
+    return false;
+  }
+  return true;
+}
+
+/// Hands `node` what its peers send: messages and the news that one is up.
+void deliver_from_peers(ordo::cluster::mesh& mesh, ordo::runtime::node& node) {
+  auto* n = &node;
+  mesh.serve_messages([n](ordo::actors::envelope msg, std::string dedupe,
+                          ordo::runtime::remote_done done) {
+    n->receive(msg, std::move(dedupe), std::move(done));
+  });
+  mesh.on_peer_up([n](const std::string& id) {
+    n->peer_up(id);
+  });
+}
+
+/// Stops what runs, the gateway first. The mesh before the node: its CAF
+/// threads have spawned the node's actors (delivering peers' messages),
+/// and CAF's actor_system waits at destruction for every thread that
+/// spawned into it; the node's threads never spawn into the mesh's system.
+/// Until the node stops, its messages for peers fail as unavailable and
+/// stay in its outbox.
+void stop_all(ordo::gateway::server* server, ordo::cluster::mesh* mesh,
+              ordo::runtime::node& node) {
+  if (server) {
+    server->stop();
+  }
+  if (mesh) {
+    mesh->stop();
+  }
+  node.stop();
+}
+
+int serve(const ordo::app::serve_config& cfg) {
+  sigset_t signals = block_shutdown_signals();
+  signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<ordo::cluster::mesh> mesh;
+  if (!arm_faults(cfg.faults) || !join_cluster(cfg.http.membership, &mesh)) {
+    return 1;
+  }
   auto node_opts = cfg.node;
   auto http_opts = cfg.http;
-  if (cfg.http.membership.peers.size() > 1) {
-    ordo::cluster::mesh_options mo;
-    auto map = ordo::cluster::partition_map::make(cfg.http.membership, &err);
-    if (map) {
-      mo.map = std::make_shared<const ordo::cluster::partition_map>(*map);
-      mesh = ordo::cluster::mesh::start(std::move(mo), &err);
-    }
-    if (!mesh) {
-      std::cerr << "ordo: cannot join the cluster: " << err << std::endl;
-      return 1;
-    }
+  if (mesh) {
     node_opts.cluster = mesh.get();
     http_opts.mesh = mesh.get();
   }
+  std::string err;
   auto node = ordo::runtime::node::start(node_opts, &err);
   if (!node) {
     std::cerr << "ordo: cannot start the node: " << err << std::endl;
     return 1;
   }
   if (mesh) {
-    auto* n = node.get();
-    mesh->serve_messages([n](ordo::actors::envelope msg, std::string dedupe,
-                             ordo::runtime::remote_done done) {
-      n->receive(msg, std::move(dedupe), std::move(done));
-    });
-    mesh->on_peer_up([n](const std::string& id) {
-      n->peer_up(id);
-    });
+    deliver_from_peers(*mesh, *node);
   }
   // Start-up work (timer re-arm, outbox scan) finishes before we listen.
   int sig = 0;
@@ -101,10 +143,7 @@ int serve(const ordo::app::serve_config& cfg) {
     server = ordo::gateway::server::start(http_opts, *node, &err);
     if (!server) {
       std::cerr << "ordo: cannot start the HTTP gateway: " << err << std::endl;
-      if (mesh) {
-        mesh->stop();
-      }
-      node->stop();
+      stop_all(nullptr, mesh.get(), *node);
       return 1;
     }
     std::cout << "ordo listening on "
@@ -115,18 +154,7 @@ int serve(const ordo::app::serve_config& cfg) {
     sig = wait_signal(signals, 1000);
   }
   std::cerr << "ordo: " << strsignal(sig) << ", shutting down" << std::endl;
-  if (server) {
-    server->stop();
-  }
-  // The mesh before the node: its CAF threads have spawned the node's
-  // actors (delivering peers' messages), and CAF's actor_system waits at
-  // destruction for every thread that spawned into it; the node's threads
-  // never spawn into the mesh's system. Until the node stops, its messages
-  // for peers fail as unavailable and stay in its outbox.
-  if (mesh) {
-    mesh->stop();
-  }
-  node->stop();
+  stop_all(server.get(), mesh.get(), *node);
   return 0;
 }
 
