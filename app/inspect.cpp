@@ -1,28 +1,18 @@
 #include "app/inspect.hpp"
 
+#include <chrono>
 #include <ostream>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <nlohmann/json.hpp>
 
 #include "app/cli.hpp"
+#include "gateway/client.hpp"
 #include "gateway/detail/render.hpp"
 #include "runtime/node.hpp"
 
 namespace ordo::app {
 
 namespace {
-
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = boost::asio::ip::tcp;
 
 int offline(const inspect_options& opts, std::ostream& out, std::ostream& err) {
   auto v = runtime::inspect_offline(opts.data_dir, opts.kind, opts.id);
@@ -48,28 +38,17 @@ int get_json(const inspect_options& opts, const std::string& target,
     return 1;
   }
   try {
-    boost::asio::io_context ioc;
-    tcp::resolver resolver{ioc};
-    beast::tcp_stream stream{ioc};
-    stream.expires_after(std::chrono::seconds{60});
-    stream.connect(resolver.resolve(host, std::to_string(port)));
-    http::request<http::string_body> req{http::verb::get, target, 11};
-    req.set(http::field::host, host + ":" + std::to_string(port));
-    req.set(http::field::authorization, "Bearer " + opts.admin_token);
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    auto body = nlohmann::ordered_json::parse(res.body(), nullptr, false);
-    if (res.result_int() != 200) {
-      err << "ordo: " << res.result_int() << " "
-          << (body.is_object() ? body.value("message", res.body()) : res.body())
+    gateway::client node{port, host, std::chrono::seconds{60}};
+    auto res = node.get(target, gateway::bearer(opts.admin_token));
+    // Parsed again, in order: the node's field order is what is printed.
+    auto body = nlohmann::ordered_json::parse(res.body, nullptr, false);
+    if (res.status != 200) {
+      err << "ordo: " << res.status << " "
+          << (body.is_object() ? body.value("message", res.body) : res.body)
           << "\n";
       return 1;
     }
-    out << (body.is_discarded() ? res.body() : body.dump(2)) << "\n";
+    out << (body.is_discarded() ? res.body : body.dump(2)) << "\n";
     *got = std::move(body);
     return 0;
   } catch (const std::exception& e) {
