@@ -7,6 +7,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "gateway/client.hpp"
 #include "runtime/detail/http_post.hpp"
 
 namespace ordo::app::load {
@@ -170,20 +171,10 @@ reply blocking_get(const std::string& host, std::uint16_t port,
                    const std::string& target, const std::string& bearer) {
   reply r;
   try {
-    asio::io_context ioc;
-    beast::tcp_stream stream{ioc};
-    stream.expires_after(request_timeout);
-    tcp::resolver resolver{ioc};
-    stream.connect(resolver.resolve(host, std::to_string(port)));
-    http::request<http::string_body> req{http::verb::get, target, 11};
-    req.set(http::field::host, host + ":" + std::to_string(port));
-    req.set(http::field::authorization, "Bearer " + bearer);
-    http::write(stream, req);
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(stream, buf, res);
-    r.status = res.result_int();
-    r.body = std::move(res.body());
+    gateway::client c{port, host, request_timeout};
+    auto res = c.get(target, gateway::bearer(bearer));
+    r.status = res.status;
+    r.body = std::move(res.body);
   } catch (const std::exception& e) {
     r.failure = e.what();
   }
