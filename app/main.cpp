@@ -18,6 +18,7 @@
 #include "app/sandbox_provider.hpp"
 #include "cluster/mesh.hpp"
 #include "gateway/server.hpp"
+#include "log/log.hpp"
 #include "runtime/node.hpp"
 
 namespace {
@@ -48,11 +49,11 @@ int serve(const ordo::app::serve_config& cfg) {
   for (const auto& rule : cfg.faults) {
     // Armed before storage opens, so store points see the first commit.
     if (!ordo::runtime::faults::global().arm(rule, &err)) {
-      std::cerr << "ordo: --faults: " << err << std::endl;
+      ordo::log::error("ordo", "--faults: " + err);
       return 1;
     }
-    std::cerr << "ordo: fault armed: "
-              << ordo::runtime::rule_to_json(rule).dump() << std::endl;
+    ordo::log::warn("ordo",
+                    "fault armed: " + ordo::runtime::rule_to_json(rule).dump());
   }
   // A cluster: join it before the node starts, so its relay can reach the
   // peers (and a peer that refuses this node's flags stops it here).
@@ -67,7 +68,7 @@ int serve(const ordo::app::serve_config& cfg) {
       mesh = ordo::cluster::mesh::start(std::move(mo), &err);
     }
     if (!mesh) {
-      std::cerr << "ordo: cannot join the cluster: " << err << std::endl;
+      ordo::log::error("ordo", "cannot join the cluster: " + err);
       return 1;
     }
     node_opts.cluster = mesh.get();
@@ -75,7 +76,7 @@ int serve(const ordo::app::serve_config& cfg) {
   }
   auto node = ordo::runtime::node::start(node_opts, &err);
   if (!node) {
-    std::cerr << "ordo: cannot start the node: " << err << std::endl;
+    ordo::log::error("ordo", "cannot start the node: " + err);
     return 1;
   }
   if (mesh) {
@@ -100,7 +101,7 @@ int serve(const ordo::app::serve_config& cfg) {
   if (sig == 0) {
     server = ordo::gateway::server::start(http_opts, *node, &err);
     if (!server) {
-      std::cerr << "ordo: cannot start the HTTP gateway: " << err << std::endl;
+      ordo::log::error("ordo", "cannot start the HTTP gateway: " + err);
       if (mesh) {
         mesh->stop();
       }
@@ -114,7 +115,7 @@ int serve(const ordo::app::serve_config& cfg) {
   while (sig == 0) {
     sig = wait_signal(signals, 1000);
   }
-  std::cerr << "ordo: " << strsignal(sig) << ", shutting down" << std::endl;
+  ordo::log::info("ordo", std::string{strsignal(sig)} + ", shutting down");
   if (server) {
     server->stop();
   }
@@ -137,7 +138,7 @@ int sandbox_provider(const ordo::app::sandbox_provider_options& opts) {
   std::string err;
   auto provider = ordo::app::sandbox_provider::start(opts, &err);
   if (!provider) {
-    std::cerr << "ordo sandbox-provider: " << err << std::endl;
+    ordo::log::error("sandbox-provider", err);
     return 1;
   }
   std::cout << "sandbox-provider listening on "
@@ -146,8 +147,8 @@ int sandbox_provider(const ordo::app::sandbox_provider_options& opts) {
   while (sig == 0) {
     sig = wait_signal(signals, 1000);
   }
-  std::cerr << "ordo sandbox-provider: " << strsignal(sig) << ", shutting down"
-            << std::endl;
+  ordo::log::info("sandbox-provider",
+                  std::string{strsignal(sig)} + ", shutting down");
   provider->stop();
   return 0;
 }
