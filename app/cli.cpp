@@ -58,6 +58,8 @@ struct serve_flags {
   std::string flash_window = "60s";
   std::string rate_limit = "5/1m";
   std::uint32_t captcha_after = 3;
+  std::string log_level = "info";
+  std::string log_format = "text";
   std::string saga_timeout = "30s";
   std::string external_give_up = "24h";
   std::string node_id = "local";
@@ -357,6 +359,9 @@ serve_config to_config(const serve_flags& f, bool admin_token_given,
   cluster_flags(f, c);
   c.faults = fault_rules(f.faults);
   fill_listen(f, c.http);
+  // Both checked by add_serve_log_flags: they parse.
+  log::parse_level(f.log_level, &c.log_level);
+  log::parse_format(f.log_format, &c.log_format);
   fill_secrets(f, admin_token_given, payment_secret_given, c.http, err);
   return c;
 }
@@ -657,9 +662,24 @@ void add_serve_o2o_flags(CLI::App* serve, serve_flags& f) {
     ->type_name("URL");
 }
 
+/// --log-level, --log-format.
+void add_serve_log_flags(CLI::App* serve, serve_flags& f) {
+  serve
+    ->add_option("--log-level", f.log_level,
+                 "Least severe log line written to stderr")
+    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+    ->capture_default_str();
+  serve
+    ->add_option("--log-format", f.log_format,
+                 "text: one line per event; json: one JSON object per line "
+                 "(ts, level, component, msg), for log shippers")
+    ->check(CLI::IsMember({"text", "json"}))
+    ->capture_default_str();
+}
+
 /// `ordo serve`. Help lists the flags in the order they are added, so a
-/// new group (e.g. logging) goes at the end; its values go in serve_flags
-/// and become options in a step of to_config.
+/// new group goes at the end; its values go in serve_flags and become
+/// options in a step of to_config.
 CLI::App* add_serve_flags(CLI::App& app, serve_flags& f) {
   auto* serve = app.add_subcommand(
     "serve", "Run one node: storage, order actors and the HTTP gateway");
@@ -674,6 +694,7 @@ CLI::App* add_serve_flags(CLI::App& app, serve_flags& f) {
   add_serve_cluster_flags(serve, f);
   add_serve_journal_flags(serve, f);
   add_serve_o2o_flags(serve, f);
+  add_serve_log_flags(serve, f);
   return serve;
 }
 

@@ -15,6 +15,7 @@
 #include "app/load.hpp"
 #include "app/sandbox_provider.hpp"
 #include "gateway/server.hpp"
+#include "log/log.hpp"
 #include "runtime/faults.hpp"
 #include "runtime/node.hpp"
 
@@ -26,6 +27,10 @@ struct serve_config {
   gateway::server_options http;
   /// Failure injection armed at start-up (--faults), before the node opens.
   std::vector<runtime::fault_rule> faults;
+  /// --log-level. Default: info.
+  log::level log_level = log::level::info;
+  /// --log-format. Default: text.
+  log::format log_format = log::format::text;
 };
 
 /// What the command line asks for.

@@ -19,6 +19,7 @@
 #include "app/sandbox_provider.hpp"
 #include "cluster/mesh.hpp"
 #include "gateway/server.hpp"
+#include "log/log.hpp"
 #include "runtime/node.hpp"
 
 namespace {
@@ -47,11 +48,11 @@ bool arm_faults(const std::vector<ordo::runtime::fault_rule>& rules) {
   std::string err;
   for (const auto& rule : rules) {
     if (!ordo::runtime::faults::global().arm(rule, &err)) {
-      std::cerr << "ordo: --faults: " << err << std::endl;
+      ordo::log::error("ordo", "--faults: " + err);
       return false;
     }
-    std::cerr << "ordo: fault armed: "
-              << ordo::runtime::rule_to_json(rule).dump() << std::endl;
+    ordo::log::warn("ordo",
+                    "fault armed: " + ordo::runtime::rule_to_json(rule).dump());
   }
   return true;
 }
@@ -73,7 +74,7 @@ bool join_cluster(const ordo::cluster::membership_options& membership,
     *mesh = ordo::cluster::mesh::start(std::move(mo), &err);
   }
   if (!*mesh) {
-    std::cerr << "ordo: cannot join the cluster: " << err << std::endl;
+    ordo::log::error("ordo", "cannot join the cluster: " + err);
     return false;
   }
   return true;
@@ -109,6 +110,7 @@ void stop_all(ordo::gateway::server* server, ordo::cluster::mesh* mesh,
 }
 
 int serve(const ordo::app::serve_config& cfg) {
+  ordo::log::configure(cfg.log_level, cfg.log_format);
   sigset_t signals = block_shutdown_signals();
   signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<ordo::cluster::mesh> mesh;
@@ -124,7 +126,7 @@ int serve(const ordo::app::serve_config& cfg) {
   std::string err;
   auto node = ordo::runtime::node::start(node_opts, &err);
   if (!node) {
-    std::cerr << "ordo: cannot start the node: " << err << std::endl;
+    ordo::log::error("ordo", "cannot start the node: " + err);
     return 1;
   }
   if (mesh) {
@@ -142,7 +144,7 @@ int serve(const ordo::app::serve_config& cfg) {
   if (sig == 0) {
     server = ordo::gateway::server::start(http_opts, *node, &err);
     if (!server) {
-      std::cerr << "ordo: cannot start the HTTP gateway: " << err << std::endl;
+      ordo::log::error("ordo", "cannot start the HTTP gateway: " + err);
       stop_all(nullptr, mesh.get(), *node);
       return 1;
     }
@@ -153,7 +155,7 @@ int serve(const ordo::app::serve_config& cfg) {
   while (sig == 0) {
     sig = wait_signal(signals, 1000);
   }
-  std::cerr << "ordo: " << strsignal(sig) << ", shutting down" << std::endl;
+  ordo::log::info("ordo", std::string{strsignal(sig)} + ", shutting down");
   stop_all(server.get(), mesh.get(), *node);
   return 0;
 }
@@ -165,7 +167,7 @@ int sandbox_provider(const ordo::app::sandbox_provider_options& opts) {
   std::string err;
   auto provider = ordo::app::sandbox_provider::start(opts, &err);
   if (!provider) {
-    std::cerr << "ordo sandbox-provider: " << err << std::endl;
+    ordo::log::error("sandbox-provider", err);
     return 1;
   }
   std::cout << "sandbox-provider listening on "
@@ -174,8 +176,8 @@ int sandbox_provider(const ordo::app::sandbox_provider_options& opts) {
   while (sig == 0) {
     sig = wait_signal(signals, 1000);
   }
-  std::cerr << "ordo sandbox-provider: " << strsignal(sig) << ", shutting down"
-            << std::endl;
+  ordo::log::info("sandbox-provider",
+                  std::string{strsignal(sig)} + ", shutting down");
   provider->stop();
   return 0;
 }

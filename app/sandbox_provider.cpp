@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -23,6 +22,9 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <nlohmann/json.hpp>
+
+#include "actors/errc.hpp"
+#include "log/log.hpp"
 
 namespace ordo::app {
 
@@ -507,7 +509,8 @@ public:
           ioc_.run();
           return;
         } catch (const std::exception& e) {
-          std::fprintf(stderr, "sandbox-provider: I/O thread: %s\n", e.what());
+          log::error("sandbox-provider",
+                     "I/O thread: " + actors::clip(e.what()));
         }
       }
     }};

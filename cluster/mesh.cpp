@@ -4,12 +4,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
 
+#include "log/log.hpp"
 #include "runtime/faults.hpp"
 #include "storage/keys.hpp"
 
@@ -803,7 +803,7 @@ private:
       }
     }
     if (!id.empty()) {
-      std::cerr << "ordo: cluster: lost node " << id << "\n";
+      log::warn("cluster", "lost node " + id);
       expire(&id);
       cv_.notify_all();
     }
@@ -882,8 +882,9 @@ private:
         up = peer_up_;
       } else {
         if (p.last_error != why) {
-          std::cerr << "ordo: cluster: node " << id << " (" << addr.address()
-                    << "): " << why << "\n";
+          // A peer's refusal is its own words.
+          log::warn("cluster", "node " + id + " (" + addr.address()
+                                 + "): " + actors::clip(why));
         }
         p.last_error = why;
         auto shift = std::min<std::uint32_t>(p.failed_tries++, 16);
@@ -893,8 +894,8 @@ private:
     if (proxy) {
       // Monitored by the endpoint: a lost connection kills the proxy.
       caf::anon_send(endpoint_, watch_atom::value, proxy);
-      std::cerr << "ordo: cluster: connected to node " << id << " ("
-                << addr.address() << ")\n";
+      log::info("cluster",
+                "connected to node " + id + " (" + addr.address() + ")");
       if (up) {
         up(id);
       }

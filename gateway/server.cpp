@@ -1,6 +1,5 @@
 #include "gateway/server.hpp"
 
-#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -13,6 +12,7 @@
 #include "gateway/detail/forward.hpp"
 #include "gateway/detail/routes.hpp"
 #include "gateway/detail/session.hpp"
+#include "log/log.hpp"
 
 namespace ordo::gateway {
 
@@ -102,9 +102,9 @@ public:
             ioc_.run();
             return;
           } catch (const std::exception& e) {
-            std::fprintf(stderr, "ordo gateway: I/O thread: %s\n", e.what());
+            log::error("gateway", "I/O thread: " + actors::clip(e.what()));
           } catch (...) {
-            std::fprintf(stderr, "ordo gateway: I/O thread: unknown error\n");
+            log::error("gateway", "I/O thread: unknown error");
           }
         }
       });
@@ -151,8 +151,7 @@ private:
         }
         if (ec) {
           // Out of descriptors and the like: back off instead of spinning.
-          std::fprintf(stderr, "ordo gateway: accept: %s\n",
-                       ec.message().c_str());
+          log::error("gateway", "accept: " + ec.message());
           retry_.expires_after(std::chrono::milliseconds(50));
           retry_.async_wait([this](boost::system::error_code wait_ec) {
             if (!wait_ec) {
@@ -175,8 +174,8 @@ private:
       }
       s->refuse();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "ordo gateway: cannot start a session: %s\n",
-                   e.what());
+      log::error("gateway",
+                 "cannot start a session: " + actors::clip(e.what()));
     }
   }
 

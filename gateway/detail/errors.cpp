@@ -1,6 +1,6 @@
 #include "gateway/detail/errors.hpp"
 
-#include <cstdio>
+#include "log/log.hpp"
 
 namespace ordo::gateway::detail {
 
@@ -88,10 +88,9 @@ reply to_reply(std::exception_ptr e) noexcept {
       return error_reply(http::status::bad_request, "bad_request",
                          "malformed JSON: " + actors::clip(err.what(), 160));
     } catch (const std::exception& err) {
-      std::fprintf(stderr, "ordo gateway: internal error: %s\n",
-                   actors::clip(err.what()).c_str());
+      log::error("gateway", "internal error: " + actors::clip(err.what()));
     } catch (...) {
-      std::fprintf(stderr, "ordo gateway: internal error: unknown exception\n");
+      log::error("gateway", "internal error: unknown exception");
     }
     return error_reply(http::status::internal_server_error, "internal",
                        "internal error");

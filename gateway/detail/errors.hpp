@@ -62,8 +62,9 @@ private:
 http::status status_of(actors::errc code) noexcept;
 
 /// THE mapping from an exception to a reply: api_error as it says,
-/// JSON parse errors as 400 bad_request, anything else as 500 internal (logged
-/// to stderr, never shown to the client). 503 replies carry Retry-After.
+/// JSON parse errors as 400 bad_request, anything else as 500 internal (an
+/// error in ordo's log, never shown to the client). 503 replies carry
+/// Retry-After.
 reply to_reply(std::exception_ptr e) noexcept;
 
 } // namespace ordo::gateway::detail

@@ -2,7 +2,6 @@
 
 #include "gateway/detail/forward.hpp"
 
-#include <cstdio>
 #include <utility>
 
 #include <boost/asio/dispatch.hpp>
@@ -14,6 +13,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "gateway/detail/errors.hpp"
+#include "log/log.hpp"
 #include "runtime/faults.hpp"
 
 namespace ordo::gateway::detail {
@@ -65,8 +65,8 @@ public:
         s->finish(seq, make);
       });
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "ordo gateway: cannot deliver a reply: %s\n",
-                   e.what());
+      log::error("gateway",
+                 "cannot deliver a reply: " + actors::clip(e.what()));
     }
   }
 
@@ -332,8 +332,7 @@ void session::write(reply r, bool close) {
       res_.keep_alive(keep_alive_ && !close);
       res_.prepare_payload();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "ordo gateway: cannot build a reply: %s\n",
-                   e.what());
+      log::error("gateway", "cannot build a reply: " + actors::clip(e.what()));
       this->close();
       return;
     }
@@ -380,8 +379,7 @@ void session::observe(http::status status) noexcept {
     state_.requests->record(route_, {method.data(), method.size()},
                             static_cast<unsigned>(status), took.count());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ordo gateway: cannot record a request: %s\n",
-                 e.what());
+    log::error("gateway", "cannot record a request: " + actors::clip(e.what()));
   }
 }
 

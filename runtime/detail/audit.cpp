@@ -1,12 +1,12 @@
 #include "runtime/detail/audit.hpp"
 
 #include <chrono>
-#include <cstdio>
 #include <future>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
+#include "log/log.hpp"
 #include "runtime/detail/kinds.hpp"
 #include "runtime/faults.hpp"
 #include "storage/keys.hpp"
@@ -33,8 +33,8 @@ void load_all(storage::store& db, Map& out) {
             }
             auto j = storage::codec::unpack(value);
             if (j.is_discarded()) {
-              std::fprintf(stderr, "ordo audit: unreadable record of %s/%s\n",
-                           kind.c_str(), id.c_str());
+              log::error("audit", "unreadable record of " + kind + "/"
+                                    + actors::clip(id));
               return true;
             }
             auto& s = out[id];
@@ -355,14 +355,13 @@ audit_run audit_service::audit_once(bool scheduled) {
 
 void audit_service::alert(const report& r) {
   for (const auto& v : r.violations) {
-    std::fprintf(
-      stderr,
-      "ordo audit: violation rule=%s subject=%s healed=%s "
-      "detail=%s\n",
-      v.rule.c_str(), actors::clip(v.subject).c_str(),
-      v.healed ? "true" : "false",
-      // A detail may quote a client's cancel reason.
-      quoted(actors::clip(v.detail, 2 * actors::clip_length)).c_str());
+    log::write(v.healed ? log::level::warn : log::level::error, "audit",
+               "violation rule=" + v.rule
+                 + " subject=" + actors::clip(v.subject)
+                 + " healed=" + (v.healed ? "true" : "false")
+                 + " detail="
+                 // A detail may quote a client's cancel reason.
+                 + quoted(actors::clip(v.detail, 2 * actors::clip_length)));
   }
   if (!webhook_ || r.violations.empty()) {
     return;
@@ -382,7 +381,7 @@ void audit_service::alert(const report& r) {
       -1, ' ', false, nlohmann::json::error_handler_t::replace),
     [](bool ok, const std::string& why) {
       if (!ok) {
-        std::fprintf(stderr, "ordo audit: alert webhook: %s\n", why.c_str());
+        log::warn("audit", "alert webhook: " + why);
       }
     });
 }

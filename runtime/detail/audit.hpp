@@ -5,9 +5,9 @@
 // the senders it was handed while it ran, say who is still settling), runs
 // actors::auditor::audit, delivers the heals through the switchboard, and
 // raises alerts for what it found: counters (metrics), one
-// structured log line per violation on stderr, and an optional POST of the
-// report to an alert webhook. Runs on its own thread: every `interval`, and
-// on request.
+// log line of key=value pairs per violation (log/log.hpp), and an optional POST
+// of the report to an alert webhook. Runs on its own thread: every `interval`,
+// and on request.
 //
 // Cost: a run reads every stored SKU, coupon and affiliate. An on-demand
 // run reads every stored order too; a scheduled one only the orders written

@@ -32,7 +32,6 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <iostream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,6 +43,7 @@
 #include <caf/all.hpp>
 
 #include "actors/boxed.hpp"
+#include "log/log.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/detail/counters.hpp"
 #include "runtime/detail/kinds.hpp"

@@ -19,12 +19,13 @@ inline void log_failed_commit(const char* kind, const std::string& id,
     unlogged.fetch_add(1);
     return;
   }
-  std::cerr << "ordo: commit failed for " << kind << "/" << id << ": " << why
-            << "; reloading its state";
+  auto line = std::string{"commit failed for "} + kind + "/" + actors::clip(id)
+              + ": " + why + "; reloading its state";
   if (auto n = unlogged.exchange(0)) {
-    std::cerr << " (and " << n << " more actors since the last such line)";
+    line += " (and " + std::to_string(n)
+            + " more actors since the last such line)";
   }
-  std::cerr << "\n";
+  log::error("runtime", line);
 }
 
 template <class Kind>
@@ -76,8 +77,9 @@ void directory<Kind>::load(host_actor<Kind>* self, directory* dir) {
     Kind::restore(*dir->env_.db, st.id, st.s);
   } catch (const std::exception& e) {
     // Refuse to run on a state we cannot read: better an error than wrong.
-    std::cerr << "ordo: unreadable state of " << Kind::name << "/" << st.id
-              << ": " << e.what() << "\n";
+    log::error("runtime", std::string{"unreadable state of "} + Kind::name + "/"
+                            + actors::clip(st.id) + ": "
+                            + actors::clip(e.what()));
     st.broken = true;
   }
 }

@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -18,6 +17,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+
+#include "log/log.hpp"
 
 namespace ordo::runtime::detail {
 
@@ -165,11 +166,9 @@ struct http_poster::impl {
           ioc.run();
           return;
         } catch (const std::exception& e) {
-          std::fprintf(stderr, "ordo %s: I/O thread: %s\n", opts.name.c_str(),
-                       e.what());
+          log::error(opts.name, std::string{"I/O thread: "} + e.what());
         } catch (...) {
-          std::fprintf(stderr, "ordo %s: I/O thread: unknown error\n",
-                       opts.name.c_str());
+          log::error(opts.name, "I/O thread: unknown error");
         }
       }
     }};

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <iostream>
 #include <iterator>
 #include <limits>
 #include <random>
 
+#include "log/log.hpp"
 #include "runtime/detail/sink.hpp"
 #include "runtime/faults.hpp"
 #include "storage/keys.hpp"
@@ -152,8 +152,8 @@ void relay::load() {
              if (auto e = decode(*seq, v)) {
                found.push_back(std::move(*e));
              } else {
-               std::cerr << "ordo: unreadable outbox record " << *seq
-                         << " left in place\n";
+               log::error("relay", "unreadable outbox record "
+                                     + std::to_string(*seq) + " left in place");
              }
              return true;
            });
@@ -169,8 +169,8 @@ void relay::load() {
              if (auto m = dead_from_record(*seq, v)) {
                dead.push_back(std::move(*m));
              } else {
-               std::cerr << "ordo: unreadable dead letter " << *seq
-                         << " left in place\n";
+               log::error("relay", "unreadable dead letter "
+                                     + std::to_string(*seq) + " left in place");
              }
              return true;
            });
@@ -542,11 +542,11 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r,
         dead = true;
         ++dead_;
         auto& e = p->second.e;
-        std::cerr << "ordo: outbox message " << actors::clip(e.msg.id) << " ("
-                  << e.msg.type << " to " << e.msg.to.kind << "/"
-                  << actors::clip(e.msg.to.id)
-                  << ") rejected: " << actors::clip(r.err->message)
-                  << "; moved to dead letters\n";
+        log::warn("relay", "outbox message " + actors::clip(e.msg.id) + " ("
+                             + e.msg.type + " to " + e.msg.to.kind + "/"
+                             + actors::clip(e.msg.to.id)
+                             + ") rejected: " + actors::clip(r.err->message)
+                             + "; moved to dead letters");
         message_view m;
         m.seq = seq;
         m.from = e.from;
@@ -594,8 +594,9 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r,
   if (dead) {
     db_.commit(std::move(b), [seq](const storage::status& s) {
       if (!s.ok()) {
-        std::cerr << "ordo: dead letter " << seq << " not stored ("
-                  << s.message() << "); it stays in the outbox\n";
+        log::error("relay", "dead letter " + std::to_string(seq)
+                              + " not stored (" + s.message()
+                              + "); it stays in the outbox");
       }
     });
   }

@@ -1,13 +1,13 @@
 #include "runtime/detail/sms.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <optional>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "actors/notifier.hpp"
+#include "log/log.hpp"
 #include "storage/keys.hpp"
 #include "storage/store.hpp"
 
@@ -268,13 +268,13 @@ void sms_sink::record(sms_record r, reply_fn done, bool confirm) {
 }
 
 void sms_sink::print(const sms_record& r) {
-  auto line = "ordo sms: notification_id=" + token(r.notification_id)
-              + " order_id=" + token(r.order_id) + " template="
-              + token(r.template_name) + " text=" + quoted(r.text);
+  auto fields = "notification_id=" + token(r.notification_id) + " order_id="
+                + token(r.order_id) + " template=" + token(r.template_name)
+                + " text=" + quoted(r.text);
   if (log_) {
-    log_(line);
+    log_("ordo sms: " + fields);
   } else {
-    std::fprintf(stderr, "%s\n", line.c_str());
+    log::info("sms", fields);
   }
 }
 

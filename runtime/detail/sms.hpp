@@ -105,7 +105,8 @@ public:
 
   /// Log-sink mode over `db` (which, like `targets`, must outlive the
   /// adapter); call load() before the first delivery. `log` receives the
-  /// one line per notification; empty = stderr.
+  /// one line per notification ("ordo sms: notification_id=..."); empty =
+  /// an info event of component "sms" in ordo's log.
   static std::unique_ptr<sms_sink>
   log_sink(storage::store& db, const switchboard& targets, line_fn log = {});
 

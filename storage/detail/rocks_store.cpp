@@ -1,5 +1,6 @@
 #include "storage/detail/rocks_store.hpp"
 
+#include "log/log.hpp"
 #include "storage/keys.hpp"
 
 #include <algorithm>
@@ -466,8 +467,7 @@ std::unique_ptr<rocks_store> rocks_store::open(const store_options& opts,
     self->set_refusal("disk nearly full at start-up: " + mib(*free)
                       + " free, writes need " + mib(opts.min_free_bytes)
                       + " (--min-free-disk); open read-only until then");
-    std::fprintf(stderr, "ordo storage: refusing writes: %s\n",
-                 self->refusal_.c_str());
+    log::warn("storage", "refusing writes: " + self->refusal_);
   }
   if (!opts.read_only) {
     self->thread_ = std::thread([s = self.get()] {
@@ -725,9 +725,8 @@ void rocks_store::sync_loop() {
       // What the WAL holds is unknown now, and callers would be told their
       // writes are durable: stop, as PostgreSQL does after a failed fsync.
       // A restart replays the WAL.
-      std::fprintf(stderr,
-                   "ordo storage: fsync of the WAL failed, stopping: %s\n",
-                   st.ToString().c_str());
+      log::error("storage",
+                 "fsync of the WAL failed, stopping: " + st.ToString());
       std::abort();
     }
     auto elapsed = std::chrono::steady_clock::now() - start;
@@ -1052,7 +1051,7 @@ bool rocks_store::room_to_write() {
       short_of_space_.store(false);
     }
     if (!disk_low_) {
-      std::fprintf(stderr, "ordo storage: refusing writes: %s\n", why.c_str());
+      log::warn("storage", "refusing writes: " + why);
     }
     disk_low_ = true;
     set_refusal(std::move(why));
@@ -1060,8 +1059,7 @@ bool rocks_store::room_to_write() {
   }
   short_of_space_.store(false);
   if (disk_low_) {
-    std::fprintf(stderr, "ordo storage: writes resumed (%s free)\n",
-                 mib(free.value_or(0)).c_str());
+    log::info("storage", "writes resumed (" + mib(free.value_or(0)) + " free)");
     disk_low_ = false;
     set_refusal("");
   }

@@ -87,6 +87,19 @@ BOOST_AUTO_TEST_CASE(serve_help_lists_flags) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(log_flags_choose_level_and_format) {
+  auto defaults = parse({"serve"});
+  BOOST_REQUIRE(defaults.cmd.serve.has_value());
+  BOOST_TEST((defaults.cmd.serve->log_level == ordo::log::level::info));
+  BOOST_TEST((defaults.cmd.serve->log_format == ordo::log::format::text));
+  auto r = parse({"serve", "--log-level", "warn", "--log-format", "json"});
+  BOOST_REQUIRE(r.cmd.serve.has_value());
+  BOOST_TEST((r.cmd.serve->log_level == ordo::log::level::warn));
+  BOOST_TEST((r.cmd.serve->log_format == ordo::log::format::json));
+  fails({"serve", "--log-level", "loud"}, "--log-level");
+  fails({"serve", "--log-format", "xml"}, "--log-format");
+}
+
 BOOST_AUTO_TEST_CASE(defaults_match_api_md) {
   auto r = parse({"serve"});
   BOOST_REQUIRE(r.cmd.serve.has_value());
