@@ -23,8 +23,7 @@
 #include <boost/beast/http/write.hpp>
 #include <nlohmann/json.hpp>
 
-#include "actors/errc.hpp"
-#include "log/log.hpp"
+#include "gateway/listener.hpp"
 
 namespace ordo::app {
 
@@ -284,45 +283,7 @@ public:
       return unavailable("before recording");
     }
     std::string result = "recorded";
-    bool written = true;
-    if (kind == call_kind::refund) {
-      auto id = body["refund_id"].get<std::string>();
-      if (auto* r = calls_.find_refund(id)) {
-        result = "duplicate";
-        ++r->attempts;
-      } else {
-        record r2;
-        r2.order_id = body.value("order_id", "");
-        r2.txn_id = body["txn_id"].get<std::string>();
-        r2.amount = body["amount"].get<std::int64_t>();
-        r2.attempts = 1;
-        written = calls_.add_refund(id, std::move(r2));
-      }
-    } else if (kind == call_kind::close) {
-      auto id = body["order_id"].get<std::string>();
-      if (auto* r = calls_.find_close(id)) {
-        result = "duplicate";
-        ++r->attempts;
-      } else {
-        written = calls_.add_close(id);
-        if (written) {
-          calls_.find_close(id)->attempts = 1;
-        }
-      }
-    } else {
-      auto id = body["notification_id"].get<std::string>();
-      if (auto* r = calls_.find_sms(id)) {
-        result = "duplicate";
-        ++r->attempts;
-      } else {
-        record r2;
-        r2.order_id = body["order_id"].get<std::string>();
-        r2.template_name = body["template"].get<std::string>();
-        r2.text = body["text"].get<std::string>();
-        r2.attempts = 1;
-        written = calls_.add_sms(id, std::move(r2));
-      }
-    }
+    bool written = record_call(kind, body, &result);
     if (!written) {
       return error_reply(req, http::status::internal_server_error, "internal",
                          "cannot write the journal");
@@ -338,6 +299,50 @@ public:
 
 private:
   enum class call_kind { none, refund, close, sms };
+
+  /// Records a checked call in the journal, or counts a repeat of one
+  /// (`*result` "duplicate"). False if the journal cannot be written.
+  bool record_call(call_kind kind, const json& body, std::string* result) {
+    if (kind == call_kind::refund) {
+      auto id = body["refund_id"].get<std::string>();
+      if (auto* r = calls_.find_refund(id)) {
+        *result = "duplicate";
+        ++r->attempts;
+        return true;
+      }
+      record r;
+      r.order_id = body.value("order_id", "");
+      r.txn_id = body["txn_id"].get<std::string>();
+      r.amount = body["amount"].get<std::int64_t>();
+      r.attempts = 1;
+      return calls_.add_refund(id, std::move(r));
+    }
+    if (kind == call_kind::close) {
+      auto id = body["order_id"].get<std::string>();
+      if (auto* r = calls_.find_close(id)) {
+        *result = "duplicate";
+        ++r->attempts;
+        return true;
+      }
+      if (!calls_.add_close(id)) {
+        return false;
+      }
+      calls_.find_close(id)->attempts = 1;
+      return true;
+    }
+    auto id = body["notification_id"].get<std::string>();
+    if (auto* r = calls_.find_sms(id)) {
+      *result = "duplicate";
+      ++r->attempts;
+      return true;
+    }
+    record r;
+    r.order_id = body["order_id"].get<std::string>();
+    r.template_name = body["template"].get<std::string>();
+    r.text = body["text"].get<std::string>();
+    r.attempts = 1;
+    return calls_.add_sms(id, std::move(r));
+  }
 
   /// Why `body` is not a valid call of `kind`; "" when it is.
   static std::string checked(const json& body, call_kind kind) {
@@ -452,7 +457,7 @@ class provider_impl final : public sandbox_provider {
 public:
   explicit provider_impl(const sandbox_provider_options& opts)
     : opts_(opts), routes_(opts_, calls_), work_(asio::make_work_guard(ioc_)),
-      acceptor_(ioc_), retry_(ioc_) {}
+      listener_(ioc_, "sandbox-provider") {}
 
   ~provider_impl() override {
     stop();
@@ -470,54 +475,21 @@ public:
     if (!calls_.open(opts_.data_file, err)) {
       return false;
     }
-    auto where = opts_.host + ":" + std::to_string(opts_.port);
-    beast::error_code ec;
-    tcp::resolver resolver{ioc_};
-    auto found = resolver.resolve(opts_.host, std::to_string(opts_.port),
-                                  tcp::resolver::numeric_service, ec);
-    if (ec || found.empty()) {
-      *err = "cannot resolve " + opts_.host + ": "
-             + (ec ? ec.message() : "no address");
-      return false;
-    }
-    auto ep = found.begin()->endpoint();
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) {
-      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    }
-    if (!ec) {
-      acceptor_.bind(ep, ec);
-    }
-    if (!ec) {
-      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    }
-    if (!ec) {
-      port_ = acceptor_.local_endpoint(ec).port();
-    }
-    if (ec) {
-      *err = "cannot listen on " + where + ": " + ec.message();
-      return false;
-    }
-    return true;
+    return listener_.listen(opts_.host, opts_.port, err);
   }
 
   void run() {
-    accept();
+    listener_.accept([this](tcp::socket socket) {
+      std::make_shared<session>(std::move(socket), routes_, opts_.latency_ms)
+        ->read();
+    });
     thread_ = std::thread{[this] {
-      for (;;) {
-        try {
-          ioc_.run();
-          return;
-        } catch (const std::exception& e) {
-          log::error("sandbox-provider",
-                     "I/O thread: " + actors::clip(e.what()));
-        }
-      }
+      gateway::run_io(ioc_, "sandbox-provider");
     }};
   }
 
   std::uint16_t port() const override {
-    return port_;
+    return listener_.port();
   }
 
   void stop() override {
@@ -530,32 +502,10 @@ public:
     if (thread_.joinable()) {
       thread_.join();
     }
-    beast::error_code ignored;
-    acceptor_.close(ignored);
+    listener_.close();
   }
 
 private:
-  void accept() {
-    acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted) {
-        return;
-      }
-      if (ec) {
-        // Out of descriptors and the like: back off instead of spinning.
-        retry_.expires_after(std::chrono::milliseconds{50});
-        retry_.async_wait([this](beast::error_code wait_ec) {
-          if (!wait_ec) {
-            accept();
-          }
-        });
-        return;
-      }
-      std::make_shared<session>(std::move(socket), routes_, opts_.latency_ms)
-        ->read();
-      accept();
-    });
-  }
-
   // Constant after construction.
   const sandbox_provider_options opts_;
   // Confined to the I/O thread once it runs.
@@ -565,10 +515,8 @@ private:
   // handlers and their sessions) before it.
   asio::io_context ioc_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  tcp::acceptor acceptor_;
-  asio::steady_timer retry_;
+  gateway::listener listener_;
   std::thread thread_;
-  std::uint16_t port_ = 0;
   bool stopped_ = false;
 };
 

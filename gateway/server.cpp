@@ -6,12 +6,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "gateway/detail/forward.hpp"
 #include "gateway/detail/routes.hpp"
 #include "gateway/detail/session.hpp"
+#include "gateway/listener.hpp"
 #include "log/log.hpp"
 
 namespace ordo::gateway {
@@ -39,7 +38,7 @@ public:
       detail::make_router({&n, opts.admin_token, opts.payment_secret, requests,
                            std::move(map), opts.mesh, opts.console_dir}),
       requests),
-      work_(asio::make_work_guard(ioc_)), acceptor_(ioc_), retry_(ioc_) {}
+      work_(asio::make_work_guard(ioc_)), listener_(ioc_, "gateway") {}
 
   ~server_impl() override {
     stop();
@@ -51,41 +50,13 @@ public:
       *err = "threads must be 1..64";
       return false;
     }
-    boost::system::error_code ec;
-    tcp::resolver resolver(ioc_);
-    auto found = resolver.resolve(o.host, std::to_string(o.port),
-                                  tcp::resolver::numeric_service, ec);
-    if (ec || found.empty()) {
-      *err = "cannot resolve " + o.host + ": "
-             + (ec ? ec.message() : "no address");
-      return false;
-    }
-    tcp::endpoint ep = found.begin()->endpoint();
-    auto where = o.host + ":" + std::to_string(o.port);
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) {
-      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    }
-    if (!ec) {
-      acceptor_.bind(ep, ec);
-    }
-    if (!ec) {
-      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    }
-    if (ec) {
-      *err = "cannot listen on " + where + ": " + ec.message();
-      return false;
-    }
-    port_ = acceptor_.local_endpoint(ec).port();
-    if (ec) {
-      *err = "cannot listen on " + where + ": " + ec.message();
-      return false;
-    }
-    return true;
+    return listener_.listen(o.host, o.port, err);
   }
 
   void run() {
-    accept();
+    listener_.accept([this](tcp::socket socket) {
+      serve(std::move(socket));
+    });
     if (auto* mesh = state_.opts.mesh) {
       const detail::router* routes = &state_.routes;
       mesh->serve_http(
@@ -97,22 +68,13 @@ public:
     }
     for (std::size_t i = 0; i < state_.opts.threads; ++i) {
       threads_.emplace_back([this] {
-        for (;;) {
-          try {
-            ioc_.run();
-            return;
-          } catch (const std::exception& e) {
-            log::error("gateway", "I/O thread: " + actors::clip(e.what()));
-          } catch (...) {
-            log::error("gateway", "I/O thread: unknown error");
-          }
-        }
+        run_io(ioc_, "gateway");
       });
     }
   }
 
   std::uint16_t port() const override {
-    return port_;
+    return listener_.port();
   }
 
   void stop() override {
@@ -134,37 +96,13 @@ public:
     }
     threads_.clear();
     // No I/O thread runs now: close everything directly.
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
+    listener_.close();
     for (auto& [_, s] : state_.take_all()) {
       s->abort();
     }
   }
 
 private:
-  void accept() {
-    acceptor_.async_accept(
-      asio::make_strand(ioc_),
-      [this](boost::system::error_code ec, tcp::socket socket) {
-        if (ec == asio::error::operation_aborted) {
-          return;
-        }
-        if (ec) {
-          // Out of descriptors and the like: back off instead of spinning.
-          log::error("gateway", "accept: " + ec.message());
-          retry_.expires_after(std::chrono::milliseconds(50));
-          retry_.async_wait([this](boost::system::error_code wait_ec) {
-            if (!wait_ec) {
-              accept();
-            }
-          });
-          return;
-        }
-        serve(std::move(socket));
-        accept();
-      });
-  }
-
   void serve(tcp::socket socket) {
     try {
       auto s = std::make_shared<detail::session>(std::move(socket), state_);
@@ -183,10 +121,8 @@ private:
   detail::server_state state_;
   asio::io_context ioc_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  tcp::acceptor acceptor_;
-  asio::steady_timer retry_;
+  listener listener_;
   std::vector<std::thread> threads_;
-  std::uint16_t port_ = 0;
   bool stopped_ = false;
 };
 

@@ -514,6 +514,33 @@ void relay::hand_over(deliveries out) {
   }
 }
 
+void relay::bury(std::uint64_t seq, const pending& p, std::uint32_t attempts,
+                 const actors::error& err, storage::batch& b) {
+  const auto& e = p.e;
+  ++dead_;
+  log::warn("relay", "outbox message " + actors::clip(e.msg.id) + " ("
+                       + e.msg.type + " to " + e.msg.to.kind + "/"
+                       + actors::clip(e.msg.to.id) + ") rejected: "
+                       + actors::clip(err.message) + "; moved to dead letters");
+  message_view m;
+  m.seq = seq;
+  m.from = e.from;
+  m.msg = e.msg;
+  m.attempts = attempts;
+  m.last_error = describe(err);
+  m.dead = true;
+  m.queued_at = p.queued_at;
+  m.dead_at = wall_now();
+  b.del(storage::cf::outbox, storage::keys::be64(seq));
+  b.put(storage::cf::aux, dead_key(seq),
+        storage::codec::pack({{"entry", to_json(e)},
+                              {"code", actors::to_string(err.code)},
+                              {"message", err.message},
+                              {"attempts", m.attempts},
+                              {"at", m.dead_at}}));
+  dead_letters_.emplace(seq, std::move(m));
+}
+
 void relay::on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r,
                      bool expired) {
   deliveries out;
@@ -538,31 +565,8 @@ void relay::on_reply(const lane_key& k, std::uint64_t seq, const turn_reply& r,
     } else {
       auto p = entries_.find(seq);
       if (r.err) {
-        b.del(storage::cf::outbox, storage::keys::be64(seq));
+        bury(seq, p->second, l.attempts, *r.err, b);
         dead = true;
-        ++dead_;
-        auto& e = p->second.e;
-        log::warn("relay", "outbox message " + actors::clip(e.msg.id) + " ("
-                             + e.msg.type + " to " + e.msg.to.kind + "/"
-                             + actors::clip(e.msg.to.id)
-                             + ") rejected: " + actors::clip(r.err->message)
-                             + "; moved to dead letters");
-        message_view m;
-        m.seq = seq;
-        m.from = e.from;
-        m.msg = e.msg;
-        m.attempts = l.attempts;
-        m.last_error = describe(*r.err);
-        m.dead = true;
-        m.queued_at = p->second.queued_at;
-        m.dead_at = wall_now();
-        b.put(storage::cf::aux, dead_key(seq),
-              storage::codec::pack({{"entry", to_json(e)},
-                                    {"code", actors::to_string(r.err->code)},
-                                    {"message", r.err->message},
-                                    {"attempts", m.attempts},
-                                    {"at", m.dead_at}}));
-        dead_letters_.emplace(seq, std::move(m));
         ++deleting_;
         deleted = true;
       } else {

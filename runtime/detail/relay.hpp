@@ -144,7 +144,8 @@ public:
   };
 
   /// `db` and `targets` must outlive the relay.
-  relay(storage::store& db, const switchboard& targets, relay_options opts = {});
+  relay(storage::store& db, const switchboard& targets,
+        relay_options opts = {});
   /// Stops. No reply may arrive afterwards: stop the sinks first, or have
   /// them drop their reply functions unanswered.
   ~relay();
@@ -322,6 +323,10 @@ private:
   void arm(const lane_key& k, lane& l, actors::millis due);
   void compact_timers();
   message_view view_of(const pending& p) const;
+  /// Makes message `seq`, rejected with `err` after `attempts`, a dead
+  /// letter: in memory now, in storage with `b`. Requires mu_.
+  void bury(std::uint64_t seq, const pending& p, std::uint32_t attempts,
+            const actors::error& err, storage::batch& b);
   actors::millis wall() const;
   /// The retry horizon of messages to `to` (max_age or give_up_after).
   actors::millis horizon(const actors::address& to) const;

@@ -851,7 +851,7 @@ BOOST_AUTO_TEST_CASE(sms_call_delay_sends_later_and_stop_drops_what_waits) {
 
 BOOST_AUTO_TEST_CASE(payment_call_error_answers_unavailable_without_calling) {
   replies got;
-  runtime::detail::sandbox_provider p{*db, targets};
+  runtime::detail::builtin_provider p{*db, targets};
   arm("payment.call=error");
   actors::envelope close{
     "order/o1#1", {"payment", ""}, "close", {{"order_id", "o1"}}};
@@ -871,7 +871,7 @@ BOOST_AUTO_TEST_CASE(payment_call_error_answers_unavailable_without_calling) {
 
 BOOST_AUTO_TEST_CASE(payment_call_drop_records_but_never_answers) {
   replies got;
-  runtime::detail::sandbox_provider p{*db, targets};
+  runtime::detail::builtin_provider p{*db, targets};
   arm("payment.call=drop#1");
   actors::envelope refund{"order/o1#2",
                           {"payment", ""},
