@@ -12,6 +12,9 @@
 #   SERVE_FLAGS="--scheduler-threads 1" bench/load.sh
 #   LOAD_FLAGS="--no-check" bench/load.sh
 #   PEER=off bench/load.sh                          # without the PostgreSQL run
+#   LOADER=/tmp/ordo-old bench/load.sh              # the generator of another
+#                                                   # build, so that servers are
+#                                                   # compared under one load
 #
 # Needs build/ordo (scripts/build --target ordo) and jq or python3 to read
 # the JSON summaries. Exit: 0 when every check passed, 1 otherwise; the
@@ -20,6 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ORDO=${ORDO:-build/ordo}
+LOADER=${LOADER:-$ORDO}
 WORKLOADS=${WORKLOADS:-"steady flash-cancel race hot-sku"}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
@@ -95,7 +99,7 @@ for w in $WORKLOADS; do
   fi
   rc=0
   # shellcheck disable=SC2086 # LOAD_FLAGS is a list of flags
-  "$ORDO" "${args[@]}" $LOAD_FLAGS >"$dir/load.out" 2>"$dir/load.err" || rc=$?
+  "$LOADER" "${args[@]}" $LOAD_FLAGS >"$dir/load.out" 2>"$dir/load.err" || rc=$?
   cleanup
   server_pid=
   if [ ! -s "$dir/load.json" ]; then
