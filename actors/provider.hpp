@@ -2,8 +2,8 @@
 
 // The messages the payment provider's adapter takes from orders (its
 // address is {"payment", ""}; runtime/detail/http_provider.hpp calls the
-// provider, runtime/detail/builtin_provider.hpp stands in for it in tests). Outbox
-// entries: each is sent until the adapter acknowledges it.
+// provider, runtime/detail/builtin_provider.hpp stands in for it in tests).
+// Outbox entries: each is sent until the adapter acknowledges it.
 
 #include <cstdint>
 #include <string>

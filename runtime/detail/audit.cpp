@@ -117,9 +117,9 @@ audit_service::audit_service(storage::store& db, relay& outbox,
     opts_(std::move(opts)), webhook_(std::move(webhook)) {}
 
 std::unique_ptr<audit_service>
-audit_service::start(storage::store& db, relay& outbox, const switchboard& targets,
-                     clock& time, counters& metrics, audit_options opts,
-                     std::string* err) {
+audit_service::start(storage::store& db, relay& outbox,
+                     const switchboard& targets, clock& time, counters& metrics,
+                     audit_options opts, std::string* err) {
   std::unique_ptr<http_poster> webhook;
   if (!opts.alert_webhook.empty()) {
     auto url = parse_http_url(opts.alert_webhook, "--alert-webhook", err);

@@ -84,8 +84,8 @@ public:
   /// Everything passed in must outlive the service. Fails (nullptr, `*err`)
   /// on a bad webhook URL.
   static std::unique_ptr<audit_service>
-  start(storage::store& db, relay& outbox, const switchboard& targets, clock& time,
-        counters& metrics, audit_options opts, std::string* err);
+  start(storage::store& db, relay& outbox, const switchboard& targets,
+        clock& time, counters& metrics, audit_options opts, std::string* err);
 
   ~audit_service();
 

@@ -41,7 +41,8 @@ void confirm_refund(const switchboard& targets, const std::string& order_id,
   targets.deliver(confirm, "payment/refund_done/" + refund_id, std::move(done));
 }
 
-builtin_provider::builtin_provider(storage::store& db, const switchboard& targets)
+builtin_provider::builtin_provider(storage::store& db,
+                                   const switchboard& targets)
   : db_(db), targets_(targets) {}
 
 void builtin_provider::deliver(const actors::envelope& msg, std::string,

@@ -3,9 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/provider.hpp"
+#include "runtime/detail/builtin_provider.hpp"
 #include "runtime/detail/http_post.hpp"
 #include "runtime/detail/payment_call.hpp"
-#include "runtime/detail/builtin_provider.hpp"
 
 namespace ordo::runtime::detail {
 
@@ -18,8 +18,8 @@ http_provider::~http_provider() {
 }
 
 std::unique_ptr<http_provider>
-http_provider::start(const http_provider_options& opts, const switchboard& targets,
-                     std::string* err) {
+http_provider::start(const http_provider_options& opts,
+                     const switchboard& targets, std::string* err) {
   auto url = parse_http_url(opts.url, "payment provider", err);
   if (!url) {
     return nullptr;

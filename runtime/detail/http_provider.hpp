@@ -77,7 +77,8 @@ public:
   void stop();
 
 private:
-  http_provider(std::unique_ptr<http_poster> poster, const switchboard& targets);
+  http_provider(std::unique_ptr<http_poster> poster,
+                const switchboard& targets);
 
   /// Makes the call `c`; answers `done` only if `answer`.
   void call(const actors::provider::input& c, reply_fn done, bool answer);

@@ -65,7 +65,8 @@ std::string token(const std::string& s) {
 /// Delivers "sms_sent" to the sender of `r` and hands its reply to `done`.
 /// Without a dedupe id: the SMS machine ignores a repeat of it
 /// (actors/notifier.hpp), so the receiver's turn writes no dedupe record.
-void confirm_sms(const switchboard& targets, const sms_record& r, reply_fn done) {
+void confirm_sms(const switchboard& targets, const sms_record& r,
+                 reply_fn done) {
   auto sent = actors::envelope_to(
     {r.confirm_to, r.order_id}, actors::notifier::sms_sent{r.notification_id});
   targets.deliver(sent, "", std::move(done));
@@ -105,8 +106,9 @@ std::unique_ptr<sms_sink> sms_sink::start_webhook(const std::string& url,
     new sms_sink{targets, nullptr, std::move(poster), {}}};
 }
 
-std::unique_ptr<sms_sink>
-sms_sink::log_sink(storage::store& db, const switchboard& targets, line_fn log) {
+std::unique_ptr<sms_sink> sms_sink::log_sink(storage::store& db,
+                                             const switchboard& targets,
+                                             line_fn log) {
   return std::unique_ptr<sms_sink>{
     new sms_sink{targets, &db, nullptr, std::move(log)}};
 }

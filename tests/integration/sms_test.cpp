@@ -39,9 +39,9 @@ using namespace ordo;
 using namespace ordo::test;
 using runtime::turn_reply;
 using runtime::detail::reply_fn;
-using runtime::detail::switchboard;
 using runtime::detail::sms_record;
 using runtime::detail::sms_sink;
+using runtime::detail::switchboard;
 
 namespace {
 

@@ -25,8 +25,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/detail/relay.hpp"
 #include "runtime/detail/builtin_provider.hpp"
+#include "runtime/detail/relay.hpp"
 #include "runtime/detail/sink.hpp"
 #include "runtime/detail/sms.hpp"
 #include "runtime/faults.hpp"

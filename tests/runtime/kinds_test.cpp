@@ -232,8 +232,7 @@ BOOST_AUTO_TEST_CASE(every_kind_of_the_list_is_known_and_inspectable) {
     names.emplace_back(decltype(tag)::type::name);
   });
   BOOST_TEST(names.size() == 9u);
-  BOOST_TEST(names == runtime::actor_kinds(),
-             boost::test_tools::per_element());
+  BOOST_TEST(names == runtime::actor_kinds(), boost::test_tools::per_element());
   std::set<std::string> distinct(names.begin(), names.end());
   BOOST_TEST(distinct.size() == names.size());
   db->close();
@@ -261,8 +260,7 @@ BOOST_AUTO_TEST_CASE(each_kind_is_configured_from_the_node_options) {
   o.reservation_ttl = 12'000;
   BOOST_TEST(runtime::detail::order_kind::configure(o).reservation_margin
              == 10'000);
-  BOOST_TEST(runtime::detail::sku_kind::configure(o).reservation_ttl
-             == 12'000);
+  BOOST_TEST(runtime::detail::sku_kind::configure(o).reservation_ttl == 12'000);
   BOOST_TEST(runtime::detail::dispatcher_kind::configure(o).dispatch_delay
              == 1'234);
   auto limiter = runtime::detail::limiter_kind::configure(o);
