@@ -2,7 +2,7 @@
 
 // The records whose write is in flight, for a sink that keeps its records in
 // the store and does a read-modify-write per call (sms.hpp's log sink,
-// sandbox.hpp's provider): memory holds only the newest record of each key
+// builtin_provider.hpp): memory holds only the newest record of each key
 // whose write has not committed yet, and how many of its writes have not, so
 // a repeat reads what was last written (here, else the store) without the
 // sink holding its whole history.
