@@ -32,6 +32,23 @@ provider_call from_record(std::string_view bytes) {
   return c;
 }
 
+/// What the sandbox records of a call.
+provider_call call_of(const std::string& kind,
+                      const actors::provider::input& in) {
+  provider_call c;
+  c.kind = kind;
+  if (const auto* refund = std::get_if<actors::provider::refund>(&in)) {
+    c.order_id = refund->order_id;
+    c.id = refund->refund_id;
+    c.txn_id = refund->txn_id;
+    c.amount = refund->amount;
+  } else {
+    c.order_id = std::get<actors::provider::close>(in).order_id;
+    c.id = c.order_id;
+  }
+  return c;
+}
+
 } // namespace
 
 void confirm_refund(const switchboard& targets, const std::string& order_id,
@@ -47,28 +64,11 @@ builtin_provider::builtin_provider(storage::store& db,
 
 void builtin_provider::deliver(const actors::envelope& msg, std::string,
                                reply_fn done) {
-  auto in = actors::provider::decode(msg);
-  if (!in) {
-    if (done) {
-      done({in.err(), {}, {}});
-    }
-    return;
-  }
-  provider_call c;
-  c.kind = msg.type;
-  if (const auto* refund = std::get_if<actors::provider::refund>(&in.value())) {
-    c.order_id = refund->order_id;
-    c.id = refund->refund_id;
-    c.txn_id = refund->txn_id;
-    c.amount = refund->amount;
-  } else {
-    c.order_id = std::get<actors::provider::close>(in.value()).order_id;
-    c.id = c.order_id;
-  }
   // A drop: the provider takes the call; its answer is lost.
-  payment_call(delayer_, std::move(done),
-               [this, c](reply_fn done, bool answer) {
-                 record(c, std::move(done), answer);
+  payment_call(delayer_, msg, std::move(done),
+               [this, kind = msg.type](const actors::provider::input& in,
+                                       reply_fn done, bool answer) {
+                 record(call_of(kind, in), std::move(done), answer);
                });
 }
 

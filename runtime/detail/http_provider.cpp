@@ -38,17 +38,11 @@ http_provider::start(const http_provider_options& opts,
 
 void http_provider::deliver(const actors::envelope& msg, std::string,
                             reply_fn done) {
-  auto in = actors::provider::decode(msg);
-  if (!in) {
-    if (done) {
-      done({in.err(), {}, {}});
-    }
-    return;
-  }
-  payment_call(delayer_, std::move(done),
-               [this, c = std::move(in.value())](reply_fn done, bool answer) {
-                 call(c, std::move(done), answer);
-               });
+  payment_call(
+    delayer_, msg, std::move(done),
+    [this](const actors::provider::input& c, reply_fn done, bool answer) {
+      call(c, std::move(done), answer);
+    });
 }
 
 void http_provider::call(const actors::provider::input& c, reply_fn done,
