@@ -1,8 +1,9 @@
 #pragma once
 
-// The fault point "payment.call", shared by both payment providers (the
-// HTTP adapter and the built-in sandbox) so an injected failure means the
-// same whichever one a node runs.
+// How both payment providers (the HTTP adapter and the built-in sandbox)
+// take a message: decoded the same way, and under the one fault point
+// "payment.call", so a bad call or an injected failure means the same
+// whichever one a node runs.
 //
 // Threading: as the caller's deliver().
 
